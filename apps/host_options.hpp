@@ -1,0 +1,53 @@
+// Command-line options every ustack app shares: where the host lives and what it logs.
+//
+//   --tun NAME            TUN device to attach to (default tun0)
+//   --addr A.B.C.D/N      this host's address and prefix (required)
+//   --gateway A.B.C.D     the next hop (the kernel side of the TUN device)
+//   --disconnect-data     offer the disconnect-data TCP option (off by default, DESIGN.md §3)
+//   --pcap FILE           write this host's own traffic (raw IP, µs timestamps)
+//   --log LEVEL           error | info | debug (default info)
+//   --stats               print the host's counters at exit
+//   --msl-ms N            maximum segment lifetime (TIME-WAIT is 2 MSL)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ustack/wsp.h"
+
+namespace apps {
+
+enum class LogLevel { error, info, debug };
+
+struct HostOptions {
+    std::string tun = "tun0";
+    std::string addr;  // "A.B.C.D/N"
+    std::string gateway;
+    bool disconnect_data = false;
+    std::string pcap;
+    LogLevel log = LogLevel::info;
+    bool stats = false;
+    unsigned msl_ms = 0;
+};
+
+// Parse argv; shared options are consumed into `host`, the rest are returned in order.
+// Prints an error and exits with status 2 on a malformed shared option.
+std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& host);
+const char* host_options_help();
+
+// Fill a WSPHOSTCONFIG (pointing into `o`, which must outlive the call to WSPStartup).
+bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error);
+
+// Parse "A.B.C.D" into a network-order IN_ADDR.
+bool parse_ipv4(const std::string& s, IN_ADDR& out);
+SOCKADDR_IN make_sockaddr(IN_ADDR addr, unsigned short port);
+
+// Logging to stderr with a level and a monotonic timestamp.
+void log(LogLevel level, const HostOptions& o, const std::string& msg);
+
+// Start the host or exit(1) with a clear message.
+WSPHOST start_host(const HostOptions& o);
+// Print the host's counters (when --stats) and clean up.
+void stop_host(WSPHOST host, const HostOptions& o);
+
+}  // namespace apps

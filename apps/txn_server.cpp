@@ -1,0 +1,151 @@
+// txn-server: the server of the Winsock "Connection Shutdown" transaction-total example.
+//
+// Per client (steps 2-5' of the page's table): receive transactions (8-byte big-endian signed
+// integers) and sum them; on the client's disconnect (recv returns 0 / FD_CLOSE) take the client's
+// total with WSPRecvDisconnect, check it against the sum, add it to the grand total, answer with
+// the grand total as disconnect data (WSPSendDisconnect), close. Clients are served concurrently,
+// one thread each.
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host_options.hpp"
+#include "txn_wire.hpp"
+
+namespace {
+
+std::mutex g_mu;
+std::int64_t g_grand_total = 0;
+std::atomic<int> g_failures{0};
+std::atomic<int> g_served{0};
+
+void serve(SOCKET s, int id, const apps::HostOptions& ho) {
+    int err = 0;
+    std::int64_t sum = 0;
+    std::uint64_t count = 0;
+    std::vector<unsigned char> pending;
+    char buf[4096];
+    for (;;) {
+        WSABUF b{sizeof buf, buf};
+        DWORD got = 0;
+        DWORD flags = 0;
+        if (WSPRecv(s, &b, 1, &got, &flags, &err) != 0) {
+            std::printf("client %d: WSPRecv failed: %s\n", id, WSPErrorName(err));
+            g_failures++;
+            (void)WSPCloseSocket(s, &err);
+            return;
+        }
+        if (got == 0) break;  // step 2: the client's FIN, after all its data
+        pending.insert(pending.end(), buf, buf + got);
+        std::size_t i = 0;
+        for (; i + 8 <= pending.size(); i += 8) {
+            const std::int64_t v = apps::get_be64(pending.data() + i);
+            sum += v;
+            ++count;
+            apps::log(apps::LogLevel::debug, ho, "client " + std::to_string(id) + ": transaction " + std::to_string(v));
+        }
+        pending.erase(pending.begin(), pending.begin() + static_cast<long>(i));
+    }
+    // Step 3: the client's transaction total, carried on its FIN.
+    unsigned char disc[64];
+    WSABUF d{sizeof disc, reinterpret_cast<char*>(disc)};
+    if (WSPRecvDisconnect(s, &d, &err) != 0 || d.len != 8) {
+        std::printf("client %d: no transaction total in disconnect data (%s, %lu bytes)\n", id,
+                    WSPErrorName(err), static_cast<unsigned long>(d.len));
+        g_failures++;
+        (void)WSPCloseSocket(s, &err);
+        return;
+    }
+    const std::int64_t client_total = apps::get_be64(disc);
+    const bool match = client_total == sum && pending.empty();
+    if (!match) g_failures++;
+    // Step 4: the grand total.
+    std::int64_t grand = 0;
+    {
+        std::lock_guard lock(g_mu);
+        g_grand_total += client_total;
+        grand = g_grand_total;
+    }
+    // Step 5: answer with the grand total; 5': close at once (the FIN and its data are delivered
+    // in the background).
+    unsigned char out[8];
+    apps::put_be64(out, grand);
+    WSABUF o{8, reinterpret_cast<char*>(out)};
+    if (WSPSendDisconnect(s, &o, &err) != 0) {
+        std::printf("client %d: WSPSendDisconnect failed: %s\n", id, WSPErrorName(err));
+        g_failures++;
+    }
+    std::printf("client %d: %" PRIu64 " transactions, sum %" PRId64 ", client total %" PRId64
+                " %s, grand total %" PRId64 "\n",
+                id, count, sum, client_total, match ? "OK" : "MISMATCH", grand);
+    std::fflush(stdout);
+    (void)WSPCloseSocket(s, &err);
+    g_served++;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    apps::HostOptions ho;
+    ho.disconnect_data = false;
+    auto args = apps::parse_host_options(argc, argv, ho);
+    unsigned short port = 7000;
+    int clients = 0;  // 0: serve forever
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--help" || args[i] == "-h") {
+            std::printf("usage: txn-server --addr A.B.C.D/N [--port P] [--clients N] [host options]\n"
+                        "Serves the transaction-total exchange: sums each client's transactions,\n"
+                        "checks the total it sends as disconnect data, answers with the grand total.\n"
+                        "  --port P      listen port (default 7000)\n"
+                        "  --clients N   exit after serving N clients (default: run forever)\n%s",
+                        apps::host_options_help());
+            return 0;
+        } else if (args[i] == "--port" && i + 1 < args.size()) {
+            port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
+        } else if (args[i] == "--clients" && i + 1 < args.size()) {
+            clients = std::atoi(args[++i].c_str());
+        } else {
+            std::cerr << "txn-server: unknown argument " << args[i] << " (see --help)\n";
+            return 2;
+        }
+    }
+    WSPHOST host = apps::start_host(ho);
+    int err = 0;
+    SOCKET ls = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
+    IN_ADDR any{INADDR_ANY};
+    SOCKADDR_IN sin = apps::make_sockaddr(any, port);
+    if (ls == INVALID_SOCKET || WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0 ||
+        WSPListen(ls, 64, &err) != 0) {
+        std::cerr << "txn-server: cannot listen on port " << port << ": " << WSPErrorName(err) << "\n";
+        return 1;
+    }
+    std::printf("txn-server: listening on %s port %u%s\n", ho.addr.c_str(), port,
+                ho.disconnect_data ? " (disconnect data on)" : "");
+    std::fflush(stdout);
+    std::vector<std::thread> workers;
+    for (int id = 1; clients == 0 || id <= clients; ++id) {
+        SOCKET s = WSPAccept(ls, nullptr, nullptr, &err);
+        if (s == INVALID_SOCKET) {
+            std::cerr << "txn-server: WSPAccept failed: " << WSPErrorName(err) << "\n";
+            break;
+        }
+        workers.emplace_back(serve, s, id, std::cref(ho));
+    }
+    for (auto& t : workers) t.join();
+    (void)WSPCloseSocket(ls, &err);
+    std::int64_t grand = 0;
+    {
+        std::lock_guard lock(g_mu);
+        grand = g_grand_total;
+    }
+    std::printf("txn-server: served %d clients, grand total %" PRId64 ", %d failures\n",
+                g_served.load(), grand, g_failures.load());
+    apps::stop_host(host, ho);
+    return g_failures.load() == 0 ? 0 : 1;
+}

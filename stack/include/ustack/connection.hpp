@@ -1,0 +1,344 @@
+// Connection: one TCP connection's state machine (RFC 9293), sans I/O.
+//
+// Heads up! Read these before changing this file:
+//   RFC 9293  TCP (§3.3.2 state diagram, §3.10 event processing, §3.8 timers and windows)
+//   RFC 6298  retransmission timer          RFC 5961  blind-attack hardening (challenge ACKs)
+//   RFC 1337  TIME-WAIT assassination       RFC 2525 §2.17  RST on close with unread data
+//   RFC 5681  congestion control (minimal Reno here)
+//   DESIGN.md §3 (disconnect-data option) and §4 (teardown choices)
+//
+// Contract (the quinn-proto / ngtcp2 shape):
+//   inputs   on_segment(seg, now)        a segment addressed to this connection's 4-tuple
+//            on_timeout(now)             call when now >= poll_timeout()
+//            open_active / open_passive, send, recv, shutdown_send, shutdown_receive, close, abort
+//   outputs  poll_transmit(now, sink)    segments to send (zero or more)
+//            poll_timeout()              the next deadline, or nullopt
+//            poll_event()                what the application should learn (connected, readable,
+//                                        writable, peer FIN, closed + reason)
+// Call order: after any input, call poll_transmit until it emits nothing more (one call emits
+// everything currently allowed), then poll_timeout to re-arm the host's timer. `now` must never go
+// backwards. The connection never reads a clock, allocates only its buffers (lazily), never
+// throws on bad input: a segment that should not be accepted is dropped, answered with a RST or
+// a (challenge) ACK, and counted in stats().
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "ustack/assembler.hpp"
+#include "ustack/config.hpp"
+#include "ustack/errc.hpp"
+#include "ustack/ring_buffer.hpp"
+#include "ustack/rtt.hpp"
+#include "ustack/segment.hpp"
+#include "ustack/seq.hpp"
+#include "ustack/time.hpp"
+
+namespace ustack {
+
+// RFC 9293 §3.3.2. `listen` is never the state of a Connection object (listeners live in Stack);
+// it is here so the whole diagram has names.
+enum class TcpState : std::uint8_t {
+    closed,
+    listen,
+    syn_sent,
+    syn_received,
+    established,
+    fin_wait_1,
+    fin_wait_2,
+    close_wait,
+    closing,
+    last_ack,
+    time_wait,
+};
+std::string_view to_string(TcpState s);
+
+// Why a connection reached CLOSED (RFC 9293 MUST-12: the application learns whether it closed
+// normally or was aborted).
+enum class CloseReason : std::uint8_t {
+    none,       // not closed yet
+    graceful,   // both FINs exchanged and acknowledged (after TIME-WAIT, or LAST-ACK acked)
+    reset,      // the peer sent an acceptable RST
+    refused,    // RST in answer to our SYN (SYN-SENT), or to our SYN-ACK of a simultaneous open
+    timed_out,  // retransmissions exhausted (SYN, data or FIN)
+    aborted,    // we reset it: abort(), close or receive shutdown with unread data, data after
+                // receive shutdown
+};
+std::string_view to_string(CloseReason r);
+
+enum class EventKind : std::uint8_t {
+    connected,  // reached ESTABLISHED
+    readable,   // new in-order data can be read
+    writable,   // send buffer space was freed
+    peer_fin,   // the peer's FIN was accepted in sequence (recv returns 0 once drained)
+    closed,     // reached CLOSED; `reason` says why
+};
+std::string_view to_string(EventKind k);
+
+struct Event {
+    EventKind kind;
+    CloseReason reason = CloseReason::none;
+    bool operator==(const Event&) const = default;
+};
+
+// The timers, stored as data (deadlines), not callbacks.
+enum class Timer : std::uint8_t {
+    retransmit,   // SYN, SYN-ACK, data and FIN retransmission (RFC 6298)
+    delayed_ack,  // RFC 1122 §4.2.3.2
+    persist,      // zero-window probes (RFC 9293 §3.8.6.1)
+    time_wait,    // 2*MSL (RFC 9293 §3.4.2)
+    count_,
+};
+std::string_view to_string(Timer t);
+
+// Counters of what happened on this connection (drops are outcomes, not errors).
+struct ConnStats {
+    std::uint64_t segs_in = 0;
+    std::uint64_t segs_out = 0;
+    std::uint64_t bytes_in = 0;   // payload bytes accepted in order
+    std::uint64_t bytes_out = 0;  // payload bytes sent, including retransmissions
+    std::uint64_t retransmits = 0;        // segments re-sent (timeout or fast retransmit)
+    std::uint64_t timeouts = 0;           // retransmission timer expiries
+    std::uint64_t fast_retransmits = 0;
+    std::uint64_t rst_sent = 0;
+    std::uint64_t rst_received = 0;       // acceptable RSTs that reset us
+    std::uint64_t rst_ignored = 0;        // out of window, or in TIME-WAIT (RFC 1337)
+    std::uint64_t challenge_acks = 0;     // RFC 5961 challenge ACKs sent
+    std::uint64_t challenge_acks_suppressed = 0;  // over the rate limit
+    std::uint64_t dropped_unacceptable = 0;       // failed the §3.10.7.4 sequence test
+    std::uint64_t dropped_bad_ack = 0;            // RFC 5961 §5 ACK test, or ACK of unsent data
+    std::uint64_t dropped_ooo_limit = 0;          // reassembly range bound hit
+    std::uint64_t ooo_segments = 0;               // held out of order
+    std::uint64_t disc_option_ignored = 0;        // option on a segment without SYN/FIN, or not
+                                                  // negotiated
+    std::uint64_t zero_window_probes = 0;
+};
+
+class Connection {
+public:
+    // `iss` comes from the Stack's IsnGenerator (RFC 6528).
+    Connection(const TcpConfig& cfg, Endpoint local, Endpoint remote, SeqNum iss);
+
+    // ---- opening --------------------------------------------------------------------------
+    // CLOSED -> SYN-SENT: queue our SYN.
+    void open_active(Instant now);
+    // LISTEN -> SYN-RECEIVED for a SYN that reached a listener (the Stack checked it has SYN, no
+    // ACK, no RST). Queues our SYN-ACK.
+    void open_passive(const Segment& syn, Instant now);
+
+    // ---- inputs ---------------------------------------------------------------------------
+    void on_segment(const Segment& seg, Instant now);
+    void on_timeout(Instant now);
+
+    // ---- outputs --------------------------------------------------------------------------
+    void poll_transmit(Instant now, SegmentSink& out);
+    [[nodiscard]] std::optional<Instant> poll_timeout() const;
+    std::optional<Event> poll_event();
+    [[nodiscard]] bool has_events() const { return !events_.empty(); }
+
+    // ---- application calls ----------------------------------------------------------------
+    // Queue bytes for sending. Returns how many were taken (may be fewer than offered).
+    // Errors: would_block (buffer full), shutdown (send side shut), closing (state after our
+    // FIN), not_connected (CLOSED or listening), reset / aborted / timed_out / refused (the
+    // connection ended that way). Data may be queued in SYN-SENT / SYN-RECEIVED.
+    Result<std::size_t> send(std::span<const std::byte> data);
+    // Read in-order bytes. Returns 0 at end of stream (the peer's FIN, all data read).
+    // Errors: would_block (nothing yet), shutdown (receive side shut), not_connected,
+    // reset / aborted / timed_out / refused (the connection ended that way -- also after the
+    // peer's FIN: RFC 9293 §3.10.7.4, a RST in CLOSE-WAIT resets outstanding RECEIVEs).
+    Result<std::size_t> recv(std::span<std::byte> out);
+    // No more sends: queue a FIN after the queued data, carrying `disc` (DESIGN.md §3) if given.
+    // Idempotent (a second call emits no second FIN, RFC 9293 §3.10.4).
+    // Errors: not_connected (never synchronized / closed), no_proto_opt (disc given but the
+    // option was not negotiated), msg_size (disc longer than disconnect_data_limit()); on any
+    // error nothing is queued.
+    Errc shutdown_send(const DisconnectData* disc = nullptr);
+    // No more receives: unread data now, or data arriving later, resets the connection
+    // (RFC 9293 SHLD-3, RFC 2525 §2.17).
+    Errc shutdown_receive();
+    // The application is done (Winsock graceful close): shutdown_receive + shutdown_send. With
+    // unread data this resets instead (RFC 2525 §2.17). In SYN-SENT the connection just closes.
+    void close();
+    // RFC 9293 §3.10.5 ABORT: RST in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT; plain
+    // deletion in CLOSING, LAST-ACK, TIME-WAIT and SYN-SENT.
+    void abort();
+
+    // ---- state ----------------------------------------------------------------------------
+    [[nodiscard]] TcpState state() const { return state_; }
+    [[nodiscard]] CloseReason close_reason() const { return reason_; }
+    [[nodiscard]] bool is_closed() const { return state_ == TcpState::closed; }
+    [[nodiscard]] bool is_synchronized() const;
+    [[nodiscard]] bool was_passive() const { return passive_; }
+    [[nodiscard]] Endpoint local() const { return local_; }
+    [[nodiscard]] Endpoint remote() const { return remote_; }
+
+    [[nodiscard]] std::size_t recv_available() const { return recv_buf_.size(); }
+    [[nodiscard]] std::size_t send_space() const;
+    // Bytes queued but not yet acknowledged (unsent + in flight), not counting SYN/FIN.
+    [[nodiscard]] std::size_t send_queued() const { return send_buf_.size(); }
+    // Everything we sent, FIN included if sent, is acknowledged (the linger condition).
+    [[nodiscard]] bool all_acked() const;
+    [[nodiscard]] bool peer_fin_received() const { return fin_received_; }
+    // The peer's FIN was received and every byte before it has been read.
+    [[nodiscard]] bool at_eof() const { return fin_received_ && recv_buf_.empty(); }
+    [[nodiscard]] bool send_shut() const { return snd_shut_; }
+    [[nodiscard]] bool recv_shut() const { return rcv_shut_; }
+
+    // Disconnect data (DESIGN.md §3).
+    [[nodiscard]] bool disconnect_negotiated() const { return disc_ok_; }
+    // Largest disconnect data this connection can carry on its FIN (0 when not negotiated).
+    [[nodiscard]] std::size_t disconnect_data_limit() const;
+    // The peer's disconnect data, from its FIN accepted in sequence (first accepted copy wins).
+    [[nodiscard]] const std::optional<DisconnectData>& peer_disconnect_data() const {
+        return peer_disc_;
+    }
+
+    // Introspection for tests, traces and stats.
+    [[nodiscard]] const ConnStats& stats() const { return stats_; }
+    [[nodiscard]] std::optional<Instant> timer(Timer t) const {
+        return timers_[static_cast<std::size_t>(t)];
+    }
+    [[nodiscard]] SeqNum iss() const { return iss_; }
+    [[nodiscard]] SeqNum irs() const { return irs_; }
+    [[nodiscard]] SeqNum snd_una() const { return snd_una_; }
+    [[nodiscard]] SeqNum snd_nxt() const { return snd_nxt_; }
+    // The highest sequence number sent + 1 (SND.NXT before any pull-back for retransmission):
+    // what a peer that received everything would acknowledge.
+    [[nodiscard]] SeqNum snd_max() const { return snd_max_; }
+    [[nodiscard]] SeqNum rcv_nxt() const { return rcv_nxt_; }
+    [[nodiscard]] std::uint32_t snd_wnd() const { return snd_wnd_; }
+    [[nodiscard]] std::uint32_t rcv_wnd() const;
+    [[nodiscard]] std::uint32_t cwnd() const { return cwnd_; }
+    [[nodiscard]] std::uint16_t snd_mss() const { return snd_mss_; }
+    [[nodiscard]] const RttEstimator& rtt() const { return rtt_; }
+    // Buffers hold memory (TIME-WAIT and closed connections release theirs).
+    [[nodiscard]] bool holds_buffers() const {
+        return send_buf_.allocated() || recv_buf_.allocated();
+    }
+
+private:
+    // §3.10.7 handlers, one per group of states.
+    void on_segment_syn_sent(const Segment& seg, Instant now);
+    void on_segment_synchronized(const Segment& seg, Instant now);
+    bool check_sequence(const Segment& seg, Instant now);              // "first"
+    bool check_rst(const Segment& seg, Instant now);                   // "second"
+    bool check_syn(const Segment& seg, Instant now);                   // "fourth"
+    bool check_ack(const Segment& seg, Instant now);                   // "fifth"
+    void process_text(const Segment& seg, Instant now);                // "seventh"
+    void process_fin(SeqNum fin_seq, const std::optional<DisconnectData>& disc, Instant now);
+    void accept_options_on_syn(const Segment& seg);
+    void on_handshake_acked();
+    void on_new_ack(SeqNum ack, Instant now);
+    void maybe_accept_pending_fin(Instant now);
+
+    // Output helpers.
+    Segment make_segment(SeqNum seq, std::uint8_t flags) const;
+    void emit(SegmentSink& out, Segment& seg, Instant now);
+    void send_syn(SegmentSink& out, Instant now);
+    // Sends what the windows allow, at most `max_segments` segments.
+    bool send_data(SegmentSink& out, Instant now, unsigned max_segments = ~0U);
+    void send_rst(SegmentSink& out, SeqNum seq, bool with_ack, SeqNum ack, Instant now);
+
+    // Lifecycle helpers.
+    void enter(TcpState s, Instant now);
+    void enter_closed(CloseReason reason);
+    void enter_time_wait(Instant now);
+    void reset_connection(CloseReason reason);  // queue RST <SEQ=SND.NXT>, enter CLOSED
+    void queue_challenge_ack(Instant now);
+    void schedule_ack(bool immediate, Instant now);
+    void arm(Timer t, Instant at) { timers_[static_cast<std::size_t>(t)] = at; }
+    void disarm(Timer t) { timers_[static_cast<std::size_t>(t)].reset(); }
+    [[nodiscard]] bool armed(Timer t) const {
+        return timers_[static_cast<std::size_t>(t)].has_value();
+    }
+    void restart_retransmit_timer(Instant now);
+    void on_retransmit_timeout(Instant now);
+    void on_persist_timeout(Instant now);
+    void release_buffers_if_done();
+    void push_event(EventKind k, CloseReason r = CloseReason::none);
+    [[nodiscard]] std::uint16_t advertised_window() const;
+    [[nodiscard]] SeqNum data_end() const;  // sequence number just past the queued data
+    [[nodiscard]] std::uint32_t flight_size() const {
+        return static_cast<std::uint32_t>(snd_max_ - snd_una_);
+    }
+
+    TcpConfig cfg_;
+    Endpoint local_;
+    Endpoint remote_;
+    TcpState state_ = TcpState::closed;
+    CloseReason reason_ = CloseReason::none;
+    bool passive_ = false;  // opened by a listener (SYN-RECEIVED "returns to LISTEN" on RST)
+
+    // ---- send sequence space (RFC 9293 §3.3.1) ----
+    SeqNum iss_;      // ISS
+    SeqNum snd_una_;  // SND.UNA: oldest unacknowledged sequence number
+    SeqNum snd_nxt_;  // SND.NXT: next sequence number to send (pulled back on timeout)
+    SeqNum snd_max_;  // highest sequence number sent + 1 (SND.NXT before any pull-back)
+    SeqNum snd_wl1_;  // SND.WL1: segment sequence number used for the last window update
+    SeqNum snd_wl2_;  // SND.WL2: segment acknowledgment number used for the last window update
+    std::uint32_t snd_wnd_ = 0;      // SND.WND: the peer's advertised window
+    std::uint32_t max_snd_wnd_ = 0;  // MAX.SND.WND (RFC 5961 §5)
+    std::uint16_t snd_mss_ = 536;    // effective send MSS: min(peer MSS option, our mss)
+    RingBuffer send_buf_;            // bytes not yet acknowledged: in flight, then unsent
+    SeqNum send_front_;              // sequence number of send_buf_'s first byte (ISS+1 at first)
+    bool snd_shut_ = false;          // the application will send no more: a FIN is owed
+    bool fin_sent_ = false;          // our FIN has been sent at least once (fin_seq_ valid)
+    SeqNum fin_seq_;                 // the sequence number our FIN occupies
+    std::optional<DisconnectData> disc_out_;  // carried on every transmission of our FIN
+
+    // ---- receive sequence space ----
+    SeqNum irs_;      // IRS
+    SeqNum rcv_nxt_;  // RCV.NXT
+    SeqNum rcv_adv_;  // right edge RCV.NXT + RCV.WND last advertised (never moved left)
+    RingBuffer recv_buf_;  // in-order unread bytes, then room for out-of-order data
+    Assembler reassembly_;  // out-of-order ranges beyond RCV.NXT
+    bool rcv_shut_ = false;          // the application reads no more
+    bool fin_received_ = false;      // the peer's FIN was accepted in sequence
+    std::optional<SeqNum> ooo_fin_;  // a FIN seen beyond a gap: its sequence number
+    std::optional<DisconnectData> ooo_fin_disc_;  // ... and its option, kept until the gap fills
+    std::optional<DisconnectData> peer_disc_;     // the accepted FIN's disconnect data
+
+    // ---- options ----
+    bool disc_ok_ = false;       // disconnect-data option negotiated (both SYNs carried it)
+    bool peer_offered_disc_ = false;
+
+    // ---- timers and RTT ----
+    std::array<std::optional<Instant>, static_cast<std::size_t>(Timer::count_)> timers_{};
+    RttEstimator rtt_;
+    unsigned retries_ = 0;               // consecutive retransmission timeouts
+    std::optional<SeqNum> rtt_seq_;      // timing the segment that ends at this seq (Karn)
+    Instant rtt_start_{};
+    Duration persist_backoff_{0};
+
+    // ---- congestion control (RFC 5681 Reno; issue 3 replaces it) ----
+    std::uint32_t cwnd_ = 0;
+    std::uint32_t ssthresh_ = 0xffffffff;
+    unsigned dup_acks_ = 0;
+    bool in_fast_recovery_ = false;
+    SeqNum recover_;  // RFC 6582 "recover"
+
+    // ---- pending output ----
+    bool ack_pending_ = false;        // an ACK must go out on the next poll_transmit
+    bool syn_pending_ = false;        // (re)send SYN or SYN-ACK
+    unsigned segs_since_ack_ = 0;     // full-sized segments received since our last ACK
+    bool rst_pending_ = false;        // a RST must be sent, then nothing more
+    SeqNum rst_seq_;
+    bool rst_has_ack_ = false;
+    SeqNum rst_ack_;
+    bool fast_retransmit_pending_ = false;
+    bool probe_pending_ = false;      // send a zero-window probe
+    Instant challenge_window_start_{};
+    unsigned challenge_count_ = 0;
+    std::uint16_t last_adv_window_ = 0;
+    std::optional<Instant> oow_ack_at_;  // when we last answered an unacceptable pure ACK
+
+    std::deque<Event> events_;
+    ConnStats stats_;
+};
+
+}  // namespace ustack

@@ -1,0 +1,346 @@
+// Stack: the demultiplexer above Connection -- one host's TCP, sans I/O.
+//
+// Heads up! Read these before changing this file:
+//   RFC 9293 §3.10.7.1 (CLOSED: RST for segments that match nothing), §3.10.7.2 (LISTEN),
+//            §3.5.2 (reset generation), §3.6.1 MAY-2 (new SYN in TIME-WAIT), §3.9.1.3 (LISTEN)
+//   RFC 6056 §3.3.3  ephemeral port selection (algorithm 3, keyed hash + counter)
+//   RFC 6528         ISNs (IsnGenerator, isn.hpp)
+//   RFC 1122 §4.2.3.10 (no connections to or from broadcast / multicast addresses)
+//   DESIGN.md §1 (sans I/O), §4 (orphaned graceful close, generation-checked handles)
+//
+// What it owns: a slot table of Connections with generation-checked handles (ConnId), the
+// 4-tuple -> connection map, listeners with bounded SYN and accept queues (ListenerId), the local
+// port table, RSTs for segments that match nothing, and the set of deadlines of all connections.
+//
+// Contract (the quinn-proto Endpoint / smoltcp Interface shape):
+//   inputs   on_segment(seg, now)        an already-decoded segment from the wire; dropped and
+//                                        counted unless seg.dst_addr is our address
+//            on_timeout(now)             call when now >= poll_timeout()
+//            app calls                   connect, listen, accept, release, close_listener, and
+//                                        anything done through connection(id)
+//   outputs  poll_transmit(now, sink)    every segment that is ready (stack RSTs first, then each
+//                                        connection touched since the last call)
+//            poll_timeout()              the earliest deadline over all connections, or nullopt
+//            poll_event()                StackEvents: per-connection Events of handles the
+//                                        application owns, and accept_ready for listeners
+// Call order: after any input (including app calls and use of a Connection* from
+// connection()), call poll_transmit, then poll_timeout to re-arm the host's timer, then drain
+// poll_event (events queue up until drained; an event may name a handle released since -- ignore
+// it). `now` must never go backwards. The Stack never reads a clock, never blocks, never
+// throws on bad input; a segment that should not be accepted is dropped, answered with a RST or
+// handed to the connection that owns its 4-tuple, and counted in stats().
+//
+// Cost: a segment costs one hash lookup; poll_transmit visits only connections touched since the
+// last call (a dirty list); deadlines live in a min-heap with lazy invalidation, so poll_timeout
+// is O(1) and on_timeout O(expired · log n). Nothing scans all connections per packet.
+//
+// Ownership of a connection (one of):
+//   listener   passively opened, in its listener's SYN queue (SYN-RECEIVED) or accept queue
+//              (synchronized, waiting for accept). Its Events are not forwarded; accept()
+//              restates pending data (readable) and a received FIN (peer_fin) for the new handle.
+//   app        returned by connect() or accept(); the handle is valid until release().
+//   orphan     released by the application, or dropped by its listener: the Stack keeps it until
+//              it reaches CLOSED (graceful close finishing in the background, DESIGN.md §4), then
+//              frees the slot. Orphans in FIN-WAIT-2 are bounded by orphan_fin_wait_2_timeout.
+// A connection holds its 4-tuple and its local port until it reaches CLOSED; TIME-WAIT counts as
+// holding them. A CLOSED connection still owned by the app keeps only its slot (and its close
+// reason) until release().
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ustack/config.hpp"
+#include "ustack/connection.hpp"
+#include "ustack/errc.hpp"
+#include "ustack/isn.hpp"
+#include "ustack/segment.hpp"
+#include "ustack/time.hpp"
+
+namespace ustack {
+
+struct StackConfig {
+    // Per-connection TCP knobs (config.hpp).
+    TcpConfig tcp;
+
+    // Our IPv4 address (host byte order). Segments addressed elsewhere are dropped and counted.
+    Ipv4Addr addr = 0;
+
+    // Ephemeral port range for connect() without a local port: the IANA dynamic range 49152-65535
+    // (RFC 6335 §6), which RFC 6056 §3.2 recommends (Linux uses 32768-60999).
+    std::uint16_t ephemeral_first = 49152;
+    std::uint16_t ephemeral_last = 65535;
+
+    // At most this many connections (every state, TIME-WAIT included) exist at once; a SYN beyond
+    // it is dropped and connect() fails with no_buffers. 65536 is the size of the port space and
+    // bounds the slot table's worst case (~65536 x sizeof(Connection), about 60 MB).
+    std::size_t max_connections = 65536;
+
+    // listen(port, 0) uses this backlog. 128 is Linux's SOMAXCONN before 5.4 and the floor of its
+    // tcp_max_syn_backlog; Winsock's listen() also lets the provider pick a "reasonable" value.
+    std::size_t default_syn_backlog = 128;
+    // A larger listen() backlog is clamped to this (Linux net.core.somaxconn, 4096 since 5.4;
+    // Winsock SOMAXCONN means "the provider's maximum").
+    std::size_t max_accept_backlog = 4096;
+
+    // Stack-generated RSTs (for segments that match nothing) wait for the next poll_transmit in a
+    // queue this long; beyond it they are dropped and counted. This bounds the work a flood of
+    // stray segments can cause between two polls (RFC 9293 §3.5.2 does not require a RST for
+    // every stray segment; a RST that is not sent is just a later retransmission's business).
+    std::size_t rst_queue_limit = 256;
+
+    // An orphaned connection (released by the app) in FIN-WAIT-2 waits at most this long for the
+    // peer's FIN, then is aborted: without a limit a peer that never closes would pin it forever.
+    // Linux net.ipv4.tcp_fin_timeout = 60 s.
+    Duration orphan_fin_wait_2_timeout = 60'000'000us;
+};
+
+// A generation-checked handle. The default value is never valid. A handle whose slot was freed
+// (and perhaps reused) is "stale": every call taking it fails with invalid_argument.
+struct ConnId {
+    static constexpr std::uint32_t kNoIndex = std::numeric_limits<std::uint32_t>::max();
+    std::uint32_t index = kNoIndex;
+    std::uint32_t generation = 0;
+    constexpr bool operator==(const ConnId&) const = default;
+    // One 64-bit value, e.g. as a map key in the WSP layer.
+    [[nodiscard]] constexpr std::uint64_t key() const {
+        return (std::uint64_t{generation} << 32) | index;
+    }
+};
+
+struct ListenerId {
+    static constexpr std::uint32_t kNoIndex = std::numeric_limits<std::uint32_t>::max();
+    std::uint32_t index = kNoIndex;
+    std::uint32_t generation = 0;
+    constexpr bool operator==(const ListenerId&) const = default;
+    [[nodiscard]] constexpr std::uint64_t key() const {
+        return (std::uint64_t{generation} << 32) | index;
+    }
+};
+
+enum class StackEventKind : std::uint8_t {
+    connection,    // `conn` had `event` (connected, readable, writable, peer_fin, closed)
+    accept_ready,  // a connection entered `listener`'s accept queue
+};
+std::string_view to_string(StackEventKind k);
+
+struct StackEvent {
+    StackEventKind kind = StackEventKind::connection;
+    ConnId conn{};          // kind == connection
+    ListenerId listener{};  // kind == accept_ready
+    Event event{};          // kind == connection
+    bool operator==(const StackEvent&) const = default;
+};
+
+// Counters (drops are outcomes, not errors). "Current" values are gauges.
+struct StackStats {
+    std::uint64_t segs_in = 0;             // every segment given to on_segment
+    std::uint64_t segs_out = 0;            // every segment emitted by poll_transmit
+    std::uint64_t dropped_not_for_us = 0;  // dst_addr is not our address
+    std::uint64_t dropped_invalid = 0;     // port 0, or a broadcast/multicast/zero source
+    std::uint64_t rst_sent_unknown = 0;    // RSTs for segments matching no connection (CLOSED,
+                                           // or an ACK to a listener)
+    std::uint64_t rst_ignored_unknown = 0;  // a RST that matched nothing: never answered
+    std::uint64_t rst_queue_drops = 0;      // stack RSTs not sent because the queue was full
+    std::uint64_t dropped_listener_other = 0;  // neither SYN, ACK nor RST, at a listener
+    std::uint64_t syn_backlog_drops = 0;    // SYN dropped: SYN or accept queue full
+    std::uint64_t syn_limit_drops = 0;      // SYN dropped: max_connections reached
+    std::uint64_t accept_overflows = 0;     // established with the accept queue full: reset
+    std::uint64_t removed_before_accept = 0;  // passive connections that closed before accept
+    std::uint64_t time_wait_reopened = 0;   // TIME-WAIT ended by a new SYN (RFC 9293 MAY-2)
+    std::uint64_t orphan_timeouts = 0;      // orphans aborted in FIN-WAIT-2
+    std::uint64_t connections_opened = 0;   // active + passive, ever
+    std::uint64_t connections_current = 0;  // slots in use (every state, unreleased CLOSED too)
+    std::uint64_t connections_peak = 0;
+    std::uint64_t time_wait = 0;            // connections now in TIME-WAIT
+    std::uint64_t orphans = 0;              // connections now owned by nobody but the Stack
+};
+
+class Stack {
+public:
+    // `secret` keys the RFC 6528 ISN function, and (through keys derived from it) the 4-tuple hash
+    // and RFC 6056 port selection. The host draws it at random at startup; tests fix it.
+    Stack(const StackConfig& cfg, const SipKey& secret);
+    Stack(const Stack&) = delete;
+    Stack& operator=(const Stack&) = delete;
+
+    // ---- inputs ---------------------------------------------------------------------------
+    void on_segment(const Segment& seg, Instant now);
+    void on_timeout(Instant now);
+
+    // ---- outputs --------------------------------------------------------------------------
+    void poll_transmit(Instant now, SegmentSink& out);
+    [[nodiscard]] std::optional<Instant> poll_timeout() const;
+    std::optional<StackEvent> poll_event();
+
+    // ---- application calls ----------------------------------------------------------------
+    // Active open to `remote` from `local_port` (0: an ephemeral port, RFC 6056). The SYN goes
+    // out on the next poll_transmit.
+    // Errors: invalid_argument (remote address 0, broadcast or multicast, or port 0),
+    // addr_in_use (local_port is used by a listener or a connection), addr_not_available (no
+    // free ephemeral port), no_buffers (max_connections reached).
+    [[nodiscard]] Result<ConnId> connect(Endpoint remote, Instant now,
+                                         std::uint16_t local_port = 0);
+
+    // Listen on `port` (0: an ephemeral port; see listener_port). `backlog` bounds both the
+    // SYN-RECEIVED connections and the accept queue of this listener; 0 means
+    // default_syn_backlog, larger values are clamped to max_accept_backlog.
+    // Errors: addr_in_use (a listener or a connection uses the port), addr_not_available (port 0
+    // and no free ephemeral port).
+    [[nodiscard]] Result<ListenerId> listen(std::uint16_t port, std::size_t backlog);
+
+    // Take the oldest connection from the accept queue; the handle now belongs to the app.
+    // Errors: invalid_argument (stale listener), would_block (the queue is empty).
+    [[nodiscard]] Result<ConnId> accept(ListenerId l);
+
+    // The connection behind an app-owned handle, for send/recv/shutdown/close/abort and state
+    // queries; nullptr if the handle is stale (or released). Getting it marks the connection as
+    // touched: call poll_transmit afterwards. The pointer stays valid until release(id).
+    Connection* connection(ConnId id);
+    // Read-only look-up with no side effect.
+    [[nodiscard]] const Connection* find(ConnId id) const;
+
+    // The application dropped its handle. If the connection is not CLOSED yet, it is closed
+    // (Connection::close: graceful, or RST with unread data -- call abort() first for SO_LINGER
+    // {1,0}) and finishes in the background ("orphaned"); its slot is freed at CLOSED. The handle
+    // is invalid from now on. Errors: invalid_argument (stale handle).
+    Errc release(ConnId id);
+
+    // Stop listening: connections still in the SYN or accept queue are reset (RFC 9293 §3.10.5
+    // ABORT) and freed; the port is free once no connection uses it.
+    // Errors: invalid_argument (stale listener).
+    Errc close_listener(ListenerId l);
+
+    // ---- queries --------------------------------------------------------------------------
+    [[nodiscard]] const StackConfig& config() const { return cfg_; }
+    [[nodiscard]] const StackStats& stats() const { return stats_; }
+    // The port a listener listens on (0 if stale).
+    [[nodiscard]] std::uint16_t listener_port(ListenerId l) const;
+    // Connections waiting in a listener's accept queue / SYN queue (0 if stale).
+    [[nodiscard]] std::size_t accept_queue_size(ListenerId l) const;
+    [[nodiscard]] std::size_t syn_queue_size(ListenerId l) const;
+    // The connection (any owner, any state but CLOSED) that owns a 4-tuple, e.g. for diagnostics
+    // and tests; nullptr if none.
+    [[nodiscard]] const Connection* lookup(std::uint16_t local_port, Endpoint remote) const;
+    // Is a local port held by a listener or a connection?
+    [[nodiscard]] bool port_in_use(std::uint16_t port) const { return port_use_[port] != 0; }
+    // Connections touched since the last poll_transmit (for tests of the dirty list).
+    [[nodiscard]] std::size_t dirty_count() const { return dirty_.size(); }
+
+private:
+    enum class Owner : std::uint8_t { free, listener, app, orphan };
+
+    struct Slot {
+        std::optional<Connection> conn;  // engaged unless owner == free
+        std::uint32_t generation = 1;    // bumped on free; ConnId{} (generation 0) never matches
+        Owner owner = Owner::free;
+        bool dirty = false;       // in dirty_ (touched since the last poll_transmit)
+        bool registered = false;  // holds its 4-tuple in tuples_ and its port in port_use_
+        bool queued = false;      // owner == listener: in the accept queue (else the SYN queue)
+        bool time_wait = false;   // counted in stats_.time_wait
+        std::uint32_t listener = 0;  // owner == listener: the listener's index
+        std::uint32_t syn_pos = 0;   // owner == listener && !queued: index in Listener::syn
+        std::optional<Instant> deadline;         // what the heap knows (see update_deadline)
+        std::optional<Instant> orphan_deadline;  // orphan in FIN-WAIT-2: abort at this time
+    };
+
+    struct Listener {
+        std::uint32_t generation = 1;
+        bool active = false;
+        std::uint16_t port = 0;
+        std::size_t backlog = 0;           // bound of `syn` and of `accept`
+        std::vector<std::uint32_t> syn;    // SYN-RECEIVED connections (slot indices)
+        std::deque<std::uint32_t> accept;  // synchronized, waiting for accept() (oldest first)
+    };
+
+    // A heap entry: slot `index` (of `generation`) has a deadline at `at`. Valid only while the
+    // slot still has that generation and Slot::deadline == at (lazy invalidation).
+    struct Deadline {
+        Instant at{};
+        std::uint32_t index = 0;
+        std::uint32_t generation = 0;
+        bool operator>(const Deadline& o) const { return at > o.at; }
+    };
+
+    // Keyed hash of the packed 4-tuple (the remote end chooses two of its fields, so the key
+    // stops it from aiming collisions at one bucket).
+    struct TupleHash {
+        SipKey key;
+        std::size_t operator()(std::uint64_t k) const;
+    };
+    // Our address is fixed, so remote addr, remote port and local port identify a connection.
+    static std::uint64_t tuple_key(std::uint16_t local_port, Endpoint remote) {
+        return (std::uint64_t{remote.addr} << 32) | (std::uint64_t{remote.port} << 16) |
+               local_port;
+    }
+
+    // Ingress paths (RFC 9293 §3.10.7.1 and §3.10.7.2).
+    void input_listen(std::uint32_t li, const Segment& seg, Instant now);
+    void input_closed(const Segment& seg);
+    bool try_reopen_time_wait(std::uint32_t idx, const Segment& seg, Instant now);
+    bool listener_admits(const Listener& l) const;
+    void open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now);
+    void queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack);
+
+    // Slot life.
+    std::optional<std::uint32_t> alloc_slot();
+    void free_slot(std::uint32_t idx);
+    void register_tuple(std::uint32_t idx);
+    void unregister_tuple(std::uint32_t idx);
+    void detach_from_listener(std::uint32_t idx);
+    void make_orphan(std::uint32_t idx);
+    void mark_dirty(std::uint32_t idx);
+    // After any input to a connection: forward its events, move it between queues, drop its
+    // tuple at CLOSED, and tell the heap about its next deadline.
+    void settle(std::uint32_t idx, Instant now);
+    void see(Instant now) { last_now_ = std::max(last_now_, now); }
+    void update_deadline(std::uint32_t idx);
+    void prune_heap();
+    [[nodiscard]] bool entry_valid(const Deadline& d) const;
+
+    [[nodiscard]] Slot* slot_of(ConnId id);
+    [[nodiscard]] const Slot* slot_of(ConnId id) const;
+    [[nodiscard]] Listener* listener_of(ListenerId id);
+    [[nodiscard]] const Listener* listener_of(ListenerId id) const;
+    [[nodiscard]] ConnId id_of(std::uint32_t idx) const { return {idx, slots_[idx].generation}; }
+    [[nodiscard]] std::optional<std::uint16_t> pick_ephemeral(Endpoint remote);
+
+    StackConfig cfg_;
+    IsnGenerator isn_;
+    SipKey port_key_;  // RFC 6056 algorithm 3's F() key, derived from the secret
+
+    // Connections. A deque keeps Connection addresses stable while the table grows.
+    std::deque<Slot> slots_;
+    std::deque<std::uint32_t> free_slots_;  // FIFO: a freed index is reused as late as possible
+    std::unordered_map<std::uint64_t, std::uint32_t, TupleHash> tuples_;  // 4-tuple -> slot
+
+    // Listeners (few): a vector with a free list; listener_by_port_ maps port -> index.
+    std::vector<Listener> listeners_;
+    std::vector<std::uint32_t> free_listeners_;
+    std::unordered_map<std::uint16_t, std::uint32_t> listener_by_port_;
+
+    // port_use_[p]: listeners + registered connections using local port p (0: free).
+    std::vector<std::uint32_t> port_use_;
+    std::uint32_t ephemeral_counter_ = 0;  // RFC 6056 algorithm 3 "next_ephemeral"
+
+    // Work lists.
+    std::vector<std::uint32_t> dirty_;    // slots touched since the last poll_transmit
+    std::vector<std::uint32_t> scratch_;  // reused by poll_transmit / on_timeout
+    std::vector<Deadline> heap_;          // min-heap (std::push_heap with greater<>)
+    std::size_t armed_ = 0;               // slots with a deadline (bounds the heap's garbage)
+    std::vector<Segment> rst_queue_;       // stack RSTs (no payload) for the next poll_transmit
+    std::deque<StackEvent> events_;
+    // The latest `now` any input brought (release and close_listener take none).
+    Instant last_now_{};
+
+    StackStats stats_;
+};
+
+}  // namespace ustack

@@ -1,0 +1,265 @@
+/* ustack WSP-style socket API: the Winsock service-provider interface (SPI) shapes, over ustack.
+ *
+ * Every function returns 0 (or a SOCKET) on success and SOCKET_ERROR (or INVALID_SOCKET) on
+ * failure, with the WSAE* code in *lpErrno -- the SPI convention. Values of constants and error
+ * codes are Winsock's (winsock2.h / mswsock.h). Semantics: ../shared/DESIGN.md §4 and the
+ * README's "Socket API" section.
+ *
+ * Do not include <sys/socket.h> or <netinet/in.h> in the same translation unit: this header
+ * defines SOL_SOCKET, SO_LINGER, AF_INET, ... with Winsock's values.
+ *
+ * Thread safety: any function may be called from any thread. Blocking calls sleep until their
+ * condition holds; closing a socket wakes calls blocked on it (they fail with WSAEINTR).
+ */
+#ifndef USTACK_WSP_H
+#define USTACK_WSP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The socket-option and address-family names below carry Winsock's values, which differ from
+ * <sys/socket.h>'s: never include both in one translation unit. */
+#if defined(SOL_SOCKET) && SOL_SOCKET != 0xffff
+#error "ustack/wsp.h: <sys/socket.h> was included first; keep them in separate files"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- basic types ------------------------------------------------------------------------- */
+typedef uintptr_t SOCKET;
+typedef int INT;
+typedef int* LPINT;
+typedef uint32_t DWORD;
+typedef uint32_t* LPDWORD;
+typedef int BOOL;
+typedef unsigned short u_short;
+typedef unsigned long u_long;
+typedef char CHAR;
+
+#ifdef __cplusplus
+#define INVALID_SOCKET (~static_cast<SOCKET>(0))
+#else
+#define INVALID_SOCKET (~(SOCKET)0)
+#endif
+#define SOCKET_ERROR (-1)
+
+typedef struct _WSABUF {
+    u_long len; /* the length of the buffer */
+    CHAR* buf;  /* the pointer to the buffer */
+} WSABUF, *LPWSABUF;
+
+typedef struct linger {
+    u_short l_onoff;  /* option on/off */
+    u_short l_linger; /* linger time, seconds */
+} LINGER, *LPLINGER;
+
+/* IPv4 addresses, laid out as Winsock's (and BSD's) sockaddr_in; port and address in network
+ * byte order. The struct tags are ustack_* so this header can coexist with system headers that
+ * define struct sockaddr; the typedef names are Winsock's. */
+#define AF_INET 2
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
+#define INADDR_ANY ((uint32_t)0x00000000)
+
+typedef struct ustack_sockaddr {
+    u_short sa_family;
+    CHAR sa_data[14];
+} SOCKADDR, *LPSOCKADDR;
+
+typedef struct ustack_in_addr {
+    uint32_t s_addr;
+} IN_ADDR;
+
+typedef struct ustack_sockaddr_in {
+    short sin_family;
+    u_short sin_port;
+    IN_ADDR sin_addr;
+    CHAR sin_zero[8];
+} SOCKADDR_IN;
+
+/* ---- shutdown, options, ioctls ----------------------------------------------------------- */
+#define SD_RECEIVE 0x00
+#define SD_SEND 0x01
+#define SD_BOTH 0x02
+
+#define SOL_SOCKET 0xffff
+#define SO_LINGER 0x0080
+#define SO_DONTLINGER ((int)(~SO_LINGER))
+#define SO_SNDBUF 0x1001
+#define SO_RCVBUF 0x1002
+#define SO_ERROR 0x1007
+#define SO_TYPE 0x1008
+#define SO_DISCDATALEN 0x7006 /* mswsock.h: the most disconnect data a FIN can carry (0: none) */
+#define TCP_NODELAY 0x0001
+
+#define FIONREAD 0x4004667F
+#define FIONBIO 0x8004667E
+
+/* XP1_* service flags (WSAPROTOCOL_INFO.dwServiceFlags1), see WSPGetServiceFlags. */
+#define XP1_GRACEFUL_CLOSE 0x00000020
+#define XP1_DISCONNECT_DATA 0x00000100
+
+/* ---- network events ---------------------------------------------------------------------- */
+#define FD_READ_BIT 0
+#define FD_WRITE_BIT 1
+#define FD_OOB_BIT 2
+#define FD_ACCEPT_BIT 3
+#define FD_CONNECT_BIT 4
+#define FD_CLOSE_BIT 5
+#define FD_MAX_EVENTS 10
+#define FD_READ (1 << FD_READ_BIT)
+#define FD_WRITE (1 << FD_WRITE_BIT)
+#define FD_OOB (1 << FD_OOB_BIT)
+#define FD_ACCEPT (1 << FD_ACCEPT_BIT)
+#define FD_CONNECT (1 << FD_CONNECT_BIT)
+#define FD_CLOSE (1 << FD_CLOSE_BIT)
+#define FD_ALL_EVENTS ((1 << FD_MAX_EVENTS) - 1)
+
+typedef struct _WSANETWORKEVENTS {
+    long lNetworkEvents;
+    int iErrorCode[FD_MAX_EVENTS];
+} WSANETWORKEVENTS, *LPWSANETWORKEVENTS;
+
+/* Event objects (WSACreateEvent & co.): manual-reset events. */
+typedef struct ustack_event* WSAEVENT;
+#define WSA_INVALID_EVENT ((WSAEVENT)0)
+#define WSA_MAXIMUM_WAIT_EVENTS 64
+#define WSA_INFINITE 0xFFFFFFFFu
+#define WSA_WAIT_EVENT_0 0u
+#define WSA_WAIT_TIMEOUT 258u
+#define WSA_WAIT_FAILED 0xFFFFFFFFu
+
+/* WSPSelect sets (Winsock's fd_set layout: a count and an array of handles). */
+#define WSP_FD_SETSIZE 64
+typedef struct ustack_fd_set {
+    unsigned int fd_count;
+    SOCKET fd_array[WSP_FD_SETSIZE];
+} WSP_FD_SET;
+typedef struct ustack_timeval {
+    long tv_sec;
+    long tv_usec;
+} TIMEVAL;
+
+/* ---- error codes (winsock2.h, WSABASEERR + n) -------------------------------------------- */
+#define WSABASEERR 10000
+#define WSAEINTR 10004
+#define WSAEBADF 10009
+#define WSAEACCES 10013
+#define WSAEFAULT 10014
+#define WSAEINVAL 10022
+#define WSAEMFILE 10024
+#define WSAEWOULDBLOCK 10035
+#define WSAEINPROGRESS 10036
+#define WSAEALREADY 10037
+#define WSAENOTSOCK 10038
+#define WSAEDESTADDRREQ 10039
+#define WSAEMSGSIZE 10040
+#define WSAEPROTOTYPE 10041
+#define WSAENOPROTOOPT 10042
+#define WSAEPROTONOSUPPORT 10043
+#define WSAESOCKTNOSUPPORT 10044
+#define WSAEOPNOTSUPP 10045
+#define WSAEAFNOSUPPORT 10047
+#define WSAEADDRINUSE 10048
+#define WSAEADDRNOTAVAIL 10049
+#define WSAENETDOWN 10050
+#define WSAENETUNREACH 10051
+#define WSAENETRESET 10052
+#define WSAECONNABORTED 10053
+#define WSAECONNRESET 10054
+#define WSAENOBUFS 10055
+#define WSAEISCONN 10056
+#define WSAENOTCONN 10057
+#define WSAESHUTDOWN 10058
+#define WSAETIMEDOUT 10060
+#define WSAECONNREFUSED 10061
+#define WSAEHOSTUNREACH 10065
+#define WSASYSNOTREADY 10091
+#define WSAVERNOTSUPPORTED 10092
+#define WSANOTINITIALISED 10093
+#define WSAEDISCON 10101
+
+
+/* ---- hosts ------------------------------------------------------------------------------- */
+/* A host is one ustack instance: its own IPv4 address, TUN device (or in-memory link end) and
+ * engine thread. Sockets belong to the host they were created on. */
+typedef struct ustack_host* WSPHOST;
+
+typedef struct WSPHOSTCONFIG {
+    const char* tun_name;        /* TUN device to attach to (created if missing), e.g. "tun0" */
+    void* device;                /* instead of tun_name: a ustack::Device* (tun/device.hpp), e.g.
+                                    one end of an in-memory link; the host takes ownership */
+    IN_ADDR addr;                /* this host's address (network byte order) */
+    int prefix_len;              /* e.g. 24 */
+    IN_ADDR gateway;             /* informational for TUN hosts (the kernel routes) */
+    int disconnect_data;         /* nonzero: offer the disconnect-data option (DESIGN.md §3) */
+    uint32_t msl_ms;             /* maximum segment lifetime; 0: 30000 (TIME-WAIT = 2 MSL) */
+    uint32_t cleanup_timeout_ms; /* WSPCleanup's wait for orphaned graceful closes; 0: 10000 */
+    const char* pcap_path;       /* non-NULL: write the host's own traffic to this pcap file */
+    uint32_t recv_buffer;        /* per-connection receive buffer; 0: default */
+    uint32_t send_buffer;        /* per-connection send buffer; 0: default */
+    uint64_t isn_seed;           /* 0: random ISN secret; else a fixed one (tests) */
+} WSPHOSTCONFIG;
+
+/* Start a host. Errors: WSAEINVAL (bad config), WSASYSNOTREADY (device could not be opened:
+ * missing, busy, or no privilege -- details on stderr), WSAENOBUFS. */
+int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpErrno);
+/* Stop a host: sockets still open are closed as by WSPCloseSocket (default: graceful); then waits
+ * (bounded by cleanup_timeout_ms) until orphaned graceful closes have delivered their FINs and
+ * disconnect data; then stops the engine thread. Handles of the host become invalid. */
+int WSPCleanup(WSPHOST host, LPINT lpErrno);
+/* XP1_* flags of the host's TCP provider: XP1_GRACEFUL_CLOSE, plus XP1_DISCONNECT_DATA when the
+ * host offers the disconnect-data option. */
+DWORD WSPGetServiceFlags(WSPHOST host);
+
+/* The host's counters as "name value" lines (segments, retransmissions, RSTs, challenge ACKs,
+ * drops by reason, disconnect data sent/received). Returns the length written (truncated to
+ * len-1, always NUL-terminated), or -1 for an unknown host. */
+int WSPFormatHostStats(WSPHOST host, char* buf, size_t len);
+
+/* ---- sockets ----------------------------------------------------------------------------- */
+SOCKET WSPSocket(WSPHOST host, int af, int type, int protocol, LPINT lpErrno);
+int WSPBind(SOCKET s, const SOCKADDR* name, int namelen, LPINT lpErrno);
+int WSPListen(SOCKET s, int backlog, LPINT lpErrno);
+SOCKET WSPAccept(SOCKET s, SOCKADDR* addr, LPINT addrlen, LPINT lpErrno);
+int WSPConnect(SOCKET s, const SOCKADDR* name, int namelen, LPINT lpErrno);
+int WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent,
+            DWORD dwFlags, LPINT lpErrno);
+int WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,
+            LPDWORD lpFlags, LPINT lpErrno);
+int WSPShutdown(SOCKET s, int how, LPINT lpErrno);
+int WSPSendDisconnect(SOCKET s, LPWSABUF lpOutboundDisconnectData, LPINT lpErrno);
+int WSPRecvDisconnect(SOCKET s, LPWSABUF lpInboundDisconnectData, LPINT lpErrno);
+int WSPCloseSocket(SOCKET s, LPINT lpErrno);
+int WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, int optlen,
+                  LPINT lpErrno);
+int WSPGetSockOpt(SOCKET s, int level, int optname, char* optval, LPINT optlen, LPINT lpErrno);
+int WSPIoctl(SOCKET s, DWORD dwIoControlCode, void* lpvInBuffer, DWORD cbInBuffer,
+             void* lpvOutBuffer, DWORD cbOutBuffer, LPDWORD lpcbBytesReturned, LPINT lpErrno);
+int WSPEventSelect(SOCKET s, WSAEVENT hEventObject, long lNetworkEvents, LPINT lpErrno);
+int WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpNetworkEvents,
+                         LPINT lpErrno);
+/* Returns the number of ready sockets (0 on timeout), or SOCKET_ERROR. nfds is ignored. */
+int WSPSelect(int nfds, WSP_FD_SET* readfds, WSP_FD_SET* writefds, WSP_FD_SET* exceptfds,
+              const TIMEVAL* timeout, LPINT lpErrno);
+int WSPGetPeerName(SOCKET s, SOCKADDR* name, LPINT namelen, LPINT lpErrno);
+int WSPGetSockName(SOCKET s, SOCKADDR* name, LPINT namelen, LPINT lpErrno);
+
+/* ---- event objects ----------------------------------------------------------------------- */
+WSAEVENT WSACreateEvent(void);
+BOOL WSACloseEvent(WSAEVENT hEvent);
+BOOL WSASetEvent(WSAEVENT hEvent);
+BOOL WSAResetEvent(WSAEVENT hEvent);
+/* Returns WSA_WAIT_EVENT_0 + i, WSA_WAIT_TIMEOUT or WSA_WAIT_FAILED. fAlertable is ignored. */
+DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT* lphEvents, BOOL fWaitAll,
+                               DWORD dwTimeout, BOOL fAlertable);
+
+/* The name of a WSAE* code ("WSAECONNRESET"), or "WSA?" for an unknown value. */
+const char* WSPErrorName(int error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* USTACK_WSP_H */

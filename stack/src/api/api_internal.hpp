@@ -1,0 +1,118 @@
+// Internal state of the WSP layer: sockets, hosts, event objects. Everything here is guarded by
+// api_mutex(); nothing is touched without it.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ustack/errc.hpp"
+#include "ustack/host_core.hpp"
+#include "ustack/wsp.h"
+
+struct ustack_event {
+    bool signaled = false;
+};
+
+struct ustack_host {
+    std::unique_ptr<ustack::HostCore> core;
+    std::unique_ptr<ustack::HostDriver> driver;
+};
+
+namespace ustack {
+
+// One WSP socket handle.
+struct SocketState {
+    enum class Kind : std::uint8_t { fresh, listening, connection };
+
+    SOCKET handle = INVALID_SOCKET;
+    HostCore* core = nullptr;
+    Kind kind = Kind::fresh;
+    bool open = true;  // false once WSPCloseSocket (or WSPCleanup) took the handle
+
+    // Addressing.
+    std::uint16_t bound_port = 0;  // WSPBind's port (0: none or ephemeral)
+    bool bound = false;
+    std::optional<ConnId> conn;         // kind == connection
+    std::optional<ListenerId> listener;  // kind == listening
+
+    // Connection progress. `connecting` from WSPConnect until the outcome is known; then
+    // `connect_error` holds 0 or the WSAE* code of the failure.
+    bool connecting = false;
+    bool connected = false;  // reached ESTABLISHED at least once (through connect or accept)
+    int connect_error = 0;
+    int last_error = 0;      // SO_ERROR
+
+    // Options.
+    bool nonblocking = false;
+    LINGER linger{0, 0};
+    bool nodelay = false;
+
+    // WSPEventSelect registration and the network event record (SEMANTICS.md §1.9).
+    WSAEVENT event = nullptr;
+    long mask = 0;
+    long record = 0;
+    std::array<int, FD_MAX_EVENTS> errors{};
+    bool read_enabled = true;    // FD_READ re-enabled by WSPRecv
+    bool accept_enabled = true;  // FD_ACCEPT re-enabled by WSPAccept
+    bool write_enabled = false;  // FD_WRITE: on connect/accept, then after a WSAEWOULDBLOCK send
+    bool connect_reported = false;  // FD_CONNECT is one-shot
+    bool close_reported = false;    // FD_CLOSE is one-shot
+
+    // Linger (blocking WSPCloseSocket with SO_LINGER {1,n}): a deadline in host time.
+    std::optional<Instant> linger_deadline;
+    bool linger_expired = false;
+};
+
+struct HostCore::Impl {
+    Impl(HostCore& c, const HostOptions& o) : core(c), stack(o.stack, o.secret) {}
+
+    HostCore& core;
+    Stack stack;
+    Codec codec;
+    HostDriver* driver = nullptr;
+    bool stopping = false;  // WSPCleanup under way: no new sockets
+
+    std::unordered_map<std::uint64_t, std::shared_ptr<SocketState>> by_conn;      // ConnId key
+    std::unordered_map<std::uint64_t, std::shared_ptr<SocketState>> by_listener;  // ListenerId key
+    std::unordered_set<std::uint16_t> bound_ports;  // bound, not yet listening or connecting
+    std::vector<std::shared_ptr<SocketState>> lingering;  // sockets with a linger deadline
+    std::optional<Instant> cleanup_deadline;
+    bool cleanup_expired = false;
+    // Released connections (4-tuples) whose graceful close may still owe a FIN.
+    std::vector<std::pair<std::uint16_t, Endpoint>> released;
+    std::vector<std::byte> packet;  // encode buffer, reused
+
+    void wake() {
+        if (driver != nullptr) driver->wake();
+    }
+    [[nodiscard]] Instant now() const { return driver != nullptr ? driver->now() : Instant{}; }
+
+    // Bring a socket's view up to date with its connection and record network events.
+    void refresh(SocketState& s);
+    // Any connection released by this host still owing a FIN (for WSPCleanup).
+    [[nodiscard]] bool orphans_pending() const;
+};
+
+// Process-wide tables (under api_mutex()).
+struct Registry {
+    std::unordered_map<SOCKET, std::shared_ptr<SocketState>> sockets;
+    std::unordered_set<ustack_host*> hosts;
+    std::unordered_set<ustack_event*> events;
+    SOCKET next_handle = 0x100;  // handles are never reused (DESIGN.md §4)
+};
+Registry& registry();
+
+// Errc -> WSAE* (one table, wsa_errors.cpp).
+int wsa_error(Errc e);
+// The WSAE* code a CloseReason reports on FD_CLOSE (0 for graceful).
+int close_event_error(CloseReason r);
+// The WSAE* code a failed connect reports.
+int connect_error_for(CloseReason r);
+
+void signal_event(WSAEVENT e);
+
+}  // namespace ustack

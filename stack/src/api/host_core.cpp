@@ -1,0 +1,287 @@
+// HostCore: the engine-thread side of a host (packets in, service, deadlines) and the network
+// event bookkeeping of WSPEventSelect (SEMANTICS.md §1.8, §1.9).
+#include <algorithm>
+
+#include "api_internal.hpp"
+
+namespace ustack {
+
+std::mutex& api_mutex() {
+    static std::mutex m;
+    return m;
+}
+std::condition_variable& api_cv() {
+    static std::condition_variable cv;
+    return cv;
+}
+Registry& registry() {
+    static Registry r;
+    return r;
+}
+
+void signal_event(WSAEVENT e) {
+    if (e != nullptr && registry().events.count(e) != 0) {
+        e->signaled = true;
+        api_cv().notify_all();
+    }
+}
+
+HostCore::HostCore(const HostOptions& opts) : opts_(opts), impl_(std::make_unique<Impl>(*this, opts)) {}
+HostCore::~HostCore() = default;
+
+void HostCore::on_packets(std::span<const std::span<const std::byte>> packets, Instant now) {
+    std::lock_guard lock(api_mutex());
+    for (const auto& p : packets) {
+        if (auto seg = impl_->codec.decode(p)) impl_->stack.on_segment(*seg, now);
+    }
+}
+
+namespace {
+class EncodingSink final : public SegmentSink {
+public:
+    EncodingSink(Codec& codec, std::vector<std::byte>& buf, PacketSink& out)
+        : codec_(codec), buf_(buf), out_(out) {}
+    void emit(const Segment& seg) override {
+        codec_.encode(seg, buf_);
+        if (!buf_.empty()) out_.send_packet(buf_);
+    }
+
+private:
+    Codec& codec_;
+    std::vector<std::byte>& buf_;
+    PacketSink& out_;
+};
+}  // namespace
+
+void HostCore::service(Instant now, PacketSink& out) {
+    std::lock_guard lock(api_mutex());
+    Impl& im = *impl_;
+    if (auto t = im.stack.poll_timeout(); t && *t <= now) im.stack.on_timeout(now);
+
+    // Linger and cleanup deadlines are host time, like engine timers.
+    bool woke = false;
+    for (auto& s : im.lingering) {
+        if (s->linger_deadline && *s->linger_deadline <= now) {
+            s->linger_deadline.reset();
+            s->linger_expired = true;
+            woke = true;
+        }
+    }
+    std::erase_if(im.lingering, [](const auto& s) { return !s->linger_deadline; });
+    if (im.cleanup_deadline && *im.cleanup_deadline <= now) {
+        im.cleanup_deadline.reset();
+        im.cleanup_expired = true;
+        woke = true;
+    }
+
+    EncodingSink sink(im.codec, im.packet, out);
+    im.stack.poll_transmit(now, sink);
+
+    while (auto ev = im.stack.poll_event()) {
+        std::shared_ptr<SocketState> s;
+        if (ev->kind == StackEventKind::connection) {
+            if (auto it = im.by_conn.find(ev->conn.key()); it != im.by_conn.end()) s = it->second;
+        } else if (auto it = im.by_listener.find(ev->listener.key()); it != im.by_listener.end()) {
+            s = it->second;
+        }
+        if (s) im.refresh(*s);
+        woke = true;
+    }
+    // Events may have been produced by transmit-side work too (e.g. a connection closing after
+    // its last retransmission); a spurious wake-up costs a predicate check.
+    if (woke || im.cleanup_deadline) api_cv().notify_all();
+}
+
+std::optional<Instant> HostCore::next_deadline() const {
+    std::lock_guard lock(api_mutex());
+    std::optional<Instant> next = impl_->stack.poll_timeout();
+    auto consider = [&](std::optional<Instant> t) {
+        if (t && (!next || *t < *next)) next = t;
+    };
+    for (const auto& s : impl_->lingering) consider(s->linger_deadline);
+    consider(impl_->cleanup_deadline);
+    return next;
+}
+
+StackStats HostCore::stack_stats() const {
+    std::lock_guard lock(api_mutex());
+    return impl_->stack.stats();
+}
+
+CodecStats HostCore::codec_stats() const {
+    std::lock_guard lock(api_mutex());
+    return impl_->codec.stats();
+}
+
+// ---- network events ---------------------------------------------------------------------------
+
+void HostCore::Impl::refresh(SocketState& s) {
+    if (!s.open) return;
+    long fresh = 0;
+    auto record = [&](int bit, int error) {
+        fresh |= 1L << bit;
+        s.errors[static_cast<std::size_t>(bit)] = error;
+    };
+
+    if (s.kind == SocketState::Kind::listening && s.listener) {
+        // FD_ACCEPT: level-triggered, re-enabled by WSPAccept.
+        if ((s.mask & FD_ACCEPT) && s.accept_enabled && stack.accept_queue_size(*s.listener) > 0) {
+            record(FD_ACCEPT_BIT, 0);
+            s.accept_enabled = false;
+        }
+    }
+
+    const Connection* c = s.conn ? stack.find(*s.conn) : nullptr;
+    if (c != nullptr) {
+        // Connection progress: the outcome of a connect is known once the handshake completes
+        // or the connection dies first.
+        if (s.connecting) {
+            if (c->is_synchronized()) {
+                s.connecting = false;
+                s.connected = true;
+                s.connect_error = 0;
+                s.write_enabled = true;  // FD_WRITE on connect completion (SEMANTICS checklist 47)
+            } else if (c->is_closed()) {
+                s.connecting = false;
+                s.connect_error = connect_error_for(c->close_reason());
+                s.last_error = s.connect_error;
+            }
+            if (!s.connecting && (s.mask & FD_CONNECT) && !s.connect_reported) {
+                record(FD_CONNECT_BIT, s.connect_error);
+                s.connect_reported = true;
+            }
+        }
+        if (s.connected) {
+            if ((s.mask & FD_READ) && s.read_enabled && c->recv_available() > 0 &&
+                !c->recv_shut()) {
+                record(FD_READ_BIT, 0);
+                s.read_enabled = false;
+            }
+            if ((s.mask & FD_WRITE) && s.write_enabled && c->send_space() > 0) {
+                record(FD_WRITE_BIT, 0);
+                s.write_enabled = false;
+            }
+            // FD_CLOSE: once; graceful only after every received byte was read (no FD_READ for
+            // the FIN itself); with the reset's or abort's error otherwise (SEMANTICS §1.8).
+            if ((s.mask & FD_CLOSE) && !s.close_reported) {
+                const bool graceful_end = c->at_eof();
+                const bool hard_end = c->is_closed() && c->close_reason() != CloseReason::graceful &&
+                                      c->close_reason() != CloseReason::none;
+                if (hard_end) {
+                    record(FD_CLOSE_BIT, close_event_error(c->close_reason()));
+                    s.close_reported = true;
+                } else if (graceful_end) {
+                    record(FD_CLOSE_BIT, 0);
+                    s.close_reported = true;
+                }
+            }
+        }
+    }
+
+    if (fresh != 0) {
+        s.record |= fresh;
+        signal_event(s.event);
+    }
+}
+
+bool HostCore::Impl::orphans_pending() const {
+    for (const auto& [port, remote] : released) {
+        const Connection* c = stack.lookup(port, remote);
+        if (c == nullptr) continue;
+        switch (c->state()) {
+            case TcpState::closed:
+            case TcpState::fin_wait_2:  // our FIN (and its disconnect data) was acknowledged
+            case TcpState::time_wait: break;
+            default: return true;
+        }
+    }
+    return false;
+}
+
+ustack_host* create_host(const HostOptions& opts, const DriverFactory& factory, int* error) {
+    auto host = std::make_unique<ustack_host>();
+    host->core = std::make_unique<HostCore>(opts);
+    try {
+        host->driver = factory(*host->core);
+    } catch (const std::exception&) {
+        if (error != nullptr) *error = WSASYSNOTREADY;
+        return nullptr;
+    }
+    if (!host->driver) {
+        if (error != nullptr) *error = WSASYSNOTREADY;
+        return nullptr;
+    }
+    std::lock_guard lock(api_mutex());
+    host->core->impl().driver = host->driver.get();
+    ustack_host* raw = host.release();
+    registry().hosts.insert(raw);
+    return raw;
+}
+
+}  // namespace ustack
+
+// ---- event objects ----------------------------------------------------------------------------
+
+using ustack::api_cv;
+using ustack::api_mutex;
+using ustack::registry;
+
+extern "C" WSAEVENT WSACreateEvent(void) {
+    std::lock_guard lock(api_mutex());
+    auto* e = new ustack_event();  // owned by the registry until WSACloseEvent
+    registry().events.insert(e);
+    return e;
+}
+
+extern "C" BOOL WSACloseEvent(WSAEVENT e) {
+    std::lock_guard lock(api_mutex());
+    if (registry().events.erase(e) == 0) return 0;
+    for (auto& [h, s] : registry().sockets)
+        if (s->event == e) s->event = nullptr;
+    delete e;
+    api_cv().notify_all();
+    return 1;
+}
+
+extern "C" BOOL WSASetEvent(WSAEVENT e) {
+    std::lock_guard lock(api_mutex());
+    if (registry().events.count(e) == 0) return 0;
+    ustack::signal_event(e);
+    return 1;
+}
+
+extern "C" BOOL WSAResetEvent(WSAEVENT e) {
+    std::lock_guard lock(api_mutex());
+    if (registry().events.count(e) == 0) return 0;
+    e->signaled = false;
+    return 1;
+}
+
+extern "C" DWORD WSAWaitForMultipleEvents(DWORD count, const WSAEVENT* events, BOOL wait_all,
+                                          DWORD timeout_ms, BOOL /*alertable*/) {
+    if (count == 0 || count > WSA_MAXIMUM_WAIT_EVENTS || events == nullptr) return WSA_WAIT_FAILED;
+    std::unique_lock lock(api_mutex());
+    auto ready = [&]() -> std::optional<DWORD> {
+        DWORD n = 0;
+        for (DWORD i = 0; i < count; ++i) {
+            if (registry().events.count(events[i]) == 0) return WSA_WAIT_FAILED;
+            if (events[i]->signaled) {
+                if (!wait_all) return WSA_WAIT_EVENT_0 + i;
+                ++n;
+            }
+        }
+        if (wait_all && n == count) return WSA_WAIT_EVENT_0;
+        return std::nullopt;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        if (auto r = ready()) return *r;
+        if (timeout_ms == 0) return WSA_WAIT_TIMEOUT;
+        if (timeout_ms == WSA_INFINITE) {
+            api_cv().wait(lock);
+        } else if (api_cv().wait_until(lock, deadline) == std::cv_status::timeout) {
+            if (auto r = ready()) return *r;
+            return WSA_WAIT_TIMEOUT;
+        }
+    }
+}

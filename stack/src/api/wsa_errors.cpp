@@ -1,0 +1,98 @@
+// The one mapping from engine results to Winsock error codes (STYLE.md §3 item 11).
+#include "api_internal.hpp"
+
+namespace ustack {
+
+int wsa_error(Errc e) {
+    switch (e) {
+        case Errc::ok: return 0;
+        case Errc::would_block: return WSAEWOULDBLOCK;
+        case Errc::not_connected: return WSAENOTCONN;
+        case Errc::already_connected: return WSAEISCONN;
+        case Errc::in_progress: return WSAEALREADY;
+        case Errc::shutdown: return WSAESHUTDOWN;
+        case Errc::closing: return WSAESHUTDOWN;
+        case Errc::reset: return WSAECONNRESET;
+        case Errc::aborted: return WSAECONNABORTED;
+        case Errc::timed_out: return WSAETIMEDOUT;
+        case Errc::refused: return WSAECONNREFUSED;
+        case Errc::msg_size: return WSAEMSGSIZE;
+        case Errc::no_proto_opt: return WSAENOPROTOOPT;
+        case Errc::invalid_argument: return WSAEINVAL;
+        case Errc::addr_in_use: return WSAEADDRINUSE;
+        case Errc::addr_not_available: return WSAEADDRNOTAVAIL;
+        case Errc::no_buffers: return WSAENOBUFS;
+        case Errc::not_listening: return WSAEINVAL;
+    }
+    return WSAEINVAL;
+}
+
+int close_event_error(CloseReason r) {
+    switch (r) {
+        case CloseReason::none:
+        case CloseReason::graceful: return 0;
+        case CloseReason::reset: return WSAECONNRESET;  // SEMANTICS.md §1.8
+        // "terminated due to a time-out or other failure" (SEMANTICS.md checklist 42).
+        case CloseReason::timed_out:
+        case CloseReason::aborted:
+        case CloseReason::refused: return WSAECONNABORTED;
+    }
+    return WSAECONNABORTED;
+}
+
+int connect_error_for(CloseReason r) {
+    switch (r) {
+        case CloseReason::refused: return WSAECONNREFUSED;
+        case CloseReason::timed_out: return WSAETIMEDOUT;
+        case CloseReason::reset: return WSAECONNRESET;
+        case CloseReason::aborted: return WSAECONNABORTED;
+        case CloseReason::none:
+        case CloseReason::graceful: break;
+    }
+    return WSAECONNABORTED;
+}
+
+}  // namespace ustack
+
+extern "C" const char* WSPErrorName(int error) {
+    switch (error) {
+        case 0: return "OK";
+        case WSAEINTR: return "WSAEINTR";
+        case WSAEBADF: return "WSAEBADF";
+        case WSAEACCES: return "WSAEACCES";
+        case WSAEFAULT: return "WSAEFAULT";
+        case WSAEINVAL: return "WSAEINVAL";
+        case WSAEMFILE: return "WSAEMFILE";
+        case WSAEWOULDBLOCK: return "WSAEWOULDBLOCK";
+        case WSAEINPROGRESS: return "WSAEINPROGRESS";
+        case WSAEALREADY: return "WSAEALREADY";
+        case WSAENOTSOCK: return "WSAENOTSOCK";
+        case WSAEDESTADDRREQ: return "WSAEDESTADDRREQ";
+        case WSAEMSGSIZE: return "WSAEMSGSIZE";
+        case WSAEPROTOTYPE: return "WSAEPROTOTYPE";
+        case WSAENOPROTOOPT: return "WSAENOPROTOOPT";
+        case WSAEPROTONOSUPPORT: return "WSAEPROTONOSUPPORT";
+        case WSAESOCKTNOSUPPORT: return "WSAESOCKTNOSUPPORT";
+        case WSAEOPNOTSUPP: return "WSAEOPNOTSUPP";
+        case WSAEAFNOSUPPORT: return "WSAEAFNOSUPPORT";
+        case WSAEADDRINUSE: return "WSAEADDRINUSE";
+        case WSAEADDRNOTAVAIL: return "WSAEADDRNOTAVAIL";
+        case WSAENETDOWN: return "WSAENETDOWN";
+        case WSAENETUNREACH: return "WSAENETUNREACH";
+        case WSAENETRESET: return "WSAENETRESET";
+        case WSAECONNABORTED: return "WSAECONNABORTED";
+        case WSAECONNRESET: return "WSAECONNRESET";
+        case WSAENOBUFS: return "WSAENOBUFS";
+        case WSAEISCONN: return "WSAEISCONN";
+        case WSAENOTCONN: return "WSAENOTCONN";
+        case WSAESHUTDOWN: return "WSAESHUTDOWN";
+        case WSAETIMEDOUT: return "WSAETIMEDOUT";
+        case WSAECONNREFUSED: return "WSAECONNREFUSED";
+        case WSAEHOSTUNREACH: return "WSAEHOSTUNREACH";
+        case WSASYSNOTREADY: return "WSASYSNOTREADY";
+        case WSAVERNOTSUPPORTED: return "WSAVERNOTSUPPORTED";
+        case WSANOTINITIALISED: return "WSANOTINITIALISED";
+        case WSAEDISCON: return "WSAEDISCON";
+        default: return "WSA?";
+    }
+}

@@ -1,0 +1,541 @@
+// Connection: construction, application calls, timers and lifecycle.
+// Input processing (RFC 9293 §3.10.7) is in connection_input.cpp, output in connection_output.cpp.
+//
+/*
+State diagram (RFC 9293 §3.3.2, Figure 5), as implemented here:
+
+                             +---------+ ---------\      active OPEN
+                             |  CLOSED |            \    -----------
+                             +---------+<---------\   \   create TCB
+                               |     ^              \   \  snd SYN
+                  passive OPEN |     |   CLOSE        \   \
+                  ------------ |     | ----------       \   \
+                   (Stack       V     | delete TCB         \   \
+                   listener) +---------+                     \   \
+              rcv SYN        |  LISTEN |                      |    |
+  open_passive()   /---------|         |                      |    V
+ +---------+      / snd SYN,ACK+---------+          +---------+
+ |         |<----/                                  |         |
+ |   SYN   |                    rcv SYN             |   SYN   |
+ |   RCVD  |<-----------------------------------------|   SENT  |
+ |         |                  snd SYN,ACK           |         |
+ |         |------------------           -------------|         |
+ +---------+   rcv ACK of SYN  \       /  rcv SYN,ACK  +---------+
+   |           --------------   |     |   -----------
+   |                  x         |     |     snd ACK
+   |                            V     V
+   |  CLOSE                   +---------+
+   | -------                  |  ESTAB  |
+   | (FIN once ACK of SYN)    +---------+
+   |          CLOSE     |     |    rcv FIN
+   V         -------    |     |    -------
+ +---------+ snd FIN  /       \   snd ACK         +---------+
+ |  FIN    |<----------         ------------------>|  CLOSE  |
+ | WAIT-1  |------------------                    |   WAIT  |
+ +---------+          rcv FIN  \                   +---------+
+   | rcv ACK of FIN   -------   |                   CLOSE  |
+   | --------------   snd ACK   |                  ------- |
+   V        x                   V                  snd FIN V
+ +---------+               +---------+              +---------+
+ |FINWAIT-2|               | CLOSING |              | LAST-ACK|
+ +---------+               +---------+              +---------+
+   |              rcv ACK of FIN |                 rcv ACK of FIN |
+   |  rcv FIN     -------------- |    Timeout=2MSL -------------- |
+   |  -------            x       V    ------------        x       V
+    \ snd ACK              +---------+delete TCB          +---------+
+      -------------------->|TIME-WAIT|------------------->| CLOSED  |
+                           +---------+                    +---------+
+
+Deliberate choices: CLOSE in SYN-RECEIVED queues the FIN until our SYN is acknowledged and then
+goes straight to FIN-WAIT-1 (RFC 9293 §3.10.4 allows queueing); LISTEN -> SYN-SENT by SEND is not
+offered (no socket API asks for it); in a simultaneous open the peer's SYN,ACK in SYN-RECEIVED is
+taken as the ACK of our SYN (Figure 8 line 6); a RST in TIME-WAIT is ignored (RFC 1337 F1); a
+passively opened connection "returning to LISTEN" closes with reason reset and the Stack forgets
+it. Each arrow has a test in tests/unit/connection_state_diagram_test.cpp.
+*/
+#include <algorithm>
+
+#include "ustack/connection.hpp"
+
+namespace ustack {
+
+std::string_view to_string(TcpState s) {
+    switch (s) {
+        case TcpState::closed: return "CLOSED";
+        case TcpState::listen: return "LISTEN";
+        case TcpState::syn_sent: return "SYN-SENT";
+        case TcpState::syn_received: return "SYN-RECEIVED";
+        case TcpState::established: return "ESTABLISHED";
+        case TcpState::fin_wait_1: return "FIN-WAIT-1";
+        case TcpState::fin_wait_2: return "FIN-WAIT-2";
+        case TcpState::close_wait: return "CLOSE-WAIT";
+        case TcpState::closing: return "CLOSING";
+        case TcpState::last_ack: return "LAST-ACK";
+        case TcpState::time_wait: return "TIME-WAIT";
+    }
+    return "?";
+}
+
+std::string_view to_string(CloseReason r) {
+    switch (r) {
+        case CloseReason::none: return "none";
+        case CloseReason::graceful: return "graceful";
+        case CloseReason::reset: return "reset";
+        case CloseReason::refused: return "refused";
+        case CloseReason::timed_out: return "timed_out";
+        case CloseReason::aborted: return "aborted";
+    }
+    return "?";
+}
+
+std::string_view to_string(EventKind k) {
+    switch (k) {
+        case EventKind::connected: return "connected";
+        case EventKind::readable: return "readable";
+        case EventKind::writable: return "writable";
+        case EventKind::peer_fin: return "peer_fin";
+        case EventKind::closed: return "closed";
+    }
+    return "?";
+}
+
+std::string_view to_string(Timer t) {
+    switch (t) {
+        case Timer::retransmit: return "retransmit";
+        case Timer::delayed_ack: return "delayed_ack";
+        case Timer::persist: return "persist";
+        case Timer::time_wait: return "time_wait";
+        case Timer::count_: break;
+    }
+    return "?";
+}
+
+namespace {
+// RFC 9293 §3.7.1 (MUST-15): without an MSS option, assume 536.
+constexpr std::uint16_t kDefaultPeerMss = 536;
+// Floor for a peer's MSS option, so a hostile MSS of 1 cannot make us send byte-sized segments
+// (Linux uses 88 for the same reason).
+constexpr std::uint16_t kMinPeerMss = 64;
+// RFC 6298 §5.7: the RTO after a handshake whose SYN (or SYN,ACK) timed out.
+constexpr Duration kSynTimeoutRto{3'000'000};
+}  // namespace
+
+Connection::Connection(const TcpConfig& cfg, Endpoint local, Endpoint remote, SeqNum iss)
+    : cfg_(cfg),
+      local_(local),
+      remote_(remote),
+      iss_(iss),
+      snd_una_(iss),
+      snd_nxt_(iss),
+      snd_max_(iss),
+      send_buf_(cfg.send_buffer),
+      send_front_(iss + 1),
+      recv_buf_(cfg.recv_buffer),
+      reassembly_(cfg.max_ooo_ranges),
+      rtt_(cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.clock_granularity),
+      recover_(iss) {}
+
+bool Connection::is_synchronized() const {
+    switch (state_) {
+        case TcpState::established:
+        case TcpState::fin_wait_1:
+        case TcpState::fin_wait_2:
+        case TcpState::close_wait:
+        case TcpState::closing:
+        case TcpState::last_ack:
+        case TcpState::time_wait: return true;
+        default: return false;
+    }
+}
+
+// ---- opening ---------------------------------------------------------------------------------
+
+void Connection::open_active(Instant now) {
+    if (state_ != TcpState::closed || reason_ != CloseReason::none) return;
+    // RFC 5681 §3.1 / RFC 6928: initial window set once the MSS is known (on the SYN-ACK).
+    enter(TcpState::syn_sent, now);
+    syn_pending_ = true;
+}
+
+void Connection::open_passive(const Segment& syn, Instant now) {
+    if (state_ != TcpState::closed || reason_ != CloseReason::none) return;
+    passive_ = true;
+    stats_.segs_in++;
+    // RFC 9293 §3.10.7.2 (LISTEN, third: SYN): RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; data on the SYN
+    // is not accepted (no TFO): the peer sends it again after the handshake.
+    irs_ = syn.seq;
+    rcv_nxt_ = syn.seq + 1;
+    rcv_adv_ = rcv_nxt_;
+    accept_options_on_syn(syn);
+    snd_wnd_ = syn.window;
+    max_snd_wnd_ = snd_wnd_;
+    snd_wl1_ = syn.seq;
+    snd_wl2_ = iss_;
+    enter(TcpState::syn_received, now);
+    syn_pending_ = true;
+}
+
+void Connection::accept_options_on_syn(const Segment& syn) {
+    const std::uint16_t peer_mss = syn.options.mss.value_or(kDefaultPeerMss);
+    snd_mss_ = std::max(kMinPeerMss, std::min(peer_mss, cfg_.mss));
+    // DESIGN.md §3: the extension is used only when both SYNs carried the option.
+    peer_offered_disc_ = syn.options.disconnect.has_value();
+    disc_ok_ = cfg_.disconnect_data && peer_offered_disc_;
+    // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)).
+    cwnd_ = std::min<std::uint32_t>(10U * snd_mss_, std::max<std::uint32_t>(2U * snd_mss_, 14600U));
+}
+
+// Our SYN (or SYN,ACK) has just been acknowledged, before on_new_ack takes the ACK.
+void Connection::on_handshake_acked() {
+    // Timer expiries while waiting for the ACK of our SYN (rtt_ backed off; Karn left no sample).
+    const unsigned syn_timeouts = rtt_.backoff_count();
+    if (syn_timeouts == 0 || rtt_.srtt()) return;
+    // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment and the TCP
+    // implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized to 3
+    // seconds when data transmission begins". Without a sample the fresh estimator's RTO is its
+    // initial value, so re-create it with 3 s (or the configured initial RTO if larger).
+    rtt_ = RttEstimator(std::max(cfg_.rto_initial, kSynTimeoutRto), cfg_.rto_min, cfg_.rto_max,
+                        cfg_.clock_granularity);
+    // RFC 6928 §2 (relaxing RFC 5681 §3.1): the initial window drops to one segment only after
+    // more than one SYN or SYN,ACK retransmission.
+    if (syn_timeouts > 1) cwnd_ = snd_mss_;
+}
+
+// ---- application calls -------------------------------------------------------------------------
+
+namespace {
+Errc error_for(CloseReason r) {
+    switch (r) {
+        case CloseReason::reset: return Errc::reset;
+        case CloseReason::refused: return Errc::refused;
+        case CloseReason::timed_out: return Errc::timed_out;
+        case CloseReason::aborted: return Errc::aborted;
+        case CloseReason::none:
+        case CloseReason::graceful: break;
+    }
+    return Errc::not_connected;
+}
+}  // namespace
+
+std::size_t Connection::send_space() const {
+    switch (state_) {
+        case TcpState::syn_sent:
+        case TcpState::syn_received:
+        case TcpState::established:
+        case TcpState::close_wait: return snd_shut_ ? 0 : send_buf_.free();
+        default: return 0;
+    }
+}
+
+Result<std::size_t> Connection::send(std::span<const std::byte> data) {
+    if (snd_shut_) return Errc::shutdown;
+    switch (state_) {
+        case TcpState::closed: return error_for(reason_);
+        case TcpState::listen: return Errc::not_connected;
+        case TcpState::syn_sent:
+        case TcpState::syn_received:
+        case TcpState::established:
+        case TcpState::close_wait: break;
+        default: return Errc::closing;  // RFC 9293 §3.10.2 "error: connection closing"
+    }
+    if (data.empty()) return std::size_t{0};
+    const std::size_t n = send_buf_.write(data);
+    if (n == 0) return Errc::would_block;
+    return n;
+}
+
+Result<std::size_t> Connection::recv(std::span<std::byte> out) {
+    if (rcv_shut_) return Errc::shutdown;
+    if (!recv_buf_.empty()) {
+        if (out.empty()) return std::size_t{0};
+        const std::uint32_t old_wnd = rcv_wnd();
+        const std::size_t n = recv_buf_.read(out);
+        // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance) and §3.8.6.2.1: tell the peer about a window
+        // that reopened by a useful amount -- at least min(buffer/2, MSS) and at least doubling
+        // what it last saw -- instead of letting it wait for its persist timer.
+        const std::uint32_t can_offer = static_cast<std::uint32_t>(
+            std::min<std::size_t>(recv_buf_.free(), 65535));
+        const std::uint32_t threshold = static_cast<std::uint32_t>(
+            std::min<std::size_t>(recv_buf_.capacity() / 2, snd_mss_));
+        if (is_synchronized() && !fin_received_ && can_offer > old_wnd &&
+            can_offer - old_wnd >= std::max(threshold, old_wnd)) {
+            ack_pending_ = true;
+        }
+        release_buffers_if_done();
+        return n;
+    }
+    // A connection that ended badly reports that, also after the peer's FIN: RFC 9293 §3.10.7.4
+    // (RST in CLOSE-WAIT etc.) "any outstanding RECEIVEs and SEND should receive 'reset'
+    // responses"; a graceful end keeps returning end of stream.
+    if (state_ == TcpState::closed && reason_ != CloseReason::graceful &&
+        reason_ != CloseReason::none) {
+        return error_for(reason_);
+    }
+    if (fin_received_) return std::size_t{0};  // end of stream
+    switch (state_) {
+        case TcpState::closed: return error_for(reason_);
+        case TcpState::listen:
+        case TcpState::syn_sent:
+        case TcpState::syn_received: return Errc::not_connected;
+        default: return Errc::would_block;
+    }
+}
+
+Errc Connection::shutdown_send(const DisconnectData* disc) {
+    switch (state_) {
+        case TcpState::closed: return reason_ == CloseReason::none ? Errc::not_connected
+                                                                   : error_for(reason_);
+        case TcpState::listen:
+        case TcpState::syn_sent: return Errc::not_connected;
+        case TcpState::syn_received:
+        case TcpState::established:
+        case TcpState::close_wait: break;
+        default:
+            // Already shut: no second FIN (RFC 9293 §3.10.4). Disconnect data can no longer go.
+            return disc != nullptr ? Errc::shutdown : Errc::ok;
+    }
+    if (snd_shut_) return disc != nullptr ? Errc::shutdown : Errc::ok;
+    if (disc != nullptr) {
+        if (!disc_ok_) return Errc::no_proto_opt;          // DESIGN.md §3: not negotiated
+        if (disc->len > disconnect_data_limit()) return Errc::msg_size;
+        disc_out_ = *disc;
+    }
+    snd_shut_ = true;
+    if (state_ == TcpState::established) {
+        state_ = TcpState::fin_wait_1;
+    } else if (state_ == TcpState::close_wait) {
+        state_ = TcpState::last_ack;
+    }
+    // SYN-RECEIVED: the FIN waits for the ACK of our SYN (see the diagram notes).
+    return Errc::ok;
+}
+
+Errc Connection::shutdown_receive() {
+    switch (state_) {
+        case TcpState::closed:
+            if (reason_ == CloseReason::none) return Errc::not_connected;
+            break;
+        case TcpState::listen:
+        case TcpState::syn_sent: return Errc::not_connected;
+        default: break;
+    }
+    rcv_shut_ = true;
+    if (!recv_buf_.empty()) {
+        // RFC 9293 SHLD-3 / RFC 2525 §2.17: received data was lost -- say so with a RST.
+        recv_buf_.clear();
+        switch (state_) {
+            case TcpState::syn_received:
+            case TcpState::established:
+            case TcpState::fin_wait_1:
+            case TcpState::fin_wait_2:
+            case TcpState::close_wait: reset_connection(CloseReason::aborted); break;
+            default: break;  // CLOSING / LAST-ACK / TIME-WAIT / CLOSED: nothing to reset
+        }
+    }
+    return Errc::ok;
+}
+
+void Connection::close() {
+    switch (state_) {
+        case TcpState::closed:
+            recv_buf_.release();
+            send_buf_.release();
+            return;
+        case TcpState::listen:
+        case TcpState::syn_sent:
+            // RFC 9293 §3.10.4: delete the TCB.
+            enter_closed(CloseReason::aborted);
+            return;
+        default: break;
+    }
+    (void)shutdown_receive();  // resets on unread data (RFC 2525 §2.17)
+    if (state_ != TcpState::closed) (void)shutdown_send(nullptr);
+    release_buffers_if_done();
+}
+
+void Connection::abort() {
+    switch (state_) {
+        case TcpState::syn_received:
+        case TcpState::established:
+        case TcpState::fin_wait_1:
+        case TcpState::fin_wait_2:
+        case TcpState::close_wait: reset_connection(CloseReason::aborted); break;
+        case TcpState::syn_sent:
+        case TcpState::closing:
+        case TcpState::last_ack:
+        case TcpState::time_wait:
+            // RFC 9293 §3.10.5: "Respond with 'ok' and delete the TCB" -- no RST.
+            enter_closed(CloseReason::aborted);
+            break;
+        case TcpState::closed:
+        case TcpState::listen: break;
+    }
+    recv_buf_.release();
+    send_buf_.release();
+}
+
+// ---- state queries ---------------------------------------------------------------------------
+
+bool Connection::all_acked() const {
+    if (!send_buf_.empty()) return false;
+    if (snd_una_ != snd_max_) return false;
+    if (snd_shut_ && !(fin_sent_ && snd_una_ == fin_seq_ + 1)) return false;
+    return true;
+}
+
+std::size_t Connection::disconnect_data_limit() const {
+    if (!disc_ok_) return 0;
+    // DESIGN.md §3: 40 - 4 without timestamps (36); 40 - 12 - 4 = 24 once timestamps are used.
+    return kMaxOptionSpace - kDisconnectOptionOverhead;
+}
+
+std::uint32_t Connection::rcv_wnd() const {
+    const std::int32_t w = rcv_adv_ - rcv_nxt_;
+    return w > 0 ? static_cast<std::uint32_t>(w) : 0U;
+}
+
+SeqNum Connection::data_end() const {
+    return send_front_ + static_cast<std::uint32_t>(send_buf_.size());
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+std::optional<Instant> Connection::poll_timeout() const {
+    std::optional<Instant> next;
+    for (const auto& t : timers_) {
+        if (t && (!next || *t < *next)) next = t;
+    }
+    return next;
+}
+
+void Connection::on_timeout(Instant now) {
+    for (std::size_t i = 0; i < timers_.size(); ++i) {
+        if (!timers_[i] || *timers_[i] > now) continue;
+        timers_[i].reset();
+        switch (static_cast<Timer>(i)) {
+            case Timer::retransmit: on_retransmit_timeout(now); break;
+            case Timer::delayed_ack: ack_pending_ = true; break;
+            case Timer::persist: on_persist_timeout(now); break;
+            case Timer::time_wait:
+                // RFC 9293 §3.10.8: TIME-WAIT timeout -> delete the TCB.
+                if (state_ == TcpState::time_wait) enter_closed(CloseReason::graceful);
+                break;
+            case Timer::count_: break;
+        }
+        if (state_ == TcpState::closed) return;
+    }
+}
+
+void Connection::restart_retransmit_timer(Instant now) { arm(Timer::retransmit, now + rtt_.rto()); }
+
+void Connection::on_retransmit_timeout(Instant now) {
+    stats_.timeouts++;
+    unsigned limit = cfg_.max_retransmits;
+    if (state_ == TcpState::syn_sent) limit = cfg_.max_syn_retransmits;
+    if (state_ == TcpState::syn_received) limit = cfg_.max_synack_retransmits;
+    if (retries_ >= limit) {
+        // RFC 9293 §3.8.3 (R2): give up and close; RFC 1122 says inform the user. No RST: the
+        // path is presumed dead.
+        enter_closed(CloseReason::timed_out);
+        return;
+    }
+    retries_++;
+    rtt_.backoff();        // RFC 6298 §5.5
+    rtt_seq_.reset();      // Karn's rule: no sample from a retransmitted segment
+    if (state_ == TcpState::syn_sent || state_ == TcpState::syn_received) {
+        syn_pending_ = true;
+    } else if (snd_una_ != snd_max_) {
+        // RFC 5681 §3.1 eq. (4): ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = 1 SMSS (LW).
+        ssthresh_ = std::max(flight_size() / 2, 2U * snd_mss_);
+        cwnd_ = snd_mss_;
+        in_fast_recovery_ = false;
+        dup_acks_ = 0;
+        recover_ = snd_max_;  // RFC 6582 §3.2 step 1 analogue after a timeout
+        snd_nxt_ = snd_una_;  // go back: resend from the oldest unacknowledged octet
+    }
+    restart_retransmit_timer(now);  // RFC 6298 §5.6
+}
+
+void Connection::on_persist_timeout(Instant now) {
+    // RFC 9293 §3.8.6.1: probe the zero window; keep probing (with backoff) as long as the
+    // peer answers -- the connection is not closed for a zero window (MUST-67).
+    if (snd_wnd_ != 0 || state_ == TcpState::closed) return;
+    probe_pending_ = true;
+    stats_.zero_window_probes++;
+    persist_backoff_ = std::min(persist_backoff_ * 2, cfg_.persist_max);
+    arm(Timer::persist, now + persist_backoff_);
+}
+
+// ---- lifecycle -------------------------------------------------------------------------------
+
+void Connection::enter(TcpState s, Instant now) {
+    (void)now;
+    state_ = s;
+    if (s == TcpState::established) push_event(EventKind::connected);
+}
+
+void Connection::enter_time_wait(Instant now) {
+    state_ = TcpState::time_wait;
+    disarm(Timer::retransmit);
+    disarm(Timer::persist);
+    // RFC 9293 §3.4.2 / MUST-13: linger 2*MSL.
+    arm(Timer::time_wait, now + 2 * cfg_.msl);
+    release_buffers_if_done();
+}
+
+void Connection::enter_closed(CloseReason reason) {
+    if (state_ == TcpState::closed && reason_ != CloseReason::none) return;
+    state_ = TcpState::closed;
+    reason_ = reason;
+    for (auto& t : timers_) t.reset();
+    syn_pending_ = false;
+    ack_pending_ = false;
+    probe_pending_ = false;
+    fast_retransmit_pending_ = false;
+    reassembly_.clear();
+    send_buf_.release();
+    if (reason != CloseReason::graceful) {
+        // RFC 9293 §3.10.7.4 (RST): "all segment queues should be flushed".
+        recv_buf_.release();
+    } else {
+        release_buffers_if_done();
+    }
+    push_event(EventKind::closed, reason);
+}
+
+void Connection::reset_connection(CloseReason reason) {
+    // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>. We use the highest sequence number sent,
+    // which is what the peer expects next if everything arrived (RFC 5961: an exact match resets).
+    rst_pending_ = true;
+    rst_seq_ = snd_max_;
+    rst_has_ack_ = false;
+    stats_.rst_sent++;
+    enter_closed(reason);
+}
+
+void Connection::release_buffers_if_done() {
+    const bool done_sending = state_ == TcpState::time_wait || state_ == TcpState::closed;
+    if (done_sending && send_buf_.allocated()) send_buf_.release();
+    if ((done_sending || rcv_shut_) && recv_buf_.empty() && recv_buf_.allocated() &&
+        (fin_received_ || rcv_shut_ || state_ == TcpState::closed)) {
+        recv_buf_.release();
+    }
+}
+
+void Connection::push_event(EventKind k, CloseReason r) {
+    // Coalesce: readable/writable are level information; one pending copy is enough.
+    if (k == EventKind::readable || k == EventKind::writable) {
+        for (const auto& e : events_)
+            if (e.kind == k) return;
+    }
+    events_.push_back(Event{k, r});
+}
+
+std::optional<Event> Connection::poll_event() {
+    if (events_.empty()) return std::nullopt;
+    Event e = events_.front();
+    events_.pop_front();
+    return e;
+}
+
+}  // namespace ustack

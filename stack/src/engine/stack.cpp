@@ -1,0 +1,697 @@
+// Stack: demultiplexing, listeners, ports, stack RSTs and the deadline heap (see stack.hpp).
+//
+// Heads up! RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN) are implemented here, not in
+// Connection: a segment that matches no connection never reaches one. Everything after the 4-tuple
+// look-up is Connection's business.
+#include "ustack/stack.hpp"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <vector>
+
+namespace ustack {
+
+std::string_view to_string(StackEventKind k) {
+    switch (k) {
+        case StackEventKind::connection: return "connection";
+        case StackEventKind::accept_ready: return "accept_ready";
+    }
+    return "?";
+}
+
+namespace {
+
+// A 128-bit key for one purpose, derived from the host secret with SipHash as a PRF, so that the
+// tuple hash, the port choice and the ISNs never share a key.
+SipKey derive_key(const SipKey& secret, std::uint8_t label) {
+    SipKey out{};
+    for (std::uint8_t half = 0; half < 2; ++half) {
+        const std::array<std::byte, 2> msg{std::byte{label}, std::byte{half}};
+        const std::uint64_t h = siphash24(secret, msg);
+        for (std::size_t i = 0; i < 8; ++i) {
+            out[std::size_t{half} * 8 + i] = static_cast<std::uint8_t>(h >> (8U * i));
+        }
+    }
+    return out;
+}
+
+template <std::size_t N>
+void put_be32(std::array<std::byte, N>& b, std::size_t at, std::uint32_t v) {
+    for (std::size_t i = 0; i < 4; ++i) b[at + i] = static_cast<std::byte>(v >> (24U - 8U * i));
+}
+
+// RFC 1122 §4.2.3.10 (and RFC 9293 §3.9.2.1): a SYN from a broadcast or multicast address is
+// discarded, and we never answer such a source (nor 0.0.0.0) with a RST. 224/4 is multicast;
+// 240/4 is reserved and holds the limited broadcast 255.255.255.255.
+bool bad_address(Ipv4Addr a) { return a == 0 || (a >> 28) >= 0xe; }
+
+bool is_pure_syn(const Segment& s) {
+    return s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst);
+}
+
+// Wraps the caller's sink to count what goes out.
+class CountingSink final : public SegmentSink {
+public:
+    CountingSink(SegmentSink& inner, std::uint64_t& count) : inner_(inner), count_(count) {}
+    void emit(const Segment& seg) override {
+        ++count_;
+        inner_.emit(seg);
+    }
+
+private:
+    SegmentSink& inner_;
+    std::uint64_t& count_;
+};
+
+}  // namespace
+
+std::size_t Stack::TupleHash::operator()(std::uint64_t k) const {
+    std::array<std::byte, 8> b{};
+    for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::byte>(k >> (8U * i));
+    return static_cast<std::size_t>(siphash24(key, b));
+}
+
+Stack::Stack(const StackConfig& cfg, const SipKey& secret)
+    : cfg_(cfg),
+      isn_(secret),
+      port_key_(derive_key(secret, 1)),
+      tuples_(0, TupleHash{derive_key(secret, 2)}),
+      port_use_(std::size_t{65536}, 0U) {
+    // RFC 6056 §3.3.3: "next_ephemeral ... Could be random" -- from the secret.
+    ephemeral_counter_ = static_cast<std::uint32_t>(siphash24(derive_key(secret, 3), {}));
+}
+
+// ---- ingress ---------------------------------------------------------------------------------
+
+void Stack::on_segment(const Segment& seg, Instant now) {
+    see(now);
+    stats_.segs_in++;
+    if (seg.dst_addr != cfg_.addr) {
+        stats_.dropped_not_for_us++;
+        return;
+    }
+    if (seg.src_port == 0 || seg.dst_port == 0 || bad_address(seg.src_addr)) {
+        stats_.dropped_invalid++;
+        return;
+    }
+    // Level one: the exact 4-tuple (our address is implied).
+    if (const auto it = tuples_.find(tuple_key(seg.dst_port, seg.src())); it != tuples_.end()) {
+        const std::uint32_t idx = it->second;
+        if (try_reopen_time_wait(idx, seg, now)) return;
+        slots_[idx].conn->on_segment(seg, now);
+        settle(idx, now);
+        mark_dirty(idx);
+        return;
+    }
+    // Level two: a listener on the destination port.
+    if (const auto it = listener_by_port_.find(seg.dst_port); it != listener_by_port_.end()) {
+        input_listen(it->second, seg, now);
+        return;
+    }
+    input_closed(seg);
+}
+
+// RFC 9293 §3.10.7.1, "If the state is CLOSED (i.e., TCB does not exist)": all data is discarded;
+// an incoming RST is discarded; anything else is answered with a RST (§3.5.2 case 1).
+void Stack::input_closed(const Segment& seg) {
+    if (seg.has(tcp_flag::rst)) {
+        stats_.rst_ignored_unknown++;
+        return;
+    }
+    if (seg.has(tcp_flag::ack)) {
+        // <SEQ=SEG.ACK><CTL=RST>
+        queue_rst(seg, seg.ack, false, SeqNum{});
+    } else {
+        // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+        queue_rst(seg, SeqNum(0), true, seg.seq + seg.seg_len());
+    }
+}
+
+// RFC 9293 §3.10.7.2, "If the state is LISTEN".
+void Stack::input_listen(std::uint32_t li, const Segment& seg, Instant now) {
+    const Listener& l = listeners_[li];
+    // First, check for a RST: "An incoming RST segment could not be valid since it could not have
+    // been sent in response to anything sent by this incarnation of the connection" -- ignore.
+    if (seg.has(tcp_flag::rst)) {
+        stats_.rst_ignored_unknown++;
+        return;
+    }
+    // Second, check for an ACK: "Any acknowledgment is bad if it arrives on a connection still in
+    // the LISTEN state": <SEQ=SEG.ACK><CTL=RST>.
+    if (seg.has(tcp_flag::ack)) {
+        queue_rst(seg, seg.ack, false, SeqNum{});
+        return;
+    }
+    // Third, check for a SYN. (The security/compartment check does not apply.) Early drop when the
+    // listener's queues are full: the peer retransmits its SYN and may find room then. No RST:
+    // the port is open, just busy.
+    if (seg.has(tcp_flag::syn)) {
+        if (!listener_admits(l)) {
+            stats_.syn_backlog_drops++;
+            return;
+        }
+        if (stats_.connections_current >= cfg_.max_connections) {
+            stats_.syn_limit_drops++;
+            return;
+        }
+        const SeqNum iss = isn_.generate(Endpoint{cfg_.addr, l.port}, seg.src(), now);
+        open_passive(li, seg, iss, now);
+        return;
+    }
+    // Fourth, other data or control: "drop the segment and return".
+    stats_.dropped_listener_other++;
+}
+
+bool Stack::listener_admits(const Listener& l) const {
+    return l.syn.size() < l.backlog && l.accept.size() < l.backlog;
+}
+
+// RFC 9293 §3.6.1 MAY-2: a new SYN may reopen a connection in TIME-WAIT if the new ISS is larger
+// than any sequence number the old incarnation used and the SYN is new (SEG.SEQ beyond what the
+// old incarnation received; RFC 6191 §2 without timestamps). Only for orphans -- a TIME-WAIT
+// connection whose handle the app still holds keeps its graceful ending -- and only if a listener
+// would take the SYN. (We do not "return to TIME-WAIT if the SYN turns out to be an old
+// duplicate": the old incarnation is gone once the new one starts.)
+bool Stack::try_reopen_time_wait(std::uint32_t idx, const Segment& seg, Instant now) {
+    Slot& s = slots_[idx];
+    Connection& c = *s.conn;
+    if (s.owner != Owner::orphan || c.state() != TcpState::time_wait || !is_pure_syn(seg)) {
+        return false;
+    }
+    if (!(seg.seq > c.rcv_nxt())) return false;
+    const auto it = listener_by_port_.find(seg.dst_port);
+    if (it == listener_by_port_.end() || !listener_admits(listeners_[it->second])) return false;
+    const SeqNum iss = isn_.generate(c.local(), c.remote(), now);
+    if (!(iss > c.snd_nxt())) return false;
+    c.abort();  // TIME-WAIT: "delete the TCB", no RST (RFC 9293 §3.10.5)
+    while (c.poll_event()) {
+    }
+    stats_.time_wait_reopened++;
+    free_slot(idx);
+    open_passive(it->second, seg, iss, now);
+    return true;
+}
+
+void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now) {
+    const auto idx = alloc_slot();
+    if (!idx) {
+        stats_.syn_limit_drops++;
+        return;
+    }
+    Slot& s = slots_[*idx];
+    Listener& l = listeners_[li];
+    s.conn.emplace(cfg_.tcp, Endpoint{cfg_.addr, l.port}, syn.src(), iss);
+    s.owner = Owner::listener;
+    s.listener = li;
+    s.queued = false;
+    s.syn_pos = static_cast<std::uint32_t>(l.syn.size());
+    l.syn.push_back(*idx);
+    register_tuple(*idx);
+    stats_.connections_opened++;
+    s.conn->open_passive(syn, now);  // LISTEN -> SYN-RECEIVED, SYN-ACK queued
+    settle(*idx, now);
+    mark_dirty(*idx);
+}
+
+void Stack::queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack) {
+    if (rst_queue_.size() >= cfg_.rst_queue_limit) {
+        stats_.rst_queue_drops++;
+        return;
+    }
+    Segment r;
+    r.src_addr = cfg_.addr;
+    r.src_port = seg.dst_port;
+    r.dst_addr = seg.src_addr;
+    r.dst_port = seg.src_port;
+    r.seq = seq;
+    r.flags = tcp_flag::rst;
+    if (with_ack) {
+        r.flags |= tcp_flag::ack;
+        r.ack = ack;
+    }
+    r.window = 0;
+    rst_queue_.push_back(r);
+    stats_.rst_sent_unknown++;
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+void Stack::on_timeout(Instant now) {
+    see(now);
+    // Collect first: handling a deadline pushes new heap entries.
+    scratch_.clear();
+    while (!heap_.empty() && heap_.front().at <= now) {
+        const Deadline d = heap_.front();
+        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+        heap_.pop_back();
+        if (!entry_valid(d)) continue;
+        Slot& s = slots_[d.index];
+        s.deadline.reset();  // also invalidates duplicates of this entry
+        armed_--;
+        scratch_.push_back(d.index);
+    }
+    for (const std::uint32_t idx : scratch_) {
+        Slot& s = slots_[idx];
+        Connection& c = *s.conn;
+        if (s.orphan_deadline && *s.orphan_deadline <= now) {
+            s.orphan_deadline.reset();
+            if (s.owner == Owner::orphan && c.state() == TcpState::fin_wait_2) {
+                // The peer never sent its FIN. ABORT in FIN-WAIT-2 sends a RST (RFC 9293 §3.10.5)
+                // so the peer learns its half of the connection is gone.
+                stats_.orphan_timeouts++;
+                c.abort();
+            }
+        }
+        if (const auto t = c.poll_timeout(); t && *t <= now) c.on_timeout(now);
+        settle(idx, now);
+        mark_dirty(idx);
+    }
+    scratch_.clear();
+    prune_heap();
+}
+
+std::optional<Instant> Stack::poll_timeout() const {
+    // prune_heap keeps the top valid after every change.
+    if (heap_.empty()) return std::nullopt;
+    return heap_.front().at;
+}
+
+// ---- egress ----------------------------------------------------------------------------------
+
+void Stack::poll_transmit(Instant now, SegmentSink& out) {
+    see(now);
+    CountingSink sink(out, stats_.segs_out);
+    for (const Segment& r : rst_queue_) sink.emit(r);
+    rst_queue_.clear();
+    // Only connections touched since the last call can have something to send. settle() may touch
+    // a connection again (an accept-queue overflow resets it): a few passes drain that.
+    for (int pass = 0; pass < 4 && !dirty_.empty(); ++pass) {
+        scratch_.swap(dirty_);
+        dirty_.clear();
+        for (const std::uint32_t idx : scratch_) {
+            Slot& s = slots_[idx];
+            s.dirty = false;
+            if (s.owner == Owner::free) continue;
+            s.conn->poll_transmit(now, sink);
+            settle(idx, now);
+            // An orphan that reached CLOSED has sent its last segment (a RST, if any): free it.
+            if (s.owner == Owner::orphan && s.conn->is_closed() && !s.dirty) free_slot(idx);
+        }
+        scratch_.clear();
+    }
+}
+
+std::optional<StackEvent> Stack::poll_event() {
+    if (events_.empty()) return std::nullopt;
+    const StackEvent e = events_.front();
+    events_.pop_front();
+    return e;
+}
+
+// ---- application calls -----------------------------------------------------------------------
+
+Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_port) {
+    see(now);
+    // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address must be rejected.
+    if (remote.port == 0 || bad_address(remote.addr)) return Errc::invalid_argument;
+    if (stats_.connections_current >= cfg_.max_connections) return Errc::no_buffers;
+    std::uint16_t port = local_port;
+    if (port == 0) {
+        const auto p = pick_ephemeral(remote);
+        if (!p) return Errc::addr_not_available;
+        port = *p;
+    } else if (port_use_[port] != 0) {
+        return Errc::addr_in_use;
+    }
+    const auto idx = alloc_slot();
+    if (!idx) return Errc::no_buffers;
+    Slot& s = slots_[*idx];
+    const Endpoint local{cfg_.addr, port};
+    s.conn.emplace(cfg_.tcp, local, remote, isn_.generate(local, remote, now));
+    s.owner = Owner::app;
+    register_tuple(*idx);
+    stats_.connections_opened++;
+    s.conn->open_active(now);  // CLOSED -> SYN-SENT, SYN queued
+    settle(*idx, now);
+    mark_dirty(*idx);
+    return id_of(*idx);
+}
+
+Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog) {
+    if (port == 0) {
+        const auto p = pick_ephemeral(Endpoint{});
+        if (!p) return Errc::addr_not_available;
+        port = *p;
+    } else if (port_use_[port] != 0) {
+        return Errc::addr_in_use;
+    }
+    std::uint32_t li = 0;
+    if (!free_listeners_.empty()) {
+        li = free_listeners_.back();
+        free_listeners_.pop_back();
+    } else {
+        li = static_cast<std::uint32_t>(listeners_.size());
+        listeners_.emplace_back();
+    }
+    Listener& l = listeners_[li];
+    l.active = true;
+    l.port = port;
+    const std::size_t b = backlog == 0 ? cfg_.default_syn_backlog : backlog;
+    l.backlog = std::max<std::size_t>(std::min(b, cfg_.max_accept_backlog), 1);
+    listener_by_port_[port] = li;
+    port_use_[port]++;
+    return ListenerId{li, l.generation};
+}
+
+Result<ConnId> Stack::accept(ListenerId lid) {
+    Listener* l = listener_of(lid);
+    if (l == nullptr) return Errc::invalid_argument;
+    if (l->accept.empty()) return Errc::would_block;
+    const std::uint32_t idx = l->accept.front();
+    l->accept.pop_front();
+    Slot& s = slots_[idx];
+    s.queued = false;
+    s.owner = Owner::app;
+    const ConnId id = id_of(idx);
+    // Events before accept were not forwarded (nobody held the handle). Restate what is pending
+    // so a waiter on the new handle does not miss data or a FIN that arrived early.
+    const Connection& c = *s.conn;
+    if (c.recv_available() > 0) {
+        events_.push_back({StackEventKind::connection, id, {}, Event{EventKind::readable}});
+    }
+    if (c.peer_fin_received()) {
+        events_.push_back({StackEventKind::connection, id, {}, Event{EventKind::peer_fin}});
+    }
+    return id;
+}
+
+Connection* Stack::connection(ConnId id) {
+    Slot* s = slot_of(id);
+    if (s == nullptr) return nullptr;
+    mark_dirty(id.index);
+    return &*s->conn;
+}
+
+const Connection* Stack::find(ConnId id) const {
+    const Slot* s = slot_of(id);
+    return s == nullptr ? nullptr : &*s->conn;
+}
+
+Errc Stack::release(ConnId id) {
+    Slot* s = slot_of(id);
+    if (s == nullptr) return Errc::invalid_argument;
+    // Closing is what the app would have done; an already closed connection just goes.
+    if (!s->conn->is_closed()) s->conn->close();
+    make_orphan(id.index);
+    settle(id.index, last_now_);
+    mark_dirty(id.index);
+    return Errc::ok;
+}
+
+Errc Stack::close_listener(ListenerId lid) {
+    Listener* l = listener_of(lid);
+    if (l == nullptr) return Errc::invalid_argument;
+    const std::uint32_t li = lid.index;
+    // Every connection the app never saw is reset (RFC 9293 §3.10.5 ABORT: RST in SYN-RECEIVED
+    // and the synchronized states) and freed after its RST went out.
+    std::vector<std::uint32_t> doomed(l->syn.begin(), l->syn.end());
+    doomed.insert(doomed.end(), l->accept.begin(), l->accept.end());
+    for (const std::uint32_t idx : doomed) {
+        make_orphan(idx);
+        slots_[idx].conn->abort();
+        settle(idx, last_now_);
+        mark_dirty(idx);
+    }
+    Listener& lr = listeners_[li];
+    listener_by_port_.erase(lr.port);
+    port_use_[lr.port]--;
+    lr.active = false;
+    lr.port = 0;
+    lr.syn.clear();
+    lr.accept.clear();
+    if (++lr.generation == 0) lr.generation = 1;
+    free_listeners_.push_back(li);
+    return Errc::ok;
+}
+
+// ---- queries ---------------------------------------------------------------------------------
+
+std::uint16_t Stack::listener_port(ListenerId l) const {
+    const Listener* p = listener_of(l);
+    return p == nullptr ? std::uint16_t{0} : p->port;
+}
+
+std::size_t Stack::accept_queue_size(ListenerId l) const {
+    const Listener* p = listener_of(l);
+    return p == nullptr ? 0 : p->accept.size();
+}
+
+std::size_t Stack::syn_queue_size(ListenerId l) const {
+    const Listener* p = listener_of(l);
+    return p == nullptr ? 0 : p->syn.size();
+}
+
+const Connection* Stack::lookup(std::uint16_t local_port, Endpoint remote) const {
+    const auto it = tuples_.find(tuple_key(local_port, remote));
+    return it == tuples_.end() ? nullptr : &*slots_[it->second].conn;
+}
+
+Stack::Slot* Stack::slot_of(ConnId id) {
+    if (id.index >= slots_.size()) return nullptr;
+    Slot& s = slots_[id.index];
+    if (s.generation != id.generation || s.owner != Owner::app) return nullptr;
+    return &s;
+}
+
+const Stack::Slot* Stack::slot_of(ConnId id) const {
+    if (id.index >= slots_.size()) return nullptr;
+    const Slot& s = slots_[id.index];
+    if (s.generation != id.generation || s.owner != Owner::app) return nullptr;
+    return &s;
+}
+
+Stack::Listener* Stack::listener_of(ListenerId id) {
+    if (id.index >= listeners_.size()) return nullptr;
+    Listener& l = listeners_[id.index];
+    return l.active && l.generation == id.generation ? &l : nullptr;
+}
+
+const Stack::Listener* Stack::listener_of(ListenerId id) const {
+    if (id.index >= listeners_.size()) return nullptr;
+    const Listener& l = listeners_[id.index];
+    return l.active && l.generation == id.generation ? &l : nullptr;
+}
+
+// RFC 6056 §3.3.3, Algorithm 3 ("Simple Hash-Based Port Selection"):
+//   offset = F(local_IP, remote_IP, remote_port, secret_key)
+//   port = min_ephemeral + (offset + next_ephemeral) % num_ephemeral; next_ephemeral++
+// trying each port of the range at most once. A port is suitable when nothing uses it (we do not
+// share a local port between connections to different remotes: simpler, and what the issue asks).
+std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
+    const std::uint32_t first = cfg_.ephemeral_first;
+    const std::uint32_t last = cfg_.ephemeral_last;
+    if (first == 0 || first > last) return std::nullopt;
+    const std::uint32_t num = last - first + 1;
+    std::array<std::byte, 10> id{};
+    put_be32(id, 0, cfg_.addr);
+    put_be32(id, 4, remote.addr);
+    id[8] = static_cast<std::byte>(remote.port >> 8);
+    id[9] = static_cast<std::byte>(remote.port & 0xff);
+    const std::uint64_t offset = siphash24(port_key_, id);
+    for (std::uint32_t tried = 0; tried < num; ++tried) {
+        const auto port = static_cast<std::uint16_t>(first + (offset + ephemeral_counter_) % num);
+        ephemeral_counter_++;
+        if (port_use_[port] == 0) return port;
+    }
+    return std::nullopt;
+}
+
+// ---- slot life -------------------------------------------------------------------------------
+
+std::optional<std::uint32_t> Stack::alloc_slot() {
+    if (stats_.connections_current >= cfg_.max_connections) return std::nullopt;
+    std::uint32_t idx = 0;
+    if (!free_slots_.empty()) {
+        idx = free_slots_.front();
+        free_slots_.pop_front();
+    } else {
+        idx = static_cast<std::uint32_t>(slots_.size());
+        slots_.emplace_back();
+    }
+    stats_.connections_current++;
+    stats_.connections_peak = std::max(stats_.connections_peak, stats_.connections_current);
+    return idx;
+}
+
+void Stack::free_slot(std::uint32_t idx) {
+    Slot& s = slots_[idx];
+    unregister_tuple(idx);
+    if (s.owner == Owner::listener) detach_from_listener(idx);
+    if (s.owner == Owner::orphan) stats_.orphans--;
+    if (s.time_wait) stats_.time_wait--;
+    if (s.deadline) armed_--;
+    s.conn.reset();
+    s.owner = Owner::free;
+    s.queued = false;
+    s.time_wait = false;
+    s.deadline.reset();
+    s.orphan_deadline.reset();
+    if (++s.generation == 0) s.generation = 1;  // never 0: ConnId{} stays invalid
+    // s.dirty is left as is: the index may still sit in dirty_, and a reused slot then is
+    // already marked.
+    free_slots_.push_back(idx);
+    stats_.connections_current--;
+    prune_heap();
+}
+
+void Stack::register_tuple(std::uint32_t idx) {
+    Slot& s = slots_[idx];
+    const Connection& c = *s.conn;
+    tuples_.emplace(tuple_key(c.local().port, c.remote()), idx);
+    port_use_[c.local().port]++;
+    s.registered = true;
+}
+
+void Stack::unregister_tuple(std::uint32_t idx) {
+    Slot& s = slots_[idx];
+    if (!s.registered) return;
+    const Connection& c = *s.conn;
+    const auto it = tuples_.find(tuple_key(c.local().port, c.remote()));
+    if (it != tuples_.end() && it->second == idx) tuples_.erase(it);
+    port_use_[c.local().port]--;
+    s.registered = false;
+}
+
+void Stack::detach_from_listener(std::uint32_t idx) {
+    Slot& s = slots_[idx];
+    Listener& l = listeners_[s.listener];
+    if (s.queued) {
+        const auto it = std::find(l.accept.begin(), l.accept.end(), idx);
+        if (it != l.accept.end()) l.accept.erase(it);
+    } else {
+        // Swap-remove from the SYN queue, keeping the moved member's position right.
+        const std::uint32_t pos = s.syn_pos;
+        const std::uint32_t moved = l.syn.back();
+        l.syn[pos] = moved;
+        slots_[moved].syn_pos = pos;
+        l.syn.pop_back();
+    }
+    s.queued = false;
+}
+
+void Stack::make_orphan(std::uint32_t idx) {
+    Slot& s = slots_[idx];
+    if (s.owner == Owner::listener) detach_from_listener(idx);
+    if (s.owner != Owner::orphan) stats_.orphans++;
+    s.owner = Owner::orphan;
+}
+
+void Stack::mark_dirty(std::uint32_t idx) {
+    Slot& s = slots_[idx];
+    if (s.dirty) return;
+    s.dirty = true;
+    dirty_.push_back(idx);
+}
+
+void Stack::settle(std::uint32_t idx, Instant now) {
+    Slot& s = slots_[idx];
+    Connection& c = *s.conn;
+    while (const auto e = c.poll_event()) {
+        if (s.owner == Owner::app) {
+            events_.push_back({StackEventKind::connection, id_of(idx), {}, *e});
+        }
+    }
+    const bool tw = c.state() == TcpState::time_wait;
+    if (tw != s.time_wait) {
+        s.time_wait = tw;
+        if (tw) {
+            stats_.time_wait++;
+        } else {
+            stats_.time_wait--;
+        }
+    }
+    switch (s.owner) {
+        case Owner::listener:
+            if (c.is_closed()) {
+                // RFC 9293 §3.10.7.4: a passive connection reset in SYN-RECEIVED "returns to
+                // LISTEN" -- the listener just forgets it; likewise one that was reset or timed
+                // out while waiting in the accept queue.
+                stats_.removed_before_accept++;
+                make_orphan(idx);
+            } else if (!s.queued && c.is_synchronized()) {
+                Listener& l = listeners_[s.listener];
+                if (l.accept.size() >= l.backlog) {
+                    // Admitted while the accept queue had room, completed after it filled: reset
+                    // it (Linux tcp_abort_on_overflow=1) rather than exceed the bound.
+                    stats_.accept_overflows++;
+                    make_orphan(idx);
+                    c.abort();
+                    while (c.poll_event()) {
+                    }
+                    mark_dirty(idx);
+                } else {
+                    detach_from_listener(idx);
+                    s.queued = true;
+                    l.accept.push_back(idx);
+                    events_.push_back({StackEventKind::accept_ready, {},
+                                       ListenerId{s.listener, l.generation}, {}});
+                }
+            }
+            break;
+        case Owner::orphan:
+            if (c.state() == TcpState::fin_wait_2) {
+                if (!s.orphan_deadline) s.orphan_deadline = now + cfg_.orphan_fin_wait_2_timeout;
+            } else {
+                s.orphan_deadline.reset();
+            }
+            break;
+        case Owner::app:
+        case Owner::free: break;
+    }
+    if (c.is_closed()) unregister_tuple(idx);
+    update_deadline(idx);
+}
+
+// ---- the deadline heap -------------------------------------------------------------------------
+
+void Stack::update_deadline(std::uint32_t idx) {
+    Slot& s = slots_[idx];
+    std::optional<Instant> d;
+    if (s.conn && !s.conn->is_closed()) {
+        d = s.conn->poll_timeout();
+        if (s.orphan_deadline && (!d || *s.orphan_deadline < *d)) d = s.orphan_deadline;
+    }
+    if (d == s.deadline) return;
+    if (s.deadline && !d) armed_--;
+    if (!s.deadline && d) armed_++;
+    s.deadline = d;
+    if (d) {
+        heap_.push_back(Deadline{*d, idx, s.generation});
+        std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    }
+    prune_heap();
+}
+
+bool Stack::entry_valid(const Deadline& d) const {
+    if (d.index >= slots_.size()) return false;
+    const Slot& s = slots_[d.index];
+    return s.generation == d.generation && s.deadline && *s.deadline == d.at;
+}
+
+// Drop stale entries from the top so poll_timeout can read it. When garbage outweighs live
+// entries, filter the heap (every slot with a deadline has a valid entry in it, so this loses
+// nothing); each filter costs O(heap) and is paid for by the >= armed_ + 64 pushes before it, and
+// it never visits idle connections.
+void Stack::prune_heap() {
+    while (!heap_.empty() && !entry_valid(heap_.front())) {
+        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+        heap_.pop_back();
+    }
+    if (heap_.size() > 2 * armed_ + 64) {
+        std::erase_if(heap_, [this](const Deadline& d) { return !entry_valid(d); });
+        std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    }
+}
+
+}  // namespace ustack
