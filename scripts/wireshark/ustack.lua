@@ -1,0 +1,101 @@
+-- ustack.lua — Wireshark/tshark dissector for ustack's disconnect-data TCP option.
+--
+-- Wire format (DESIGN.md §3, RFC 6994 experimental option with a 16-bit ExID):
+--
+--     kind=253 | length=4+N | ExID=0xD1 0x5C | N bytes of disconnect data
+--
+-- The script replaces the entry for kind 253 in the "tcp.option" dissector table (keyed by the
+-- option kind; the tvb it hands us starts at the kind byte and spans exactly `length` bytes).
+-- Options with our ExID are decoded here; anything else under kind 253 (other ExIDs, lengths
+-- too short to hold an ExID) is handed back to the built-in TCP option dissector that was in
+-- the table before, so Wireshark's own decoding is unchanged. Kind 254 (where e.g. the
+-- experimental TCP Fast Open, ExID 0xF989, lives) is not touched at all.
+--
+-- Fields:
+--   ustack                 the option (protocol item; filter "ustack" = frames carrying it)
+--   ustack.kind            option kind (253)
+--   ustack.len             option length (4+N)
+--   ustack.exid            Experiment Identifier (0xD15C)
+--   ustack.disc.len        N, the number of disconnect-data bytes
+--   ustack.disc.data       the N bytes (absent when N == 0)
+--   ustack.disc.total      when N == 8: the data as a signed 64-bit big-endian integer
+-- Expert info (note): "disconnect data (N bytes)"; the Info column gets " DiscData=N".
+--
+-- Usage:  tshark -X lua_script:scripts/wireshark/ustack.lua -r cap.pcap -Y ustack -V
+--         tshark -X lua_script:scripts/wireshark/ustack.lua -r cap.pcap -T fields -e ustack.disc.total
+-- or copy into the personal Lua plugins folder (see scripts/wireshark/README.md).
+-- Written for and tested with Wireshark/tshark 4.0 (Lua 5.2).
+
+-- Loaded twice (personal plugin folder *and* -X lua_script:)? Keep the first copy: a second
+-- Proto with the same name is an error, and chaining to ourselves would recurse.
+-- (In 4.0 Dissector.get returns nil for an unknown name; older versions raised an error.)
+do
+    local ok, existing = pcall(Dissector.get, "ustack")
+    if ok and existing then
+        return
+    end
+end
+
+local OPT_KIND = 253
+local OUR_EXID = 0xD15C
+
+local p = Proto("ustack", "ustack Disconnect Data (TCP option 253, ExID 0xD15C)")
+
+local f_kind  = ProtoField.uint8("ustack.kind", "Kind", base.DEC)
+local f_len   = ProtoField.uint8("ustack.len", "Length", base.DEC)
+local f_exid  = ProtoField.uint16("ustack.exid", "Experiment Identifier", base.HEX)
+local f_dlen  = ProtoField.uint8("ustack.disc.len", "Disconnect data length", base.DEC)
+local f_data  = ProtoField.bytes("ustack.disc.data", "Disconnect data")
+local f_total = ProtoField.int64("ustack.disc.total", "Disconnect data as int64 (big-endian)", base.DEC)
+p.fields = { f_kind, f_len, f_exid, f_dlen, f_data, f_total }
+
+local e_disc = ProtoExpert.new("ustack.disc.expert", "Disconnect data",
+                               expert.group.COMMENTS_GROUP, expert.severity.NOTE)
+p.experts = { e_disc }
+
+local option_table = DissectorTable.get("tcp.option")
+-- Keep the built-in handler for kind 253 *before* replacing it (may be nil on builds that
+-- do not register one; then foreign options are shown as undecoded bytes by us instead).
+local builtin = option_table:get_dissector(OPT_KIND)
+
+local function hand_back(tvb, pinfo, tree)
+    if builtin then
+        return builtin:call(tvb, pinfo, tree)
+    end
+    -- No built-in to chain to: at least show the raw option.
+    tree:add(tvb(), string.format("TCP Option - Experimental (kind %d, %d bytes, not ustack)",
+                                  OPT_KIND, tvb:len()))
+    return tvb:len()
+end
+
+function p.dissector(tvb, pinfo, tree)
+    local optlen = tvb:len()
+    -- Too short for an ExID, cut short by the capture's snap length, or not our ExID: not ours
+    -- to decode (the built-in dissector reports short/truncated options properly).
+    if optlen < 4 or optlen < tvb:reported_len() or tvb(2, 2):uint() ~= OUR_EXID then
+        return hand_back(tvb, pinfo, tree)
+    end
+    local n = optlen - 4
+
+    local item = tree:add(p, tvb(0, optlen))
+    item:set_text(string.format("TCP Option - ustack Disconnect Data: %d byte%s", n,
+                                n == 1 and "" or "s"))
+    item:add(f_kind, tvb(0, 1))
+    item:add(f_len, tvb(1, 1))
+    item:add(f_exid, tvb(2, 2))
+    item:add(f_dlen, tvb(1, 1), n):set_generated()
+    if n > 0 then
+        item:add(f_data, tvb(4, n))
+    end
+    if n == 8 then
+        local total = tvb(4, 8):int64()
+        item:add(f_total, tvb(4, 8), total)
+        item:append_text(string.format(", total %s", tostring(total)))
+    end
+    item:add_proto_expert_info(e_disc, string.format("disconnect data (%d bytes)", n))
+
+    pinfo.cols.info:append(string.format(" DiscData=%d", n))
+    return optlen
+end
+
+option_table:add(OPT_KIND, p)
