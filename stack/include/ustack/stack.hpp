@@ -221,6 +221,8 @@ public:
     // ---- queries --------------------------------------------------------------------------
     [[nodiscard]] const StackConfig& config() const { return cfg_; }
     [[nodiscard]] const StackStats& stats() const { return stats_; }
+    // Every connection's counters summed, those already freed included (O(connections)).
+    [[nodiscard]] ConnStats connection_totals() const;
     // The port a listener listens on (0 if stale).
     [[nodiscard]] std::uint16_t listener_port(ListenerId l) const;
     // Connections waiting in a listener's accept queue / SYN queue (0 if stale).
@@ -341,6 +343,7 @@ private:
     Instant last_now_{};
 
     StackStats stats_;
+    ConnStats retired_conn_stats_;  // counters of connections whose slots were freed
 };
 
 }  // namespace ustack

@@ -5,6 +5,7 @@
 // api_cv(), which the engine thread notifies after every batch of work.
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "api_internal.hpp"
 
@@ -469,6 +470,7 @@ extern "C" int WSPSendDisconnect(SOCKET sock, LPWSABUF data, LPINT lpErrno) {
     }
     const Errc e = c->shutdown_send(dp);  // checklist 10: NULL data == shutdown(SD_SEND)
     host_of(*s).wake();
+    if (e == Errc::ok && dp != nullptr) host_of(*s).disc_sent++;
     if (e != Errc::ok) return fail(lpErrno, wsa_error(e));
     return succeed(lpErrno);
 }
@@ -483,7 +485,10 @@ extern "C" int WSPRecvDisconnect(SOCKET sock, LPWSABUF data, LPINT lpErrno) {
     const std::size_t n = (c->peer_fin_received() && peer) ? peer->len : 0;
     if (n > 0 && (data == nullptr || data->buf == nullptr || data->len < n))
         return fail(lpErrno, WSAEFAULT);  // checklist 19: the data stays retrievable
-    if (n > 0) std::memcpy(data->buf, peer->bytes.data(), n);
+    if (n > 0) {
+        std::memcpy(data->buf, peer->bytes.data(), n);
+        host_of(*s).disc_received++;
+    }
     if (data != nullptr) data->len = static_cast<u_long>(n);
     // "subsequent receives on the socket will be disallowed" (checklist 22, 23): as SD_RECEIVE.
     if (!c->recv_shut()) (void)c->shutdown_receive();
@@ -755,4 +760,55 @@ extern "C" int WSPGetSockName(SOCKET sock, SOCKADDR* name, LPINT namelen, LPINT 
     if (!s->bound && !s->conn && !s->listener) return fail(lpErrno, WSAEINVAL);
     if (int r = write_sockaddr(e, name, namelen); r != 0) return fail(lpErrno, r);
     return succeed(lpErrno);
+}
+
+extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
+    std::lock_guard lock(api_mutex());
+    if (registry().hosts.count(host) == 0 || buf == nullptr || len == 0) return -1;
+    auto& im = host->core->impl();
+    const StackStats& st = im.stack.stats();
+    const ConnStats c = im.stack.connection_totals();
+    const CodecStats& cs = im.codec.stats();
+    std::string out;
+    auto line = [&](std::string_view name, std::uint64_t v) {
+        out += name;
+        out += ' ';
+        out += std::to_string(v);
+        out += '\n';
+    };
+    line("packets_decoded", cs.decoded);
+    line("packets_encoded", cs.encoded);
+    line("segments_in", st.segs_in);
+    line("segments_out", st.segs_out);
+    line("payload_bytes_in", c.bytes_in);
+    line("payload_bytes_out", c.bytes_out);
+    line("retransmissions", c.retransmits);
+    line("retransmission_timeouts", c.timeouts);
+    line("fast_retransmits", c.fast_retransmits);
+    line("rst_sent", c.rst_sent + st.rst_sent_unknown);
+    line("rst_received", c.rst_received);
+    line("rst_ignored", c.rst_ignored + st.rst_ignored_unknown);
+    line("challenge_acks", c.challenge_acks);
+    line("challenge_acks_suppressed", c.challenge_acks_suppressed);
+    line("zero_window_probes", c.zero_window_probes);
+    line("connections_opened", st.connections_opened);
+    line("connections_current", st.connections_current);
+    line("time_wait", st.time_wait);
+    for (std::size_t i = 0; i < kDropReasonCount; ++i)
+        line("drop_" + std::string(to_string(static_cast<DropReason>(i))), cs.drops[i]);
+    line("drop_not_for_us", st.dropped_not_for_us);
+    line("drop_invalid_address", st.dropped_invalid);
+    line("drop_unacceptable_segment", c.dropped_unacceptable);
+    line("drop_bad_ack", c.dropped_bad_ack);
+    line("drop_reassembly_limit", c.dropped_ooo_limit);
+    line("drop_syn_backlog", st.syn_backlog_drops + st.syn_limit_drops);
+    line("options_unknown", cs.unknown_options);
+    line("options_unknown_exid", cs.unknown_exid);
+    line("disconnect_option_ignored", c.disc_option_ignored + cs.bad_disconnect_option);
+    line("disconnect_data_sent", im.disc_sent);
+    line("disconnect_data_received", im.disc_received);
+    const std::size_t n = std::min(out.size(), len - 1);
+    std::memcpy(buf, out.data(), n);
+    buf[n] = '\0';
+    return static_cast<int>(n);
 }

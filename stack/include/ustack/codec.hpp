@@ -1,0 +1,138 @@
+// Codec: IPv4/TCP wire bytes <-> ustack::Segment, with libtins (DESIGN.md §1).
+//
+// Heads up, read first: RFC 791 §3.1 (IPv4 header), RFC 9293 §3.1 (TCP header) and §3.2 (options,
+// MUST-4..7, MUST-64), RFC 7323 §2-3 (window scale, timestamps), RFC 2018 §2-3 (SACK), RFC 6994
+// §3 (experimental option ExIDs) and DESIGN.md §3 (the disconnect-data option).
+//
+// The codec sits at the boundary: the engine only sees `Segment` values, never libtins types or
+// wire bytes. libtins parses and serializes the headers, but it neither checks checksums, nor the
+// 40-byte option limit, and it throws on malformed options. So the codec
+//   - validates the raw bytes first and drops what is malformed, counting why (DropReason);
+//   - hands libtins only what it has validated, and catches anything libtins throws;
+//   - never throws and never lets a malformed header reach the engine.
+// A bad packet is never an error (STYLE.md §3.11a): it is dropped and counted.
+//
+// Threading: a Codec is not thread-safe; use one per engine thread.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "ustack/segment.hpp"
+
+namespace ustack {
+
+// Why decode() dropped a packet. One list (X-macro) gives the enumerators and to_string().
+#define USTACK_CODEC_DROP_REASONS(X)                                                            \
+    X(truncated_ip)      /* fewer than 20 bytes: no room for the IPv4 header (RFC 791 §3.1) */ \
+    X(bad_ip_version)    /* version field is not 4 */                                           \
+    X(bad_ihl)           /* IHL < 5, or the header runs past the buffer */                      \
+    X(bad_ip_checksum)   /* header checksum does not verify (RFC 791 §3.1, RFC 1071) */        \
+    X(bad_total_length)  /* total length > buffer, or < IHL*4 */                                \
+    X(ip_fragment)       /* MF set or fragment offset != 0: we do not reassemble */             \
+    X(not_tcp)           /* protocol is not 6 */                                                \
+    X(truncated_tcp)     /* IP payload shorter than the 20-byte TCP header (RFC 9293 §3.1) */  \
+    X(bad_data_offset)   /* data offset < 5, or the TCP header runs past the IP payload */      \
+    X(bad_tcp_checksum)  /* checksum over pseudo-header + segment does not verify */            \
+    X(bad_option_length) /* an option's length is < 2 or runs past the header (MUST-7) */       \
+    X(library_error)     /* libtins threw (or disagreed with our validation) */
+
+// clang-format off
+enum class DropReason : std::uint8_t {
+#define USTACK_X(name) name,
+    USTACK_CODEC_DROP_REASONS(USTACK_X)
+#undef USTACK_X
+    count_
+};
+// clang-format on
+inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count_);
+
+std::string_view to_string(DropReason r);
+
+// Counters. Drops are outcomes, not errors. The option counters count options that were
+// skipped while their packet was still accepted (RFC 9293 §3.2 MUST-5: ignore what we do not
+// implement; DESIGN.md §3: a malformed disconnect option is ignored, never fatal).
+struct CodecStats {
+    std::array<std::uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
+    std::uint64_t decoded = 0;                            // packets turned into a Segment
+    std::uint64_t encoded = 0;                            // segments turned into a packet
+
+    // decode: options skipped or adjusted (the packet is kept)
+    std::uint64_t unknown_options = 0;          // a kind outside our closed set, skipped by length
+    std::uint64_t unknown_exid = 0;             // kind 253/254 with an ExID other than ours
+    std::uint64_t bad_disconnect_option = 0;    // kind 253 with length < 4 (no room for an ExID)
+    std::uint64_t bad_known_option_length = 0;  // e.g. MSS with length 3: that option skipped
+    std::uint64_t window_scale_clamped = 0;     // shift > 14 received, 14 used (RFC 7323 §2.3)
+
+    // encode: what did not fit in the 40-byte option space, or could not be encoded at all
+    std::uint64_t sack_blocks_dropped_for_space = 0;
+    std::uint64_t disconnect_dropped_for_space = 0;  // the whole disconnect option left out
+    std::uint64_t encode_failures = 0;  // nothing produced (oversized payload, libtins failure)
+
+    [[nodiscard]] std::uint64_t drop_count(DropReason r) const {
+        return drops[static_cast<std::size_t>(r)];
+    }
+    [[nodiscard]] std::uint64_t total_drops() const;
+};
+
+class Codec {
+public:
+    struct Config {
+        std::uint8_t ttl = 64;      // RFC 1700 / Linux default; IPv4 TTL of encoded packets
+        bool dont_fragment = true;  // DF on encoded packets (we never fragment; RFC 1191 PMTUD)
+    };
+
+    Codec() = default;
+    explicit Codec(const Config& config) : config_(config) {}
+
+    // Decode one IPv4 packet as read from a TUN device opened with IFF_NO_PI.
+    //
+    // On success the Segment's payload borrows from `packet` (valid while `packet` is). Bytes
+    // past the IPv4 total length are ignored (link padding). IPv4 options are skipped.
+    // On failure: nullopt, the reason counted in stats().drops. Never throws.
+    //
+    // Options (RFC 9293 §3.2): EOL ends the list, NOP is skipped, any other kind needs a length
+    // >= 2 that stays inside the header, else the packet is dropped (bad_option_length). A
+    // known kind with the wrong length (e.g. MSS with length 3) is skipped and counted, the rest
+    // of the packet is kept. Window scale > 14 is clamped to 14 (RFC 7323 §2.3). Kind 253 with
+    // ExID 0xD15C is the disconnect option (DESIGN.md §3); other ExIDs under 253/254 are
+    // skipped. Options need not be aligned (MUST-64). If a kind appears twice, the later wins.
+    // Options are reported whatever the flags: which segments may carry which option (MSS on
+    // SYN only, disconnect data on SYN or FIN only) is the engine's rule, not the codec's.
+    [[nodiscard]] std::optional<Segment> decode(std::span<const std::byte> packet) noexcept;
+
+    // Encode `seg` as one IPv4 packet (IHL 5, id 0, TTL and DF from Config) carrying one TCP
+    // segment, both checksums computed, into `out` (resized to the packet). Never throws.
+    //
+    // Option layout, Linux's order (each group a multiple of 4 bytes, so nothing trails):
+    //   MSS(4) | SACKOK(2) TS(10), or NOP NOP TS(10), or NOP NOP SACKOK(2) when there is no TS |
+    //   NOP WS(3) | NOP NOP SACK(2+8n) | NOP.. disconnect(4+N), NOPs first so it ends on a word.
+    // The total never exceeds 40 bytes. MSS, SACKOK, TS and WS always fit (20 bytes at most).
+    // SACK blocks yield to the disconnect option (DESIGN.md §3): they are dropped from the end
+    // until everything fits (counted in sack_blocks_dropped_for_space, as is a sack_count above
+    // 4). The disconnect option is left out whole (counted) only if it cannot fit even with no
+    // SACK blocks -- an engine bug, since the engine enforces the per-connection limit.
+    //
+    // Returns false, with `out` empty and encode_failures counted, only if the packet cannot be
+    // built: the IPv4 total length would exceed 65535, or libtins failed (e.g. out of memory).
+    bool encode(const Segment& seg, std::vector<std::byte>& out) noexcept;
+
+    [[nodiscard]] const CodecStats& stats() const { return stats_; }
+    [[nodiscard]] const Config& config() const { return config_; }
+
+private:
+    std::optional<Segment> drop(DropReason r) {
+        stats_.drops[static_cast<std::size_t>(r)]++;
+        return std::nullopt;
+    }
+
+    Config config_;
+    CodecStats stats_;
+};
+
+}  // namespace ustack

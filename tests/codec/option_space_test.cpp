@@ -1,0 +1,224 @@
+// encode(): the 40-byte option space (RFC 9293 §3.1: data offset is 4 bits of 32-bit words) and
+// what yields when the options do not fit (DESIGN.md §3: SACK blocks yield to disconnect data).
+#include <doctest/doctest.h>
+
+#include "codec_test_util.hpp"
+#include "ustack/codec.hpp"
+
+using namespace ustack;
+using namespace ustack::codec_test;
+
+namespace {
+
+Segment fin_segment() {
+    Segment s;
+    s.src_addr = ipv4(10, 0, 1, 2);
+    s.dst_addr = ipv4(10, 0, 2, 2);
+    s.src_port = 1234;
+    s.dst_port = 80;
+    s.seq = SeqNum(10);
+    s.ack = SeqNum(20);
+    s.flags = tcp_flag::fin | tcp_flag::ack;
+    s.window = 100;
+    return s;
+}
+
+void add_sack_blocks(Segment& s, std::uint8_t n) {
+    s.options.sack_count = n;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        s.options.sack[i] = {SeqNum(1000 + 100 * i), SeqNum(1050 + 100 * i)};
+    }
+}
+
+// Encode, check the header is legal, decode again with a fresh codec.
+Segment encode_decode(Codec& codec, const Segment& s, std::vector<std::byte>& wire) {
+    REQUIRE(codec.encode(s, wire));
+    const Bytes b = to_bytes(wire);
+    const std::size_t doff = static_cast<std::size_t>(b[20 + 12] >> 4) * 4;
+    CHECK(doff >= 20);
+    CHECK(doff <= 60);
+    Codec reader;
+    const auto back = reader.decode(std::span<const std::byte>(wire));
+    REQUIRE(back.has_value());
+    CHECK(reader.stats().bad_known_option_length == 0);
+    return *back;
+}
+
+std::size_t option_bytes(const std::vector<std::byte>& wire) {
+    return static_cast<std::size_t>(std::to_integer<std::uint8_t>(wire[20 + 12]) >> 4) * 4 - 20;
+}
+
+}  // namespace
+
+TEST_SUITE("codec") {
+    TEST_CASE("DESIGN.md §3: timestamps + 24 bytes of disconnect data fit exactly (12 + 28 = 40)") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.options.timestamps = Timestamps{1, 2};
+        const Bytes data = seq_bytes(24);
+        s.options.disconnect = disc(data);
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(option_bytes(wire) == 40);
+        CHECK(back.options == s.options);
+        CHECK(codec.stats().disconnect_dropped_for_space == 0);
+    }
+
+    TEST_CASE("DESIGN.md §3: 36 bytes of disconnect data fit without timestamps") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.options.disconnect = disc(seq_bytes(36));
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(option_bytes(wire) == 40);
+        CHECK(back.options == s.options);
+    }
+
+    TEST_CASE("DESIGN.md §3: SACK blocks yield to disconnect data and go from the end") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.options.timestamps = Timestamps{1, 2};
+        add_sack_blocks(s, 3);
+        s.options.disconnect = disc(seq_bytes(8));  // 12 (TS) + 12 (disc) leaves 16: one block
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(option_bytes(wire) == 12 + 12 + 12);
+        CHECK(back.options.disconnect == s.options.disconnect);
+        CHECK(back.options.timestamps == s.options.timestamps);
+        REQUIRE(back.options.sack_count == 1);
+        CHECK(back.options.sack[0] == s.options.sack[0]);
+        CHECK(codec.stats().sack_blocks_dropped_for_space == 2);
+    }
+
+    TEST_CASE("DESIGN.md §3: with 24 bytes of disconnect data every SACK block goes") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.options.timestamps = Timestamps{1, 2};
+        add_sack_blocks(s, 2);
+        s.options.disconnect = disc(seq_bytes(24));
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(back.options.sack_count == 0);
+        CHECK(back.options.disconnect == s.options.disconnect);
+        CHECK(codec.stats().sack_blocks_dropped_for_space == 2);
+    }
+
+    TEST_CASE("RFC 2018 §3: with timestamps at most 3 SACK blocks fit") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.flags = tcp_flag::ack;
+        s.options.timestamps = Timestamps{1, 2};
+        add_sack_blocks(s, 4);
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(option_bytes(wire) == 40);
+        REQUIRE(back.options.sack_count == 3);
+        for (std::size_t i = 0; i < 3; ++i) CHECK(back.options.sack[i] == s.options.sack[i]);
+        CHECK(codec.stats().sack_blocks_dropped_for_space == 1);
+    }
+
+    TEST_CASE("RFC 2018 §3: without timestamps 4 SACK blocks fit (4 + 32 = 36)") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.flags = tcp_flag::ack;
+        add_sack_blocks(s, 4);
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(option_bytes(wire) == 36);
+        CHECK(back.options == s.options);
+        CHECK(codec.stats().sack_blocks_dropped_for_space == 0);
+    }
+
+    TEST_CASE("encode: disconnect data too long for the space is left out whole and counted") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.options.timestamps = Timestamps{1, 2};
+        add_sack_blocks(s, 1);
+        s.options.disconnect = disc(seq_bytes(25));  // 12 + 32 > 40: an engine bug
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK_FALSE(back.options.disconnect.has_value());
+        CHECK(back.options.timestamps == s.options.timestamps);
+        CHECK(back.options.sack_count == 1);  // it did not cost the SACK block
+        CHECK(codec.stats().disconnect_dropped_for_space == 1);
+        CHECK(codec.stats().sack_blocks_dropped_for_space == 0);
+    }
+
+    TEST_CASE("encode: a DisconnectData whose len exceeds 36 is never read past its array") {
+        Codec codec;
+        Segment s = fin_segment();
+        DisconnectData d;
+        d.len = 200;  // not producible by DisconnectData::from, but the field is public
+        s.options.disconnect = d;
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK_FALSE(back.options.disconnect.has_value());
+        CHECK(codec.stats().disconnect_dropped_for_space == 1);
+    }
+
+    TEST_CASE("encode: sack_count above 4 is clamped and the excess counted") {
+        Codec codec;
+        Segment s = fin_segment();
+        add_sack_blocks(s, 4);
+        s.options.sack_count = 9;
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(back.options.sack_count == 4);
+        CHECK(codec.stats().sack_blocks_dropped_for_space == 5);
+    }
+
+    TEST_CASE("RFC 9293 §3.1: every option set at once still fits in 40 bytes") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.flags = tcp_flag::syn | tcp_flag::fin;
+        s.options.mss = 1460;
+        s.options.window_scale = 7;
+        s.options.sack_permitted = true;
+        s.options.timestamps = Timestamps{1, 2};
+        add_sack_blocks(s, 4);
+        s.options.disconnect = disc(seq_bytes(16));  // 20 fixed + 20 = 40: no room for SACK
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(option_bytes(wire) == 40);
+        CHECK(back.options.mss == 1460);
+        CHECK(back.options.window_scale == 7);
+        CHECK(back.options.sack_permitted);
+        CHECK(back.options.timestamps == s.options.timestamps);
+        CHECK(back.options.disconnect == s.options.disconnect);
+        CHECK(back.options.sack_count == 0);
+        CHECK(codec.stats().sack_blocks_dropped_for_space == 4);
+    }
+
+    TEST_CASE(
+        "RFC 791 §3.1: a payload that would exceed 65535 bytes is refused with out left empty") {
+        Codec codec;
+        Segment s = fin_segment();
+        const std::vector<std::byte> big(65535 - 40 + 1);
+        s.payload = big;
+        std::vector<std::byte> wire(3);
+        CHECK_FALSE(codec.encode(s, wire));
+        CHECK(wire.empty());
+        CHECK(codec.stats().encode_failures == 1);
+        CHECK(codec.stats().encoded == 0);
+
+        const std::vector<std::byte> largest(65535 - 40);
+        s.payload = largest;
+        REQUIRE(codec.encode(s, wire));
+        CHECK(wire.size() == 65535);
+        Codec reader;
+        const auto back = reader.decode(std::span<const std::byte>(wire));
+        REQUIRE(back.has_value());
+        CHECK(back->payload.size() == largest.size());
+    }
+
+    TEST_CASE("encode: a 0.0.0.0 source is encoded as given (no interface lookup)") {
+        Codec codec;
+        Segment s = fin_segment();
+        s.src_addr = 0;
+        std::vector<std::byte> wire;
+        const Segment back = encode_decode(codec, s, wire);
+        CHECK(back.src_addr == 0);
+        CHECK(back.dst_addr == s.dst_addr);
+        CHECK(wire.size() == 40);
+    }
+}

@@ -1,0 +1,61 @@
+// TunDevice: a Linux TUN interface (IFF_TUN | IFF_NO_PI: each read or write is one bare IPv4
+// packet) driven by Boost.Asio on the host's engine thread.
+//
+// open() attaches to the named interface, creating it if it does not exist (it then disappears
+// when the device is closed); a persistent one made with `ip tuntap add dev NAME mode tun` works
+// too. Bringing the interface up and addressing it is the scripts' job (scripts/netns-up.sh).
+//
+// Receive: on readiness, read() until EAGAIN, up to `batch` packets per wake-up into reused
+// buffers, and hand them to on_rx as one batch (a full batch continues after other handlers have
+// had a turn). Send: one non-blocking write() per packet; when the kernel queue is full (EAGAIN)
+// or the interface is down (EIO), the packet is dropped and counted.
+//
+// This header includes no Asio or socket header (see device.hpp).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "ustack/device.hpp"
+
+namespace ustack {
+
+struct TunOptions {
+    std::size_t batch = 64;          // most packets handed to on_rx per wake-up
+    std::size_t max_packet = 65535;  // receive buffer per packet (an IPv4 packet's maximum)
+};
+
+class TunDevice final : public Device {
+public:
+    // Open /dev/net/tun and attach to interface `name` (at most 15 characters; empty: the kernel
+    // picks "tunN"). Throws std::system_error whose what() says what went wrong and what to do:
+    //   ENOENT  /dev/net/tun is missing (modprobe tun; in a container, pass the device in)
+    //   EPERM   no privilege (run as root or with CAP_NET_ADMIN)
+    //   EBUSY   another process has the interface open
+    //   EINVAL  the name is invalid, or names an interface that is not a TUN device
+    [[nodiscard]] static std::unique_ptr<TunDevice> open(const std::string& name,
+                                                         const TunOptions& options = {});
+
+    struct Impl;
+    struct Key {  // only open() can make one
+    private:
+        friend class TunDevice;
+        Key() = default;
+    };
+    TunDevice(Key, std::shared_ptr<Impl> impl);
+    ~TunDevice() override;
+
+    void start(boost::asio::io_context& io, RxHandler on_rx) override;
+    void send(std::span<const std::byte> packet) override;
+    void stop() override;
+    // The interface's name as the kernel knows it (e.g. "tun3" when open("") was asked).
+    [[nodiscard]] std::string name() const override;
+    [[nodiscard]] DeviceStats stats() const override;
+
+private:
+    // Shared with the pending Asio handlers, so a handler that runs late finds it alive.
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace ustack

@@ -1,0 +1,236 @@
+// AsioHost: see host.hpp.
+#include "ustack/host.hpp"
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace ustack {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Collects what service() emits (under HostCore's lock) into one reused buffer, so the device
+// writes and pcap records happen after the lock is released.
+class BufferingSink final : public PacketSink {
+public:
+    void send_packet(std::span<const std::byte> ip_packet) override {
+        bytes_.insert(bytes_.end(), ip_packet.begin(), ip_packet.end());
+        ends_.push_back(bytes_.size());
+    }
+
+    // Call f(packet) for every packet collected, in order, then forget them (keeping capacity).
+    template <typename F>
+    void drain(F&& f) {
+        std::size_t begin = 0;
+        for (std::size_t end : ends_) {
+            f(std::span<const std::byte>(bytes_.data() + begin, end - begin));
+            begin = end;
+        }
+        bytes_.clear();
+        ends_.clear();
+    }
+
+private:
+    std::vector<std::byte> bytes_;   // the packets, back to back
+    std::vector<std::size_t> ends_;  // where each packet ends in bytes_
+};
+
+}  // namespace
+
+struct AsioHost::Impl {
+    Impl(HostCore& c, std::unique_ptr<Device> d, std::unique_ptr<PcapWriter> p)
+        : core(c), device(std::move(d)), pcap(std::move(p)) {}
+
+    // Declaration order is destruction order in reverse: the device and the timer go before the
+    // io_context they use.
+    HostCore& core;
+    const SteadyClock::time_point epoch = SteadyClock::now();  // Instant 0
+    boost::asio::io_context io{1};
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
+        boost::asio::make_work_guard(io);
+    boost::asio::steady_timer timer{io};
+    std::optional<Instant> armed;  // the deadline `timer` waits for (engine thread)
+    std::unique_ptr<Device> device;
+    std::unique_ptr<PcapWriter> pcap;
+    BufferingSink sink;  // engine thread
+    std::thread thread;
+
+    std::atomic<bool> wake_pending{false};
+    std::mutex stop_mutex;
+    bool stopped = false;  // under stop_mutex
+
+    std::atomic<std::uint64_t> wakeups{0};
+    std::atomic<std::uint64_t> services{0};
+    std::atomic<std::uint64_t> timer_fires{0};
+    std::atomic<std::uint64_t> rx_batches{0};
+    std::atomic<std::uint64_t> rx_packets{0};
+    std::atomic<std::uint64_t> tx_packets{0};
+
+    [[nodiscard]] Instant now() const {
+        return Instant(std::chrono::duration_cast<Duration>(SteadyClock::now() - epoch));
+    }
+
+    // ---- engine thread ----
+    void on_rx(PacketBatch batch) {
+        rx_batches.fetch_add(1, std::memory_order_relaxed);
+        rx_packets.fetch_add(batch.size(), std::memory_order_relaxed);
+        if (pcap) {
+            for (const auto& p : batch) pcap->write(p);
+        }
+        core.on_packets(batch, now());
+        service();
+    }
+
+    void service() {
+        services.fetch_add(1, std::memory_order_relaxed);
+        core.service(now(), sink);  // takes the lock; the sink only copies
+        sink.drain([this](std::span<const std::byte> p) {
+            tx_packets.fetch_add(1, std::memory_order_relaxed);
+            if (pcap)
+                pcap->write(p);
+            device->send(p);
+        });
+        rearm();
+    }
+
+    // Point the timer at the core's next deadline (a no-op when it has not changed).
+    void rearm() {
+        const std::optional<Instant> deadline = core.next_deadline();
+        if (deadline == armed)
+            return;
+        armed = deadline;
+        if (!deadline) {
+            timer.cancel();
+            return;
+        }
+        timer.expires_at(epoch + deadline->time_since_epoch());
+        timer.async_wait([this, at = *deadline](const boost::system::error_code& ec) {
+            // Cancelled, or a completion that raced with a re-arm: the newer wait stands.
+            if (ec || armed != at)
+                return;
+            armed.reset();
+            timer_fires.fetch_add(1, std::memory_order_relaxed);
+            service();
+        });
+    }
+
+    void run() {
+        // An exception escaping a handler would end the thread and the host; report it and go
+        // on (io_context::run may be called again after a handler threw).
+        for (;;) {
+            try {
+                io.run();
+                return;
+            } catch (const std::exception& e) {
+                std::cerr << "ustack: engine thread: " << e.what() << "\n";
+            }
+        }
+    }
+};
+
+AsioHost::AsioHost(HostCore& core, std::unique_ptr<Device> device, std::unique_ptr<PcapWriter> pcap)
+    : impl_(std::make_unique<Impl>(core, std::move(device), std::move(pcap))) {
+    if (!impl_->device)
+        throw std::invalid_argument("AsioHost: no device");
+}
+
+AsioHost::~AsioHost() {
+    stop();
+    if (impl_->thread.joinable()) {
+        // Only when stop() ran on the engine thread and this destructor runs there too.
+        if (impl_->thread.get_id() == std::this_thread::get_id()) {
+            impl_->thread.detach();
+        } else {
+            impl_->thread.join();
+        }
+    }
+}
+
+void AsioHost::start() {
+    Impl& im = *impl_;
+    // Shared, so the promise outlives set_value() however the two threads interleave.
+    auto started = std::make_shared<std::promise<void>>();
+    std::future<void> result = started->get_future();
+    boost::asio::post(im.io, [&im, started] {
+        try {
+            im.device->start(im.io, [&im](PacketBatch batch) { im.on_rx(batch); });
+            im.service();
+            started->set_value();
+        } catch (...) {
+            started->set_exception(std::current_exception());
+        }
+    });
+    im.thread = std::thread([&im] { im.run(); });
+    try {
+        result.get();
+    } catch (...) {
+        stop();
+        throw;
+    }
+}
+
+Instant AsioHost::now() const {
+    return impl_->now();
+}
+
+void AsioHost::wake() {
+    Impl& im = *impl_;
+    if (im.wake_pending.exchange(true, std::memory_order_acq_rel))
+        return;  // one is on its way
+    im.wakeups.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(im.io, [&im] {
+        // Clear first: a wake() during this service() posts another one, so none is lost.
+        im.wake_pending.store(false, std::memory_order_release);
+        im.service();
+    });
+}
+
+void AsioHost::stop() {
+    Impl& im = *impl_;
+    std::lock_guard lock(im.stop_mutex);
+    if (im.stopped)
+        return;
+    im.stopped = true;
+    im.work.reset();
+    im.io.stop();
+    const bool on_engine_thread = im.thread.get_id() == std::this_thread::get_id();
+    if (im.thread.joinable() && !on_engine_thread)
+        im.thread.join();
+    // The engine thread has finished (or is us): the device, timer and pcap file are ours.
+    im.device->stop();
+    boost::system::error_code ignored;
+    im.timer.cancel(ignored);
+    if (!on_engine_thread)
+        im.pcap.reset();  // flush and close the capture
+}
+
+const Device& AsioHost::device() const {
+    return *impl_->device;
+}
+
+AsioHostStats AsioHost::stats() const {
+    const Impl& im = *impl_;
+    AsioHostStats s;
+    s.wakeups = im.wakeups.load(std::memory_order_relaxed);
+    s.services = im.services.load(std::memory_order_relaxed);
+    s.timer_fires = im.timer_fires.load(std::memory_order_relaxed);
+    s.rx_batches = im.rx_batches.load(std::memory_order_relaxed);
+    s.rx_packets = im.rx_packets.load(std::memory_order_relaxed);
+    s.tx_packets = im.tx_packets.load(std::memory_order_relaxed);
+    return s;
+}
+
+}  // namespace ustack

@@ -1,0 +1,274 @@
+// TunDevice: see tun_device.hpp. Linux TUN API: Documentation/networking/tuntap.rst.
+#include "ustack/tun_device.hpp"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include "ustack/unique_fd.hpp"
+
+namespace ustack {
+
+namespace {
+
+constexpr const char* kTunPath = "/dev/net/tun";
+
+[[noreturn]] void throw_errno(int err, const std::string& what) {
+    throw std::system_error(err, std::generic_category(), what);
+}
+
+// The kernel's dev_valid_name(): 1..15 characters, not "." or "..", no '/', ':' or whitespace.
+// Empty is allowed here: the kernel then picks "tunN".
+void check_name(const std::string& name) {
+    const std::string quoted = "TUN device name \"" + name + "\"";
+    if (name.size() >= IFNAMSIZ) {
+        throw_errno(EINVAL, quoted + " is too long: an interface name has at most " +
+                                std::to_string(IFNAMSIZ - 1) + " characters");
+    }
+    if (name == "." || name == "..")
+        throw_errno(EINVAL, quoted + " is not a valid interface name");
+    for (char c : name) {
+        if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r')) {
+            throw_errno(EINVAL, quoted + ": an interface name may not contain '/', ':' or spaces");
+        }
+    }
+}
+
+UniqueFd open_clone_device() {
+    UniqueFd fd(::open(kTunPath, O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    if (fd)
+        return fd;
+    const int err = errno;
+    switch (err) {
+        case ENOENT:
+        case ENODEV:
+        case ENXIO:
+            throw_errno(err, std::string("cannot open ") + kTunPath +
+                                 ": the TUN driver is not available -- load it (modprobe tun) "
+                                 "or, in a container, pass the device in (--device " +
+                                 kTunPath + " --cap-add NET_ADMIN)");
+        case EACCES:
+        case EPERM:
+            throw_errno(err, std::string("cannot open ") + kTunPath +
+                                 ": permission denied -- run as root or with CAP_NET_ADMIN");
+        default:
+            throw_errno(err, std::string("cannot open ") + kTunPath);
+    }
+}
+
+}  // namespace
+
+struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
+    Impl(UniqueFd f, std::string n, const TunOptions& o)
+        : name(std::move(n)),
+          opts(o),
+          fd(std::move(f)),
+          storage(std::make_unique_for_overwrite<std::byte[]>(o.batch * o.max_packet)),
+          spans(o.batch) {}
+
+    const std::string name;
+    const TunOptions opts;
+    UniqueFd fd;  // owns the descriptor until start() hands it to `sd`
+    std::optional<boost::asio::posix::stream_descriptor> sd;  // sole owner once started
+    boost::asio::io_context* io = nullptr;
+    RxHandler on_rx;
+    bool stopped = false;
+    bool reported_read_error = false;
+
+    // opts.batch receive buffers of opts.max_packet bytes each, reused on every wake-up.
+    std::unique_ptr<std::byte[]> storage;
+    std::vector<std::span<const std::byte>> spans;
+
+    std::atomic<std::uint64_t> rx_packets{0};
+    std::atomic<std::uint64_t> rx_bytes{0};
+    std::atomic<std::uint64_t> rx_errors{0};
+    std::atomic<std::uint64_t> tx_packets{0};
+    std::atomic<std::uint64_t> tx_bytes{0};
+    std::atomic<std::uint64_t> tx_dropped{0};
+
+    // The descriptor, whoever owns it (fd before start(), sd after); -1 once stopped.
+    [[nodiscard]] int native() { return sd ? sd->native_handle() : fd.get(); }
+
+    void wait_readable() {
+        sd->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                           if (ec || self->stopped)
+                               return;  // operation_aborted: stopped
+                           self->read_ready();
+                       });
+    }
+
+    // Read until the kernel queue is empty or the batch is full; deliver; wait or continue.
+    void read_ready() {
+        const int f = native();
+        std::size_t n = 0;
+        bool drained = false;
+        bool failed = false;
+        while (n < opts.batch) {
+            std::byte* buf = storage.get() + n * opts.max_packet;
+            const ssize_t r = ::read(f, buf, opts.max_packet);
+            if (r > 0) {
+                spans[n++] = std::span<const std::byte>(buf, static_cast<std::size_t>(r));
+                continue;
+            }
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+                drained = true;
+                break;
+            }
+            // EBADFD: the interface was deleted under us; anything else is as final.
+            const int err = errno;
+            rx_errors.fetch_add(1, std::memory_order_relaxed);
+            if (!reported_read_error) {
+                reported_read_error = true;
+                std::cerr << "ustack: " << name << ": read failed: " << std::strerror(err)
+                          << "; no further packets will be received\n";
+            }
+            failed = true;
+            break;
+        }
+        if (n > 0) {
+            std::uint64_t bytes = 0;
+            for (std::size_t i = 0; i < n; ++i) bytes += spans[i].size();
+            rx_packets.fetch_add(n, std::memory_order_relaxed);
+            rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+            if (on_rx)
+                on_rx(PacketBatch(spans.data(), n));
+        }
+        if (stopped || failed)
+            return;
+        if (drained) {
+            wait_readable();
+        } else {
+            // A full batch: more may be queued, and an edge-triggered reactor would not report
+            // them again. Continue after the handlers already queued (timers, wake-ups) have run.
+            boost::asio::post(*io, [self = shared_from_this()] {
+                if (!self->stopped)
+                    self->read_ready();
+            });
+        }
+    }
+};
+
+std::unique_ptr<TunDevice> TunDevice::open(const std::string& name, const TunOptions& options) {
+    if (options.batch == 0 || options.max_packet < 576) {
+        throw std::invalid_argument("TunOptions: batch must be > 0 and max_packet >= 576");
+    }
+    check_name(name);
+    UniqueFd fd = open_clone_device();
+
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    std::memcpy(ifr.ifr_name, name.data(), name.size());  // NUL-padded by ifr{}
+    if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
+        const int err = errno;
+        const std::string dev = "TUN device \"" + name + "\"";
+        switch (err) {
+            case EPERM:
+            case EACCES:
+                throw_errno(err, dev +
+                                     ": no privilege to create or attach to it -- run as root "
+                                     "or with CAP_NET_ADMIN (or make it persistent for your "
+                                     "user: ip tuntap add dev " +
+                                     name + " mode tun user $USER)");
+            case EBUSY:
+                throw_errno(err, dev +
+                                     " is busy: another process has it open -- stop that "
+                                     "process or pick another name");
+            case EINVAL:
+                throw_errno(err, dev +
+                                     ": an interface of that name exists and is not a TUN "
+                                     "device (e.g. a TAP or veth), or the name is invalid");
+            default:
+                throw_errno(err, dev + ": TUNSETIFF failed");
+        }
+    }
+    std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
+    return std::make_unique<TunDevice>(
+        Key{}, std::make_shared<Impl>(std::move(fd), std::move(actual), options));
+}
+
+TunDevice::TunDevice(Key /*only open()*/, std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TunDevice::~TunDevice() {
+    stop();
+}
+
+void TunDevice::start(boost::asio::io_context& io, RxHandler on_rx) {
+    Impl& im = *impl_;
+    if (im.stopped || im.sd)
+        throw std::logic_error("TunDevice::start: already started or stopped");
+    im.io = &io;
+    im.on_rx = std::move(on_rx);
+    im.sd.emplace(io, im.fd.release());  // the stream_descriptor is now the sole owner
+    im.wait_readable();
+}
+
+void TunDevice::send(std::span<const std::byte> packet) {
+    Impl& im = *impl_;
+    const int f = im.native();
+    if (f < 0) {
+        im.tx_dropped.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    for (;;) {
+        const ssize_t r = ::write(f, packet.data(), packet.size());
+        if (r >= 0) {
+            im.tx_packets.fetch_add(1, std::memory_order_relaxed);
+            im.tx_bytes.fetch_add(packet.size(), std::memory_order_relaxed);
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        // EAGAIN: the kernel's queue is full; EIO: the interface is down; EINVAL: not a
+        // packet the kernel accepts. TCP recovers a dropped packet.
+        im.tx_dropped.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+}
+
+void TunDevice::stop() {
+    Impl& im = *impl_;
+    if (im.stopped)
+        return;
+    im.stopped = true;
+    if (im.sd) {
+        boost::system::error_code ignored;
+        im.sd->close(ignored);  // cancels the pending wait; its handler sees `stopped`
+        im.sd.reset();
+    }
+    im.fd.reset();
+}
+
+std::string TunDevice::name() const {
+    return impl_->name;
+}
+
+DeviceStats TunDevice::stats() const {
+    const Impl& im = *impl_;
+    DeviceStats s;
+    s.rx_packets = im.rx_packets.load(std::memory_order_relaxed);
+    s.rx_bytes = im.rx_bytes.load(std::memory_order_relaxed);
+    s.rx_errors = im.rx_errors.load(std::memory_order_relaxed);
+    s.tx_packets = im.tx_packets.load(std::memory_order_relaxed);
+    s.tx_bytes = im.tx_bytes.load(std::memory_order_relaxed);
+    s.tx_dropped = im.tx_dropped.load(std::memory_order_relaxed);
+    return s;
+}
+
+}  // namespace ustack

@@ -1,0 +1,176 @@
+// WSPStartup: validate a WSPHOSTCONFIG, open the device, and start a host (HostCore + AsioHost).
+// WSPCleanup is in stack/src/api/wsp.cpp (it needs HostCore's internals).
+//
+// This file includes ustack/wsp.h, so it may include no socket header -- and the tun/ headers
+// include none (they declare Asio's io_context without including Asio).
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <memory>
+#include <new>
+#include <random>
+#include <string>
+
+#include "ustack/host.hpp"
+#include "ustack/host_core.hpp"
+#include "ustack/pcap_writer.hpp"
+#include "ustack/tun_device.hpp"
+#include "ustack/wsp.h"
+
+namespace {
+
+// Largest per-connection buffer accepted (1 GiB: the most a scaled TCP window can announce,
+// RFC 7323 §2.3).
+constexpr std::uint32_t kMaxBuffer = 1U << 30;
+// IFNAMSIZ - 1 (<net/if.h>, which this file may not include next to wsp.h).
+constexpr std::size_t kMaxTunName = 15;
+
+int fail(LPINT lpErrno, int error) {
+    if (lpErrno != nullptr)
+        *lpErrno = error;
+    return SOCKET_ERROR;
+}
+
+int reject(LPINT lpErrno, const std::string& why) {
+    std::cerr << "ustack: WSPStartup: " << why << "\n";
+    return fail(lpErrno, WSAEINVAL);
+}
+
+// IN_ADDR holds the address in network byte order: its first byte in memory is the most
+// significant. Read it that way, independent of the machine's byte order.
+ustack::Ipv4Addr host_order(IN_ADDR a) {
+    std::array<std::uint8_t, 4> b{};
+    std::memcpy(b.data(), &a.s_addr, b.size());
+    return (ustack::Ipv4Addr{b[0]} << 24) | (ustack::Ipv4Addr{b[1]} << 16) |
+           (ustack::Ipv4Addr{b[2]} << 8) | ustack::Ipv4Addr{b[3]};
+}
+
+// A unicast address a host can own: not 0/8 ("this network", RFC 1122 §3.2.1.3), loopback
+// (127/8), multicast (224/4) or reserved/broadcast (240/4).
+bool usable_unicast(ustack::Ipv4Addr a) {
+    const unsigned first = a >> 24;
+    return first != 0 && first != 127 && first < 224;
+}
+
+// splitmix64 (Steele, Lea, Flood 2014): expands a 64-bit seed into well-mixed words.
+std::uint64_t splitmix64(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// The ISN / port-selection secret (RFC 6528): random, or a fixed expansion of `seed` (tests).
+ustack::SipKey make_secret(std::uint64_t seed) {
+    ustack::SipKey key{};
+    if (seed != 0) {
+        std::uint64_t state = seed;
+        for (std::size_t i = 0; i < key.size(); i += 8) {
+            std::uint64_t w = splitmix64(state);
+            for (std::size_t j = 0; j < 8; ++j)
+                key[i + j] = static_cast<std::uint8_t>(w >> (8 * j));
+        }
+    } else {
+        std::random_device rd;
+        for (std::size_t i = 0; i < key.size(); i += 4) {
+            const std::uint32_t w = rd();
+            for (std::size_t j = 0; j < 4; ++j)
+                key[i + j] = static_cast<std::uint8_t>(w >> (8 * j));
+        }
+    }
+    return key;
+}
+
+}  // namespace
+
+extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpErrno) {
+    // The host owns config->device from here on, on every path (also when startup fails).
+    std::unique_ptr<ustack::Device> device(
+        config != nullptr ? static_cast<ustack::Device*>(config->device) : nullptr);
+    if (host != nullptr)
+        *host = nullptr;
+    if (config == nullptr || host == nullptr)
+        return fail(lpErrno, WSAEFAULT);
+
+    // ---- validate ------------------------------------------------------------------------
+    const bool has_tun = config->tun_name != nullptr;
+    if (has_tun == (device != nullptr)) {
+        return reject(lpErrno, "set exactly one of tun_name and device");
+    }
+    if (has_tun && std::strlen(config->tun_name) > kMaxTunName) {
+        return reject(lpErrno, std::string("tun_name \"") + config->tun_name +
+                                   "\" is too long: an interface name has at most 15 characters");
+    }
+    const ustack::Ipv4Addr addr = host_order(config->addr);
+    if (!usable_unicast(addr)) {
+        return reject(lpErrno, "addr " + ustack::ipv4_to_string(addr) +
+                                   " is not a unicast address a host can own");
+    }
+    if (config->prefix_len < 0 || config->prefix_len > 32) {
+        return reject(lpErrno, "prefix_len must be 0..32");
+    }
+    if (config->recv_buffer > kMaxBuffer || config->send_buffer > kMaxBuffer) {
+        return reject(lpErrno, "recv_buffer and send_buffer may be at most 1 GiB");
+    }
+
+    try {
+        // ---- options ---------------------------------------------------------------------
+        ustack::HostOptions opts;
+        opts.stack.addr = addr;
+        opts.stack.tcp.disconnect_data = config->disconnect_data != 0;
+        if (config->msl_ms != 0) {
+            opts.stack.tcp.msl = ustack::Duration(std::int64_t{config->msl_ms} * 1000);
+        }
+        if (config->recv_buffer != 0)
+            opts.stack.tcp.recv_buffer = config->recv_buffer;
+        if (config->send_buffer != 0)
+            opts.stack.tcp.send_buffer = config->send_buffer;
+        if (config->cleanup_timeout_ms != 0) {
+            opts.cleanup_timeout =
+                ustack::Duration(std::int64_t{config->cleanup_timeout_ms} * 1000);
+        }
+        opts.secret = make_secret(config->isn_seed);
+
+        // ---- capture file and device -----------------------------------------------------
+        std::unique_ptr<ustack::PcapWriter> pcap;
+        if (config->pcap_path != nullptr && config->pcap_path[0] != '\0') {
+            try {
+                pcap = std::make_unique<ustack::PcapWriter>(config->pcap_path);
+            } catch (const std::runtime_error& e) {
+                return reject(lpErrno, e.what());
+            }
+        }
+        if (!device) {
+            try {
+                device = ustack::TunDevice::open(config->tun_name);
+            } catch (const std::exception& e) {
+                std::cerr << "ustack: WSPStartup: " << e.what() << "\n";
+                return fail(lpErrno, WSASYSNOTREADY);
+            }
+        }
+
+        // ---- the host --------------------------------------------------------------------
+        const ustack::DriverFactory factory =
+            [&](ustack::HostCore& core) -> std::unique_ptr<ustack::HostDriver> {
+            auto driver =
+                std::make_unique<ustack::AsioHost>(core, std::move(device), std::move(pcap));
+            try {
+                driver->start();
+            } catch (const std::exception& e) {
+                std::cerr << "ustack: WSPStartup: starting the host failed: " << e.what() << "\n";
+                throw;
+            }
+            return driver;
+        };
+        int error = 0;
+        WSPHOST h = ustack::create_host(opts, factory, &error);
+        if (h == nullptr)
+            return fail(lpErrno, error != 0 ? error : WSASYSNOTREADY);
+        *host = h;
+        return 0;
+    } catch (const std::bad_alloc&) {
+        return fail(lpErrno, WSAENOBUFS);
+    }
+}
