@@ -61,7 +61,7 @@ typedef struct linger {
 #define AF_INET 2
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
-#define INADDR_ANY ((uint32_t)0x00000000)
+#define INADDR_ANY 0x00000000u
 
 typedef struct ustack_sockaddr {
     u_short sa_family;
@@ -86,7 +86,7 @@ typedef struct ustack_sockaddr_in {
 
 #define SOL_SOCKET 0xffff
 #define SO_LINGER 0x0080
-#define SO_DONTLINGER ((int)(~SO_LINGER))
+#define SO_DONTLINGER (~SO_LINGER)
 #define SO_SNDBUF 0x1001
 #define SO_RCVBUF 0x1002
 #define SO_ERROR 0x1007
@@ -124,7 +124,11 @@ typedef struct _WSANETWORKEVENTS {
 
 /* Event objects (WSACreateEvent & co.): manual-reset events. */
 typedef struct ustack_event* WSAEVENT;
+#ifdef __cplusplus
+#define WSA_INVALID_EVENT (static_cast<WSAEVENT>(nullptr))
+#else
 #define WSA_INVALID_EVENT ((WSAEVENT)0)
+#endif
 #define WSA_MAXIMUM_WAIT_EVENTS 64
 #define WSA_INFINITE 0xFFFFFFFFu
 #define WSA_WAIT_EVENT_0 0u
