@@ -12,13 +12,11 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace ustack {
-namespace detail {
+namespace ustack::detail {
 // Tag type naming the raw-IP link type for Tins::PacketWriter, which has no DataLinkType for
 // bare IP. libpcap maps DLT_RAW (12 on Linux) to LINKTYPE_RAW (101) in the file header.
 struct RawIpLink;
-}  // namespace detail
-}  // namespace ustack
+}  // namespace ustack::detail
 
 template <>
 struct Tins::DataLinkType<ustack::detail::RawIpLink> {

@@ -208,7 +208,8 @@ typedef struct WSPHOSTCONFIG {
 } WSPHOSTCONFIG;
 
 /* Start a host. Errors: WSAEINVAL (bad config), WSASYSNOTREADY (device could not be opened:
- * missing, busy, or no privilege -- details on stderr), WSAENOBUFS. */
+ * missing, busy, or no privilege -- details on stderr), WSAEFAULT (NULL config or host),
+ * WSAENOBUFS. */
 int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpErrno);
 /* Stop a host: sockets still open are closed as by WSPCloseSocket (default: graceful); then waits
  * (bounded by cleanup_timeout_ms) until orphaned graceful closes have delivered their FINs and
