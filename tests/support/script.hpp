@@ -81,6 +81,17 @@ public:
         return *this;
     }
     SegBuilder& disc_offer() { s_.options.disconnect = DisconnectData{}; return *this; }
+    // RFC 7323 / RFC 2018 options.
+    SegBuilder& wscale(std::uint8_t shift) { s_.options.window_scale = shift; return *this; }
+    SegBuilder& ts(std::uint32_t val, std::uint32_t ecr = 0) {
+        s_.options.timestamps = Timestamps{val, ecr};
+        return *this;
+    }
+    SegBuilder& sack_perm() { s_.options.sack_permitted = true; return *this; }
+    SegBuilder& sack(std::uint32_t left, std::uint32_t right) {
+        s_.options.sack[s_.options.sack_count++] = SackBlock{SeqNum(left), SeqNum(right)};
+        return *this;
+    }
     // The segment, valid while this builder lives.
     Segment build() const {
         Segment out = s_;
@@ -108,6 +119,7 @@ public:
     static TcpConfig default_config() {
         TcpConfig c;
         c.delayed_ack = false;  // scripts see every ACK unless a test turns this on
+        c.nodelay = true;       // ... and every segment the windows allow (no Nagle hold-back)
         return c;
     }
     // The default config with the disconnect-data option enabled (DESIGN.md §3).

@@ -8,6 +8,13 @@
 
 namespace ustack {
 
+// The congestion controller a connection uses (congestion.hpp). CUBIC is the default, as in
+// Linux, macOS and Windows; NewReno is the RFC 5681 / RFC 6582 baseline.
+enum class CongestionAlgorithm : std::uint8_t {
+    cubic,    // RFC 9438
+    newreno,  // RFC 5681 + RFC 6582
+};
+
 struct TcpConfig {
     // Largest segment payload we send and the MSS we announce on SYN. 1460 = 1500-byte IPv4 MTU
     // minus 20 (IP) minus 20 (TCP) (RFC 9293 §3.7.1). Without a peer MSS option we send at most
@@ -15,9 +22,52 @@ struct TcpConfig {
     std::uint16_t mss = 1460;
 
     // Send and receive buffer sizes in bytes. The receive buffer bounds the advertised window and
-    // the out-of-order data we hold (RFC 9293 §3.8.6.2). Buffers are allocated lazily.
+    // the out-of-order data we hold (RFC 9293 §3.8.6.2). Buffers are allocated lazily, so a large
+    // value costs nothing on an idle connection. Windows above 65535 bytes need window scaling
+    // (RFC 7323 §2): the shift we announce is the smallest that covers recv_buffer (at most 14,
+    // i.e. 1 GiB). 4 MiB (shift 7) lets one connection fill a 1 Gbit/s path with a 30 ms RTT.
     std::size_t send_buffer = 256 * 1024;
     std::size_t recv_buffer = 65535;
+
+    // RFC 7323 §2: offer the window-scale option on SYN (used only if both SYNs carry it).
+    bool window_scaling = true;
+    // RFC 7323 §3: offer timestamps on SYN; when both SYNs carry them every segment does, RTT is
+    // measured from TSecr (§4) and PAWS (§5) protects against old duplicates. Costs 12 bytes of
+    // option space per segment (the payload per segment shrinks by 12, as in Linux).
+    bool timestamps = true;
+    // RFC 2018: offer SACK-permitted on SYN; when negotiated we report out-of-order blocks and
+    // recover with the RFC 6675 scoreboard.
+    bool sack = true;
+    // At most this many SACKed ranges are kept in the sender's scoreboard (a bound on per-connection
+    // bookkeeping; a range that would exceed it is not recorded and simply retransmitted later).
+    std::size_t max_sack_ranges = 32;
+
+    // Congestion control (RFC 5681 §3, RFC 9438). The initial window follows RFC 6928:
+    // min(10*MSS, max(2*MSS, 14600)).
+    CongestionAlgorithm congestion = CongestionAlgorithm::cubic;
+    // RFC 3042: send a new segment on each of the first two duplicate ACKs.
+    bool limited_transmit = true;
+    // RFC 5681 §3.2 / RFC 6675 §2 DupThresh: duplicate ACKs (or SACKed segments above a hole)
+    // that signal a loss.
+    unsigned dupthresh = 3;
+
+    // Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4: SHOULD be on; an application MUST be able to
+    // turn it off -- Connection::set_nodelay, TCP_NODELAY). true disables it.
+    bool nodelay = false;
+
+    // Keep-alive (RFC 1122 §4.2.3.6): off by default (MUST default to off); idle interval MUST be
+    // configurable and default to no less than two hours. Interval and count follow Linux
+    // (tcp_keepalive_intvl = 75 s, tcp_keepalive_probes = 9). After `keepalive_count` unanswered
+    // probes the connection closes with timed_out.
+    bool keepalive = false;
+    Duration keepalive_idle = 7'200'000'000us;
+    Duration keepalive_interval = 75'000'000us;
+    unsigned keepalive_count = 9;
+
+    // User timeout (RFC 9293 §3.8.3 "USER TIMEOUT", RFC 5482): if sent data stays unacknowledged
+    // this long, the connection is aborted with timed_out. 0 = off (the retransmission limit
+    // below then decides, as R2 of §3.8.3).
+    Duration user_timeout = 0us;
 
     // At most this many disjoint out-of-order ranges are held in reassembly; a segment that would
     // need more is dropped (and re-sent by the peer). Bounds per-connection bookkeeping.
@@ -51,7 +101,7 @@ struct TcpConfig {
     Duration delayed_ack_timeout = 40'000us;
 
     // Persist timer for zero-window probing (RFC 9293 §3.8.6.1): starts at the RTO, backs off
-    // exponentially to this cap.
+    // exponentially to this cap (Linux: TCP_RTO_MAX, 120 s; we use the RTO cap).
     Duration persist_max = 60'000'000us;
 
     // RFC 5961 §7: challenge ACKs are rate-limited; at most this many per second per connection.

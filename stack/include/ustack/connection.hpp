@@ -4,7 +4,10 @@
 //   RFC 9293  TCP (§3.3.2 state diagram, §3.10 event processing, §3.8 timers and windows)
 //   RFC 6298  retransmission timer          RFC 5961  blind-attack hardening (challenge ACKs)
 //   RFC 1337  TIME-WAIT assassination       RFC 2525 §2.17  RST on close with unread data
-//   RFC 5681  congestion control (minimal Reno here)
+//   RFC 5681  congestion control, RFC 6582 NewReno, RFC 9438 CUBIC (congestion.hpp), RFC 3042
+//             limited transmit, RFC 6928 initial window
+//   RFC 7323  window scaling, timestamps, RTTM, PAWS   RFC 2018 / RFC 6675  SACK and its recovery
+//   RFC 1122  §4.2.3.2 delayed ACK, §4.2.3.3/4 SWS avoidance and Nagle, §4.2.3.6 keep-alive
 //   DESIGN.md §3 (disconnect-data option) and §4 (teardown choices)
 //
 // Contract (the quinn-proto / ngtcp2 shape):
@@ -26,12 +29,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <vector>
 #include <optional>
 #include <span>
 #include <string_view>
 
 #include "ustack/assembler.hpp"
 #include "ustack/config.hpp"
+#include "ustack/congestion.hpp"
 #include "ustack/errc.hpp"
 #include "ustack/ring_buffer.hpp"
 #include "ustack/rtt.hpp"
@@ -92,6 +98,8 @@ enum class Timer : std::uint8_t {
     delayed_ack,  // RFC 1122 §4.2.3.2
     persist,      // zero-window probes (RFC 9293 §3.8.6.1)
     time_wait,    // 2*MSL (RFC 9293 §3.4.2)
+    keepalive,    // idle probe / next probe (RFC 1122 §4.2.3.6)
+    user_timeout, // sent data unacknowledged too long (RFC 9293 §3.8.3, RFC 5482)
     count_,
 };
 std::string_view to_string(Timer t);
@@ -117,6 +125,13 @@ struct ConnStats {
     std::uint64_t disc_option_ignored = 0;        // option on a segment without SYN/FIN, or not
                                                   // negotiated
     std::uint64_t zero_window_probes = 0;
+    std::uint64_t keepalive_probes = 0;
+    std::uint64_t paws_dropped = 0;          // RFC 7323 §5.3 R1: old timestamp
+    std::uint64_t missing_ts_dropped = 0;    // RFC 7323 §3.2: no TSopt after negotiating it
+    std::uint64_t sack_recoveries = 0;       // RFC 6675 recovery episodes
+    std::uint64_t sack_retransmits = 0;      // segments re-sent by the RFC 6675 NextSeg rule 1
+    std::uint64_t limited_transmits = 0;     // RFC 3042 segments
+    std::uint64_t sack_blocks_sent = 0;      // blocks reported to the peer (RFC 2018)
 };
 
 class Connection {
@@ -189,6 +204,23 @@ public:
     [[nodiscard]] bool send_shut() const { return snd_shut_; }
     [[nodiscard]] bool recv_shut() const { return rcv_shut_; }
 
+    // ---- options (TCP_NODELAY etc.) -------------------------------------------------------
+    // Disable (true) or re-enable (false) Nagle's algorithm (RFC 1122 §4.2.3.4: the application
+    // MUST be able to; TCP_NODELAY). Default from TcpConfig::nodelay.
+    void set_nodelay(bool on) { nodelay_ = on; }
+    [[nodiscard]] bool nodelay() const { return nodelay_; }
+    // Negotiated on the SYNs (RFC 7323, RFC 2018).
+    [[nodiscard]] bool window_scaling_enabled() const { return wscale_ok_; }
+    [[nodiscard]] std::uint8_t snd_wscale() const { return snd_wscale_; }  // applied to peer windows
+    [[nodiscard]] std::uint8_t rcv_wscale() const { return rcv_wscale_; }  // applied to ours
+    [[nodiscard]] bool timestamps_enabled() const { return ts_ok_; }
+    [[nodiscard]] bool sack_enabled() const { return sack_ok_; }
+    [[nodiscard]] bool in_recovery() const { return in_fast_recovery_; }
+    [[nodiscard]] std::uint32_t ssthresh() const { return cc_ ? cc_->ssthresh() : 0xffffffffU; }
+    [[nodiscard]] const CongestionControl* congestion() const { return cc_.get(); }
+    // The sender's SACK scoreboard: SACKed ranges above SND.UNA, sorted, disjoint.
+    [[nodiscard]] const std::vector<SackBlock>& scoreboard() const { return scoreboard_; }
+
     // Disconnect data (DESIGN.md §3).
     [[nodiscard]] bool disconnect_negotiated() const { return disc_ok_; }
     // Largest disconnect data this connection can carry on its FIN (0 when not negotiated).
@@ -213,7 +245,7 @@ public:
     [[nodiscard]] SeqNum rcv_nxt() const { return rcv_nxt_; }
     [[nodiscard]] std::uint32_t snd_wnd() const { return snd_wnd_; }
     [[nodiscard]] std::uint32_t rcv_wnd() const;
-    [[nodiscard]] std::uint32_t cwnd() const { return cwnd_; }
+    [[nodiscard]] std::uint32_t cwnd() const { return cc_ ? cc_->cwnd() : 0; }
     [[nodiscard]] std::uint16_t snd_mss() const { return snd_mss_; }
     [[nodiscard]] const RttEstimator& rtt() const { return rtt_; }
     // Buffers hold memory (TIME-WAIT and closed connections release theirs).
@@ -231,9 +263,20 @@ private:
     bool check_ack(const Segment& seg, Instant now);                   // "fifth"
     void process_text(const Segment& seg, Instant now);                // "seventh"
     void process_fin(SeqNum fin_seq, const std::optional<DisconnectData>& disc, Instant now);
-    void accept_options_on_syn(const Segment& seg);
+    void accept_options_on_syn(const Segment& seg, Instant now);
     void on_handshake_acked();
     void on_new_ack(SeqNum ack, Instant now);
+    bool paws_reject(const Segment& seg, Instant now);   // RFC 7323 §5.3 R1
+    void update_ts_recent(const Segment& seg, Instant now);  // RFC 7323 §4.3 / §5.3 R3
+    void on_ack_congestion(std::uint32_t acked, std::uint32_t flight_before, Instant now);
+    void on_duplicate_ack(const Segment& seg, bool sack_news, Instant now);
+    bool update_scoreboard(const Segment& seg);   // true if the SACKed set grew
+    void on_sack_recovery_ack(Instant now);
+    [[nodiscard]] std::uint32_t sacked_bytes() const;
+    [[nodiscard]] bool is_lost(SeqNum s) const;   // RFC 6675 IsLost
+    [[nodiscard]] std::uint32_t pipe() const;     // RFC 6675 SetPipe
+    [[nodiscard]] std::uint32_t tsval(Instant now) const;
+    void add_options(Segment& seg, Instant now);  // TS and SACK on non-SYN segments
     void maybe_accept_pending_fin(Instant now);
 
     // Output helpers.
@@ -242,6 +285,13 @@ private:
     void send_syn(SegmentSink& out, Instant now);
     // Sends what the windows allow, at most `max_segments` segments.
     bool send_data(SegmentSink& out, Instant now, unsigned max_segments = ~0U);
+    // Emit one segment starting at `seq` with at most `room` bytes of sequence space (data, and
+    // our FIN if it fits). Returns the sequence space used (0: nothing could be sent).
+    std::uint32_t send_one(SegmentSink& out, SeqNum seq, std::uint32_t room, Instant now);
+    void send_sack_recovery(SegmentSink& out, Instant now);  // RFC 6675 §5 steps (C)
+    // RFC 896 / RFC 1122 §4.2.3.4 (Nagle and sender SWS): may a segment of `len` bytes (of
+    // `avail` unsent) go now?
+    [[nodiscard]] bool sender_may_send(std::uint32_t len, std::uint32_t avail) const;
     void send_rst(SegmentSink& out, SeqNum seq, bool with_ack, SeqNum ack, Instant now);
 
     // Lifecycle helpers.
@@ -259,9 +309,13 @@ private:
     void restart_retransmit_timer(Instant now);
     void on_retransmit_timeout(Instant now);
     void on_persist_timeout(Instant now);
+    void on_keepalive_timeout(Instant now);
+    void restart_keepalive(Instant now);
     void release_buffers_if_done();
     void push_event(EventKind k, CloseReason r = CloseReason::none);
-    [[nodiscard]] std::uint16_t advertised_window() const;
+    [[nodiscard]] std::uint32_t advertised_window() const;  // bytes to offer (before scaling)
+    // The largest window we could offer (65535 << RCV.WIND.SHIFT, RFC 7323 §2.3).
+    [[nodiscard]] std::uint32_t max_offer() const { return 65535U << rcv_wscale_; }
     [[nodiscard]] SeqNum data_end() const;  // sequence number just past the queued data
     [[nodiscard]] std::uint32_t flight_size() const {
         return static_cast<std::uint32_t>(snd_max_ - snd_una_);
@@ -306,6 +360,18 @@ private:
     // ---- options ----
     bool disc_ok_ = false;       // disconnect-data option negotiated (both SYNs carried it)
     bool peer_offered_disc_ = false;
+    bool nodelay_ = false;       // Nagle off (TCP_NODELAY)
+    bool wscale_ok_ = false;     // RFC 7323 §2: both SYNs carried window scale
+    std::uint8_t snd_wscale_ = 0;  // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
+    std::uint8_t rcv_wscale_ = 0;  // Rcv.Wind.Shift: our shift (0 unless wscale_ok_)
+    bool ts_ok_ = false;         // RFC 7323 §3: both SYNs carried timestamps
+    bool sack_ok_ = false;       // RFC 2018: both SYNs carried SACK-permitted
+    std::uint32_t ts_recent_ = 0;  // TS.Recent (RFC 7323 §4.3): the peer's TSval to echo
+    Instant ts_recent_at_{};       // when TS.Recent was last set (§5.5 24-day validity)
+    SeqNum last_ack_sent_;         // Last.ACK.sent (§4.3)
+    SeqNum ts_sample_seq_;         // take the next TS RTT sample once SND.UNA passes this
+    std::optional<std::uint32_t> seg_tsecr_;  // TSecr of the segment being processed
+    SeqNum sack_latest_;           // left edge of the newest out-of-order arrival (first block)
 
     // ---- timers and RTT ----
     std::array<std::optional<Instant>, static_cast<std::size_t>(Timer::count_)> timers_{};
@@ -315,12 +381,16 @@ private:
     Instant rtt_start_{};
     Duration persist_backoff_{0};
 
-    // ---- congestion control (RFC 5681 Reno; issue 3 replaces it) ----
-    std::uint32_t cwnd_ = 0;
-    std::uint32_t ssthresh_ = 0xffffffff;
-    unsigned dup_acks_ = 0;
-    bool in_fast_recovery_ = false;
-    SeqNum recover_;  // RFC 6582 "recover"
+    // ---- congestion control and loss recovery ----
+    std::unique_ptr<CongestionControl> cc_;  // created when the MSS is known (SYN exchange)
+    unsigned dup_acks_ = 0;                  // consecutive duplicate ACKs (RFC 5681 §2)
+    bool in_fast_recovery_ = false;          // RFC 6582 / RFC 6675 recovery in progress
+    SeqNum recover_;  // RFC 6582 "recover" = RFC 6675 RecoveryPoint
+    // RFC 6675 scoreboard: SACKed ranges above SND.UNA, sorted, disjoint, at most
+    // cfg_.max_sack_ranges (empty vector = no heap; cleared on RTO per RFC 6675 §5.1).
+    std::vector<SackBlock> scoreboard_;
+    SeqNum high_rxt_;  // RFC 6675 HighRxt: highest sequence number retransmitted in recovery
+    unsigned keepalive_sent_ = 0;  // unanswered keep-alive probes
 
     // ---- pending output ----
     bool ack_pending_ = false;        // an ACK must go out on the next poll_transmit

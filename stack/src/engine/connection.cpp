@@ -105,6 +105,8 @@ std::string_view to_string(Timer t) {
         case Timer::delayed_ack: return "delayed_ack";
         case Timer::persist: return "persist";
         case Timer::time_wait: return "time_wait";
+        case Timer::keepalive: return "keepalive";
+        case Timer::user_timeout: return "user_timeout";
         case Timer::count_: break;
     }
     return "?";
@@ -118,6 +120,18 @@ constexpr std::uint16_t kDefaultPeerMss = 536;
 constexpr std::uint16_t kMinPeerMss = 64;
 // RFC 6298 §5.7: the RTO after a handshake whose SYN (or SYN,ACK) timed out.
 constexpr Duration kSynTimeoutRto{3'000'000};
+// RFC 7323 §2.3: the largest shift a window-scale option may carry.
+constexpr std::uint8_t kMaxWindowShift = 14;
+// RFC 7323 §3.2: a TSopt with padding takes 12 bytes of every segment's option space; the payload
+// per segment shrinks by that much so segments still fit the path MTU (as Linux does).
+constexpr std::uint16_t kTimestampOptionSpace = 12;
+
+// RFC 7323 §2.3: the smallest shift with which `buffer` bytes fit the 16-bit window field.
+std::uint8_t window_shift_for(std::size_t buffer) {
+    std::uint8_t shift = 0;
+    while (shift < kMaxWindowShift && (buffer >> shift) > 65535U) ++shift;
+    return shift;
+}
 }  // namespace
 
 Connection::Connection(const TcpConfig& cfg, Endpoint local, Endpoint remote, SeqNum iss)
@@ -132,8 +146,10 @@ Connection::Connection(const TcpConfig& cfg, Endpoint local, Endpoint remote, Se
       send_front_(iss + 1),
       recv_buf_(cfg.recv_buffer),
       reassembly_(cfg.max_ooo_ranges),
+      nodelay_(cfg.nodelay),
       rtt_(cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.clock_granularity),
-      recover_(iss) {}
+      recover_(iss),
+      high_rxt_(iss) {}
 
 bool Connection::is_synchronized() const {
     switch (state_) {
@@ -166,8 +182,8 @@ void Connection::open_passive(const Segment& syn, Instant now) {
     irs_ = syn.seq;
     rcv_nxt_ = syn.seq + 1;
     rcv_adv_ = rcv_nxt_;
-    accept_options_on_syn(syn);
-    snd_wnd_ = syn.window;
+    accept_options_on_syn(syn, now);
+    snd_wnd_ = syn.window;  // RFC 7323 §2.2: the window in a SYN is never scaled
     max_snd_wnd_ = snd_wnd_;
     snd_wl1_ = syn.seq;
     snd_wl2_ = iss_;
@@ -175,14 +191,37 @@ void Connection::open_passive(const Segment& syn, Instant now) {
     syn_pending_ = true;
 }
 
-void Connection::accept_options_on_syn(const Segment& syn) {
+void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
     const std::uint16_t peer_mss = syn.options.mss.value_or(kDefaultPeerMss);
     snd_mss_ = std::max(kMinPeerMss, std::min(peer_mss, cfg_.mss));
     // DESIGN.md §3: the extension is used only when both SYNs carried the option.
     peer_offered_disc_ = syn.options.disconnect.has_value();
     disc_ok_ = cfg_.disconnect_data && peer_offered_disc_;
-    // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)).
-    cwnd_ = std::min<std::uint32_t>(10U * snd_mss_, std::max<std::uint32_t>(2U * snd_mss_, 14600U));
+    // RFC 7323 §2.2: scaling is in effect only if both SYNs carried the option (an active opener
+    // offered it iff cfg_.window_scaling; a passive one answers only an offer). §2.3: a shift
+    // above 14 is taken as 14.
+    wscale_ok_ = cfg_.window_scaling && syn.options.window_scale.has_value();
+    if (wscale_ok_) {
+        snd_wscale_ = std::min(*syn.options.window_scale, kMaxWindowShift);
+        rcv_wscale_ = window_shift_for(cfg_.recv_buffer);
+    }
+    // RFC 7323 §3.2: timestamps likewise; TS.Recent starts at the SYN's TSval (§4.3).
+    ts_ok_ = cfg_.timestamps && syn.options.timestamps.has_value();
+    if (ts_ok_) {
+        ts_recent_ = syn.options.timestamps->tsval;
+        ts_recent_at_ = now;
+        if (snd_mss_ > kMinPeerMss + kTimestampOptionSpace) snd_mss_ -= kTimestampOptionSpace;
+    }
+    // RFC 2018 §2: SACK only if both sides sent SACK-permitted.
+    sack_ok_ = cfg_.sack && syn.options.sack_permitted;
+    // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) (inside make_congestion_control).
+    cc_ = make_congestion_control(cfg_.congestion, snd_mss_);
+}
+
+std::uint32_t Connection::tsval(Instant now) const {
+    // RFC 7323 §5.4: a 1 ms timestamp clock; the offset (here the ISS, itself from the RFC 6528
+    // keyed hash) keeps TSval from revealing the host's uptime.
+    return iss_.raw() + static_cast<std::uint32_t>(to_us(now) / 1000);
 }
 
 // Our SYN (or SYN,ACK) has just been acknowledged, before on_new_ack takes the ACK.
@@ -198,7 +237,7 @@ void Connection::on_handshake_acked() {
                         cfg_.clock_granularity);
     // RFC 6928 §2 (relaxing RFC 5681 §3.1): the initial window drops to one segment only after
     // more than one SYN or SYN,ACK retransmission.
-    if (syn_timeouts > 1) cwnd_ = snd_mss_;
+    if (syn_timeouts > 1 && cc_) cc_->set_initial_window(snd_mss_);
 }
 
 // ---- application calls -------------------------------------------------------------------------
@@ -254,7 +293,7 @@ Result<std::size_t> Connection::recv(std::span<std::byte> out) {
         // that reopened by a useful amount -- at least min(buffer/2, MSS) and at least doubling
         // what it last saw -- instead of letting it wait for its persist timer.
         const std::uint32_t can_offer = static_cast<std::uint32_t>(
-            std::min<std::size_t>(recv_buf_.free(), 65535));
+            std::min<std::size_t>(recv_buf_.free(), max_offer()));
         const std::uint32_t threshold = static_cast<std::uint32_t>(
             std::min<std::size_t>(recv_buf_.capacity() / 2, snd_mss_));
         if (is_synchronized() && !fin_received_ && can_offer > old_wnd &&
@@ -386,7 +425,7 @@ bool Connection::all_acked() const {
 std::size_t Connection::disconnect_data_limit() const {
     if (!disc_ok_) return 0;
     // DESIGN.md §3: 40 - 4 without timestamps (36); 40 - 12 - 4 = 24 once timestamps are used.
-    return kMaxOptionSpace - kDisconnectOptionOverhead;
+    return kMaxOptionSpace - kDisconnectOptionOverhead - (ts_ok_ ? kTimestampOptionSpace : 0U);
 }
 
 std::uint32_t Connection::rcv_wnd() const {
@@ -420,13 +459,54 @@ void Connection::on_timeout(Instant now) {
                 // RFC 9293 §3.10.8: TIME-WAIT timeout -> delete the TCB.
                 if (state_ == TcpState::time_wait) enter_closed(CloseReason::graceful);
                 break;
+            case Timer::keepalive: on_keepalive_timeout(now); break;
+            case Timer::user_timeout:
+                // RFC 9293 §3.10.8 USER TIMEOUT: "flush all queues, signal the user 'error:
+                // connection aborted due to user timeout' ..., enter the CLOSED state". No RST.
+                if (snd_una_ != snd_max_) enter_closed(CloseReason::timed_out);
+                break;
             case Timer::count_: break;
         }
         if (state_ == TcpState::closed) return;
     }
 }
 
-void Connection::restart_retransmit_timer(Instant now) { arm(Timer::retransmit, now + rtt_.rto()); }
+void Connection::restart_retransmit_timer(Instant now) {
+    arm(Timer::retransmit, now + rtt_.rto());
+    // RFC 5482 / RFC 9293 §3.8.3: the user timeout runs from the oldest unacknowledged
+    // transmission; on_new_ack restarts it when the peer makes progress.
+    if (cfg_.user_timeout > Duration{0} && !armed(Timer::user_timeout)) {
+        arm(Timer::user_timeout, now + cfg_.user_timeout);
+    }
+}
+
+void Connection::restart_keepalive(Instant now) {
+    // RFC 1122 §4.2.3.6: probe only after `keepalive_idle` without receiving anything.
+    keepalive_sent_ = 0;
+    if (cfg_.keepalive && is_synchronized() && state_ != TcpState::time_wait) {
+        arm(Timer::keepalive, now + cfg_.keepalive_idle);
+    }
+}
+
+void Connection::on_keepalive_timeout(Instant now) {
+    if (!cfg_.keepalive || state_ == TcpState::time_wait || !is_synchronized()) return;
+    if (snd_una_ != snd_max_ || armed(Timer::persist)) {
+        // Data is outstanding: the retransmission (or persist) timer watches the path.
+        arm(Timer::keepalive, now + cfg_.keepalive_idle);
+        return;
+    }
+    if (keepalive_sent_ >= cfg_.keepalive_count) {
+        // RFC 1122 §4.2.3.6: a connection whose probes go unanswered is dead.
+        enter_closed(CloseReason::timed_out);
+        return;
+    }
+    // The probe: <SEQ=SND.NXT-1><ACK=RCV.NXT>, no data (RFC 1122 §4.2.3.6 allows an empty probe;
+    // the peer answers an old sequence number with an ACK). Sent by poll_transmit.
+    keepalive_sent_++;
+    stats_.keepalive_probes++;
+    probe_pending_ = true;
+    arm(Timer::keepalive, now + cfg_.keepalive_interval);
+}
 
 void Connection::on_retransmit_timeout(Instant now) {
     stats_.timeouts++;
@@ -445,10 +525,16 @@ void Connection::on_retransmit_timeout(Instant now) {
     if (state_ == TcpState::syn_sent || state_ == TcpState::syn_received) {
         syn_pending_ = true;
     } else if (snd_una_ != snd_max_) {
-        // RFC 5681 §3.1 eq. (4): ssthresh = max(FlightSize / 2, 2*SMSS); cwnd = 1 SMSS (LW).
-        ssthresh_ = std::max(flight_size() / 2, 2U * snd_mss_);
-        cwnd_ = snd_mss_;
+        // RFC 5681 §3.1 eq. (4) (RFC 9438 §4.8 for CUBIC): ssthresh from FlightSize; cwnd =
+        // 1 SMSS (LW). Only the first expiry of a series counts as a congestion signal (the
+        // later ones find FlightSize already collapsed; RFC 5681 §3.1 "subsequent" note).
+        if (cc_ && retries_ == 1) cc_->on_rto(flight_size(), now);
+        if (cc_) cc_->set_cwnd(snd_mss_);
         in_fast_recovery_ = false;
+        // RFC 6675 §5.1 / RFC 2018 §8: after a timeout the receiver may have reneged; forget the
+        // SACK information and retransmit from SND.UNA.
+        scoreboard_.clear();
+        high_rxt_ = snd_una_;
         dup_acks_ = 0;
         recover_ = snd_max_;  // RFC 6582 §3.2 step 1 analogue after a timeout
         snd_nxt_ = snd_una_;  // go back: resend from the oldest unacknowledged octet
@@ -469,9 +555,11 @@ void Connection::on_persist_timeout(Instant now) {
 // ---- lifecycle -------------------------------------------------------------------------------
 
 void Connection::enter(TcpState s, Instant now) {
-    (void)now;
     state_ = s;
-    if (s == TcpState::established) push_event(EventKind::connected);
+    if (s == TcpState::established) {
+        push_event(EventKind::connected);
+        restart_keepalive(now);
+    }
 }
 
 void Connection::enter_time_wait(Instant now) {

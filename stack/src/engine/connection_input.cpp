@@ -16,6 +16,10 @@ constexpr Duration kOutOfWindowAckInterval{500'000};
 
 void Connection::on_segment(const Segment& seg, Instant now) {
     stats_.segs_in++;
+    seg_tsecr_.reset();
+    if (ts_ok_ && seg.options.timestamps) seg_tsecr_ = seg.options.timestamps->tsecr;
+    // RFC 1122 §4.2.3.6: anything from the peer shows it is alive; the idle period restarts.
+    if (armed(Timer::keepalive)) restart_keepalive(now);
     // DESIGN.md §3: the disconnect option only means something on SYN or FIN.
     if (seg.options.disconnect && !seg.has(tcp_flag::syn) && !seg.has(tcp_flag::fin)) {
         stats_.disc_option_ignored++;
@@ -59,8 +63,8 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     // The window our SYN advertised starts at RCV.NXT now that it is known: data on the SYN,ACK
     // is inside it (without this it would be trimmed to a zero window and dropped).
     rcv_adv_ = rcv_nxt_ + last_adv_window_;
-    accept_options_on_syn(seg);
-    snd_wnd_ = seg.window;
+    accept_options_on_syn(seg, now);
+    snd_wnd_ = seg.window;  // RFC 7323 §2.2: never scaled on a SYN
     max_snd_wnd_ = snd_wnd_;
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
@@ -111,7 +115,10 @@ void Connection::on_segment_synchronized(const Segment& seg, Instant now) {
         on_segment_synchronized(rest, now);
         return;
     }
+    // RFC 7323 §5.3 R1 (PAWS) comes before the acceptability test.
+    if (paws_reject(seg, now)) return;
     if (!check_sequence(seg, now)) return;
+    update_ts_recent(seg, now);  // RFC 7323 §5.3 R3 / §4.3
     if (seg.has(tcp_flag::rst)) {
         (void)check_rst(seg, now);
         return;
@@ -220,7 +227,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             stats_.rst_sent++;
             return false;
         }
-        snd_wnd_ = seg.window;
+        snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;  // RFC 7323 §2.3
         max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
         snd_wl1_ = seg.seq;
         snd_wl2_ = seg.ack;
@@ -241,24 +248,20 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     }
 
     const bool fin_was_acked = fin_sent_ && snd_una_ == fin_seq_ + 1;
+    const std::uint32_t seg_wnd = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
     if (snd_una_ < seg.ack) {
         on_new_ack(seg.ack, now);
-    } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(tcp_flag::fin) &&
-               seg.window == snd_wnd_ && seg.window != 0 && snd_una_ != snd_max_) {
-        // RFC 5681 §2 duplicate ACK; §3.2 fast retransmit after three, NewReno (RFC 6582).
-        // Not with a zero window: those are answers to our window probes, not loss signals, and
-        // a fast retransmission would push data into the closed window.
-        dup_acks_++;
-        if (dup_acks_ == 3 && !in_fast_recovery_ && snd_una_ > recover_) {
-            ssthresh_ = std::max(flight_size() / 2, 2U * snd_mss_);
-            cwnd_ = ssthresh_ + 3U * snd_mss_;
-            recover_ = snd_max_;
-            in_fast_recovery_ = true;
-            fast_retransmit_pending_ = true;
-            rtt_seq_.reset();
-            stats_.fast_retransmits++;
-        } else if (dup_acks_ > 3 && in_fast_recovery_) {
-            cwnd_ += snd_mss_;  // RFC 5681 §3.2 step 4: inflate
+        (void)update_scoreboard(seg);
+        if (in_fast_recovery_ && sack_ok_) on_sack_recovery_ack(now);
+    } else {
+        // RFC 2018 / RFC 6675 §2: an ACK that does not move SND.UNA may still SACK new data.
+        const bool sack_news = update_scoreboard(seg);
+        if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(tcp_flag::fin) &&
+            seg.window != 0 && snd_una_ != snd_max_ && (seg_wnd == snd_wnd_ || sack_news)) {
+            // RFC 5681 §2 duplicate ACK (RFC 6675 §2: with SACK, one that reports new blocks).
+            // Not with a zero window: those are answers to our window probes, not loss signals,
+            // and a fast retransmission would push data into the closed window.
+            on_duplicate_ack(seg, sack_news, now);
         }
     }
 
@@ -268,7 +271,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     // that ACK and would overstate what the peer offers.
     if (seg.ack >= snd_una_ &&
         (snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack))) {
-        snd_wnd_ = seg.window;
+        snd_wnd_ = seg_wnd;
         max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
         snd_wl1_ = seg.seq;
         snd_wl2_ = seg.ack;
@@ -313,6 +316,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
 
 void Connection::on_new_ack(SeqNum ack, Instant now) {
     const std::uint32_t acked = static_cast<std::uint32_t>(ack - snd_una_);
+    const std::uint32_t flight_before = flight_size();
     // Release acknowledged data from the send buffer (SYN and FIN occupy no buffer bytes).
     const SeqNum data_acked_to = seq_min(ack, data_end());
     if (data_acked_to > send_front_) {
@@ -324,12 +328,24 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
     snd_una_ = ack;
     if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
 
-    // RTT sample (RFC 6298 §3: Karn -- only from segments never retransmitted).
-    if (rtt_seq_ && ack >= *rtt_seq_) {
+    if (ts_ok_ && seg_tsecr_) {
+        // RFC 7323 §4.1 (RTTM): the echoed TSval dates the transmission the ACK answers, so
+        // retransmissions are no ambiguity (Karn is not needed). One sample per flight of data
+        // (§4.2: more samples per RTT would shrink RTTVAR and with it the RTO).
+        if (ack >= ts_sample_seq_) {
+            const std::uint32_t ms = tsval(now) - *seg_tsecr_;
+            if (ms < 0x7fffffffU) rtt_.on_sample(Duration{std::int64_t{ms} * 1000});
+            ts_sample_seq_ = snd_max_;
+        }
+        rtt_seq_.reset();
+    } else if (rtt_seq_ && ack >= *rtt_seq_) {
+        // RTT sample (RFC 6298 §3: Karn -- only from segments never retransmitted).
         rtt_.on_sample(now - rtt_start_);
         rtt_seq_.reset();
     }
     retries_ = 0;
+    // The peer made progress: the user timeout starts over (RFC 5482 §2).
+    disarm(Timer::user_timeout);
     // RFC 6298 §5.2 / §5.3: stop the timer when everything is acknowledged, else restart it.
     if (snd_una_ == snd_max_) {
         disarm(Timer::retransmit);
@@ -337,26 +353,7 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
         restart_retransmit_timer(now);
     }
 
-    // Congestion control: RFC 5681 §3.1 slow start / congestion avoidance, RFC 6582 recovery.
-    if (in_fast_recovery_) {
-        if (ack >= recover_) {
-            // Full acknowledgment: deflate (RFC 6582 §3.2 step 3, option 1).
-            cwnd_ = std::min(ssthresh_,
-                             std::max(flight_size(), std::uint32_t{snd_mss_}) + snd_mss_);
-            in_fast_recovery_ = false;
-        } else {
-            // Partial acknowledgment: retransmit the next hole, deflate by the amount acked.
-            fast_retransmit_pending_ = true;
-            cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
-            cwnd_ += snd_mss_;
-        }
-    } else if (state_ != TcpState::syn_sent && state_ != TcpState::syn_received) {
-        if (cwnd_ < ssthresh_) {
-            cwnd_ += std::min<std::uint32_t>(acked, snd_mss_);
-        } else {
-            cwnd_ += std::max<std::uint32_t>(1U, snd_mss_ * snd_mss_ / std::max(cwnd_, 1U));
-        }
-    }
+    on_ack_congestion(acked, flight_before, now);
     dup_acks_ = 0;
 }
 
@@ -396,6 +393,13 @@ void Connection::process_text(const Segment& seg, Instant now) {
         fin = false;  // the FIN lies beyond the window
     }
     if (fin && fin_seq < rcv_nxt_) fin = false;  // an old FIN (already accepted)
+    // With window scaling the advertised edge may exceed the free buffer by less than one
+    // scaling unit (RFC 7323 §2.4 rounding): never record bytes the buffer cannot hold.
+    if (offset + text.size() > recv_buf_.free()) {
+        const std::size_t keep = offset >= recv_buf_.free() ? 0 : recv_buf_.free() - offset;
+        text = text.first(std::min(keep, text.size()));
+        fin = false;
+    }
 
     if (!text.empty()) {
         if (rcv_shut_) {
@@ -417,6 +421,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
             if (reassembly_.add(offset, text.size())) {
                 (void)recv_buf_.write_at(offset, text);
                 stats_.ooo_segments++;
+                sack_latest_ = seq;  // RFC 2018 §4: the first SACK block reports this segment
             } else {
                 stats_.dropped_ooo_limit++;
             }

@@ -18,12 +18,13 @@ Segment Connection::make_segment(SeqNum seq, std::uint8_t flags) const {
     return s;
 }
 
-std::uint16_t Connection::advertised_window() const {
+std::uint32_t Connection::advertised_window() const {
     const std::size_t cap = recv_buf_.capacity();
     if (state_ == TcpState::syn_sent) {
-        return static_cast<std::uint16_t>(std::min<std::size_t>(cap, 65535));
+        return static_cast<std::uint32_t>(std::min<std::size_t>(cap, 65535));
     }
-    std::uint32_t wnd = static_cast<std::uint32_t>(std::min<std::size_t>(recv_buf_.free(), 65535));
+    std::uint32_t wnd =
+        static_cast<std::uint32_t>(std::min<std::size_t>(recv_buf_.free(), max_offer()));
     const SeqNum edge = rcv_nxt_ + wnd;
     if (edge < rcv_adv_) {
         // Never shrink the window (RFC 9293 §3.8.6.2.2, SHLD-14).
@@ -38,22 +39,73 @@ std::uint16_t Connection::advertised_window() const {
         const auto step = static_cast<std::uint32_t>(std::min<std::size_t>(cap / 2, snd_mss_));
         if (wnd < step) wnd = 0;
     }
-    return static_cast<std::uint16_t>(wnd);
+    return wnd;
+}
+
+void Connection::add_options(Segment& seg, Instant now) {
+    std::size_t space = kMaxOptionSpace;
+    if (ts_ok_) {
+        // RFC 7323 §3.2: once negotiated, every non-RST segment carries TSopt; TSecr echoes
+        // TS.Recent when the ACK bit is set.
+        seg.options.timestamps = Timestamps{tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
+        space -= 12;  // 10 bytes + 2 NOPs
+    }
+    if (seg.options.disconnect) space -= (kDisconnectOptionOverhead + seg.options.disconnect->len + 3U) & ~std::size_t{3};
+    if (!sack_ok_ || !seg.has(tcp_flag::ack) || reassembly_.empty()) return;
+    // RFC 2018 §3: 2 + 8n bytes (plus 2 NOPs); at most 4 blocks, 3 with timestamps. DESIGN.md §3:
+    // on a FIN with disconnect data the blocks yield (fewer, or none).
+    if (space < 12) return;
+    const std::size_t max_blocks = std::min<std::size_t>(kMaxSackBlocks, (space - 4) / 8);
+    const auto& ranges = reassembly_.ranges();
+    auto block = [&](const Assembler::Range& r) {
+        return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
+                         rcv_nxt_ + static_cast<std::uint32_t>(r.offset + r.len)};
+    };
+    // RFC 2018 §4: the first block MUST hold the most recently received segment; the others
+    // repeat the most recently reported ones -- we take the highest first (newest in a bulk
+    // transfer), which also keeps reporting every block while there are no more than fit.
+    std::size_t latest = ranges.size();
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+        const SackBlock b = block(ranges[i]);
+        if (b.left <= sack_latest_ && sack_latest_ < b.right) latest = i;
+    }
+    std::uint8_t n = 0;
+    if (latest < ranges.size()) seg.options.sack[n++] = block(ranges[latest]);
+    for (std::size_t k = ranges.size(); k-- > 0 && n < max_blocks;) {
+        if (k == latest) continue;
+        seg.options.sack[n++] = block(ranges[k]);
+    }
+    seg.options.sack_count = n;
+    stats_.sack_blocks_sent += n;
 }
 
 void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
-    (void)now;
     if (!seg.has(tcp_flag::rst)) {
-        seg.window = advertised_window();
+        const std::uint32_t bytes = advertised_window();
+        std::uint8_t shift = 0;
+        std::uint32_t field = 0;
+        if (seg.has(tcp_flag::syn)) {
+            field = std::min<std::uint32_t>(bytes, 65535);  // RFC 7323 §2.2: SYNs are unscaled
+        } else {
+            // RFC 7323 §2.3: the field is the window >> Rcv.Wind.Shift. Rounding down could
+            // retract the edge already advertised; round up then (§2.4, as Linux).
+            shift = rcv_wscale_;
+            field = bytes >> shift;
+            if ((field << shift) < rcv_wnd()) field = (rcv_wnd() + (1U << shift) - 1U) >> shift;
+            field = std::min<std::uint32_t>(field, 65535);
+        }
+        seg.window = static_cast<std::uint16_t>(field);
         if (state_ != TcpState::syn_sent) {
-            const SeqNum edge = rcv_nxt_ + seg.window;
+            const SeqNum edge = rcv_nxt_ + (field << shift);
             if (edge > rcv_adv_) rcv_adv_ = edge;
         }
         last_adv_window_ = seg.window;
+        if (!seg.has(tcp_flag::syn)) add_options(seg, now);
     }
     if (seg.has(tcp_flag::ack)) {
         ack_pending_ = false;
         segs_since_ack_ = 0;
+        last_ack_sent_ = rcv_nxt_;  // RFC 7323 §4.3 Last.ACK.sent
         disarm(Timer::delayed_ack);
     }
     stats_.segs_out++;
@@ -81,6 +133,19 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     // DESIGN.md §3: offer the option on our SYN when enabled; on the SYN-ACK only if the SYN had
     // it.
     if (syn_ack ? disc_ok_ : cfg_.disconnect_data) s.options.disconnect = DisconnectData{};
+    // RFC 7323 §2.2 / §3.2 and RFC 2018 §2: offer on the SYN what is configured; answer on the
+    // SYN,ACK only what the SYN offered (the *_ok_ flags were set from it).
+    if (syn_ack ? wscale_ok_ : cfg_.window_scaling) {
+        s.options.window_scale = syn_ack ? rcv_wscale_ : [&] {
+            std::uint8_t shift = 0;
+            while (shift < 14 && (cfg_.recv_buffer >> shift) > 65535U) ++shift;
+            return shift;
+        }();
+    }
+    if (syn_ack ? ts_ok_ : cfg_.timestamps) {
+        s.options.timestamps = Timestamps{tsval(now), syn_ack ? ts_recent_ : 0U};
+    }
+    if (syn_ack ? sack_ok_ : cfg_.sack) s.options.sack_permitted = true;
     if (!first_transmission) {
         stats_.retransmits++;
         // Karn (RFC 6298 §3): an ACK of ISS+1 could now be for either copy -- no RTT sample.
@@ -96,82 +161,108 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     if (!armed(Timer::retransmit)) restart_retransmit_timer(now);
 }
 
-// Emit one segment starting at `seq` (data and/or our FIN) -- the common path for new data,
-// go-back retransmission and fast retransmission. Returns the sequence space it used.
-namespace {
-struct Piece {
-    std::uint32_t len = 0;  // payload bytes
+bool Connection::sender_may_send(std::uint32_t len, std::uint32_t avail) const {
+    // RFC 1122 §4.2.3.4: send (1) a full-sized segment, or (2) when everything queued fits and
+    // nothing is unacknowledged -- Nagle (RFC 896) -- or always with TCP_NODELAY, or (3) at
+    // least half the largest window the peer ever offered (sender SWS avoidance, Fs = 1/2).
+    if (len >= snd_mss_) return true;
+    const bool idle = snd_una_ == snd_max_;
+    if (len == avail && (nodelay_ || idle || snd_shut_)) return true;  // a FIN pushes the tail
+    if (max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2) return true;
+    // (4) The window, not the queue, limits us and nothing is in flight: no ACK will come to
+    // reopen it, so send now (this stands in for RFC 1122's override timeout).
+    return idle && len < avail;
+}
+
+std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t room, Instant now) {
+    const SeqNum end = data_end();
+    std::uint32_t len = 0;
     bool fin = false;
-};
-}  // namespace
+    if (seq < end) {
+        const auto avail = static_cast<std::uint32_t>(end - seq);
+        len = std::min({avail, std::uint32_t{snd_mss_}, room});
+        if (len == 0) return 0;  // window closed: the persist timer takes over
+        // Our FIN rides on the last data segment when it fits in the window.
+        fin = snd_shut_ && len == avail && room > len;
+    } else if (snd_shut_ && seq == end && (!fin_sent_ || seq == fin_seq_)) {
+        if (room == 0) return 0;
+        fin = true;
+    } else {
+        return 0;
+    }
+
+    const bool retransmission = seq < snd_max_;
+    std::uint8_t flags = tcp_flag::ack;
+    if (len > 0 && seq + len == end) flags |= tcp_flag::psh;
+    if (fin) flags |= tcp_flag::fin;
+    Segment s = make_segment(seq, flags);
+    // Scratch for a payload that wraps around the ring (one copy; the common case borrows).
+    std::vector<std::byte> scratch;
+    if (len > 0) {
+        const auto parts = send_buf_.peek_spans(static_cast<std::size_t>(seq - send_front_), len);
+        if (parts[1].empty()) {
+            s.payload = parts[0];
+        } else {
+            scratch.assign(parts[0].begin(), parts[0].end());
+            scratch.insert(scratch.end(), parts[1].begin(), parts[1].end());
+            s.payload = scratch;
+        }
+    }
+    if (fin) {
+        fin_sent_ = true;
+        fin_seq_ = seq + len;
+        // DESIGN.md §3: every transmission of the FIN carries the same option bytes.
+        s.options.disconnect = disc_out_;
+    }
+    if (retransmission) {
+        stats_.retransmits++;
+        if (rtt_seq_ && *rtt_seq_ > seq) rtt_seq_.reset();  // Karn
+    }
+    emit(out, s, now);
+    const std::uint32_t used = len + (fin ? 1U : 0U);
+    const SeqNum next = seq + used;
+    if (next > snd_max_) {
+        snd_max_ = next;
+        if (!rtt_seq_ && !retransmission && !ts_ok_) {
+            rtt_seq_ = next;
+            rtt_start_ = now;
+        }
+    }
+    if (!armed(Timer::retransmit)) restart_retransmit_timer(now);
+    return used;
+}
 
 bool Connection::send_data(SegmentSink& out, Instant now, unsigned max_segments) {
     bool sent_any = false;
     unsigned segments = 0;
-    // Scratch for payloads that wrap around the ring (one copy; the common case borrows).
-    std::vector<std::byte> scratch;
     while (segments < max_segments) {
         const SeqNum end = data_end();
         // The usable window: min(SND.WND, cwnd) from SND.UNA (RFC 5681 §2, RFC 9293 §3.8.6).
-        const std::uint32_t limit = std::min(snd_wnd_, cwnd_);
+        // RFC 3042 limited transmit: on the first and second duplicate ACK, up to that many more
+        // segments of new data may go beyond cwnd (never beyond the receiver's window).
+        std::uint32_t cw = cwnd();
+        const bool limited = cfg_.limited_transmit && !in_fast_recovery_ && dup_acks_ > 0 &&
+                             dup_acks_ < cfg_.dupthresh && snd_nxt_ == snd_max_;
+        if (limited) cw += std::min(dup_acks_, 2U) * std::uint32_t{snd_mss_};
+        const std::uint32_t limit = std::min(snd_wnd_, cw);
         const SeqNum wnd_end = snd_una_ + limit;
         const std::int32_t room_signed = wnd_end - snd_nxt_;
         const std::uint32_t room = room_signed > 0 ? static_cast<std::uint32_t>(room_signed) : 0U;
-
-        Piece p;
-        if (snd_nxt_ < end) {
+        // Nagle and sender SWS avoidance apply to new data only (a retransmission goes as it is).
+        if (snd_nxt_ >= snd_max_ && snd_nxt_ < end) {
             const auto avail = static_cast<std::uint32_t>(end - snd_nxt_);
-            p.len = std::min({avail, std::uint32_t{snd_mss_}, room});
-            if (p.len == 0) break;  // window closed: the persist timer takes over
-            // Our FIN rides on the last data segment when it fits in the window.
-            p.fin = snd_shut_ && p.len == avail && room > p.len;
-        } else if (snd_shut_ && snd_nxt_ == end && (!fin_sent_ || snd_nxt_ == fin_seq_)) {
-            if (room == 0) break;
-            p.fin = true;
-        } else {
-            break;
+            const std::uint32_t len = std::min({avail, std::uint32_t{snd_mss_}, room});
+            if (len == 0 || !sender_may_send(len, avail)) break;
         }
-
-        const SeqNum seq = snd_nxt_;
-        const bool retransmission = seq < snd_max_;
-        std::uint8_t flags = tcp_flag::ack;
-        if (p.len > 0 && seq + p.len == end) flags |= tcp_flag::psh;
-        if (p.fin) flags |= tcp_flag::fin;
-        Segment s = make_segment(seq, flags);
-        if (p.len > 0) {
-            const auto parts =
-                send_buf_.peek_spans(static_cast<std::size_t>(seq - send_front_), p.len);
-            if (parts[1].empty()) {
-                s.payload = parts[0];
-            } else {
-                scratch.assign(parts[0].begin(), parts[0].end());
-                scratch.insert(scratch.end(), parts[1].begin(), parts[1].end());
-                s.payload = scratch;
-            }
+        const std::uint32_t used = send_one(out, snd_nxt_, room, now);
+        if (used == 0) break;
+        if (limited && snd_nxt_ + used > snd_una_ + std::min(snd_wnd_, cwnd())) {
+            stats_.limited_transmits++;
         }
-        if (p.fin) {
-            fin_sent_ = true;
-            fin_seq_ = seq + p.len;
-            // DESIGN.md §3: every transmission of the FIN carries the same option bytes.
-            s.options.disconnect = disc_out_;
-        }
-        if (retransmission) {
-            stats_.retransmits++;
-            if (rtt_seq_ && *rtt_seq_ > seq) rtt_seq_.reset();  // Karn
-        }
-        emit(out, s, now);
+        snd_nxt_ = snd_nxt_ + used;
         sent_any = true;
         ++segments;
-        snd_nxt_ = seq + p.len + (p.fin ? 1U : 0U);
-        if (snd_nxt_ > snd_max_) {
-            snd_max_ = snd_nxt_;
-            if (!rtt_seq_ && !retransmission) {
-                rtt_seq_ = snd_nxt_;
-                rtt_start_ = now;
-            }
-        }
-        if (!armed(Timer::retransmit)) restart_retransmit_timer(now);
-        if (p.fin) break;
+        if (fin_sent_ && snd_nxt_ == fin_seq_ + 1) break;
     }
     return sent_any;
 }
@@ -207,26 +298,21 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
         // the window says (it was in the window when first sent).
         fast_retransmit_pending_ = false;
         if (snd_una_ != snd_max_) {
-            const SeqNum saved_nxt = snd_nxt_;
-            const std::uint32_t saved_cwnd = cwnd_;
-            const std::uint32_t saved_wnd = snd_wnd_;
-            snd_nxt_ = snd_una_;
-            cwnd_ = snd_mss_ + 1;     // room for one full segment and a FIN riding on it
-            snd_wnd_ = std::max<std::uint32_t>(snd_wnd_, snd_mss_ + 1);
-            const SeqNum end = data_end();
-            if (snd_nxt_ < end || snd_shut_) {
-                // Exactly one segment: the +1 above would otherwise let a 1-byte segment follow
-                // a full one (RFC 5681 §3.2 step 2 retransmits "the lost segment", just one).
-                (void)send_data(out, now, 1);
-            }
-            cwnd_ = saved_cwnd;
-            snd_wnd_ = saved_wnd;
-            snd_nxt_ = seq_max(snd_nxt_, saved_nxt);
+            // Exactly one segment at SND.UNA, outside the window checks (room for one full
+            // segment and a FIN riding on it).
+            const std::uint32_t used = send_one(out, snd_una_, snd_mss_ + 1U, now);
+            if (snd_nxt_ < snd_una_ + used) snd_nxt_ = snd_una_ + used;
             restart_retransmit_timer(now);
+            // RFC 6675 §5 step 4.3: that was the first NextSeg; HighRxt moves past it.
+            if (sack_ok_) high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + snd_mss_, snd_max_));
         }
     }
 
-    (void)send_data(out, now);
+    if (in_fast_recovery_ && sack_ok_ && cc_) {
+        send_sack_recovery(out, now);
+    } else {
+        (void)send_data(out, now);
+    }
 
     if (probe_pending_) {
         // Zero-window probe: an ACK with an old sequence number makes the peer answer with its
