@@ -2,62 +2,26 @@
 //
 // Step 1: send N transactions, then WSPSendDisconnect with the transaction total as disconnect
 // data. Step 6: wait for FD_CLOSE (the server's FIN). Step 7: WSPRecvDisconnect for the grand
-// total. Step 8: WSPCloseSocket. Exit status 0 only if the whole exchange completed.
+// total. Step 8: WSPCloseSocket. Exit status 0 only if the whole exchange completed (with
+// --clients K: all K exchanges, run at once on one host).
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <atomic>
 #include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host_options.hpp"
 #include "txn_wire.hpp"
 
-int main(int argc, char** argv) {
-    apps::HostOptions ho;
-    auto args = apps::parse_host_options(argc, argv, ho);
-    std::string server;
-    unsigned short port = 7000;
-    int count = 10;
-    unsigned seed = 1;
-    unsigned timeout_ms = 30000;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "--help" || a == "-h") {
-            std::printf(
-                "usage: txn-client --addr A.B.C.D/N --server A.B.C.D [--port P] [--count N]\n"
-                "                  [--seed S] [--timeout-ms T] [host options]\n"
-                "Sends N transactions, then its transaction total as disconnect data; prints\n"
-                "the grand total the server answers with on its FIN.\n"
-                "  --server A.B.C.D  the txn-server's address (required)\n"
-                "  --port P          its port (default 7000)\n"
-                "  --count N         transactions to send (default 10)\n"
-                "  --seed S          seed of the transaction amounts (default 1)\n"
-                "  --timeout-ms T    give up waiting for the server after T ms (default 30000)\n%s",
-                apps::host_options_help());
-            return 0;
-        } else if (a == "--server" && i + 1 < args.size()) {
-            server = args[++i];
-        } else if (a == "--port" && i + 1 < args.size()) {
-            port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
-        } else if (a == "--count" && i + 1 < args.size()) {
-            count = std::atoi(args[++i].c_str());
-        } else if (a == "--seed" && i + 1 < args.size()) {
-            seed = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
-        } else if (a == "--timeout-ms" && i + 1 < args.size()) {
-            timeout_ms = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
-        } else {
-            std::cerr << "txn-client: unknown argument " << a << " (see --help)\n";
-            return 2;
-        }
-    }
-    IN_ADDR srv{};
-    if (server.empty() || !apps::parse_ipv4(server, srv)) {
-        std::cerr << "txn-client: --server A.B.C.D is required\n";
-        return 2;
-    }
-    WSPHOST host = apps::start_host(ho);
+namespace {
+
+// One transaction-total exchange on `host`; 0 when it completed.
+int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short port, int count,
+            unsigned seed, unsigned timeout_ms, const char* me) {
     int err = 0;
     int status = 1;
     SOCKET s = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
@@ -67,9 +31,16 @@ int main(int argc, char** argv) {
     do {
         if (s == INVALID_SOCKET ||
             WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0) {
-            std::printf("txn-client: connect to %s:%u failed: %s\n", server.c_str(), port,
+            std::printf("%s: connect to %s:%u failed: %s\n", me, server.c_str(), port,
                         WSPErrorName(err));
             break;
+        }
+        SOCKADDR_IN local{};
+        int llen = sizeof local;
+        unsigned lport = 0;
+        if (WSPGetSockName(s, reinterpret_cast<SOCKADDR*>(&local), &llen, &err) == 0) {
+            const auto* pp = reinterpret_cast<const unsigned char*>(&local.sin_port);
+            lport = (static_cast<unsigned>(pp[0]) << 8) | pp[1];
         }
         // Step 1: the transactions, then the total as disconnect data.
         std::mt19937 rng(seed);
@@ -83,52 +54,123 @@ int main(int argc, char** argv) {
         WSABUF b{static_cast<u_long>(wire.size()), reinterpret_cast<char*>(wire.data())};
         DWORD sent = 0;
         if (!wire.empty() && WSPSend(s, &b, 1, &sent, 0, &err) != 0) {
-            std::printf("txn-client: WSPSend failed: %s\n", WSPErrorName(err));
+            std::printf("%s: WSPSend failed: %s\n", me, WSPErrorName(err));
             break;
         }
         unsigned char tot[8];
         apps::put_be64(tot, total);
         WSABUF d{8, reinterpret_cast<char*>(tot)};
         if (WSPSendDisconnect(s, &d, &err) != 0) {
-            std::printf("txn-client: WSPSendDisconnect failed: %s%s\n", WSPErrorName(err),
+            std::printf("%s: WSPSendDisconnect failed: %s%s\n", me, WSPErrorName(err),
                         err == WSAENOPROTOOPT ? " (the peer did not negotiate disconnect data)" : "");
             break;
         }
-        std::printf("txn-client: sent %d transactions, total %" PRId64 "\n", count, total);
+        std::printf("%s: sent %d transactions, total %" PRId64 "\n", me, count, total);
         std::fflush(stdout);
         // Step 6: FD_CLOSE announces the server's FIN (and so its disconnect data).
         if (WSPEventSelect(s, ev, FD_CLOSE, &err) != 0) {
-            std::printf("txn-client: WSPEventSelect failed: %s\n", WSPErrorName(err));
+            std::printf("%s: WSPEventSelect failed: %s\n", me, WSPErrorName(err));
             break;
         }
         if (WSAWaitForMultipleEvents(1, &ev, 0, timeout_ms, 0) != WSA_WAIT_EVENT_0) {
-            std::printf("txn-client: no FD_CLOSE within %u ms\n", timeout_ms);
+            std::printf("%s: no FD_CLOSE within %u ms\n", me, timeout_ms);
             break;
         }
         WSANETWORKEVENTS ne{};
         if (WSPEnumNetworkEvents(s, ev, &ne, &err) != 0 || !(ne.lNetworkEvents & FD_CLOSE)) {
-            std::printf("txn-client: WSPEnumNetworkEvents failed: %s\n", WSPErrorName(err));
+            std::printf("%s: WSPEnumNetworkEvents failed: %s\n", me, WSPErrorName(err));
             break;
         }
         if (ne.iErrorCode[FD_CLOSE_BIT] != 0) {
-            std::printf("txn-client: FD_CLOSE with %s\n", WSPErrorName(ne.iErrorCode[FD_CLOSE_BIT]));
+            std::printf("%s: FD_CLOSE with %s\n", me, WSPErrorName(ne.iErrorCode[FD_CLOSE_BIT]));
             break;
         }
         // Step 7: the grand total.
         unsigned char grand[64];
         WSABUF g{sizeof grand, reinterpret_cast<char*>(grand)};
         if (WSPRecvDisconnect(s, &g, &err) != 0 || g.len != 8) {
-            std::printf("txn-client: no grand total (%s, %lu bytes)\n", WSPErrorName(err),
+            std::printf("%s: no grand total (%s, %lu bytes)\n", me, WSPErrorName(err),
                         static_cast<unsigned long>(g.len));
             break;
         }
-        std::printf("txn-client: total %" PRId64 ", grand total %" PRId64 "\n", total,
+        std::printf("%s: port %u total %" PRId64 ", grand total %" PRId64 "\n", me, lport, total,
                     apps::get_be64(grand));
         status = 0;
     } while (false);
     // Step 8.
     if (s != INVALID_SOCKET) (void)WSPCloseSocket(s, &err);
     WSACloseEvent(ev);
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    apps::HostOptions ho;
+    auto args = apps::parse_host_options(argc, argv, ho);
+    std::string server;
+    unsigned short port = 7000;
+    int count = 10;
+    unsigned seed = 1;
+    unsigned timeout_ms = 30000;
+    int clients = 1;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            std::printf(
+                "usage: txn-client --addr A.B.C.D/N --server A.B.C.D [--port P] [--count N]\n"
+                "                  [--seed S] [--clients K] [--timeout-ms T] [host options]\n"
+                "Sends N transactions, then its transaction total as disconnect data; prints\n"
+                "the grand total the server answers with on its FIN.\n"
+                "  --server A.B.C.D  the txn-server's address (required)\n"
+                "  --port P          its port (default 7000)\n"
+                "  --count N         transactions to send (default 10)\n"
+                "  --seed S          seed of the transaction amounts (default 1)\n"
+                "  --clients K       run K exchanges at once on this host (seeds S..S+K-1)\n"
+                "  --timeout-ms T    give up waiting for the server after T ms (default 30000)\n%s",
+                apps::host_options_help());
+            return 0;
+        } else if (a == "--server" && i + 1 < args.size()) {
+            server = args[++i];
+        } else if (a == "--port" && i + 1 < args.size()) {
+            port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
+        } else if (a == "--count" && i + 1 < args.size()) {
+            count = std::atoi(args[++i].c_str());
+        } else if (a == "--seed" && i + 1 < args.size()) {
+            seed = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
+        } else if (a == "--clients" && i + 1 < args.size()) {
+            clients = std::atoi(args[++i].c_str());
+        } else if (a == "--timeout-ms" && i + 1 < args.size()) {
+            timeout_ms = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
+        } else {
+            std::cerr << "txn-client: unknown argument " << a << " (see --help)\n";
+            return 2;
+        }
+    }
+    IN_ADDR srv{};
+    if (server.empty() || !apps::parse_ipv4(server, srv)) {
+        std::cerr << "txn-client: --server A.B.C.D is required\n";
+        return 2;
+    }
+    WSPHOST host = apps::start_host(ho);
+    int status = 0;
+    if (clients <= 1) {
+        status = run_one(host, srv, server, port, count, seed, timeout_ms, "txn-client");
+    } else {
+        // Several clients at once on this host, one thread each (seeds S, S+1, ...).
+        std::vector<std::thread> threads;
+        std::atomic<int> failed{0};
+        for (int i = 0; i < clients; ++i) {
+            threads.emplace_back([&, i] {
+                const std::string name = "txn-client[" + std::to_string(i + 1) + "]";
+                if (run_one(host, srv, server, port, count, seed + static_cast<unsigned>(i), timeout_ms,
+                            name.c_str()) != 0)
+                    failed++;
+            });
+        }
+        for (auto& t : threads) t.join();
+        status = failed.load() == 0 ? 0 : 1;
+    }
     apps::stop_host(host, ho);
     return status;
 }

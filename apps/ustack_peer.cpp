@@ -1,0 +1,497 @@
+// ustack-peer: one connection of a scripted end-to-end test, on ustack (the far end is usually a
+// Linux socket, see tests/e2e/linux_peer.py). Every outcome is one line on stdout:
+//
+//   listening <port>                     (--listen: ready for the peer to connect)
+//   connected <peer addr:port>
+//   OK <what> [...]                      a step that succeeded
+//   ERR <WSAE...> <what>                 a call that failed (the test decides if that was expected)
+//   FD_CLOSE <0|WSAE...>                 the FD_CLOSE network event and its error code
+//   sha256 sent|recv <hex> <bytes>       digest of everything sent / received on the connection
+//   rate sent|recv <MiB/s>               throughput of the transfer
+//
+// Exit status: 0 when the mode ran to its end (whatever errors it reported as expected), 1 on an
+// unexpected failure, 2 on bad arguments.
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host_options.hpp"
+#include "sha256.hpp"
+
+namespace {
+
+const char* kHelp =
+    "usage: ustack-peer --addr A.B.C.D/N (--connect A.B.C.D | --listen) [--port P] --mode M [options]\n"
+    "One TCP connection on ustack, for end-to-end tests against Linux or another ustack.\n"
+    "  --connect A.B.C.D   connect to this address (port --port)\n"
+    "  --listen            listen on --port and accept one connection\n"
+    "  --port P            default 9000\n"
+    "  --mode M            what to do on the connection:\n"
+    "     send             send --bytes, WSPShutdown(SD_SEND), read to end of stream, close\n"
+    "     recv             read to end of stream, close\n"
+    "     duplex           send --bytes (then SD_SEND) while reading to end of stream\n"
+    "     send-then-recv   send --bytes, SD_SEND, then read to end of stream (half-close by us)\n"
+    "     recv-then-send   read to end of stream (the peer's half-close), then send --bytes, close\n"
+    "     wait-reset       read --bytes, select FD_READ|FD_CLOSE, send \"go\", wait for FD_CLOSE,\n"
+    "                      then WSPRecv (expects the peer to reset: WSAECONNRESET twice)\n"
+    "     abort            send --bytes, SO_LINGER {1,0}, close (RST)\n"
+    "     close-unread     wait until data is readable, close without reading it (RST)\n"
+    "     linger-expiry    fill the send path (non-blocking sends until WSAEWOULDBLOCK, at most\n"
+    "                      --bytes), SO_LINGER {1,--linger}, blocking close (expiry: RST)\n"
+    "     discdata         send --bytes, WSPSendDisconnect with 8 bytes (--disc-total); on\n"
+    "                      WSAENOPROTOOPT fall back to WSPShutdown(SD_SEND); read to end, close\n"
+    "  --bytes N           bytes to send (suffixes K, M: KiB, MiB; default 1M)\n"
+    "  --seed S            seed of the deterministic data (default 1)\n"
+    "  --linger N          linger seconds for linger-expiry (default 1)\n"
+    "  --disc-total T      the 8-byte disconnect data of mode discdata (default 42)\n"
+    "  --timeout-ms T      bound on every wait (default 30000)\n"
+    "  --hold-ms N         keep the host running N ms after the mode ends, before WSPCleanup\n"
+    "  --self-test         check the SHA-256 implementation (FIPS 180-4 vectors) and exit\n";
+
+struct Opts {
+    std::string connect;
+    bool listen = false;
+    unsigned short port = 9000;
+    std::string mode;
+    std::uint64_t bytes = 1 << 20;
+    std::uint64_t seed = 1;
+    unsigned linger = 1;
+    std::int64_t disc_total = 42;
+    unsigned timeout_ms = 30000;
+    unsigned hold_ms = 0;
+};
+
+void line(const std::string& s) {
+    std::printf("%s\n", s.c_str());
+    std::fflush(stdout);
+}
+
+void report_err(int e, const std::string& what) { line(std::string("ERR ") + WSPErrorName(e) + " " + what); }
+
+double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Deterministic data: xorshift64* stream.
+struct DataGen {
+    std::uint64_t x;
+    explicit DataGen(std::uint64_t seed) : x(seed * 0x9E3779B97F4A7C15ull + 1) {}
+    void fill(unsigned char* p, std::size_t n) {
+        for (std::size_t i = 0; i < n; i += 8) {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            const std::uint64_t v = x * 0x2545F4914F6CDD1Dull;
+            for (std::size_t j = 0; j < 8 && i + j < n; ++j) p[i + j] = static_cast<unsigned char>(v >> (8 * j));
+        }
+    }
+};
+
+std::uint64_t parse_size(const std::string& s) {
+    char* end = nullptr;
+    std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
+    if (end && (*end == 'K' || *end == 'k')) v <<= 10;
+    if (end && (*end == 'M' || *end == 'm')) v <<= 20;
+    return v;
+}
+
+// Send `n` deterministic bytes; false (after reporting) on failure.
+bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {
+    DataGen g(seed);
+    apps::Sha256 h;
+    std::vector<unsigned char> buf(256 * 1024);
+    std::uint64_t done = 0;
+    const double t0 = now_s();
+    while (done < n) {
+        const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
+        g.fill(buf.data(), chunk);
+        std::size_t off = 0;
+        while (off < chunk) {
+            WSABUF b{static_cast<u_long>(chunk - off), reinterpret_cast<char*>(buf.data() + off)};
+            DWORD sent = 0;
+            int e = 0;
+            if (WSPSend(s, &b, 1, &sent, 0, &e) != 0) {
+                report_err(e, std::string(what) + " WSPSend after " + std::to_string(done + off) + " bytes");
+                return false;
+            }
+            off += sent;
+        }
+        h.update(buf.data(), chunk);
+        done += chunk;
+    }
+    const double dt = now_s() - t0;
+    line("sha256 sent " + h.hex_digest() + " " + std::to_string(done));
+    char r[64];
+    std::snprintf(r, sizeof r, "rate sent %.1f MiB/s (%.2f s)", dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
+    line(r);
+    return true;
+}
+
+// Read to end of stream; false (after reporting) on an error.
+bool recv_all(SOCKET s, const char* what) {
+    apps::Sha256 h;
+    std::vector<char> buf(256 * 1024);
+    std::uint64_t done = 0;
+    const double t0 = now_s();
+    for (;;) {
+        WSABUF b{static_cast<u_long>(buf.size()), buf.data()};
+        DWORD got = 0, flags = 0;
+        int e = 0;
+        if (WSPRecv(s, &b, 1, &got, &flags, &e) != 0) {
+            report_err(e, std::string(what) + " WSPRecv after " + std::to_string(done) + " bytes");
+            line("sha256 recv " + h.hex_digest() + " " + std::to_string(done));
+            return false;
+        }
+        if (got == 0) break;
+        h.update(buf.data(), got);
+        done += got;
+    }
+    const double dt = now_s() - t0;
+    line("sha256 recv " + h.hex_digest() + " " + std::to_string(done));
+    line("OK eof " + std::string(what));
+    char r[64];
+    std::snprintf(r, sizeof r, "rate recv %.1f MiB/s (%.2f s)", dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
+    line(r);
+    return true;
+}
+
+bool recv_exact(SOCKET s, std::uint64_t n) {
+    std::vector<char> buf(64 * 1024);
+    std::uint64_t done = 0;
+    while (done < n) {
+        WSABUF b{static_cast<u_long>(std::min<std::uint64_t>(buf.size(), n - done)), buf.data()};
+        DWORD got = 0, flags = 0;
+        int e = 0;
+        if (WSPRecv(s, &b, 1, &got, &flags, &e) != 0) {
+            report_err(e, "WSPRecv");
+            return false;
+        }
+        if (got == 0) {
+            line("ERR EOF after " + std::to_string(done) + " of " + std::to_string(n) + " bytes");
+            return false;
+        }
+        done += got;
+    }
+    line("OK received " + std::to_string(done) + " bytes");
+    return true;
+}
+
+bool shutdown_send(SOCKET s) {
+    int e = 0;
+    if (WSPShutdown(s, SD_SEND, &e) != 0) {
+        report_err(e, "WSPShutdown(SD_SEND)");
+        return false;
+    }
+    line("OK WSPShutdown(SD_SEND)");
+    return true;
+}
+
+bool close_socket(SOCKET s, const char* what = "WSPCloseSocket") {
+    int e = 0;
+    const double t0 = now_s();
+    const int r = WSPCloseSocket(s, &e);
+    char d[64];
+    std::snprintf(d, sizeof d, " (%.2f s)", now_s() - t0);
+    if (r != 0) {
+        report_err(e, std::string(what) + d);
+        return false;
+    }
+    line(std::string("OK ") + what + d);
+    return true;
+}
+
+std::string addr_str(const SOCKADDR_IN& sin) {
+    const auto* a = reinterpret_cast<const unsigned char*>(&sin.sin_addr.s_addr);
+    const auto* p = reinterpret_cast<const unsigned char*>(&sin.sin_port);
+    return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
+           std::to_string(a[3]) + ":" + std::to_string((p[0] << 8) | p[1]);
+}
+
+// Wait (bounded) until FD_CLOSE is recorded; print every network event seen.
+bool wait_fd_close(SOCKET s, WSAEVENT ev, unsigned timeout_ms) {
+    const double deadline = now_s() + timeout_ms / 1000.0;
+    for (;;) {
+        const double left = deadline - now_s();
+        if (left <= 0) {
+            line("ERR TIMEOUT waiting for FD_CLOSE");
+            return false;
+        }
+        if (WSAWaitForMultipleEvents(1, &ev, 0, static_cast<DWORD>(left * 1000) + 1, 0) != WSA_WAIT_EVENT_0) continue;
+        WSANETWORKEVENTS ne{};
+        int e = 0;
+        if (WSPEnumNetworkEvents(s, ev, &ne, &e) != 0) {
+            report_err(e, "WSPEnumNetworkEvents");
+            return false;
+        }
+        if (ne.lNetworkEvents & FD_READ)
+            line(std::string("FD_READ ") + (ne.iErrorCode[FD_READ_BIT] ? WSPErrorName(ne.iErrorCode[FD_READ_BIT]) : "0"));
+        if (ne.lNetworkEvents & FD_CLOSE) {
+            line(std::string("FD_CLOSE ") + (ne.iErrorCode[FD_CLOSE_BIT] ? WSPErrorName(ne.iErrorCode[FD_CLOSE_BIT]) : "0"));
+            return true;
+        }
+    }
+}
+
+int run(SOCKET s, const Opts& o) {
+    int e = 0;
+    const std::string& m = o.mode;
+    if (m == "send") {
+        if (!send_all(s, o.bytes, o.seed, "send") || !shutdown_send(s) || !recv_all(s, "after send")) return 1;
+        return close_socket(s) ? 0 : 1;
+    }
+    if (m == "recv") {
+        if (!recv_all(s, "recv")) return 1;
+        return close_socket(s) ? 0 : 1;
+    }
+    if (m == "duplex") {
+        std::atomic<bool> send_ok{false};
+        std::thread t([&] { send_ok = send_all(s, o.bytes, o.seed, "duplex") && shutdown_send(s); });
+        const bool recv_ok = recv_all(s, "duplex");
+        t.join();
+        if (!send_ok || !recv_ok) return 1;
+        return close_socket(s) ? 0 : 1;
+    }
+    if (m == "send-then-recv") {
+        if (!send_all(s, o.bytes, o.seed, "first") || !shutdown_send(s) || !recv_all(s, "half-closed")) return 1;
+        return close_socket(s) ? 0 : 1;
+    }
+    if (m == "recv-then-send") {
+        if (!recv_all(s, "peer half-closed")) return 1;
+        if (!send_all(s, o.bytes, o.seed, "after peer FIN")) return 1;
+        return close_socket(s) ? 0 : 1;
+    }
+    if (m == "wait-reset") {
+        if (!recv_exact(s, o.bytes)) return 1;
+        WSAEVENT ev = WSACreateEvent();
+        if (WSPEventSelect(s, ev, FD_READ | FD_CLOSE, &e) != 0) {
+            report_err(e, "WSPEventSelect");
+            return 1;
+        }
+        char go[2] = {'g', 'o'};
+        WSABUF b{2, go};
+        DWORD sent = 0;
+        if (WSPSend(s, &b, 1, &sent, 0, &e) != 0) {
+            report_err(e, "WSPSend(go)");
+            return 1;
+        }
+        line("OK sent go");
+        if (!wait_fd_close(s, ev, o.timeout_ms)) return 1;
+        char buf[256];
+        WSABUF rb{sizeof buf, buf};
+        DWORD got = 0, flags = 0;
+        if (WSPRecv(s, &rb, 1, &got, &flags, &e) != 0) {
+            report_err(e, "WSPRecv");
+        } else {
+            line("OK WSPRecv " + std::to_string(got));
+        }
+        close_socket(s);
+        WSACloseEvent(ev);
+        return 0;
+    }
+    if (m == "abort") {
+        if (!send_all(s, o.bytes, o.seed, "abort")) return 1;
+        LINGER l{1, 0};
+        if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), sizeof l, &e) != 0) {
+            report_err(e, "SO_LINGER {1,0}");
+            return 1;
+        }
+        return close_socket(s, "WSPCloseSocket linger {1,0}") ? 0 : 1;
+    }
+    if (m == "close-unread") {
+        WSP_FD_SET rd{};
+        rd.fd_count = 1;
+        rd.fd_array[0] = s;
+        TIMEVAL tv{static_cast<long>(o.timeout_ms / 1000), static_cast<long>(o.timeout_ms % 1000) * 1000};
+        const int n = WSPSelect(0, &rd, nullptr, nullptr, &tv, &e);
+        if (n != 1) {
+            if (n < 0) report_err(e, "WSPSelect"); else line("ERR TIMEOUT waiting for data");
+            return 1;
+        }
+        // Let the whole burst arrive, then report how much is left unread.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        u_long unread = 0;
+        DWORD ret = 0;
+        if (WSPIoctl(s, FIONREAD, nullptr, 0, &unread, sizeof unread, &ret, &e) != 0) {
+            report_err(e, "FIONREAD");
+            return 1;
+        }
+        line("OK unread " + std::to_string(unread) + " bytes");
+        return close_socket(s, "WSPCloseSocket with unread data") ? 0 : 1;
+    }
+    if (m == "linger-expiry") {
+        u_long nb = 1;
+        DWORD ret = 0;
+        if (WSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, &e) != 0) {
+            report_err(e, "FIONBIO 1");
+            return 1;
+        }
+        DataGen g(o.seed);
+        std::vector<unsigned char> buf(64 * 1024);
+        std::uint64_t queued = 0;
+        bool blocked = false;
+        const double deadline = now_s() + o.timeout_ms / 1000.0;
+        while (queued < o.bytes && now_s() < deadline) {
+            g.fill(buf.data(), buf.size());
+            WSABUF b{static_cast<u_long>(buf.size()), reinterpret_cast<char*>(buf.data())};
+            DWORD sent = 0;
+            if (WSPSend(s, &b, 1, &sent, 0, &e) != 0) {
+                if (e != WSAEWOULDBLOCK) {
+                    report_err(e, "WSPSend");
+                    return 1;
+                }
+                // Blocked: wait a little in case the peer's window still opens, then stop.
+                if (blocked) break;
+                blocked = true;
+                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                continue;
+            }
+            blocked = false;
+            queued += sent;
+        }
+        line("OK queued " + std::to_string(queued) + " bytes" + (blocked ? " (WSAEWOULDBLOCK)" : ""));
+        nb = 0;
+        if (WSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, &e) != 0) {
+            report_err(e, "FIONBIO 0");
+            return 1;
+        }
+        LINGER l{1, static_cast<u_short>(o.linger)};
+        if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), sizeof l, &e) != 0) {
+            report_err(e, "SO_LINGER");
+            return 1;
+        }
+        return close_socket(s, ("WSPCloseSocket linger {1," + std::to_string(o.linger) + "}").c_str()) ? 0 : 1;
+    }
+    if (m == "discdata") {
+        int len = 0;
+        int optlen = sizeof len;
+        if (WSPGetSockOpt(s, SOL_SOCKET, SO_DISCDATALEN, reinterpret_cast<char*>(&len), &optlen, &e) != 0) {
+            report_err(e, "SO_DISCDATALEN");
+        } else {
+            line("OK SO_DISCDATALEN " + std::to_string(len));
+        }
+        if (o.bytes > 0 && !send_all(s, o.bytes, o.seed, "discdata")) return 1;
+        unsigned char d[8];
+        const auto u = static_cast<std::uint64_t>(o.disc_total);
+        for (int i = 0; i < 8; ++i) d[i] = static_cast<unsigned char>(u >> (56 - 8 * i));
+        WSABUF b{8, reinterpret_cast<char*>(d)};
+        if (WSPSendDisconnect(s, &b, &e) != 0) {
+            report_err(e, "WSPSendDisconnect");
+            if (e != WSAENOPROTOOPT || !shutdown_send(s)) return 1;
+        } else {
+            line("OK WSPSendDisconnect");
+        }
+        if (!recv_all(s, "after disconnect")) return 1;
+        return close_socket(s) ? 0 : 1;
+    }
+    std::cerr << "ustack-peer: unknown --mode " << m << " (see --help)\n";
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    apps::HostOptions ho;
+    auto args = apps::parse_host_options(argc, argv, ho);
+    Opts o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto val = [&]() -> std::string {
+            if (i + 1 >= args.size()) {
+                std::cerr << "ustack-peer: " << a << " needs a value\n";
+                std::exit(2);
+            }
+            return args[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            std::printf("%s%s", kHelp, apps::host_options_help());
+            return 0;
+        } else if (a == "--self-test") {
+            const bool ok = apps::sha256_self_test();
+            std::printf("sha256 self-test %s\n", ok ? "OK" : "FAILED");
+            return ok ? 0 : 1;
+        } else if (a == "--connect") {
+            o.connect = val();
+        } else if (a == "--listen") {
+            o.listen = true;
+        } else if (a == "--port") {
+            o.port = static_cast<unsigned short>(std::atoi(val().c_str()));
+        } else if (a == "--mode") {
+            o.mode = val();
+        } else if (a == "--bytes") {
+            o.bytes = parse_size(val());
+        } else if (a == "--seed") {
+            o.seed = std::strtoull(val().c_str(), nullptr, 10);
+        } else if (a == "--linger") {
+            o.linger = static_cast<unsigned>(std::atoi(val().c_str()));
+        } else if (a == "--disc-total") {
+            o.disc_total = std::strtoll(val().c_str(), nullptr, 10);
+        } else if (a == "--hold-ms") {
+            o.hold_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
+        } else if (a == "--timeout-ms") {
+            o.timeout_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
+        } else {
+            std::cerr << "ustack-peer: unknown argument " << a << " (see --help)\n";
+            return 2;
+        }
+    }
+    if (o.mode.empty() || (o.connect.empty() == !o.listen)) {
+        std::cerr << "ustack-peer: need --mode and exactly one of --connect/--listen (see --help)\n";
+        return 2;
+    }
+    if (!apps::sha256_self_test()) {
+        std::cerr << "ustack-peer: SHA-256 self-test failed\n";
+        return 1;
+    }
+    IN_ADDR dst{};
+    if (!o.connect.empty() && !apps::parse_ipv4(o.connect, dst)) {
+        std::cerr << "ustack-peer: bad --connect address " << o.connect << "\n";
+        return 2;
+    }
+    WSPHOST host = apps::start_host(ho);
+    int e = 0;
+    int status = 1;
+    SOCKET ls = INVALID_SOCKET;
+    SOCKET s = INVALID_SOCKET;
+    do {
+        if (o.listen) {
+            ls = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
+            SOCKADDR_IN sin = apps::make_sockaddr(IN_ADDR{INADDR_ANY}, o.port);
+            if (ls == INVALID_SOCKET || WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0 ||
+                WSPListen(ls, 4, &e) != 0) {
+                report_err(e, "listen");
+                break;
+            }
+            line("listening " + std::to_string(o.port));
+            SOCKADDR_IN peer{};
+            int len = sizeof peer;
+            s = WSPAccept(ls, reinterpret_cast<SOCKADDR*>(&peer), &len, &e);
+            if (s == INVALID_SOCKET) {
+                report_err(e, "WSPAccept");
+                break;
+            }
+            line("connected " + addr_str(peer));
+            (void)WSPCloseSocket(ls, &e);
+            ls = INVALID_SOCKET;
+        } else {
+            s = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
+            SOCKADDR_IN sin = apps::make_sockaddr(dst, o.port);
+            if (s == INVALID_SOCKET || WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0) {
+                report_err(e, "WSPConnect " + o.connect);
+                break;
+            }
+            line("connected " + o.connect + ":" + std::to_string(o.port));
+        }
+        status = run(s, o);
+    } while (false);
+    if (ls != INVALID_SOCKET) (void)WSPCloseSocket(ls, &e);
+    if (o.hold_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.hold_ms));
+    apps::stop_host(host, ho);
+    return status;
+}
