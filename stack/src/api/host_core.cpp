@@ -76,6 +76,7 @@ void HostCore::service(Instant now, PacketSink& out) {
 
     EncodingSink sink(im.codec, im.packet, out);
     im.stack.poll_transmit(now, sink);
+    im.services++;
 
     while (auto ev = im.stack.poll_event()) {
         std::shared_ptr<SocketState> s;
@@ -89,7 +90,10 @@ void HostCore::service(Instant now, PacketSink& out) {
     }
     // Events may have been produced by transmit-side work too (e.g. a connection closing after
     // its last retransmission); a spurious wake-up costs a predicate check.
-    if (woke || im.cleanup_deadline) api_cv().notify_all();
+    // Fix (wsp test "SEMANTICS 32"): a lingering WSPCloseSocket waits for "everything acked",
+    // which no stack event announces (the ACK of our FIN moves FIN-WAIT-1 to FIN-WAIT-2
+    // silently) -- without this it slept until the linger deadline.
+    if (woke || im.cleanup_deadline || !im.lingering.empty()) api_cv().notify_all();
 }
 
 std::optional<Instant> HostCore::next_deadline() const {

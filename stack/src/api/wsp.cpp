@@ -122,6 +122,16 @@ void close_now(SocketState& s, bool abortive) {
     remove_socket(s);
 }
 
+// Fix (wsp tests, misuse table): every WSABUF must be addressable before a call starts -- a
+// NULL `buf` with a nonzero `len` used to be found only after a blocking WSPRecv had waited for
+// data (hanging on an idle connection), or after a WSPSend had already queued earlier buffers.
+bool bufs_valid(LPWSABUF bufs, DWORD count) {
+    if (count > 0 && bufs == nullptr) return false;
+    for (DWORD i = 0; i < count; ++i)
+        if (bufs[i].len > 0 && bufs[i].buf == nullptr) return false;
+    return true;
+}
+
 std::size_t total_len(LPWSABUF bufs, DWORD count) {
     std::size_t n = 0;
     for (DWORD i = 0; i < count; ++i) n += bufs[i].len;
@@ -148,7 +158,12 @@ extern "C" int WSPCleanup(WSPHOST host, LPINT lpErrno) {
     im.cleanup_deadline = im.now() + host->core->options().cleanup_timeout;
     im.cleanup_expired = false;
     im.wake();
-    while (im.orphans_pending() && !im.cleanup_expired) api_cv().wait(lock);
+    // At least one engine pass after the closes above, so what they queued -- the RST of an
+    // abortive close above all, which leaves no orphan to wait for -- is on the wire before the
+    // engine stops.
+    const std::uint64_t flushed = im.services + 1;
+    while ((im.services < flushed || im.orphans_pending()) && !im.cleanup_expired)
+        api_cv().wait(lock);
     im.cleanup_deadline.reset();
     registry().hosts.erase(host);
     lock.unlock();
@@ -241,6 +256,13 @@ extern "C" SOCKET WSPAccept(SOCKET sock, SOCKADDR* addr, LPINT addrlen, LPINT lp
         fail(lpErrno, WSAEINVAL);
         return INVALID_SOCKET;
     }
+    // Fix (wsp tests, misuse table): a too-small or missing address buffer fails WSAEFAULT
+    // before anything is dequeued -- it used to block first and then drop the address.
+    if (addr != nullptr &&
+        (addrlen == nullptr || *addrlen < static_cast<int>(sizeof(SOCKADDR_IN)))) {
+        fail(lpErrno, WSAEFAULT);
+        return INVALID_SOCKET;
+    }
     auto& im = host_of(*s);
     s->accept_enabled = true;  // FD_ACCEPT re-enabled by any WSPAccept (SEMANTICS checklist 48)
     if (s->nonblocking) {
@@ -301,7 +323,14 @@ extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPINT 
         release_conn(*s);  // a failed attempt: the socket may connect again (SPI WSPConnect)
     }
     Endpoint remote;
-    if (!parse_sockaddr(name, namelen, remote)) return fail(lpErrno, WSAEFAULT);
+    if (!parse_sockaddr(name, namelen, remote)) {
+        // Fix (wsp misuse table): a readable address of another family is WSAEAFNOSUPPORT
+        // ("Addresses in the specified family cannot be used with this socket"), not WSAEFAULT.
+        if (name != nullptr && namelen >= static_cast<int>(sizeof(SOCKADDR_IN)) &&
+            name->sa_family != AF_INET)
+            return fail(lpErrno, WSAEAFNOSUPPORT);
+        return fail(lpErrno, WSAEFAULT);
+    }
     if (remote.addr == 0 || remote.port == 0) return fail(lpErrno, WSAEADDRNOTAVAIL);
     auto& im = host_of(*s);
     if (s->bound) im.bound_ports.erase(s->bound_port);
@@ -328,7 +357,7 @@ extern "C" int WSPSend(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD sent, DW
     Lock lock(api_mutex());
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
-    if (bufs == nullptr && count > 0) return fail(lpErrno, WSAEFAULT);
+    if (!bufs_valid(bufs, count)) return fail(lpErrno, WSAEFAULT);
     if (flags != 0) return fail(lpErrno, WSAEOPNOTSUPP);
     auto& im = host_of(*s);
     if (s->kind != SocketState::Kind::connection || (!s->connected && !s->connecting))
@@ -381,7 +410,7 @@ extern "C" int WSPRecv(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD received
     Lock lock(api_mutex());
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
-    if (bufs == nullptr && count > 0) return fail(lpErrno, WSAEFAULT);
+    if (!bufs_valid(bufs, count)) return fail(lpErrno, WSAEFAULT);
     if (flags != nullptr && *flags != 0) return fail(lpErrno, WSAEOPNOTSUPP);
     auto& im = host_of(*s);
     s->read_enabled = true;  // any WSPRecv re-enables FD_READ, even a failing one (46)
@@ -445,7 +474,12 @@ extern "C" int WSPShutdown(SOCKET sock, int how, LPINT lpErrno) {
     auto& im = host_of(*s);
     Errc e = Errc::ok;
     if (how == SD_RECEIVE || how == SD_BOTH) e = c->shutdown_receive();
-    if (e == Errc::ok && (how == SD_SEND || how == SD_BOTH)) e = c->shutdown_send(nullptr);
+    // Fix (wsp test "SEMANTICS 4"): SD_BOTH with unread data resets the connection in its
+    // SD_RECEIVE half (checklist 7); that reset is the requested outcome, so the SD_SEND half has
+    // nothing left to do and must not turn it into WSAECONNABORTED.
+    const bool reset_by_receive_half = c->is_closed();
+    if (e == Errc::ok && (how == SD_SEND || how == SD_BOTH) && !reset_by_receive_half)
+        e = c->shutdown_send(nullptr);
     im.wake();
     im.refresh(*s);
     if (e != Errc::ok) return fail(lpErrno, wsa_error(e));
@@ -650,7 +684,9 @@ extern "C" int WSPEventSelect(SOCKET sock, WSAEVENT ev, long events, LPINT lpErr
     s->mask = events;
     s->record = 0;
     s->errors.fill(0);
-    if (events != 0) s->nonblocking = true;
+    // Fix (wsp test "SEMANTICS 50"): "automatically sets socket s to nonblocking mode,
+    // regardless of the value of lNetworkEvents" [S9] -- also for lNetworkEvents == 0.
+    s->nonblocking = true;
     s->read_enabled = true;
     s->accept_enabled = true;
     s->write_enabled = s->connected;
@@ -701,6 +737,14 @@ extern "C" int WSPSelect(int /*nfds*/, WSP_FD_SET* rd, WSP_FD_SET* wr, WSP_FD_SE
             if (!find_socket(set->fd_array[i])) return WSAENOTSOCK;
         return 0;
     };
+    // Fix (wsp test "WSPSelect"): Winsock's select fails WSAEINVAL when all three sets are NULL
+    // or the timeout is not valid (this used to wait forever / treat it as expired).
+    if ((rd == nullptr || rd->fd_count == 0) && (wr == nullptr || wr->fd_count == 0) &&
+        (ex == nullptr || ex->fd_count == 0))
+        return fail(lpErrno, WSAEINVAL);
+    if (timeout != nullptr &&
+        (timeout->tv_sec < 0 || timeout->tv_usec < 0 || timeout->tv_usec >= 1'000'000))
+        return fail(lpErrno, WSAEINVAL);
     for (auto* set : {rd, wr, ex})
         if (int e = check(set); e != 0) return fail(lpErrno, e);
     auto count_ready = [&](WSP_FD_SET* set, bool (*pred)(const SocketState&), bool apply) {

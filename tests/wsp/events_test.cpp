@@ -1,0 +1,295 @@
+// SEMANTICS.md checklist 41-54: WSPEventSelect / WSPEnumNetworkEvents (FD_CLOSE timing and error
+// codes, re-enabling, records, inheritance).
+#include <string>
+
+#include "wsp_fixture.hpp"
+
+using namespace wsptest;
+
+TEST_SUITE("wsp") {
+    TEST_CASE("SEMANTICS 41 43 45 - FD_CLOSE 0 on entering CLOSE-WAIT and on TIME-WAIT after our SD_SEND - once only") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        Events cev(p.client, FD_CLOSE);
+        Events sev(p.server, FD_CLOSE);
+        REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
+        REQUIRE(sev.wait(FD_CLOSE));  // server: CLOSE-WAIT
+        CHECK(sev.error(FD_CLOSE_BIT) == 0);
+        CHECK_FALSE(cev.wait(FD_CLOSE, kQuiet));  // client: FIN-WAIT-2, no FD_CLOSE yet
+        REQUIRE(shutdown_socket(p.server, SD_SEND) == 0);
+        REQUIRE(cev.wait(FD_CLOSE));  // client: TIME-WAIT
+        CHECK(cev.error(FD_CLOSE_BIT) == 0);
+        // One-shot (45): reading end of stream and the connection closing do not repeat it.
+        char buf[4];
+        DWORD n = 0;
+        CHECK(recv_bytes(p.client, buf, sizeof buf, &n) == 0);
+        CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
+        REQUIRE(eventually([&] { return host_stat(h.a, "time_wait") == 0; }));
+        cev.poll();
+        sev.poll();
+        CHECK(cev.count(FD_CLOSE_BIT) == 1);
+        CHECK(sev.count(FD_CLOSE_BIT) == 1);
+    }
+
+    TEST_CASE("SEMANTICS 44 - FD_CLOSE is withheld until all data is read and no FD_READ is raised for the FIN") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        Events sev(p.server, FD_READ | FD_CLOSE);
+        REQUIRE(send_str(p.client, "0123456789") == 0);
+        REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
+        REQUIRE(sev.wait(FD_READ));
+        // The FIN has arrived once the client's FIN is acked; let it, then check no FD_CLOSE.
+        CHECK_FALSE(sev.wait(FD_CLOSE, kQuiet));
+        sev.take(FD_READ);
+        char buf[4];
+        DWORD n = 0;
+        REQUIRE(recv_bytes(p.server, buf, 4, &n) == 0);  // partial read: still data, no FD_CLOSE
+        CHECK(n == 4);
+        CHECK((sev.poll() & FD_CLOSE) == 0);
+        sev.take(FD_READ);  // (re-recorded: data remains after the partial read, 46)
+        char rest[16];
+        REQUIRE(recv_bytes(p.server, rest, sizeof rest, &n) == 0);
+        CHECK(n == 6);
+        REQUIRE(sev.wait(FD_CLOSE));
+        CHECK(sev.error(FD_CLOSE_BIT) == 0);
+        sev.take(FD_CLOSE);
+        sev.poll();
+        CHECK((sev.seen() & FD_READ) == 0);  // the FIN raised no FD_READ
+    }
+
+    TEST_CASE("SEMANTICS 46 - FD_READ is level-triggered and re-armed by any WSPRecv even a failing one") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        Events sev(p.server, FD_READ);
+        REQUIRE(send_str(p.client, pattern(100)) == 0);
+        REQUIRE(sev.wait(FD_READ));
+        sev.take(FD_READ);
+        CHECK(sev.count(FD_READ_BIT) == 1);
+        // More data arriving without a WSPRecv does not record FD_READ again.
+        REQUIRE(send_str(p.client, pattern(10)) == 0);
+        REQUIRE(eventually([&] { return fionread(p.server) == 110; }));
+        CHECK((sev.poll() & FD_READ) == 0);
+        // 110 bytes, read 50: FD_READ again, because data remains.
+        char buf[64];
+        DWORD n = 0;
+        REQUIRE(recv_bytes(p.server, buf, 50, &n) == 0);
+        CHECK(n == 50);
+        CHECK((sev.poll() & FD_READ) != 0);
+        // Read the rest: no FD_READ.
+        REQUIRE(recv_bytes(p.server, buf, 64, &n) == 0);
+        CHECK(n == 60);
+        CHECK((sev.poll() & FD_READ) == 0);
+        // A failing WSPRecv (WSAEWOULDBLOCK) also re-enables: the next data records FD_READ.
+        CHECK(recv_bytes(p.server, buf, 64, &n) == WSAEWOULDBLOCK);
+        sev.take(FD_READ);
+        REQUIRE(send_str(p.client, "x") == 0);
+        REQUIRE(sev.wait(FD_READ));
+        CHECK(sev.error(FD_READ_BIT) == 0);
+    }
+
+    TEST_CASE("SEMANTICS 47 59 - FD_WRITE on connect and again only after a WSAEWOULDBLOCK send once space frees") {
+        PairParams pp;
+        pp.a.send_buffer = 8192;
+        pp.b.recv_buffer = 2048;
+        Hosts h(pp);
+        const SOCKET listener = listen_on(h.b, kAddrB, 5000);
+        const SOCKET c = new_socket(h.a);
+        Events cev(c, FD_CONNECT | FD_WRITE);
+        CHECK(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
+        REQUIRE(cev.wait(FD_CONNECT));
+        REQUIRE(cev.wait(FD_WRITE));  // on connection
+        CHECK(cev.error(FD_WRITE_BIT) == 0);
+        cev.take(FD_WRITE);
+        int err = 0;
+        const SOCKET sv = WSPAccept(listener, nullptr, nullptr, &err);
+        REQUIRE(sv != INVALID_SOCKET);
+        // Successful sends do not record FD_WRITE.
+        REQUIRE(send_str(c, "abc") == 0);
+        CHECK((cev.poll() & FD_WRITE) == 0);
+        // Fill everything until WSAEWOULDBLOCK (59).
+        const std::string chunk = pattern(4096);
+        std::size_t queued = 3;
+        int e = 0;
+        for (int i = 0; i < 1000; ++i) {
+            DWORD sent = 0;
+            e = send_str(c, chunk, &sent);
+            if (e != 0) break;
+            queued += sent;
+        }
+        REQUIRE(e == WSAEWOULDBLOCK);
+        CHECK((cev.poll() & FD_WRITE) == 0);
+        // The peer reads: space frees, FD_WRITE is recorded.
+        std::string got;
+        char buf[4096];
+        while (!(cev.seen() & FD_WRITE)) {
+            DWORD n = 0;
+            REQUIRE(recv_bytes(sv, buf, sizeof buf, &n) == 0);  // blocking
+            got.append(buf, n);
+            cev.poll();
+        }
+        CHECK(cev.error(FD_WRITE_BIT) == 0);
+        CHECK(got.size() <= queued);
+    }
+
+    TEST_CASE("SEMANTICS 48 49 54 - FD_ACCEPT recorded at once for a pending connection - re-armed by WSPAccept - inherited registration") {
+        Hosts h;
+        const SOCKET listener = listen_on(h.b, kAddrB, 5000);
+        const SOCKET c1 = new_socket(h.a);
+        const SOCKET c2 = new_socket(h.a);
+        REQUIRE(connect_to(c1, kAddrB, 5000) == 0);
+        REQUIRE(connect_to(c2, kAddrB, 5000) == 0);
+        // A connection is queued before the selection: FD_ACCEPT is recorded at once (49).
+        WSP_FD_SET rd{};
+        rd.fd_count = 1;
+        rd.fd_array[0] = listener;
+        TIMEVAL tv{30, 0};
+        int serr = 0;
+        REQUIRE(WSPSelect(0, &rd, nullptr, nullptr, &tv, &serr) == 1);
+        Events lev(listener, FD_ACCEPT | FD_READ | FD_CLOSE);
+        CHECK(WSAWaitForMultipleEvents(1, std::array{lev.event()}.data(), 0, 0, 0) ==
+              WSA_WAIT_EVENT_0);
+        CHECK((lev.poll() & FD_ACCEPT) != 0);
+        CHECK((lev.poll() & FD_ACCEPT) == 0);  // not again until WSPAccept
+        int err = 0;
+        const SOCKET s1 = WSPAccept(listener, nullptr, nullptr, &err);
+        REQUIRE(s1 != INVALID_SOCKET);
+        // The second connection may still be completing on the server side; once queued it is
+        // recorded because WSPAccept re-armed FD_ACCEPT (48).
+        lev.take(FD_ACCEPT);
+        REQUIRE(lev.wait(FD_ACCEPT));
+        const SOCKET s2 = WSPAccept(listener, nullptr, nullptr, &err);
+        REQUIRE(s2 != INVALID_SOCKET);
+        CHECK((lev.poll() & FD_ACCEPT) == 0);
+        // WSAEWOULDBLOCK from the (non-blocking) listener also re-arms it.
+        CHECK(WSPAccept(listener, nullptr, nullptr, &err) == INVALID_SOCKET);
+        CHECK(err == WSAEWOULDBLOCK);
+        lev.take(FD_ACCEPT);
+        const SOCKET c3 = new_socket(h.a);
+        REQUIRE(connect_to(c3, kAddrB, 5000) == 0);
+        REQUIRE(lev.wait(FD_ACCEPT));
+        // Accepted sockets inherit the registration (54): same event object, same mask, and
+        // non-blocking.
+        char buf[8];
+        DWORD n = 0;
+        CHECK(recv_bytes(s1, buf, sizeof buf, &n) == WSAEWOULDBLOCK);
+        CHECK(set_nonblocking(s1, false) == WSAEINVAL);
+        REQUIRE(send_str(c1, "hi") == 0);
+        WSANETWORKEVENTS ne{};
+        const auto end = std::chrono::steady_clock::now() + kWait;
+        do {
+            REQUIRE(WSAWaitForMultipleEvents(1, std::array{lev.event()}.data(), 0,
+                                             static_cast<DWORD>(kWait.count()), 0) ==
+                    WSA_WAIT_EVENT_0);
+            REQUIRE(WSPEnumNetworkEvents(s1, lev.event(), &ne, &err) == 0);
+        } while (!(ne.lNetworkEvents & FD_READ) && std::chrono::steady_clock::now() < end);
+        CHECK((ne.lNetworkEvents & FD_READ) != 0);
+    }
+
+    TEST_CASE("SEMANTICS 50 - EventSelect forces non-blocking and FIONBIO 0 fails WSAEINVAL until EventSelect s 0 0") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        WSAEVENT ev = WSACreateEvent();
+        int err = 0;
+        REQUIRE(WSPEventSelect(p.server, ev, 0, &err) == 0);  // even with no events
+        char buf[8];
+        DWORD n = 0;
+        CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == WSAEWOULDBLOCK);
+        REQUIRE(WSPEventSelect(p.server, ev, FD_READ, &err) == 0);
+        CHECK(set_nonblocking(p.server, false) == WSAEINVAL);
+        CHECK(set_nonblocking(p.server, true) == 0);
+        REQUIRE(WSPEventSelect(p.server, nullptr, 0, &err) == 0);
+        CHECK(set_nonblocking(p.server, false) == 0);
+        REQUIRE(send_str(p.client, "z") == 0);
+        REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);  // blocking again
+        CHECK(n == 1);
+        WSACloseEvent(ev);
+    }
+
+    TEST_CASE("SEMANTICS 51 - a second EventSelect replaces the first and clears the record") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        WSAEVENT e1 = WSACreateEvent();
+        WSAEVENT e2 = WSACreateEvent();
+        int err = 0;
+        REQUIRE(WSPEventSelect(p.server, e1, FD_READ, &err) == 0);
+        REQUIRE(send_str(p.client, "x") == 0);
+        REQUIRE(WSAWaitForMultipleEvents(1, &e1, 0, static_cast<DWORD>(kWait.count()), 0) ==
+                WSA_WAIT_EVENT_0);
+        // FD_READ is recorded; the new selection (FD_CLOSE only) clears it.
+        REQUIRE(WSPEventSelect(p.server, e2, FD_CLOSE, &err) == 0);
+        WSANETWORKEVENTS ne{};
+        REQUIRE(WSPEnumNetworkEvents(p.server, e2, &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == 0);
+        CHECK(WSAWaitForMultipleEvents(1, &e2, 0, 0, 0) == WSA_WAIT_TIMEOUT);
+        // Only the new selection's events are reported, on the new event object.
+        REQUIRE(WSAResetEvent(e1));
+        REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
+        char buf[4];
+        DWORD n = 0;
+        REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
+        REQUIRE(WSAWaitForMultipleEvents(1, &e2, 0, static_cast<DWORD>(kWait.count()), 0) ==
+                WSA_WAIT_EVENT_0);
+        REQUIRE(WSPEnumNetworkEvents(p.server, e2, &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == FD_CLOSE);
+        CHECK(WSAWaitForMultipleEvents(1, &e1, 0, 0, 0) == WSA_WAIT_TIMEOUT);
+        WSACloseEvent(e1);
+        WSACloseEvent(e2);
+    }
+
+    TEST_CASE("SEMANTICS 52 53 - EnumNetworkEvents clears record and event atomically - on failure neither - iErrorCode only at reported bits") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        WSAEVENT ev = WSACreateEvent();
+        int err = 0;
+        REQUIRE(WSPEventSelect(p.server, ev, FD_READ | FD_CLOSE, &err) == 0);
+        REQUIRE(set_linger(p.client, 1, 0) == 0);
+        REQUIRE(close_socket(p.client) == 0);  // RST: FD_CLOSE with WSAECONNRESET
+        REQUIRE(WSAWaitForMultipleEvents(1, &ev, 0, static_cast<DWORD>(kWait.count()), 0) ==
+                WSA_WAIT_EVENT_0);
+        // A failing call (NULL output) leaves the event signalled and the record intact.
+        CHECK(WSPEnumNetworkEvents(p.server, ev, nullptr, &err) == SOCKET_ERROR);
+        CHECK(err == WSAEFAULT);
+        CHECK(WSAWaitForMultipleEvents(1, &ev, 0, 0, 0) == WSA_WAIT_EVENT_0);
+        WSANETWORKEVENTS ne{};
+        for (int& e : ne.iErrorCode) e = 0x7777;
+        REQUIRE(WSPEnumNetworkEvents(p.server, ev, &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == FD_CLOSE);
+        CHECK(ne.iErrorCode[FD_CLOSE_BIT] == WSAECONNRESET);
+        for (int b = 0; b < FD_MAX_EVENTS; ++b)
+            if (b != FD_CLOSE_BIT) CHECK(ne.iErrorCode[b] == 0x7777);  // 53
+        // Cleared and reset (52).
+        CHECK(WSAWaitForMultipleEvents(1, &ev, 0, 0, 0) == WSA_WAIT_TIMEOUT);
+        WSANETWORKEVENTS again{};
+        REQUIRE(WSPEnumNetworkEvents(p.server, ev, &again, &err) == 0);
+        CHECK(again.lNetworkEvents == 0);
+        // hEventObject NULL: the record is still cleared, no event is touched.
+        WSACloseEvent(ev);
+    }
+
+    TEST_CASE("SEMANTICS 45 55 - FD_CONNECT once with 0 - and WSAECONNREFUSED to a closed port") {
+        Hosts h;
+        const SOCKET listener = listen_on(h.b, kAddrB, 5000);
+        (void)listener;
+        const SOCKET c = new_socket(h.a);
+        Events cev(c, FD_CONNECT | FD_CLOSE);
+        CHECK(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
+        REQUIRE(cev.wait(FD_CONNECT));
+        CHECK(cev.error(FD_CONNECT_BIT) == 0);
+        const SOCKET r = new_socket(h.a);
+        Events rev(r, FD_CONNECT | FD_CLOSE | FD_WRITE);
+        CHECK(connect_to(r, kAddrB, 5999) == WSAEWOULDBLOCK);
+        REQUIRE(rev.wait(FD_CONNECT));
+        CHECK(rev.error(FD_CONNECT_BIT) == WSAECONNREFUSED);
+        CHECK((rev.seen() & (FD_CLOSE | FD_WRITE)) == 0);  // a failed connect is not a close
+        int so_error = -1;
+        CHECK(get_int_opt(r, SOL_SOCKET, SO_ERROR, &so_error) == 0);
+        CHECK(so_error == WSAECONNREFUSED);
+        // After a refused connect the socket may connect again (SPI WSPConnect).
+        CHECK(connect_to(r, kAddrB, 5000) == WSAEWOULDBLOCK);
+        rev.take(FD_CONNECT);
+        REQUIRE(rev.wait(FD_CONNECT));
+        CHECK(rev.error(FD_CONNECT_BIT) == 0);
+        cev.poll();
+        CHECK(cev.count(FD_CONNECT_BIT) == 1);
+    }
+}
