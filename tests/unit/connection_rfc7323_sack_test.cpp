@@ -269,3 +269,30 @@ TEST_CASE("RFC 5681 §3.1 an RTO during SACK recovery clears the scoreboard (RFC
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("RFC 6298 §5.7 / RFC 7323 §4.1: after an RTO the first timestamp echo ends the backoff") {
+    // Regression: samples were taken once per flight only (ACK past the SND.MAX of the last
+    // sample), so under repeated loss the backed-off RTO kept doubling (seen against Linux at
+    // 2 % loss: 0.2, 0.4 ... 12.8 s between retransmissions).
+    Script t;
+    establish_with(t, PeerOpts{.shift = 0});
+    REQUIRE(t.conn().send(pattern_bytes(3000)).value == 3000);
+    auto flight = t.expect_n(3);
+    const std::uint32_t first_len = static_cast<std::uint32_t>(flight[0].payload().size());
+    t.advance(Duration{10'000});
+    // The first segment is acknowledged: a regular sample, the next one is due past SND.MAX.
+    t.send(t.peer().ack(kIss + 1 + first_len).ts(300, flight[0]->options.timestamps->tsval));
+    (void)t.transmit();
+    t.fire_next_timer();  // RTO: the second segment again, backoff 1
+    auto r1 = t.transmit();
+    REQUIRE_FALSE(r1.empty());
+    t.fire_next_timer();  // and again, backoff 2
+    auto r2 = t.transmit();
+    REQUIRE_FALSE(r2.empty());
+    CHECK(t.conn().rtt().backoff_count() == 2);
+    // The retransmission arrives; the ACK (still short of SND.MAX) echoes its TSval.
+    t.advance(Duration{5'000});
+    t.send(t.peer().ack(kIss + 1 + 2 * first_len).ts(310, r2[0]->options.timestamps->tsval));
+    CHECK(t.conn().rtt().backoff_count() == 0);
+    CHECK(t.conn().rtt().rto() < Duration{1'000'000});
+}

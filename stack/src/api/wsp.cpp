@@ -297,6 +297,7 @@ extern "C" SOCKET WSPAccept(SOCKET sock, SOCKADDR* addr, LPINT addrlen, LPINT lp
     n->nonblocking = s->nonblocking;
     n->linger = s->linger;
     n->nodelay = s->nodelay;
+    if (Connection* ac = im.stack.connection(r.value); ac != nullptr && n->nodelay) ac->set_nodelay(true);
     n->event = s->event;
     n->mask = s->mask;
     const Connection* c = im.stack.find(r.value);
@@ -341,6 +342,7 @@ extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPINT 
     }
     s->kind = SocketState::Kind::connection;
     s->conn = r.value;
+    if (s->nodelay) im.stack.connection(r.value)->set_nodelay(true);
     s->connecting = true;
     s->connect_error = 0;
     s->connect_reported = false;
@@ -600,6 +602,7 @@ extern "C" int WSPSetSockOpt(SOCKET sock, int level, int optname, const char* op
         BOOL v = 0;
         std::memcpy(&v, optval, sizeof v);
         s->nodelay = v != 0;
+        if (Connection* c = conn_of(*s)) c->set_nodelay(s->nodelay);  // Nagle off/on (RFC 896)
         return succeed(lpErrno);
     }
     return fail(lpErrno, WSAENOPROTOOPT);

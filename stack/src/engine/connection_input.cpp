@@ -332,7 +332,10 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
         // RFC 7323 §4.1 (RTTM): the echoed TSval dates the transmission the ACK answers, so
         // retransmissions are no ambiguity (Karn is not needed). One sample per flight of data
         // (§4.2: more samples per RTT would shrink RTTVAR and with it the RTO).
-        if (ack >= ts_sample_seq_) {
+        // After a retransmission timeout take the first echo at once: it is a valid sample
+        // (RFC 7323 §4.1) and it ends the backoff (RFC 6298 §5.7). Waiting for the ACK to pass
+        // the SND.MAX of the last sample let repeated losses double the RTO again and again.
+        if (ack >= ts_sample_seq_ || rtt_.backoff_count() > 0) {
             const std::uint32_t ms = tsval(now) - *seg_tsecr_;
             if (ms < 0x7fffffffU) rtt_.on_sample(Duration{std::int64_t{ms} * 1000});
             ts_sample_seq_ = snd_max_;
