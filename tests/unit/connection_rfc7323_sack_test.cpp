@@ -268,8 +268,6 @@ TEST_CASE("RFC 5681 §3.1 an RTO during SACK recovery clears the scoreboard (RFC
     CHECK(r->seq == SeqNum(base));
 }
 
-}  // TEST_SUITE
-
 TEST_CASE("RFC 6298 §5.7 / RFC 7323 §4.1: after an RTO the first timestamp echo ends the backoff") {
     // Regression: samples were taken once per flight only (ACK past the SND.MAX of the last
     // sample), so under repeated loss the backed-off RTO kept doubling (seen against Linux at
@@ -296,3 +294,5 @@ TEST_CASE("RFC 6298 §5.7 / RFC 7323 §4.1: after an RTO the first timestamp ech
     CHECK(t.conn().rtt().backoff_count() == 0);
     CHECK(t.conn().rtt().rto() < Duration{1'000'000});
 }
+
+}  // TEST_SUITE
