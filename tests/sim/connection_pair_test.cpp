@@ -22,24 +22,6 @@ std::byte pattern(int who, std::uint64_t i) {
     return static_cast<std::byte>((x >> 29) ^ (x >> 7));
 }
 
-// The passive side: a Connection that opens itself from the first SYN (a one-connection listener).
-struct PassiveNode {
-    Connection conn;
-    bool opened = false;
-    void on_segment(const Segment& s, Instant now) {
-        if (!opened) {
-            if (s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst)) {
-                conn.open_passive(s, now);
-                opened = true;
-            }
-            return;
-        }
-        conn.on_segment(s, now);
-    }
-    void poll_transmit(Instant now, SegmentSink& out) { conn.poll_transmit(now, out); }
-    std::optional<Instant> poll_timeout() const { return conn.poll_timeout(); }
-    void on_timeout(Instant now) { conn.on_timeout(now); }
-};
 
 // One side's application: send `total` bytes, shut down, read everything, then close.
 struct BulkApp {

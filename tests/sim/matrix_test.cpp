@@ -32,23 +32,6 @@ namespace {
 constexpr Endpoint kA{ipv4(10, 0, 1, 2), 40000};
 constexpr Endpoint kB{ipv4(10, 0, 2, 2), 7000};
 
-struct PassiveNode {
-    Connection conn;
-    bool opened = false;
-    void on_segment(const Segment& s, Instant now) {
-        if (!opened) {
-            if (s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst)) {
-                conn.open_passive(s, now);
-                opened = true;
-            }
-            return;
-        }
-        conn.on_segment(s, now);
-    }
-    void poll_transmit(Instant now, SegmentSink& out) { conn.poll_transmit(now, out); }
-    std::optional<Instant> poll_timeout() const { return conn.poll_timeout(); }
-    void on_timeout(Instant now) { conn.on_timeout(now); }
-};
 
 struct Cell {
     double loss;

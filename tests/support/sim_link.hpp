@@ -20,6 +20,7 @@
 #include <random>
 #include <vector>
 
+#include "ustack/connection.hpp"
 #include "ustack/segment.hpp"
 #include "ustack/time.hpp"
 
@@ -190,6 +191,26 @@ private:
     SimPipe ab_;
     SimPipe ba_;
     Instant now_{};
+};
+
+// A SimLink node for engine-only simulations: one Connection that opens itself passively from the
+// first SYN it sees (a one-connection listener, no Stack).
+struct PassiveNode {
+    Connection conn;
+    bool opened = false;
+    void on_segment(const Segment& s, Instant now) {
+        if (!opened) {
+            if (s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst)) {
+                conn.open_passive(s, now);
+                opened = true;
+            }
+            return;
+        }
+        conn.on_segment(s, now);
+    }
+    void poll_transmit(Instant now, SegmentSink& out) { conn.poll_transmit(now, out); }
+    std::optional<Instant> poll_timeout() const { return conn.poll_timeout(); }
+    void on_timeout(Instant now) { conn.on_timeout(now); }
 };
 
 }  // namespace ustack::test
