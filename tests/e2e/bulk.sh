@@ -28,7 +28,7 @@ if [ -n "$loss" ]; then
 else
   e2e_net
 fi
-limit=${E2E_TRANSFER_LIMIT:-90}
+limit=${E2E_TRANSFER_LIMIT:-$([ -n "$loss" ] && echo 140 || echo 90)}
 # Under loss each ustack host also writes its own pcap into the log directory (evidence if a
 # transfer stalls).
 pcap1=() pcap2=()

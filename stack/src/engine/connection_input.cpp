@@ -332,13 +332,17 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
         // RFC 7323 §4.1 (RTTM): the echoed TSval dates the transmission the ACK answers, so
         // retransmissions are no ambiguity (Karn is not needed). One sample per flight of data
         // (§4.2: more samples per RTT would shrink RTTVAR and with it the RTO).
-        // After a retransmission timeout take the first echo at once: it is a valid sample
-        // (RFC 7323 §4.1) and it ends the backoff (RFC 6298 §5.7). Waiting for the ACK to pass
-        // the SND.MAX of the last sample let repeated losses double the RTO again and again.
-        if (ack >= ts_sample_seq_ || rtt_.backoff_count() > 0) {
+        if (ack >= ts_sample_seq_) {
             const std::uint32_t ms = tsval(now) - *seg_tsecr_;
             if (ms < 0x7fffffffU) rtt_.on_sample(Duration{std::int64_t{ms} * 1000});
             ts_sample_seq_ = snd_max_;
+        } else if (rtt_.backoff_count() > 0) {
+            // New data acknowledged after a retransmission timeout: the path works again, so
+            // the backoff ends (as Linux does). Waiting for the next once-per-flight sample let
+            // repeated losses double the RTO again and again (0.2 ... 12.8 s against Linux at
+            // 2 % loss). No sample is taken here: the echo may date from before the timeout
+            // and would inflate SRTT.
+            rtt_.reset_backoff();
         }
         rtt_seq_.reset();
     } else if (rtt_seq_ && ack >= *rtt_seq_) {
