@@ -132,6 +132,36 @@ struct ConnStats {
     std::uint64_t sack_retransmits = 0;      // segments re-sent by the RFC 6675 NextSeg rule 1
     std::uint64_t limited_transmits = 0;     // RFC 3042 segments
     std::uint64_t sack_blocks_sent = 0;      // blocks reported to the peer (RFC 2018)
+
+    // Fold another connection's counters in (host-wide totals). Keep in step with the fields.
+    ConnStats& operator+=(const ConnStats& o) {
+        segs_in += o.segs_in;
+        segs_out += o.segs_out;
+        bytes_in += o.bytes_in;
+        bytes_out += o.bytes_out;
+        retransmits += o.retransmits;
+        timeouts += o.timeouts;
+        fast_retransmits += o.fast_retransmits;
+        rst_sent += o.rst_sent;
+        rst_received += o.rst_received;
+        rst_ignored += o.rst_ignored;
+        challenge_acks += o.challenge_acks;
+        challenge_acks_suppressed += o.challenge_acks_suppressed;
+        dropped_unacceptable += o.dropped_unacceptable;
+        dropped_bad_ack += o.dropped_bad_ack;
+        dropped_ooo_limit += o.dropped_ooo_limit;
+        ooo_segments += o.ooo_segments;
+        disc_option_ignored += o.disc_option_ignored;
+        zero_window_probes += o.zero_window_probes;
+        keepalive_probes += o.keepalive_probes;
+        paws_dropped += o.paws_dropped;
+        missing_ts_dropped += o.missing_ts_dropped;
+        sack_recoveries += o.sack_recoveries;
+        sack_retransmits += o.sack_retransmits;
+        limited_transmits += o.limited_transmits;
+        sack_blocks_sent += o.sack_blocks_sent;
+        return *this;
+    }
 };
 
 class Connection {

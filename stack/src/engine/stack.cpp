@@ -524,40 +524,16 @@ std::optional<std::uint32_t> Stack::alloc_slot() {
     return idx;
 }
 
-namespace {
-// Fold one connection's counters into a total (host-wide statistics).
-void accumulate(ConnStats& t, const ConnStats& c) {
-    t.segs_in += c.segs_in;
-    t.segs_out += c.segs_out;
-    t.bytes_in += c.bytes_in;
-    t.bytes_out += c.bytes_out;
-    t.retransmits += c.retransmits;
-    t.timeouts += c.timeouts;
-    t.fast_retransmits += c.fast_retransmits;
-    t.rst_sent += c.rst_sent;
-    t.rst_received += c.rst_received;
-    t.rst_ignored += c.rst_ignored;
-    t.challenge_acks += c.challenge_acks;
-    t.challenge_acks_suppressed += c.challenge_acks_suppressed;
-    t.dropped_unacceptable += c.dropped_unacceptable;
-    t.dropped_bad_ack += c.dropped_bad_ack;
-    t.dropped_ooo_limit += c.dropped_ooo_limit;
-    t.ooo_segments += c.ooo_segments;
-    t.disc_option_ignored += c.disc_option_ignored;
-    t.zero_window_probes += c.zero_window_probes;
-}
-}  // namespace
-
 ConnStats Stack::connection_totals() const {
     ConnStats t = retired_conn_stats_;
     for (const Slot& s : slots_)
-        if (s.conn) accumulate(t, s.conn->stats());
+        if (s.conn) t += s.conn->stats();
     return t;
 }
 
 void Stack::free_slot(std::uint32_t idx) {
     Slot& s = slots_[idx];
-    if (s.conn) accumulate(retired_conn_stats_, s.conn->stats());
+    if (s.conn) retired_conn_stats_ += s.conn->stats();
     unregister_tuple(idx);
     if (s.owner == Owner::listener) detach_from_listener(idx);
     if (s.owner == Owner::orphan) stats_.orphans--;
