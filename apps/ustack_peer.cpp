@@ -53,6 +53,8 @@ const char* kHelp =
     "  --disc-total T      the 8-byte disconnect data of mode discdata (default 42)\n"
     "  --timeout-ms T      bound on every wait (default 30000)\n"
     "  --hold-ms N         keep the host running N ms after the mode ends, before WSPCleanup\n"
+    "  --no-digest         skip generating and hashing the data (profiling: the sha256 lines\n"
+    "                      then show '-'); the byte counts are still reported\n"
     "  --self-test         check the SHA-256 implementation (FIPS 180-4 vectors) and exit\n";
 
 struct Opts {
@@ -67,6 +69,8 @@ struct Opts {
     unsigned timeout_ms = 30000;
     unsigned hold_ms = 0;
 };
+
+bool g_digest = true;  // --no-digest clears it
 
 void line(const std::string& s) {
     std::printf("%s\n", s.c_str());
@@ -111,7 +115,8 @@ bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {
     const double t0 = now_s();
     while (done < n) {
         const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
-        g.fill(buf.data(), chunk);
+        if (g_digest || done == 0)
+            g.fill(buf.data(), chunk);
         std::size_t off = 0;
         while (off < chunk) {
             WSABUF b{static_cast<u_long>(chunk - off), reinterpret_cast<char*>(buf.data() + off)};
@@ -123,11 +128,12 @@ bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {
             }
             off += sent;
         }
-        h.update(buf.data(), chunk);
+        if (g_digest)
+            h.update(buf.data(), chunk);
         done += chunk;
     }
     const double dt = now_s() - t0;
-    line("sha256 sent " + h.hex_digest() + " " + std::to_string(done));
+    line("sha256 sent " + (g_digest ? h.hex_digest() : std::string("-")) + " " + std::to_string(done));
     char r[64];
     std::snprintf(r, sizeof r, "rate sent %.1f MiB/s (%.2f s)", dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
     line(r);
@@ -150,11 +156,12 @@ bool recv_all(SOCKET s, const char* what) {
             return false;
         }
         if (got == 0) break;
-        h.update(buf.data(), got);
+        if (g_digest)
+            h.update(buf.data(), got);
         done += got;
     }
     const double dt = now_s() - t0;
-    line("sha256 recv " + h.hex_digest() + " " + std::to_string(done));
+    line("sha256 recv " + (g_digest ? h.hex_digest() : std::string("-")) + " " + std::to_string(done));
     line("OK eof " + std::string(what));
     char r[64];
     std::snprintf(r, sizeof r, "rate recv %.1f MiB/s (%.2f s)", dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
@@ -426,6 +433,8 @@ int main(int argc, char** argv) {
             o.mode = val();
         } else if (a == "--bytes") {
             o.bytes = parse_size(val());
+        } else if (a == "--no-digest") {
+            g_digest = false;
         } else if (a == "--seed") {
             o.seed = std::strtoull(val().c_str(), nullptr, 10);
         } else if (a == "--linger") {

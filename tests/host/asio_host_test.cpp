@@ -65,7 +65,7 @@ public:
     void start(boost::asio::io_context&, ustack::RxHandler) override {
         throw std::system_error(std::make_error_code(std::errc::no_such_device), "no device");
     }
-    void send(std::span<const std::byte>) override {}
+    void send(std::span<const std::byte>, const ustack::TxPacketInfo&) override {}
     void stop() override { ++stops; }
     [[nodiscard]] std::string name() const override { return "failing"; }
     [[nodiscard]] ustack::DeviceStats stats() const override { return {}; }

@@ -34,7 +34,7 @@ DevicePeer::DevicePeer(std::unique_ptr<Device> device)
         im.device->start(im.io, [&im](PacketBatch batch) {
             const auto now = std::chrono::steady_clock::now();
             std::lock_guard lock(im.m);
-            for (const auto& p : batch) im.packets.push_back({{p.begin(), p.end()}, now});
+            for (const auto& p : batch) im.packets.push_back({{p.bytes.begin(), p.bytes.end()}, now});
             ++im.batches;
             im.cv.notify_all();
         });

@@ -26,26 +26,37 @@ using SteadyClock = std::chrono::steady_clock;
 // writes and pcap records happen after the lock is released.
 class BufferingSink final : public PacketSink {
 public:
-    void send_packet(std::span<const std::byte> ip_packet) override {
+    explicit BufferingSink(const Device* device) : device_(device) {}
+
+    void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) override {
         bytes_.insert(bytes_.end(), ip_packet.begin(), ip_packet.end());
-        ends_.push_back(bytes_.size());
+        packets_.push_back({bytes_.size(), info});
+    }
+    [[nodiscard]] LinkOffload offload() const override {
+        return device_ != nullptr ? device_->offload() : LinkOffload{};
     }
 
-    // Call f(packet) for every packet collected, in order, then forget them (keeping capacity).
+    // Call f(packet, info) for every packet collected, in order, then forget them (keeping
+    // capacity).
     template <typename F>
     void drain(F&& f) {
         std::size_t begin = 0;
-        for (std::size_t end : ends_) {
-            f(std::span<const std::byte>(bytes_.data() + begin, end - begin));
+        for (const auto& [end, info] : packets_) {
+            f(std::span<const std::byte>(bytes_.data() + begin, end - begin), info);
             begin = end;
         }
         bytes_.clear();
-        ends_.clear();
+        packets_.clear();
     }
 
 private:
-    std::vector<std::byte> bytes_;   // the packets, back to back
-    std::vector<std::size_t> ends_;  // where each packet ends in bytes_
+    struct Packet {
+        std::size_t end;  // where the packet ends in bytes_
+        TxPacketInfo info;
+    };
+    const Device* device_;
+    std::vector<std::byte> bytes_;  // the packets, back to back
+    std::vector<Packet> packets_;
 };
 
 }  // namespace
@@ -65,7 +76,7 @@ struct AsioHost::Impl {
     std::optional<Instant> armed;  // the deadline `timer` waits for (engine thread)
     std::unique_ptr<Device> device;
     std::unique_ptr<PcapWriter> pcap;
-    BufferingSink sink;  // engine thread
+    BufferingSink sink{device.get()};  // engine thread
     std::thread thread;
 
     std::atomic<bool> wake_pending{false};
@@ -88,7 +99,7 @@ struct AsioHost::Impl {
         rx_batches.fetch_add(1, std::memory_order_relaxed);
         rx_packets.fetch_add(batch.size(), std::memory_order_relaxed);
         if (pcap) {
-            for (const auto& p : batch) pcap->write(p);
+            for (const auto& p : batch) pcap->write(p.bytes);
         }
         core.on_packets(batch, now());
         service();
@@ -97,11 +108,11 @@ struct AsioHost::Impl {
     void service() {
         services.fetch_add(1, std::memory_order_relaxed);
         core.service(now(), sink);  // takes the lock; the sink only copies
-        sink.drain([this](std::span<const std::byte> p) {
+        sink.drain([this](std::span<const std::byte> p, const TxPacketInfo& info) {
             tx_packets.fetch_add(1, std::memory_order_relaxed);
             if (pcap)
                 pcap->write(p);
-            device->send(p);
+            device->send(p, info);
         });
         rearm();
     }

@@ -45,7 +45,7 @@ struct MemoryPort : std::enable_shared_from_this<MemoryPort> {
     std::unique_ptr<boost::asio::steady_timer> timer;  // for delayed packets
     std::optional<Clock::time_point> timer_at;         // when `timer` is armed to fire
     std::vector<std::vector<std::byte>> batch;         // the packets of the current on_rx
-    std::vector<std::span<const std::byte>> spans;
+    std::vector<RxPacket> spans;
 
     // ---- any thread ----
     std::atomic<std::uint64_t> rx_packets{0};
@@ -83,7 +83,7 @@ void MemoryPort::drain() {
         spans.clear();
         std::uint64_t bytes = 0;
         for (const auto& b : batch) {
-            spans.emplace_back(b);
+            spans.push_back(RxPacket{b, false});
             bytes += b.size();
         }
         rx_packets.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -153,7 +153,9 @@ public:
         self_->inbox.clear();  // anything sent before start() counts as lost in transit
     }
 
-    void send(std::span<const std::byte> packet) override {
+    using Device::send;
+    // No offload is offered (offload() is the default), so `info` asks for nothing.
+    void send(std::span<const std::byte> packet, const TxPacketInfo& /*info*/) override {
         const auto& p = link_->params;
         std::unique_lock lock(peer_->m);
         if (!peer_->running || peer_->inbox.size() >= p.queue_limit) {

@@ -5,6 +5,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -72,16 +73,40 @@ UniqueFd open_clone_device() {
 
 }  // namespace
 
+// The virtio-net header in front of every packet with IFF_VNET_HDR: struct virtio_net_hdr of
+// include/uapi/linux/virtio_net.h, whose C++-hostile header (a member named `class`) we cannot
+// include. The kernel's default size, 10 bytes, in native byte order (little-endian here).
+struct virtio_net_hdr {
+    std::uint8_t flags;
+    std::uint8_t gso_type;
+    std::uint16_t hdr_len;      // IP + TCP headers
+    std::uint16_t gso_size;     // payload bytes per segment
+    std::uint16_t csum_start;   // where checksumming starts
+    std::uint16_t csum_offset;  // where the checksum goes, from csum_start
+};
+static_assert(sizeof(virtio_net_hdr) == 10);
+constexpr std::uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr std::uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
+constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+constexpr std::size_t kVnetHdrLen = sizeof(virtio_net_hdr);
+
 struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
-    Impl(UniqueFd f, std::string n, const TunOptions& o)
+    Impl(UniqueFd f, std::string n, const TunOptions& o, bool vnet_hdr, LinkOffload lo)
         : name(std::move(n)),
           opts(o),
+          vnet(vnet_hdr),
+          offload(lo),
+          slot(o.max_packet + (vnet_hdr ? kVnetHdrLen : 0)),
           fd(std::move(f)),
-          storage(std::make_unique_for_overwrite<std::byte[]>(o.batch * o.max_packet)),
+          storage(std::make_unique_for_overwrite<std::byte[]>(o.batch * slot)),
           spans(o.batch) {}
 
     const std::string name;
     const TunOptions opts;
+    const bool vnet;             // every read and write starts with a virtio_net_hdr
+    const LinkOffload offload;   // what TUNSETOFFLOAD enabled
+    const std::size_t slot;      // receive buffer per packet
     UniqueFd fd;  // owns the descriptor until start() hands it to `sd`
     std::optional<boost::asio::posix::stream_descriptor> sd;  // sole owner once started
     boost::asio::io_context* io = nullptr;
@@ -91,9 +116,11 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
 
     // opts.batch receive buffers of opts.max_packet bytes each, reused on every wake-up.
     std::unique_ptr<std::byte[]> storage;
-    std::vector<std::span<const std::byte>> spans;
+    std::vector<RxPacket> spans;
 
     std::atomic<std::uint64_t> rx_packets{0};
+    std::atomic<std::uint64_t> rx_super_packets{0};
+    std::atomic<std::uint64_t> tx_super_packets{0};
     std::atomic<std::uint64_t> rx_bytes{0};
     std::atomic<std::uint64_t> rx_errors{0};
     std::atomic<std::uint64_t> tx_packets{0};
@@ -118,11 +145,29 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
         std::size_t n = 0;
         bool drained = false;
         bool failed = false;
+        std::uint64_t supers = 0;
         while (n < opts.batch) {
-            std::byte* buf = storage.get() + n * opts.max_packet;
-            const ssize_t r = ::read(f, buf, opts.max_packet);
+            std::byte* buf = storage.get() + n * slot;
+            const ssize_t r = ::read(f, buf, slot);
+            if (r > 0 && !vnet) {
+                spans[n++] = RxPacket{std::span<const std::byte>(buf, static_cast<std::size_t>(r)), false};
+                continue;
+            }
             if (r > 0) {
-                spans[n++] = std::span<const std::byte>(buf, static_cast<std::size_t>(r));
+                const auto got = static_cast<std::size_t>(r);
+                if (got < kVnetHdrLen) {
+                    rx_errors.fetch_add(1, std::memory_order_relaxed);
+                    continue;
+                }
+                virtio_net_hdr h;
+                std::memcpy(&h, buf, sizeof h);
+                // NEEDS_CSUM: the packet never crossed a wire and its checksum is partial;
+                // DATA_VALID: the kernel verified it. Either way it is not to be recomputed.
+                const bool checked =
+                    (h.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) != 0;
+                if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+                    ++supers;
+                spans[n++] = RxPacket{std::span<const std::byte>(buf + kVnetHdrLen, got - kVnetHdrLen), checked};
                 continue;
             }
             if (r < 0 && errno == EINTR)
@@ -144,8 +189,9 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
         }
         if (n > 0) {
             std::uint64_t bytes = 0;
-            for (std::size_t i = 0; i < n; ++i) bytes += spans[i].size();
+            for (std::size_t i = 0; i < n; ++i) bytes += spans[i].bytes.size();
             rx_packets.fetch_add(n, std::memory_order_relaxed);
+            rx_super_packets.fetch_add(supers, std::memory_order_relaxed);
             rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
             if (on_rx)
                 on_rx(PacketBatch(spans.data(), n));
@@ -173,7 +219,7 @@ std::unique_ptr<TunDevice> TunDevice::open(const std::string& name, const TunOpt
     UniqueFd fd = open_clone_device();
 
     ifreq ifr{};
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (options.offload ? IFF_VNET_HDR : 0);
     std::memcpy(ifr.ifr_name, name.data(), name.size());  // NUL-padded by ifr{}
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
         const int err = errno;
@@ -199,8 +245,21 @@ std::unique_ptr<TunDevice> TunDevice::open(const std::string& name, const TunOpt
         }
     }
     std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
+    LinkOffload lo;
+    if (options.offload) {
+        // Checksums and TCPv4 segmentation both ways. A kernel without it leaves a working
+        // device that moves one wire segment per system call.
+        const unsigned long features = TUN_F_CSUM | TUN_F_TSO4;
+        if (::ioctl(fd.get(), TUNSETOFFLOAD, features) == 0) {
+            lo.tcp_checksum = true;
+            lo.max_super_packet = 65535;
+        } else {
+            std::cerr << "ustack: " << actual << ": TUNSETOFFLOAD failed (" << std::strerror(errno)
+                      << "); running without offloads\n";
+        }
+    }
     return std::make_unique<TunDevice>(
-        Key{}, std::make_shared<Impl>(std::move(fd), std::move(actual), options));
+        Key{}, std::make_shared<Impl>(std::move(fd), std::move(actual), options, options.offload, lo));
 }
 
 TunDevice::TunDevice(Key /*only open()*/, std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -219,18 +278,35 @@ void TunDevice::start(boost::asio::io_context& io, RxHandler on_rx) {
     im.wait_readable();
 }
 
-void TunDevice::send(std::span<const std::byte> packet) {
+void TunDevice::send(std::span<const std::byte> packet, const TxPacketInfo& info) {
     Impl& im = *impl_;
     const int f = im.native();
-    if (f < 0) {
+    if (f < 0 || ((info.gso_size != 0 || info.checksum_partial) && !im.offload.tcp_checksum)) {
         im.tx_dropped.fetch_add(1, std::memory_order_relaxed);
         return;
     }
+    virtio_net_hdr h{};
+    if (info.checksum_partial) {
+        h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h.csum_start = info.csum_start;
+        h.csum_offset = info.csum_offset;
+    }
+    if (info.gso_size != 0) {
+        h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        h.gso_size = info.gso_size;
+        h.hdr_len = info.header_len;
+    }
+    iovec iov[2] = {{&h, kVnetHdrLen},
+                    {const_cast<std::byte*>(packet.data()), packet.size()}};
+    const int iovcnt = im.vnet ? 2 : 1;
+    iovec* first = im.vnet ? iov : iov + 1;
     for (;;) {
-        const ssize_t r = ::write(f, packet.data(), packet.size());
+        const ssize_t r = ::writev(f, first, iovcnt);
         if (r >= 0) {
             im.tx_packets.fetch_add(1, std::memory_order_relaxed);
             im.tx_bytes.fetch_add(packet.size(), std::memory_order_relaxed);
+            if (info.gso_size != 0)
+                im.tx_super_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
         if (errno == EINTR)
@@ -255,6 +331,10 @@ void TunDevice::stop() {
     im.fd.reset();
 }
 
+LinkOffload TunDevice::offload() const {
+    return impl_->offload;
+}
+
 std::string TunDevice::name() const {
     return impl_->name;
 }
@@ -263,6 +343,8 @@ DeviceStats TunDevice::stats() const {
     const Impl& im = *impl_;
     DeviceStats s;
     s.rx_packets = im.rx_packets.load(std::memory_order_relaxed);
+    s.rx_super_packets = im.rx_super_packets.load(std::memory_order_relaxed);
+    s.tx_super_packets = im.tx_super_packets.load(std::memory_order_relaxed);
     s.rx_bytes = im.rx_bytes.load(std::memory_order_relaxed);
     s.rx_errors = im.rx_errors.load(std::memory_order_relaxed);
     s.tx_packets = im.tx_packets.load(std::memory_order_relaxed);

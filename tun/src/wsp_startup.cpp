@@ -24,6 +24,12 @@ namespace {
 // Largest per-connection buffer accepted (1 GiB: the most a scaled TCP window can announce,
 // RFC 7323 §2.3).
 constexpr std::uint32_t kMaxBuffer = 1U << 30;
+// A host's default buffers per connection. Larger than the engine's conservative defaults
+// (config.hpp): storage grows with use (RingBuffer), so a connection pays for a large window
+// only when it fills it, and a fast path over TUN offload needs about 1 MB in flight
+// (~1 GB/s x the few hundred microseconds a loaded round trip takes).
+constexpr std::uint32_t kDefaultRecvBuffer = 1U << 20;
+constexpr std::uint32_t kDefaultSendBuffer = 1U << 20;
 // IFNAMSIZ - 1 (<net/if.h>, which this file may not include next to wsp.h).
 constexpr std::size_t kMaxTunName = 15;
 
@@ -123,10 +129,8 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
         if (config->msl_ms != 0) {
             opts.stack.tcp.msl = ustack::Duration(std::int64_t{config->msl_ms} * 1000);
         }
-        if (config->recv_buffer != 0)
-            opts.stack.tcp.recv_buffer = config->recv_buffer;
-        if (config->send_buffer != 0)
-            opts.stack.tcp.send_buffer = config->send_buffer;
+        opts.stack.tcp.recv_buffer = config->recv_buffer != 0 ? config->recv_buffer : kDefaultRecvBuffer;
+        opts.stack.tcp.send_buffer = config->send_buffer != 0 ? config->send_buffer : kDefaultSendBuffer;
         if (config->cleanup_timeout_ms != 0) {
             opts.cleanup_timeout =
                 ustack::Duration(std::int64_t{config->cleanup_timeout_ms} * 1000);
@@ -144,7 +148,11 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
         }
         if (!device) {
             try {
-                device = ustack::TunDevice::open(config->tun_name);
+                // A capture should hold the segments as on the wire, with real checksums: a
+                // host writing one runs without offload.
+                ustack::TunOptions to;
+                to.offload = config->no_offload == 0 && pcap == nullptr;
+                device = ustack::TunDevice::open(config->tun_name, to);
             } catch (const std::exception& e) {
                 std::cerr << "ustack: WSPStartup: " << e.what() << "\n";
                 return fail(lpErrno, WSASYSNOTREADY);

@@ -12,6 +12,13 @@
 //   - never throws and never lets a malformed header reach the engine.
 // A bad packet is never an error (STYLE.md §3.11a): it is dropped and counted.
 //
+// Two backends parse and build the same bytes (Config::backend). `native` (the default, used on
+// the data path) reads and writes the validated headers directly and never allocates; `libtins`
+// goes through Tins::IP / Tins::TCP PDUs (a few heap allocations and copies per packet) and is
+// the reference the tests check the native backend against, field by field and byte by byte.
+// Profiles of the TUN fast path showed libtins' per-packet allocation, copying and checksum
+// among the top costs once offload removed the per-packet system calls (README "Performance").
+//
 // Threading: a Codec is not thread-safe; use one per engine thread.
 #pragma once
 
@@ -80,12 +87,58 @@ struct CodecStats {
     [[nodiscard]] std::uint64_t total_drops() const;
 };
 
+// One received IPv4 packet and what the link says about it.
+struct RxPacket {
+    std::span<const std::byte> bytes;
+    // The link has verified the TCP checksum, or the packet never crossed a wire and carries a
+    // partial one (virtio-net DATA_VALID / NEEDS_CSUM from a TUN device with offload): decode()
+    // does not recompute it. The IPv4 header checksum is always checked.
+    bool checksum_checked = false;
+};
+
+// How encode_into() leaves the TCP checksum field.
+enum class TcpChecksum : std::uint8_t {
+    full,     // computed over the pseudo-header, header and data (RFC 9293 §3.1)
+    partial,  // the folded pseudo-header sum only; the link completes it (virtio-net NEEDS_CSUM)
+};
+
+// What the link does for us on transmit (a TUN device with IFF_VNET_HDR and TUNSETOFFLOAD).
+struct LinkOffload {
+    bool tcp_checksum = false;         // completes partial TCP checksums
+    std::size_t max_super_packet = 0;  // > 0: splits a TCP super-packet of up to this many bytes
+                                       // into gso_size segments (TSO); needs tcp_checksum
+};
+
+// What the link must do with one transmitted packet.
+struct TxPacketInfo {
+    std::uint16_t gso_size = 0;     // > 0: a super-packet; payload bytes per wire segment
+    bool checksum_partial = false;  // the TCP checksum field holds the pseudo-header sum only
+    std::uint16_t csum_start = 0;   // where the checksummed part starts (the TCP header)
+    std::uint16_t csum_offset = 0;  // where the checksum field is, from csum_start
+    std::uint16_t header_len = 0;   // IPv4 + TCP header bytes
+};
+
+// Where encoded IPv4 packets go (a host's device, a capture, a test).
+class PacketSink {
+public:
+    virtual ~PacketSink() = default;
+    virtual void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) = 0;
+    // What the link can do; the default is nothing (whole packets with full checksums).
+    [[nodiscard]] virtual LinkOffload offload() const { return {}; }
+};
+
 class Codec {
 public:
+    enum class Backend : std::uint8_t { native, libtins };
     struct Config {
         std::uint8_t ttl = 64;      // RFC 1700 / Linux default; IPv4 TTL of encoded packets
         bool dont_fragment = true;  // DF on encoded packets (we never fragment; RFC 1191 PMTUD)
+        Backend backend = Backend::native;
     };
+
+    // The largest IPv4 packet and the largest IPv4 (no options) + TCP header we encode.
+    static constexpr std::size_t kMaxPacket = 65535;
+    static constexpr std::size_t kMaxHeaders = 20 + 60;
 
     Codec() = default;
     explicit Codec(const Config& config) : config_(config) {}
@@ -104,7 +157,12 @@ public:
     // skipped. Options need not be aligned (MUST-64). If a kind appears twice, the later wins.
     // Options are reported whatever the flags: which segments may carry which option (MSS on
     // SYN only, disconnect data on SYN or FIN only) is the engine's rule, not the codec's.
-    [[nodiscard]] std::optional<Segment> decode(std::span<const std::byte> packet) noexcept;
+    // With `checksum_checked` the TCP checksum is taken as verified by the link (RxPacket).
+    [[nodiscard]] std::optional<Segment> decode(std::span<const std::byte> packet,
+                                                bool checksum_checked = false) noexcept;
+    [[nodiscard]] std::optional<Segment> decode(const RxPacket& p) noexcept {
+        return decode(p.bytes, p.checksum_checked);
+    }
 
     // Encode `seg` as one IPv4 packet (IHL 5, id 0, TTL and DF from Config) carrying one TCP
     // segment, both checksums computed, into `out` (resized to the packet). Never throws.
@@ -122,10 +180,18 @@ public:
     // built: the IPv4 total length would exceed 65535, or libtins failed (e.g. out of memory).
     bool encode(const Segment& seg, std::vector<std::byte>& out) noexcept;
 
+    // The same packet, written into `out` without allocating (native backend whatever
+    // Config::backend says). Returns the packet's size, or 0 (encode_failures counted) when it
+    // exceeds 65535 bytes or `out` is too small. With TcpChecksum::partial the checksum field
+    // holds the folded pseudo-header sum, for a link that completes it.
+    std::size_t encode_into(const Segment& seg, std::span<std::byte> out,
+                            TcpChecksum checksum = TcpChecksum::full) noexcept;
+
     [[nodiscard]] const CodecStats& stats() const { return stats_; }
     [[nodiscard]] const Config& config() const { return config_; }
 
 private:
+    bool encode_libtins(const Segment& seg, std::vector<std::byte>& out) noexcept;
     std::optional<Segment> drop(DropReason r) {
         stats_.drops[static_cast<std::size_t>(r)]++;
         return std::nullopt;

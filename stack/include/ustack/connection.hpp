@@ -330,7 +330,8 @@ private:
     void enter_time_wait(Instant now);
     void reset_connection(CloseReason reason);  // queue RST <SEQ=SND.NXT>, enter CLOSED
     void queue_challenge_ack(Instant now);
-    void schedule_ack(bool immediate, Instant now);
+    // `bytes`: the in-order payload just received (a link-coalesced segment counts as several).
+    void schedule_ack(bool immediate, Instant now, std::size_t bytes);
     void arm(Timer t, Instant at) { timers_[static_cast<std::size_t>(t)] = at; }
     void disarm(Timer t) { timers_[static_cast<std::size_t>(t)].reset(); }
     [[nodiscard]] bool armed(Timer t) const {
@@ -425,7 +426,8 @@ private:
     // ---- pending output ----
     bool ack_pending_ = false;        // an ACK must go out on the next poll_transmit
     bool syn_pending_ = false;        // (re)send SYN or SYN-ACK
-    unsigned segs_since_ack_ = 0;     // full-sized segments received since our last ACK
+    std::size_t segs_since_ack_ = 0;  // full-sized segments received since our last ACK
+    std::uint32_t rcv_mss_ = 536;     // largest segment received, at most cfg_.mss (RFC 9293 §3.7.1)
     bool rst_pending_ = false;        // a RST must be sent, then nothing more
     SeqNum rst_seq_;
     bool rst_has_ack_ = false;

@@ -22,19 +22,13 @@
 #include <span>
 
 #include "ustack/codec.hpp"
+#include "ustack/segment_encoder.hpp"
 #include "ustack/stack.hpp"
 #include "ustack/time.hpp"
 
 struct ustack_host;  // WSPHOST (wsp.h)
 
 namespace ustack {
-
-// Where service() puts IPv4 packets for the device.
-class PacketSink {
-public:
-    virtual ~PacketSink() = default;
-    virtual void send_packet(std::span<const std::byte> ip_packet) = 0;
-};
 
 // The host runtime as HostCore sees it (implemented in tun/).
 class HostDriver {
@@ -73,9 +67,10 @@ public:
 
     // ---- engine thread (the driver calls these; they take the lock themselves) -------------
     // Decode and process received IPv4 packets (malformed ones are counted and dropped).
-    void on_packets(std::span<const std::span<const std::byte>> packets, Instant now);
-    // Run expired timers, transmit everything ready into `out`, deliver events to sockets and
-    // wake blocked callers.
+    void on_packets(std::span<const RxPacket> packets, Instant now);
+    // Run expired timers, transmit everything ready into `out` (PacketSink: codec.hpp; runs of
+    // segments merged into super-packets when out.offload() allows, see segment_encoder.hpp),
+    // deliver events to sockets and wake blocked callers.
     void service(Instant now, PacketSink& out);
     // The next time service() must run (engine timers and linger deadlines), or nullopt.
     [[nodiscard]] std::optional<Instant> next_deadline() const;
@@ -83,6 +78,7 @@ public:
     // ---- read-only views (take the lock) ---------------------------------------------------
     [[nodiscard]] StackStats stack_stats() const;
     [[nodiscard]] CodecStats codec_stats() const;
+    [[nodiscard]] EncoderStats encoder_stats() const;
     [[nodiscard]] const HostOptions& options() const { return opts_; }
 
     // ---- used by the WSP implementation (stack/src/api), under api_mutex() -----------------

@@ -1,4 +1,5 @@
-// RingBuffer: a fixed-capacity byte ring, allocated on first use and releasable.
+// RingBuffer: a fixed-capacity byte ring, allocated on first use, grown with use (doubling, up
+// to the capacity) and releasable.
 //
 // Used as the send buffer (unacknowledged + unsent bytes from SND.UNA on) and the receive buffer
 // (in-order unread bytes, followed by room where out-of-order bytes are written at their offset
@@ -21,6 +22,11 @@ public:
     [[nodiscard]] std::size_t free() const { return capacity_ - size_; }
     [[nodiscard]] bool empty() const { return size_ == 0; }
     [[nodiscard]] bool allocated() const { return storage_ != nullptr; }
+    // Bytes of storage held now (0..capacity()).
+    [[nodiscard]] std::size_t allocated_bytes() const { return alloc_; }
+
+    // The first allocation (or the capacity, if smaller); it doubles as needed.
+    static constexpr std::size_t kInitialStorage = 4096;
 
     // Append up to free() bytes; returns how many were taken. Allocates the storage on the first
     // non-empty write. Overwrites anything parked there with write_at.
@@ -53,11 +59,13 @@ public:
     void set_capacity(std::size_t capacity);
 
 private:
-    void ensure_storage();
+    // Make sure `need` bytes from head_ (at most capacity_) are backed by storage.
+    void ensure_storage(std::size_t need);
 
-    std::unique_ptr<std::byte[]> storage_;  // capacity_ bytes once allocated
+    std::unique_ptr<std::byte[]> storage_;  // alloc_ bytes once allocated
     std::size_t capacity_ = 0;
-    std::size_t head_ = 0;  // index of the first readable byte, < capacity_ (0 if capacity_ == 0)
+    std::size_t alloc_ = 0;  // storage held: 0, or kInitialStorage doubled up to capacity_
+    std::size_t head_ = 0;   // index of the first readable byte, < alloc_ (0 if alloc_ == 0)
     std::size_t size_ = 0;  // readable bytes, 0..capacity_; size_ > 0 implies allocated()
 };
 

@@ -202,9 +202,11 @@ typedef struct WSPHOSTCONFIG {
     uint32_t msl_ms;             /* maximum segment lifetime; 0: 30000 (TIME-WAIT = 2 MSL) */
     uint32_t cleanup_timeout_ms; /* WSPCleanup's wait for orphaned graceful closes; 0: 10000 */
     const char* pcap_path;       /* non-NULL: write the host's own traffic to this pcap file */
-    uint32_t recv_buffer;        /* per-connection receive buffer; 0: default */
-    uint32_t send_buffer;        /* per-connection send buffer; 0: default */
+    uint32_t recv_buffer;        /* per-connection receive buffer; 0: 1 MiB (storage grows with use) */
+    uint32_t send_buffer;        /* per-connection send buffer; 0: 1 MiB (storage grows with use) */
     uint64_t isn_seed;           /* 0: random ISN secret; else a fixed one (tests) */
+    int no_offload;              /* nonzero: TUN without virtio-net offloads (checksums and
+                                    64 KB super-packets); also off when pcap_path is set */
 } WSPHOSTCONFIG;
 
 /* Start a host. Errors: WSAEINVAL (bad config), WSASYSNOTREADY (device could not be opened:

@@ -85,6 +85,7 @@ struct HostCore::Impl {
     // Released connections (4-tuples) whose graceful close may still owe a FIN.
     std::vector<std::pair<std::uint16_t, Endpoint>> released;
     std::vector<std::byte> packet;  // encode buffer, reused
+    EncoderStats encoder;           // summed over every service()
     std::uint64_t services = 0;       // service() runs so far (WSPCleanup waits for one more)
     std::uint64_t disc_sent = 0;      // WSPSendDisconnect calls that queued data on a FIN
     std::uint64_t disc_received = 0;  // WSPRecvDisconnect calls that returned data

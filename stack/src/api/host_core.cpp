@@ -29,29 +29,13 @@ void signal_event(WSAEVENT e) {
 HostCore::HostCore(const HostOptions& opts) : opts_(opts), impl_(std::make_unique<Impl>(*this, opts)) {}
 HostCore::~HostCore() = default;
 
-void HostCore::on_packets(std::span<const std::span<const std::byte>> packets, Instant now) {
+void HostCore::on_packets(std::span<const RxPacket> packets, Instant now) {
     std::lock_guard lock(api_mutex());
     for (const auto& p : packets) {
         if (auto seg = impl_->codec.decode(p)) impl_->stack.on_segment(*seg, now);
     }
 }
 
-namespace {
-class EncodingSink final : public SegmentSink {
-public:
-    EncodingSink(Codec& codec, std::vector<std::byte>& buf, PacketSink& out)
-        : codec_(codec), buf_(buf), out_(out) {}
-    void emit(const Segment& seg) override {
-        codec_.encode(seg, buf_);
-        if (!buf_.empty()) out_.send_packet(buf_);
-    }
-
-private:
-    Codec& codec_;
-    std::vector<std::byte>& buf_;
-    PacketSink& out_;
-};
-}  // namespace
 
 void HostCore::service(Instant now, PacketSink& out) {
     std::lock_guard lock(api_mutex());
@@ -74,8 +58,15 @@ void HostCore::service(Instant now, PacketSink& out) {
         woke = true;
     }
 
-    EncodingSink sink(im.codec, im.packet, out);
-    im.stack.poll_transmit(now, sink);
+    {
+        SegmentEncoder encoder(im.codec, out, im.packet);
+        im.stack.poll_transmit(now, encoder);
+        encoder.flush();
+        const EncoderStats& es = encoder.stats();
+        im.encoder.packets += es.packets;
+        im.encoder.super_packets += es.super_packets;
+        im.encoder.segments += es.segments;
+    }
     im.services++;
 
     while (auto ev = im.stack.poll_event()) {
@@ -115,6 +106,11 @@ StackStats HostCore::stack_stats() const {
 CodecStats HostCore::codec_stats() const {
     std::lock_guard lock(api_mutex());
     return impl_->codec.stats();
+}
+
+EncoderStats HostCore::encoder_stats() const {
+    std::lock_guard lock(api_mutex());
+    return impl_->encoder;
 }
 
 // ---- network events ---------------------------------------------------------------------------

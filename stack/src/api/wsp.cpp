@@ -825,6 +825,8 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     };
     line("packets_decoded", cs.decoded);
     line("packets_encoded", cs.encoded);
+    line("packets_out", im.encoder.packets);                 // super-packets count once
+    line("super_packets_out", im.encoder.super_packets);     // TSO: several segments each
     line("segments_in", st.segs_in);
     line("segments_out", st.segs_out);
     line("payload_bytes_in", c.bytes_in);

@@ -120,11 +120,45 @@ HeaderImage make_image(const wire::PacketLayout& l) {
 
 }  // namespace
 
-std::optional<Segment> Codec::decode(std::span<const std::byte> packet) noexcept {
-    const wire::CheckResult checked = wire::check_packet(packet);
+std::optional<Segment> Codec::decode(std::span<const std::byte> packet,
+                                     bool checksum_checked) noexcept {
+    const wire::CheckResult checked = wire::check_packet(packet, checksum_checked);
     if (!checked.layout)
         return drop(checked.reason);
     const wire::PacketLayout& l = *checked.layout;
+
+    if (config_.backend == Backend::native) {
+        // Every length was validated by check_packet(): read the fields in place.
+        const auto ip = l.ip_header;
+        const auto tcp = l.tcp_header;
+        Segment seg;
+        seg.src_addr = wire::be32(ip, 12);
+        seg.dst_addr = wire::be32(ip, 16);
+        seg.src_port = wire::be16(tcp, 0);
+        seg.dst_port = wire::be16(tcp, 2);
+        seg.seq = SeqNum(wire::be32(tcp, 4));
+        seg.ack = SeqNum(wire::be32(tcp, 8));
+        seg.flags = wire::u8(tcp, 13);  // the reserved bits above CWR are in byte 12: ignored
+        seg.window = wire::be16(tcp, 14);
+        seg.urgent = wire::be16(tcp, 18);
+        // The option list up to EOL; walk_options() checked every length.
+        const auto* raw = reinterpret_cast<const std::uint8_t*>(tcp.data());
+        for (std::size_t i = wire::kTcpMinHeader; i < l.options_end;) {
+            const std::uint8_t k = raw[i];
+            if (k == tcp_options::kind::eol)
+                break;
+            if (k == tcp_options::kind::nop) {
+                ++i;
+                continue;
+            }
+            const std::size_t len = raw[i + 1];
+            tcp_options::apply_option(k, {raw + i + 2, len - 2}, seg.options, stats_);
+            i += len;
+        }
+        seg.payload = l.payload;
+        stats_.decoded++;
+        return seg;
+    }
 
     try {
         const HeaderImage img = make_image(l);
@@ -164,6 +198,94 @@ std::optional<Segment> Codec::decode(std::span<const std::byte> packet) noexcept
 }
 
 bool Codec::encode(const Segment& seg, std::vector<std::byte>& out) noexcept {
+    if (config_.backend == Backend::libtins)
+        return encode_libtins(seg, out);
+    out.clear();
+    try {
+        out.resize(wire::kIpv4MinHeader + wire::kTcpMaxHeader + seg.payload.size());
+    } catch (...) {
+        stats_.encode_failures++;
+        return false;
+    }
+    const std::size_t n = encode_into(seg, out);
+    out.resize(n);
+    return n != 0;
+}
+
+std::size_t Codec::encode_into(const Segment& seg, std::span<std::byte> out,
+                               TcpChecksum checksum) noexcept {
+    const tcp_options::OptionPlan plan = tcp_options::plan_options(seg.options);
+    const std::size_t tcp_header_len = wire::kTcpMinHeader + plan.wire_len;
+    const std::size_t total = wire::kIpv4MinHeader + tcp_header_len + seg.payload.size();
+    if (total > kMaxIpv4Packet || total > out.size()) {
+        stats_.encode_failures++;
+        return 0;
+    }
+    auto* p = reinterpret_cast<std::uint8_t*>(out.data());
+    auto put16 = [](std::uint8_t* at, std::uint16_t v) {
+        at[0] = static_cast<std::uint8_t>(v >> 8);
+        at[1] = static_cast<std::uint8_t>(v);
+    };
+    auto put32 = [&](std::uint8_t* at, std::uint32_t v) {
+        put16(at, static_cast<std::uint16_t>(v >> 16));
+        put16(at + 2, static_cast<std::uint16_t>(v));
+    };
+    // IPv4 (RFC 791 §3.1; drawn in wire.cpp): IHL 5, TOS 0, ID 0 (RFC 6864 §4.1: an atomic
+    // datagram may use any ID), DF from Config, no options.
+    p[0] = 0x45;
+    p[1] = 0;
+    put16(p + 2, static_cast<std::uint16_t>(total));
+    put16(p + 4, 0);
+    put16(p + 6, config_.dont_fragment ? 0x4000 : 0);
+    p[8] = config_.ttl;
+    p[9] = wire::kProtoTcp;
+    put16(p + 10, 0);
+    put32(p + 12, seg.src_addr);
+    put32(p + 16, seg.dst_addr);
+    const auto ip_header = out.first(wire::kIpv4MinHeader);
+    put16(p + 10, static_cast<std::uint16_t>(~wire::fold(wire::ones_sum(ip_header))));
+
+    // TCP (drawn at the top of this file), then the options exactly as planned.
+    std::uint8_t* t = p + wire::kIpv4MinHeader;
+    put16(t, seg.src_port);
+    put16(t + 2, seg.dst_port);
+    put32(t + 4, seg.seq.raw());
+    put32(t + 8, seg.ack.raw());
+    t[12] = static_cast<std::uint8_t>((tcp_header_len / 4) << 4);
+    t[13] = seg.flags;
+    put16(t + 14, seg.window);
+    put16(t + 16, 0);
+    put16(t + 18, seg.urgent);
+    std::uint8_t* o = t + wire::kTcpMinHeader;
+    for (const tcp_options::OptionItem& it : plan.view()) {
+        *o++ = it.kind;
+        if (it.kind == tcp_options::kind::nop)
+            continue;
+        *o++ = static_cast<std::uint8_t>(it.data_len + 2);
+        if (it.data_len > 0)
+            std::memcpy(o, it.data.data(), it.data_len);
+        o += it.data_len;
+    }
+    if (!seg.payload.empty())
+        std::memcpy(t + tcp_header_len, seg.payload.data(), seg.payload.size());
+
+    const std::size_t tcp_len = tcp_header_len + seg.payload.size();
+    const std::uint32_t pseudo = wire::pseudo_header_sum(ip_header, tcp_len);
+    if (checksum == TcpChecksum::partial) {
+        put16(t + 16, wire::fold(pseudo));
+    } else {
+        put16(t + 16, static_cast<std::uint16_t>(
+                          ~wire::fold(wire::ones_sum(out.subspan(wire::kIpv4MinHeader, tcp_len), pseudo))));
+    }
+
+    stats_.sack_blocks_dropped_for_space += plan.sack_blocks_dropped;
+    if (plan.disconnect_dropped)
+        stats_.disconnect_dropped_for_space++;
+    stats_.encoded++;
+    return total;
+}
+
+bool Codec::encode_libtins(const Segment& seg, std::vector<std::byte>& out) noexcept {
     out.clear();
     const tcp_options::OptionPlan plan = tcp_options::plan_options(seg.options);
     const std::size_t tcp_header_len = wire::kTcpMinHeader + plan.wire_len;

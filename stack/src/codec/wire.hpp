@@ -54,6 +54,9 @@ struct CheckResult {
 // Check, in this order (a corrupted length field is blamed on the checksum that covers it):
 // IPv4 version, IHL, header checksum, total length, fragmentation, protocol; TCP length, data
 // offset, checksum, then the option list's structure. Option *semantics* are not checked here.
-CheckResult check_packet(std::span<const std::byte> packet) noexcept;
+// With `link_checked_tcp_checksum` the TCP checksum is not computed: the link vouches for it
+// (a TUN device with virtio-net offload: checksum verified, or partial and never corrupted).
+CheckResult check_packet(std::span<const std::byte> packet,
+                         bool link_checked_tcp_checksum = false) noexcept;
 
 }  // namespace ustack::wire

@@ -422,7 +422,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
             stats_.bytes_in += n + more;
             push_event(EventKind::readable);
             // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
-            schedule_ack(more > 0 || !reassembly_.empty(), now);
+            schedule_ack(more > 0 || !reassembly_.empty(), now, n);
         } else {
             // Out of order: keep it (bounded) and send a duplicate ACK at once (RFC 5681 §4.2).
             if (reassembly_.add(offset, text.size())) {
@@ -513,14 +513,18 @@ void Connection::queue_challenge_ack(Instant now) {
     }
 }
 
-void Connection::schedule_ack(bool immediate, Instant now) {
+void Connection::schedule_ack(bool immediate, Instant now, std::size_t bytes) {
+    // The receive MSS estimate: the largest segment seen, at most what we advertised. Segments
+    // coalesced by the link (TUN offload: one 64 KB "segment" for many wire segments) count as
+    // the wire segments they stand for.
+    rcv_mss_ = std::max(rcv_mss_, static_cast<std::uint32_t>(std::min<std::size_t>(bytes, cfg_.mss)));
     if (immediate || !cfg_.delayed_ack) {
         ack_pending_ = true;
         return;
     }
     // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every second full-sized segment, and
     // within the delayed-ACK timeout.
-    segs_since_ack_++;
+    segs_since_ack_ += std::max<std::size_t>(1, (bytes + rcv_mss_ - 1) / rcv_mss_);
     if (segs_since_ack_ >= 2) {
         ack_pending_ = true;
     } else if (!armed(Timer::delayed_ack)) {

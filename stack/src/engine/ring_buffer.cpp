@@ -7,12 +7,18 @@
 //     out-of-order segments are written (write_at) until the Assembler says they are contiguous
 //     and the connection commit()s them.
 //   - Layout: `size_` readable bytes start at `head_` and may wrap past the end of `storage_`.
-//     The free space starts at (head_ + size_) mod capacity_ and is also circular, so every copy
+//     The free space starts at (head_ + size_) mod alloc_ and is also circular, so every copy
 //     is at most two memcpy calls.
 //   - consume() never re-centres head_ when the ring becomes empty: out-of-order bytes written
 //     with write_at() live at fixed positions past the readable end and must stay where they are.
 //   - Storage is allocated on the first write (a connection that never sends never pays for a
 //     send buffer) and can be given back with release() (e.g. in TIME-WAIT).
+//   - Storage grows with use: it starts at kInitialStorage (or the capacity, if smaller) and
+//     doubles whenever a write needs room past it, up to the capacity -- so a 4 MB window costs
+//     4 MB only on a connection that fills it, and an idle or request/response connection keeps
+//     a few KB. Indices are modulo the allocated size `alloc_`; every meaningful byte (readable,
+//     or parked by write_at) lies within alloc_ bytes of head_, so growing copies the old ring
+//     unrolled from head_ to the start of the new one, and head_ becomes 0.
 #include "ustack/ring_buffer.hpp"
 
 #include <algorithm>
@@ -50,12 +56,21 @@ void copy_from_ring(std::span<const std::byte> ring, std::size_t pos, std::span<
 
 }  // namespace
 
-void RingBuffer::ensure_storage() {
-    if (!storage_ && capacity_ > 0) {
-        // No zero-fill: every byte is written before it can become readable.
-        storage_ = std::make_unique_for_overwrite<std::byte[]>(  // NOLINT(*-avoid-c-arrays)
-            capacity_);
+void RingBuffer::ensure_storage(std::size_t need) {
+    need = std::min(need, capacity_);
+    if (alloc_ >= need && storage_) {
+        return;
     }
+    std::size_t grown = alloc_ == 0 ? std::min(capacity_, kInitialStorage) : alloc_;
+    while (grown < need) grown = std::min(capacity_, grown * 2);
+    // No zero-fill: every byte is written before it can become readable.
+    auto fresh = std::make_unique_for_overwrite<std::byte[]>(grown);  // NOLINT(*-avoid-c-arrays)
+    if (storage_) {
+        copy_from_ring({storage_.get(), alloc_}, head_, {fresh.get(), alloc_});
+    }
+    storage_ = std::move(fresh);
+    alloc_ = grown;
+    head_ = 0;
 }
 
 std::size_t RingBuffer::write(std::span<const std::byte> data) {
@@ -63,9 +78,9 @@ std::size_t RingBuffer::write(std::span<const std::byte> data) {
     if (n == 0) {
         return 0;  // nothing to store: do not allocate
     }
-    ensure_storage();
-    const std::size_t tail = (head_ + size_) % capacity_;
-    copy_into_ring({storage_.get(), capacity_}, tail, data.first(n));
+    ensure_storage(size_ + n);
+    const std::size_t tail = (head_ + size_) % alloc_;
+    copy_into_ring({storage_.get(), alloc_}, tail, data.first(n));
     size_ += n;
     return n;
 }
@@ -76,9 +91,9 @@ std::size_t RingBuffer::write_at(std::size_t offset, std::span<const std::byte> 
         return 0;  // entirely beyond the buffer (outside the receive window)
     }
     const std::size_t n = std::min(data.size(), room - offset);
-    ensure_storage();
-    const std::size_t pos = (head_ + size_ + offset) % capacity_;
-    copy_into_ring({storage_.get(), capacity_}, pos, data.first(n));
+    ensure_storage(size_ + offset + n);
+    const std::size_t pos = (head_ + size_ + offset) % alloc_;
+    copy_into_ring({storage_.get(), alloc_}, pos, data.first(n));
     return n;
 }
 
@@ -89,7 +104,7 @@ void RingBuffer::commit(std::size_t n) {
         return;
     }
     // Readable bytes imply storage exists, even if the caller commits without a write_at.
-    ensure_storage();
+    ensure_storage(size_ + n);
     size_ += n;
 }
 
@@ -104,7 +119,7 @@ std::size_t RingBuffer::peek(std::size_t offset, std::span<std::byte> out) const
         return 0;
     }
     const std::size_t n = std::min(out.size(), size_ - offset);
-    copy_from_ring({storage_.get(), capacity_}, (head_ + offset) % capacity_, out.first(n));
+    copy_from_ring({storage_.get(), alloc_}, (head_ + offset) % alloc_, out.first(n));
     return n;
 }
 
@@ -114,8 +129,8 @@ std::array<std::span<const std::byte>, 2> RingBuffer::peek_spans(std::size_t off
         return {};
     }
     len = std::min(len, size_ - offset);
-    const std::size_t pos = (head_ + offset) % capacity_;
-    const std::size_t first = std::min(len, capacity_ - pos);
+    const std::size_t pos = (head_ + offset) % alloc_;
+    const std::size_t first = std::min(len, alloc_ - pos);
     const std::byte* base = storage_.get();
     return {std::span<const std::byte>(base + pos, first),
             std::span<const std::byte>(base, len - first)};
@@ -127,12 +142,13 @@ void RingBuffer::consume(std::size_t n) {
     if (n == 0) {
         return;
     }
-    head_ = (head_ + n) % capacity_;
+    head_ = (head_ + n) % alloc_;
     size_ -= n;
 }
 
 void RingBuffer::release() {
     storage_.reset();
+    alloc_ = 0;
     head_ = 0;
     size_ = 0;
 }

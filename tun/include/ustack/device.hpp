@@ -23,22 +23,27 @@
 #include <span>
 #include <string>
 
+#include "ustack/codec.hpp"  // RxPacket, TxPacketInfo, LinkOffload
+
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
 namespace ustack {
 
-// The packets of one receive wake-up; each span is one whole IPv4 packet.
-using PacketBatch = std::span<const std::span<const std::byte>>;
+// The packets of one receive wake-up; each is one whole IPv4 packet (with offload, possibly a
+// super-packet of up to 64 KB that the kernel coalesced) and what the link says about it.
+using PacketBatch = std::span<const RxPacket>;
 using RxHandler = std::function<void(PacketBatch)>;
 
 // A snapshot of a device's counters.
 struct DeviceStats {
     std::uint64_t rx_packets = 0;  // delivered to on_rx
+    std::uint64_t rx_super_packets = 0;  // of which were coalesced by the kernel (GRO/GSO)
     std::uint64_t rx_bytes = 0;
     std::uint64_t rx_errors = 0;   // read errors other than "nothing to read"
     std::uint64_t tx_packets = 0;  // taken by send() (for a MemoryLink: including tx_lost)
+    std::uint64_t tx_super_packets = 0;  // of which the link splits into segments (TSO)
     std::uint64_t tx_bytes = 0;
     std::uint64_t tx_dropped = 0;  // refused by send(): device full, down, stopped or failing
     std::uint64_t tx_lost = 0;     // taken, then dropped on purpose (MemoryLink loss)
@@ -57,8 +62,14 @@ public:
     virtual void start(boost::asio::io_context& io, RxHandler on_rx) = 0;
 
     // Transmit one IPv4 packet (copied or written before returning). Engine thread; never blocks,
-    // never throws: a packet that cannot be taken is dropped and counted in tx_dropped.
-    virtual void send(std::span<const std::byte> packet) = 0;
+    // never throws: a packet that cannot be taken is dropped and counted in tx_dropped. `info`
+    // asks for offloads (a partial checksum, a super-packet); a device is only given what its
+    // offload() allows.
+    virtual void send(std::span<const std::byte> packet, const TxPacketInfo& info) = 0;
+    void send(std::span<const std::byte> packet) { send(packet, TxPacketInfo{}); }
+
+    // What the device does on transmit (default: nothing; whole packets, full checksums).
+    [[nodiscard]] virtual LinkOffload offload() const { return {}; }
 
     // Stop receiving and release the device's resources (idempotent). Later send()s are dropped.
     virtual void stop() = 0;

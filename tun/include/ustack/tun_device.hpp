@@ -1,5 +1,6 @@
 // TunDevice: a Linux TUN interface (IFF_TUN | IFF_NO_PI: each read or write is one bare IPv4
-// packet) driven by Boost.Asio on the host's engine thread.
+// packet, with IFF_VNET_HDR preceded by a virtio-net header) driven by Boost.Asio on the host's
+// engine thread.
 //
 // open() attaches to the named interface, creating it if it does not exist (it then disappears
 // when the device is closed); a persistent one made with `ip tuntap add dev NAME mode tun` works
@@ -9,6 +10,15 @@
 // buffers, and hand them to on_rx as one batch (a full batch continues after other handlers have
 // had a turn). Send: one non-blocking write() per packet; when the kernel queue is full (EAGAIN)
 // or the interface is down (EIO), the packet is dropped and counted.
+//
+// Offload (TunOptions::offload, on by default): the device is opened with IFF_VNET_HDR and
+// TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4), as a virtio-net NIC, so one read or write moves up to
+// 64 KB (Documentation/networking/tuntap.rst; include/uapi/linux/virtio_net.h):
+//   receive  the kernel may hand over TCP super-packets (GRO or a local sender's GSO) with the
+//            checksum verified (DATA_VALID) or partial (NEEDS_CSUM): RxPacket::checksum_checked;
+//   send     offload() offers partial checksums and super-packets of up to 64 KB
+//            (TxPacketInfo::gso_size) that the kernel cuts into wire segments (TSO).
+// If the kernel refuses TUNSETOFFLOAD the device still works, without offloads.
 //
 // This header includes no Asio or socket header (see device.hpp).
 #pragma once
@@ -24,6 +34,7 @@ namespace ustack {
 struct TunOptions {
     std::size_t batch = 64;          // most packets handed to on_rx per wake-up
     std::size_t max_packet = 65535;  // receive buffer per packet (an IPv4 packet's maximum)
+    bool offload = true;             // virtio-net header + checksum and segmentation offload
 };
 
 class TunDevice final : public Device {
@@ -47,7 +58,9 @@ public:
     ~TunDevice() override;
 
     void start(boost::asio::io_context& io, RxHandler on_rx) override;
-    void send(std::span<const std::byte> packet) override;
+    using Device::send;
+    void send(std::span<const std::byte> packet, const TxPacketInfo& info) override;
+    [[nodiscard]] LinkOffload offload() const override;
     void stop() override;
     // The interface's name as the kernel knows it (e.g. "tun3" when open("") was asked).
     [[nodiscard]] std::string name() const override;
