@@ -1,0 +1,352 @@
+// What ustack-bench and linux-bench share, with no socket header in sight (ustack/wsp.h and
+// <sys/socket.h> cannot meet in one translation unit): the command line, the data pattern the
+// bulk receiver verifies, the wire constants of every mode, percentiles, the process's resident
+// size and the kernel's socket memory, a watchdog, and the RESULT line the bench script parses.
+//
+// Every figure is printed as one line on stdout:
+//
+//   RESULT mode=<mode> role=<client|server> key=value ...
+//
+// and every failure as "ERROR <what>" on stderr, with exit status 1 (2: bad arguments, 124: the
+// watchdog fired).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+// ---- options ---------------------------------------------------------------------------------
+
+struct Options {
+    std::string mode;          // bulk | pingpong | connrate | hold
+    std::string connect;       // client: the server's address
+    bool listen = false;       // server
+    unsigned port = 5201;
+    double seconds = 10;       // bulk, connrate: how long the client runs
+    std::uint64_t count = 0;   // pingpong: round trips; hold: connections (0: mode default)
+    unsigned threads = 0;      // connrate: concurrent clients / serving threads; hold: connectors
+    std::uint64_t buffer = 0;  // socket buffers in bytes (0: the stack's default / autotuning)
+    unsigned settle_ms = 500;  // hold: pause between the last connection and the measurement
+    unsigned hold_ms = 1000;   // hold server: keep everything open this long after measuring
+    unsigned timeout_ms = 120000;  // watchdog: the whole run
+    bool disc_data = false;    // connrate: disconnect data both ways (ustack only)
+};
+
+inline const char* options_help() {
+    return "bench options:\n"
+           "  --mode M            bulk | pingpong | connrate | hold\n"
+           "  --connect A.B.C.D   client: the server's address\n"
+           "  --listen            server\n"
+           "  --port P            server port (default 5201)\n"
+           "  --seconds S         bulk, connrate: client run time (default 10)\n"
+           "  --count N           pingpong: round trips (default 20000); hold: connections\n"
+           "                      (default 10000)\n"
+           "  --threads T         connrate: concurrent clients, serving threads (default 32);\n"
+           "                      hold: connecting threads (default 8)\n"
+           "  --buffer BYTES      socket buffers (suffix K, M); default: the stack's own\n"
+           "  --settle-ms N       hold: wait before measuring (default 500)\n"
+           "  --hold-ms N         hold server: keep the connections N ms after measuring\n"
+           "                      (default 1000)\n"
+           "  --timeout-ms N      give up (exit 124) after N ms (default 120000)\n"
+           "  --disc-data         connrate: disconnect data both ways (ustack <-> ustack)\n"
+           "\n"
+           "modes (client / server):\n"
+           "  bulk      the client sends a verifiable byte pattern for --seconds, shuts down, and\n"
+           "            waits for the server's report (byte count, pattern check); one connection\n"
+           "  pingpong  1-byte request, 1-byte answer, --count times after a warm-up; median and\n"
+           "            p99 round trip; TCP_NODELAY on both ends\n"
+           "  connrate  --threads clients loop connect, 1 KiB request, 1 KiB echo, disconnect\n"
+           "            (client first), close, for --seconds; then one STOP request ends the server\n"
+           "  hold      --count idle established connections; both ends report their resident\n"
+           "            size before and after (and linux-bench the kernel's socket memory); then\n"
+           "            the server closes, the client reads end of stream and closes\n";
+}
+
+inline std::uint64_t parse_size(const std::string& s) {
+    char* end = nullptr;
+    std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
+    if (end != nullptr && (*end == 'K' || *end == 'k')) v <<= 10;
+    if (end != nullptr && (*end == 'M' || *end == 'm')) v <<= 20;
+    return v;
+}
+
+// Parse the bench options out of `args` (whatever the host options left). Exits 2 on an error.
+inline Options parse_options(const char* prog, const std::vector<std::string>& args,
+                             const char* help_head) {
+    Options o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto val = [&]() -> std::string {
+            if (i + 1 >= args.size()) {
+                std::fprintf(stderr, "%s: %s needs a value\n", prog, a.c_str());
+                std::exit(2);
+            }
+            return args[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            std::printf("%s%s", help_head, options_help());
+            std::exit(0);
+        } else if (a == "--mode") {
+            o.mode = val();
+        } else if (a == "--connect") {
+            o.connect = val();
+        } else if (a == "--listen") {
+            o.listen = true;
+        } else if (a == "--port") {
+            o.port = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
+        } else if (a == "--seconds") {
+            o.seconds = std::strtod(val().c_str(), nullptr);
+        } else if (a == "--count") {
+            o.count = std::strtoull(val().c_str(), nullptr, 10);
+        } else if (a == "--threads") {
+            o.threads = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
+        } else if (a == "--buffer") {
+            o.buffer = parse_size(val());
+        } else if (a == "--settle-ms") {
+            o.settle_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
+        } else if (a == "--hold-ms") {
+            o.hold_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
+        } else if (a == "--timeout-ms") {
+            o.timeout_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
+        } else if (a == "--disc-data") {
+            o.disc_data = true;
+        } else {
+            std::fprintf(stderr, "%s: unknown argument %s (see --help)\n", prog, a.c_str());
+            std::exit(2);
+        }
+    }
+    const bool known = o.mode == "bulk" || o.mode == "pingpong" || o.mode == "connrate" ||
+                       o.mode == "hold";
+    if (!known || o.connect.empty() == !o.listen) {
+        std::fprintf(stderr, "%s: need --mode bulk|pingpong|connrate|hold and exactly one of "
+                             "--connect/--listen (see --help)\n", prog);
+        std::exit(2);
+    }
+    if (o.port == 0 || o.port > 65535 || o.seconds <= 0) {
+        std::fprintf(stderr, "%s: bad --port or --seconds\n", prog);
+        std::exit(2);
+    }
+    if (o.count == 0) o.count = o.mode == "hold" ? 10000 : 20000;
+    if (o.threads == 0) o.threads = o.mode == "hold" ? 8 : 32;
+    return o;
+}
+
+// "A.B.C.D" -> the address in host byte order.
+inline bool parse_ipv4(const std::string& s, std::uint32_t& out) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    char tail = 0;
+    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return false;
+    if (a > 255 || b > 255 || c > 255 || d > 255) return false;
+    out = (a << 24) | (b << 16) | (c << 8) | d;
+    return true;
+}
+
+// ---- time, output, watchdog ------------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+inline void result(const std::string& fields) {
+    std::printf("RESULT %s\n", fields.c_str());
+    std::fflush(stdout);
+}
+
+inline void error(const std::string& what) {
+    std::fprintf(stderr, "ERROR %s\n", what.c_str());
+    std::fflush(stderr);
+}
+// error(), and the exit status of a failed mode.
+inline int fail(const std::string& what) {
+    error(what);
+    return 1;
+}
+
+inline std::string fmt(double v, int decimals = 1) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", decimals, v);
+    return b;
+}
+
+// Exit 124 if the run is not over within `ms` (a stalled transfer must not hang the script).
+inline void start_watchdog(unsigned ms, const char* prog) {
+    std::thread([ms, prog] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        std::fprintf(stderr, "ERROR %s: watchdog: still running after %u ms\n", prog, ms);
+        std::fflush(stdout);
+        std::_Exit(124);
+    }).detach();
+}
+
+// ---- bulk data pattern -----------------------------------------------------------------------
+
+// Byte i of every bulk stream is kPattern[i % period]. The period is prime-ish and not a multiple
+// of any chunk size, so a lost, repeated or reordered chunk is caught by comparing with memcmp at
+// memory speed (generating or hashing per byte would cap Linux <-> Linux throughput).
+class Pattern {
+public:
+    static constexpr std::size_t kPeriod = (1u << 20) + 4093;
+
+    Pattern() : bytes_(2 * kPeriod) {
+        std::uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (std::size_t i = 0; i < kPeriod; ++i) {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            bytes_[i] = static_cast<unsigned char>((x * 0x2545F4914F6CDD1Dull) >> 56);
+        }
+        std::copy_n(bytes_.begin(), kPeriod, bytes_.begin() + static_cast<std::ptrdiff_t>(kPeriod));
+    }
+    // Contiguous bytes for stream offsets [offset, offset + n), n <= kPeriod.
+    [[nodiscard]] const unsigned char* at(std::uint64_t offset) const {
+        return bytes_.data() + offset % kPeriod;
+    }
+    // True if `p[0..n)` is what the stream holds at `offset`.
+    [[nodiscard]] bool matches(std::uint64_t offset, const unsigned char* p, std::size_t n) const {
+        while (n > 0) {
+            const std::size_t k = std::min<std::size_t>(n, kPeriod);
+            if (std::memcmp(at(offset), p, k) != 0) return false;
+            offset += k;
+            p += k;
+            n -= k;
+        }
+        return true;
+    }
+
+private:
+    std::vector<unsigned char> bytes_;
+};
+
+// ---- wire constants --------------------------------------------------------------------------
+
+constexpr std::size_t kRequestSize = 1024;       // connrate request and response
+constexpr std::uint64_t kStopTag = ~std::uint64_t{0};  // connrate: first 8 bytes of STOP
+constexpr std::size_t kBulkReportSize = 16;      // bulk: 8-byte count + 8-byte verdict, BE
+constexpr unsigned char kPongXor = 0x5a;         // pingpong: answer = request ^ 0x5a
+
+inline void put_be64(unsigned char* p, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (56 - 8 * i));
+}
+inline std::uint64_t get_be64(const unsigned char* p) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+    return v;
+}
+
+// ---- statistics ------------------------------------------------------------------------------
+
+// The q-quantile (0..1) of `v` (sorted in place), nearest rank.
+inline double quantile(std::vector<double>& v, double q) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    std::size_t rank = static_cast<std::size_t>(q * static_cast<double>(v.size()) + 0.999999);
+    rank = std::clamp<std::size_t>(rank, 1, v.size());
+    return v[rank - 1];
+}
+
+// Counts errors by name across threads (the caller locks).
+using ErrorCounts = std::map<std::string, std::uint64_t>;
+inline std::string format_errors(const ErrorCounts& e) {
+    std::string s;
+    for (const auto& [name, n] : e) s += (s.empty() ? "" : ",") + name + ":" + std::to_string(n);
+    return s.empty() ? "none" : s;
+}
+
+// ---- memory ----------------------------------------------------------------------------------
+
+// This process's resident set size in KiB (/proc/self/status VmRSS), 0 if unreadable.
+inline std::uint64_t rss_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    }
+    return 0;
+}
+
+// The kernel memory that TCP sockets occupy, as far as /proc shows it: the slab caches a
+// connected TCP socket lives in (the socket itself, its inode, file and dentry, the port's bind
+// buckets), in bytes of whole slabs, plus the TCP buffer pages of /proc/net/sockstat ("mem",
+// pages; the count is kernel-wide). Slab figures are kernel-wide too, so other activity on the
+// machine shows up as noise.
+struct KernelMem {
+    std::uint64_t slab_bytes = 0;
+    std::uint64_t tcp_mem_pages = 0;
+    std::uint64_t tcp_inuse = 0;  // this namespace's TCP sockets (sockstat "inuse")
+    bool ok = false;
+};
+
+inline const std::array<const char*, 7>& kernel_socket_slabs() {
+    static const std::array<const char*, 7> names = {
+        "TCP",      "request_sock_TCP", "tcp_bind_bucket", "tcp_bind2_bucket", "sock_inode_cache",
+        "filp",     "dentry"};
+    return names;
+}
+
+inline KernelMem kernel_mem() {
+    KernelMem m;
+    std::ifstream slab("/proc/slabinfo");
+    std::string line;
+    const long page = 4096;
+    bool any = false;
+    while (std::getline(slab, line)) {
+        std::istringstream in(line);
+        std::string name;
+        in >> name;
+        const auto& names = kernel_socket_slabs();
+        if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+        // name active_objs num_objs objsize objperslab pagesperslab : tunables a b c : slabdata
+        // active_slabs num_slabs sharedavail
+        std::uint64_t active = 0, num = 0, objsize = 0, perslab = 0, pages = 0;
+        in >> active >> num >> objsize >> perslab >> pages;
+        std::string tok;
+        std::uint64_t active_slabs = 0, num_slabs = 0;
+        while (in >> tok && tok != "slabdata") {
+        }
+        in >> active_slabs >> num_slabs;
+        m.slab_bytes += num_slabs * pages * static_cast<std::uint64_t>(page);
+        any = true;
+    }
+    std::ifstream ss("/proc/net/sockstat");
+    while (std::getline(ss, line)) {
+        if (line.rfind("TCP:", 0) != 0) continue;
+        std::istringstream in(line.substr(4));
+        std::string key;
+        std::uint64_t v = 0;
+        while (in >> key >> v) {
+            if (key == "mem") m.tcp_mem_pages = v;
+            if (key == "inuse") m.tcp_inuse = v;
+        }
+    }
+    m.ok = any;
+    return m;
+}
+
+inline std::string kernel_mem_delta(const KernelMem& before, const KernelMem& after) {
+    if (!before.ok || !after.ok) return "kmem=unavailable";
+    const auto d = static_cast<long long>(after.slab_bytes) - static_cast<long long>(before.slab_bytes) +
+                   (static_cast<long long>(after.tcp_mem_pages) -
+                    static_cast<long long>(before.tcp_mem_pages)) * 4096;
+    return "kmem_delta_bytes=" + std::to_string(d) +
+           " kslab_delta_bytes=" +
+           std::to_string(static_cast<long long>(after.slab_bytes) - static_cast<long long>(before.slab_bytes)) +
+           " ktcp_mem_pages_delta=" +
+           std::to_string(static_cast<long long>(after.tcp_mem_pages) - static_cast<long long>(before.tcp_mem_pages)) +
+           " ktcp_inuse=" + std::to_string(after.tcp_inuse);
+}
+
+}  // namespace bench

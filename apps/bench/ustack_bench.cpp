@@ -1,0 +1,185 @@
+// ustack-bench: the benchmark modes of bench_modes.hpp on ustack's WSP API (one process is one
+// ustack host). Its counterpart on Linux sockets is linux-bench; scripts/bench.sh runs both.
+//
+//   ustack-bench --addr 10.0.2.2/24 --gateway 10.0.2.1 --listen --mode bulk
+//   ustack-bench --addr 10.0.1.2/24 --gateway 10.0.1.1 --connect 10.0.2.2 --mode bulk --seconds 10
+//
+// Socket buffers: WSPSetSockOpt has no SO_SNDBUF/SO_RCVBUF (WSPGetSockOpt only reports them), so
+// --buffer sets the host's per-connection buffers (WSPHOSTCONFIG send_buffer / recv_buffer);
+// mode bulk defaults to 4 MiB, the other modes keep the stack's defaults.
+#include <cstdio>
+#include <string>
+
+#include "bench_modes.hpp"
+#include "host_options.hpp"
+
+namespace {
+
+const char* kHelp =
+    "usage: ustack-bench HOST-OPTIONS (--connect A.B.C.D | --listen) --mode M [bench options]\n"
+    "Benchmark modes on a ustack host (WSP API); linux-bench is the same on Linux sockets.\n\n";
+
+// bench_modes.hpp's Net over the WSP API.
+class WspNet {
+public:
+    using Sock = SOCKET;
+    static constexpr Sock kInvalid = INVALID_SOCKET;
+
+    explicit WspNet(WSPHOST host) : host_(host) {}
+
+    Sock connect(std::uint32_t addr, unsigned port, bool nodelay, std::string& err) {
+        int e = 0;
+        SOCKET s = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
+        if (s == INVALID_SOCKET) return failed(e, err);
+        if (nodelay && !set_nodelay(s, err)) {
+            (void)WSPCloseSocket(s, &e);
+            return kInvalid;
+        }
+        const SOCKADDR_IN sin = sockaddr(addr, port);
+        if (WSPConnect(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, &e) != 0) {
+            int e2 = 0;
+            (void)WSPCloseSocket(s, &e2);
+            return failed(e, err);
+        }
+        return s;
+    }
+
+    Sock listen(unsigned port, int backlog, bool nodelay, std::string& err) {
+        int e = 0;
+        SOCKET s = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
+        if (s == INVALID_SOCKET) return failed(e, err);
+        const SOCKADDR_IN sin = sockaddr(INADDR_ANY, port);
+        // Accepted sockets inherit TCP_NODELAY from the listener.
+        if ((nodelay && !set_nodelay(s, err)) ||
+            WSPBind(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, &e) != 0 ||
+            WSPListen(s, backlog, &e) != 0) {
+            if (err.empty()) err = WSPErrorName(e);
+            (void)WSPCloseSocket(s, &e);
+            return kInvalid;
+        }
+        return s;
+    }
+
+    Sock accept(Sock l, std::string& err) {
+        int e = 0;
+        SOCKET s = WSPAccept(l, nullptr, nullptr, &e);
+        return s == INVALID_SOCKET ? failed(e, err) : s;
+    }
+    // Closing the listener wakes blocked WSPAccept calls (WSAEINTR) and fails later ones.
+    void wake_listener(Sock l) {
+        int e = 0;
+        (void)WSPCloseSocket(l, &e);
+    }
+    void close_listener(Sock) {}
+
+    long send(Sock s, const unsigned char* p, std::size_t n, std::string& err) {
+        WSABUF b{static_cast<u_long>(n), const_cast<char*>(reinterpret_cast<const char*>(p))};
+        DWORD sent = 0;
+        int e = 0;
+        if (WSPSend(s, &b, 1, &sent, 0, &e) != 0) return fail_long(e, err);
+        return static_cast<long>(sent);
+    }
+    long recv(Sock s, unsigned char* p, std::size_t n, std::string& err) {
+        WSABUF b{static_cast<u_long>(n), reinterpret_cast<char*>(p)};
+        DWORD got = 0, flags = 0;
+        int e = 0;
+        if (WSPRecv(s, &b, 1, &got, &flags, &e) != 0) return fail_long(e, err);
+        return static_cast<long>(got);
+    }
+    bool shutdown_send(Sock s, std::string& err) {
+        int e = 0;
+        return WSPShutdown(s, SD_SEND, &e) == 0 || fail_bool(e, err);
+    }
+    bool close(Sock s, std::string& err) {
+        int e = 0;
+        return WSPCloseSocket(s, &e) == 0 || fail_bool(e, err);
+    }
+    bool send_disconnect(Sock s, const unsigned char* p, std::size_t n, std::string& err) {
+        WSABUF b{static_cast<u_long>(n), const_cast<char*>(reinterpret_cast<const char*>(p))};
+        int e = 0;
+        return WSPSendDisconnect(s, &b, &e) == 0 || fail_bool(e, err);
+    }
+    long recv_disconnect(Sock s, unsigned char* p, std::size_t n, std::string& err) {
+        WSABUF b{static_cast<u_long>(n), reinterpret_cast<char*>(p)};
+        int e = 0;
+        if (WSPRecvDisconnect(s, &b, &e) != 0) return fail_long(e, err);
+        return static_cast<long>(b.len);
+    }
+    // The host's memory is the process's: bench_modes.hpp reports the RSS already.
+    void mem_begin() {}
+    std::string mem_end() { return {}; }
+
+private:
+    static SOCKADDR_IN sockaddr(std::uint32_t addr, unsigned port) {
+        IN_ADDR a{};
+        auto* b = reinterpret_cast<unsigned char*>(&a.s_addr);
+        for (int i = 0; i < 4; ++i) b[i] = static_cast<unsigned char>(addr >> (24 - 8 * i));
+        return apps::make_sockaddr(a, static_cast<unsigned short>(port));
+    }
+    static bool set_nodelay(SOCKET s, std::string& err) {
+        const BOOL one = 1;
+        int e = 0;
+        if (WSPSetSockOpt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one),
+                          sizeof one, &e) == 0)
+            return true;
+        err = std::string("TCP_NODELAY: ") + WSPErrorName(e);
+        return false;
+    }
+    static Sock failed(int e, std::string& err) {
+        err = WSPErrorName(e);
+        return kInvalid;
+    }
+    static long fail_long(int e, std::string& err) {
+        err = WSPErrorName(e);
+        return -1;
+    }
+    static bool fail_bool(int e, std::string& err) {
+        err = WSPErrorName(e);
+        return false;
+    }
+
+    WSPHOST host_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    apps::HostOptions ho;
+    const auto args = apps::parse_host_options(argc, argv, ho);
+    const bench::Options o = bench::parse_options("ustack-bench", args, kHelp);
+    if (ho.addr.empty()) {
+        std::fprintf(stderr, "ustack-bench: --addr A.B.C.D/N is required (see --help)\n%s",
+                     apps::host_options_help());
+        return 2;
+    }
+    std::uint32_t addr = 0;
+    if (!o.connect.empty() && !bench::parse_ipv4(o.connect, addr)) {
+        std::fprintf(stderr, "ustack-bench: bad --connect address %s\n", o.connect.c_str());
+        return 2;
+    }
+    if (o.disc_data && !ho.disconnect_data) {
+        std::fprintf(stderr, "ustack-bench: --disc-data needs the host option --disconnect-data\n");
+        return 2;
+    }
+    bench::start_watchdog(o.timeout_ms, "ustack-bench");
+
+    WSPHOSTCONFIG cfg;
+    std::string error;
+    if (!apps::to_config(ho, cfg, error)) {
+        std::fprintf(stderr, "ustack-bench: %s\n", error.c_str());
+        return 2;
+    }
+    const std::uint64_t buffer = o.buffer != 0 ? o.buffer : (o.mode == "bulk" ? 4u << 20 : 0);
+    cfg.send_buffer = static_cast<std::uint32_t>(buffer);
+    cfg.recv_buffer = static_cast<std::uint32_t>(buffer);
+    WSPHOST host = nullptr;
+    int e = 0;
+    if (WSPStartup(&cfg, &host, &e) != 0) {
+        std::fprintf(stderr, "ERROR WSPStartup: %s\n", WSPErrorName(e));
+        return 1;
+    }
+    WspNet net(host);
+    const int status = bench::run_mode(net, o, addr);
+    apps::stop_host(host, ho);
+    return status;
+}
