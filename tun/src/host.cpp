@@ -26,9 +26,11 @@ using SteadyClock = std::chrono::steady_clock;
 // writes and pcap records happen after the lock is released.
 class BufferingSink final : public PacketSink {
 public:
-    explicit BufferingSink(const Device* device) : device_(device) {}
+    BufferingSink(const Device* device, std::atomic<bool>& holding)
+        : device_(device), holding_(holding) {}
 
     void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) override {
+        holding_.store(true, std::memory_order_release);  // under the lock: see direct_sink()
         bytes_.insert(bytes_.end(), ip_packet.begin(), ip_packet.end());
         packets_.push_back({bytes_.size(), info});
     }
@@ -55,8 +57,27 @@ private:
         TxPacketInfo info;
     };
     const Device* device_;
+    std::atomic<bool>& holding_;    // set while packets wait here
     std::vector<std::byte> bytes_;  // the packets, back to back
     std::vector<Packet> packets_;
+};
+
+// Sends from the calling application thread, straight to the device (AsioHost::direct_sink).
+class DirectSink final : public PacketSink {
+public:
+    DirectSink(Device* device, std::atomic<std::uint64_t>& tx_packets, std::atomic<std::uint64_t>& direct)
+        : device_(device), tx_packets_(tx_packets), direct_(direct) {}
+    void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) override {
+        tx_packets_.fetch_add(1, std::memory_order_relaxed);
+        direct_.fetch_add(1, std::memory_order_relaxed);
+        device_->send(ip_packet, info);
+    }
+    [[nodiscard]] LinkOffload offload() const override { return device_->offload(); }
+
+private:
+    Device* device_;
+    std::atomic<std::uint64_t>& tx_packets_;
+    std::atomic<std::uint64_t>& direct_;
 };
 
 }  // namespace
@@ -76,7 +97,11 @@ struct AsioHost::Impl {
     std::optional<Instant> armed;  // the deadline `timer` waits for (engine thread)
     std::unique_ptr<Device> device;
     std::unique_ptr<PcapWriter> pcap;
-    BufferingSink sink{device.get()};  // engine thread
+    std::atomic<bool> engine_holding{false};  // the engine thread has packets not yet written
+    BufferingSink sink{device.get(), engine_holding};  // engine thread
+    std::atomic<std::uint64_t> direct_packets{0};
+    bool direct_enabled = false;  // guarded by api_mutex(): application threads may transmit
+    std::optional<DirectSink> direct;
     std::thread thread;
 
     std::atomic<bool> wake_pending{false};
@@ -114,6 +139,7 @@ struct AsioHost::Impl {
                 pcap->write(p);
             device->send(p, info);
         });
+        engine_holding.store(false, std::memory_order_release);
         rearm();
     }
 
@@ -191,6 +217,22 @@ void AsioHost::start() {
         stop();
         throw;
     }
+    // A capture is written on the engine thread only, so a host that writes one does not
+    // transmit from application threads.
+    if (im.pcap == nullptr && im.device->concurrent_send()) {
+        std::lock_guard lock(api_mutex());
+        im.direct.emplace(im.device.get(), im.tx_packets, im.direct_packets);
+        im.direct_enabled = true;
+    }
+}
+
+PacketSink* AsioHost::direct_sink() {
+    Impl& im = *impl_;
+    // Under api_mutex(). While the engine thread holds packets it has not written yet, new ones
+    // wait behind them (on the engine thread), so the wire sees the engine's order.
+    if (!im.direct_enabled || im.engine_holding.load(std::memory_order_acquire))
+        return nullptr;
+    return &*im.direct;
 }
 
 Instant AsioHost::now() const {
@@ -211,6 +253,12 @@ void AsioHost::wake() {
 
 void AsioHost::stop() {
     Impl& im = *impl_;
+    {
+        // No application thread transmits from now on, and none is doing so (they transmit
+        // under this lock).
+        std::lock_guard api(api_mutex());
+        im.direct_enabled = false;
+    }
     std::lock_guard lock(im.stop_mutex);
     if (im.stopped)
         return;
@@ -241,6 +289,7 @@ AsioHostStats AsioHost::stats() const {
     s.rx_batches = im.rx_batches.load(std::memory_order_relaxed);
     s.rx_packets = im.rx_packets.load(std::memory_order_relaxed);
     s.tx_packets = im.tx_packets.load(std::memory_order_relaxed);
+    s.direct_tx_packets = im.direct_packets.load(std::memory_order_relaxed);
     return s;
 }
 

@@ -38,6 +38,11 @@ public:
     [[nodiscard]] virtual Instant now() const = 0;
     // Thread-safe, non-blocking: run HostCore::service() on the engine thread soon.
     virtual void wake() = 0;
+    // Called by application threads under api_mutex(): a sink that sends to the device right
+    // now from the calling thread, or nullptr when packets must wait for the engine thread (the
+    // default; also while the engine thread still holds packets it has not written, so packets
+    // never leave out of order).
+    [[nodiscard]] virtual PacketSink* direct_sink() { return nullptr; }
     // Stop the engine thread and release the device; called once, by WSPCleanup, without the lock.
     virtual void stop() = 0;
 };

@@ -90,9 +90,16 @@ struct HostCore::Impl {
     std::uint64_t disc_sent = 0;      // WSPSendDisconnect calls that queued data on a FIN
     std::uint64_t disc_received = 0;  // WSPRecvDisconnect calls that returned data
 
+    // After an application call changed engine state (under the lock): transmit what is ready
+    // right here when the driver allows it (saves the hand-off to the engine thread on the
+    // latency path), then have the engine thread run service() (events, timers) soon.
     void wake() {
-        if (driver != nullptr) driver->wake();
+        if (driver == nullptr) return;
+        if (PacketSink* direct = driver->direct_sink()) transmit(*direct, driver->now());
+        driver->wake();
     }
+    // poll_transmit into `out` through a SegmentEncoder (under the lock).
+    void transmit(PacketSink& out, Instant now);
     [[nodiscard]] Instant now() const { return driver != nullptr ? driver->now() : Instant{}; }
 
     // Bring a socket's view up to date with its connection and record network events.

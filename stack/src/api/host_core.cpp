@@ -58,15 +58,7 @@ void HostCore::service(Instant now, PacketSink& out) {
         woke = true;
     }
 
-    {
-        SegmentEncoder encoder(im.codec, out, im.packet);
-        im.stack.poll_transmit(now, encoder);
-        encoder.flush();
-        const EncoderStats& es = encoder.stats();
-        im.encoder.packets += es.packets;
-        im.encoder.super_packets += es.super_packets;
-        im.encoder.segments += es.segments;
-    }
+    im.transmit(out, now);
     im.services++;
 
     while (auto ev = im.stack.poll_event()) {
@@ -85,6 +77,16 @@ void HostCore::service(Instant now, PacketSink& out) {
     // which no stack event announces (the ACK of our FIN moves FIN-WAIT-1 to FIN-WAIT-2
     // silently) -- without this it slept until the linger deadline.
     if (woke || im.cleanup_deadline || !im.lingering.empty()) api_cv().notify_all();
+}
+
+void HostCore::Impl::transmit(PacketSink& out, Instant now) {
+    SegmentEncoder enc(codec, out, packet);
+    stack.poll_transmit(now, enc);
+    enc.flush();
+    const EncoderStats& es = enc.stats();
+    encoder.packets += es.packets;
+    encoder.super_packets += es.super_packets;
+    encoder.segments += es.segments;
 }
 
 std::optional<Instant> HostCore::next_deadline() const {

@@ -71,6 +71,11 @@ public:
     // What the device does on transmit (default: nothing; whole packets, full checksums).
     [[nodiscard]] virtual LinkOffload offload() const { return {}; }
 
+    // True if send() may also be called from other threads, concurrently with the engine
+    // thread, between start() and stop() (the host then lets application threads transmit
+    // directly). Default false: engine thread only.
+    [[nodiscard]] virtual bool concurrent_send() const { return false; }
+
     // Stop receiving and release the device's resources (idempotent). Later send()s are dropped.
     virtual void stop() = 0;
 

@@ -31,7 +31,8 @@ struct AsioHostStats {
     std::uint64_t timer_fires = 0;  // services run by the deadline timer
     std::uint64_t rx_batches = 0;   // on_rx batches from the device
     std::uint64_t rx_packets = 0;
-    std::uint64_t tx_packets = 0;  // packets service() produced (handed to the device)
+    std::uint64_t tx_packets = 0;  // packets handed to the device (engine and application threads)
+    std::uint64_t direct_tx_packets = 0;  // of which application threads sent (direct_sink)
 };
 
 class AsioHost final : public HostDriver {
@@ -54,6 +55,9 @@ public:
     // Thread-safe, non-blocking; many wakes before the engine thread gets to them make one
     // service() call.
     void wake() override;
+    // Application threads transmit directly (saving a hand-off to the engine thread) when the
+    // device allows concurrent sends and no capture is written; see HostDriver::direct_sink.
+    [[nodiscard]] PacketSink* direct_sink() override;
     // Stop the io_context, join the engine thread, stop the device and close the pcap file.
     // Idempotent; call from any thread but the engine thread (there it stops without joining,
     // and the destructor joins).

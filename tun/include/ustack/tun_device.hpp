@@ -61,6 +61,8 @@ public:
     using Device::send;
     void send(std::span<const std::byte> packet, const TxPacketInfo& info) override;
     [[nodiscard]] LinkOffload offload() const override;
+    // One writev() per packet on a descriptor that stays open until stop(): any thread.
+    [[nodiscard]] bool concurrent_send() const override { return true; }
     void stop() override;
     // The interface's name as the kernel knows it (e.g. "tun3" when open("") was asked).
     [[nodiscard]] std::string name() const override;
