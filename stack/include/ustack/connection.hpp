@@ -175,6 +175,12 @@ public:
     // LISTEN -> SYN-RECEIVED for a SYN that reached a listener (the Stack checked it has SYN, no
     // ACK, no RST). Queues our SYN-ACK.
     void open_passive(const Segment& syn, Instant now);
+    // SYN cookies (RFC 4987 §3.6; the Stack, stack.cpp): the Stack answered `syn` -- rebuilt from
+    // a valid cookie -- statelessly with a SYN-ACK <SEQ=ISS> advertising `syn_ack_window`. This
+    // puts the connection exactly where open_passive plus sending that SYN-ACK would have
+    // (SYN-RECEIVED, SYN-ACK sent once, no timer); the Stack then hands it the ACK that carried
+    // the cookie, which takes it to ESTABLISHED the ordinary way. (connection_cookie.cpp)
+    void open_from_cookie(const Segment& syn, std::uint16_t syn_ack_window, Instant now);
 
     // ---- inputs ---------------------------------------------------------------------------
     void on_segment(const Segment& seg, Instant now);

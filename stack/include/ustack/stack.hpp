@@ -5,6 +5,7 @@
 //            §3.5.2 (reset generation), §3.6.1 MAY-2 (new SYN in TIME-WAIT), §3.9.1.3 (LISTEN)
 //   RFC 6056 §3.3.3  ephemeral port selection (algorithm 3, keyed hash + counter)
 //   RFC 6528         ISNs (IsnGenerator, isn.hpp)
+//   RFC 4987 §3.6    SYN cookies (a listener whose SYN queue is full answers statelessly)
 //   RFC 1122 §4.2.3.10 (no connections to or from broadcast / multicast addresses)
 //   DESIGN.md §1 (sans I/O), §4 (orphaned graceful close, generation-checked handles)
 //
@@ -42,6 +43,23 @@
 //   orphan     released by the application, or dropped by its listener: the Stack keeps it until
 //              it reaches CLOSED (graceful close finishing in the background, DESIGN.md §4), then
 //              frees the slot. Orphans in FIN-WAIT-2 are bounded by orphan_fin_wait_2_timeout.
+//
+// Bounds (README "Limits"): max_connections slots; per listener `backlog` SYN-RECEIVED
+// connections (beyond: SYN cookies) and `backlog` waiting for accept(); max_orphans orphans not
+// in TIME-WAIT (beyond: release() aborts); max_time_wait TIME-WAIT connections (beyond: the oldest
+// is recycled); rst_queue_limit stateless replies between two polls. Each is counted when hit.
+//
+// SYN cookies (RFC 4987 §3.6, as Linux): when a listener's SYN queue is full, a SYN is answered
+// with a SYN-ACK whose ISS is a cookie and nothing is kept. ISS = H(4-tuple) + (t mod 32) << 27 |
+// mss_index << 24 | MAC24(4-tuple, peer ISS, t, mss_index), with t a 64 s counter, H and MAC
+// SipHash-2-4 under keys derived from the secret. An ACK to that listener (within three ticks of
+// the last cookie it sent) whose SEG.ACK-1 is a valid cookie at most 2 ticks old for SEG.SEQ-1
+// creates the connection, which reaches ESTABLISHED on that ACK and joins the accept queue.
+// Options: the MSS is one of 8 table values (the largest not above the peer's). When the SYN
+// carried timestamps (and we use them), the low 6 bits of our SYN-ACK's TSval carry the peer's
+// window shift (4 bits, 15 = none), SACK-permitted and the disconnect-data offer, as Linux does;
+// the ACK echoes them in TSecr. Without timestamps the cookie SYN-ACK offers no window scaling,
+// no SACK and no disconnect data (the connection works without them).
 // A connection holds its 4-tuple and its local port until it reaches CLOSED; TIME-WAIT counts as
 // holding them. A CLOSED connection still owned by the app keeps only its slot (and its close
 // reason) until release().
@@ -90,8 +108,8 @@ struct StackConfig {
     // Winsock SOMAXCONN means "the provider's maximum").
     std::size_t max_accept_backlog = 4096;
 
-    // Stack-generated RSTs (for segments that match nothing) wait for the next poll_transmit in a
-    // queue this long; beyond it they are dropped and counted. This bounds the work a flood of
+    // Stack-generated RSTs (for segments that match nothing), and SYN-ACKs carrying SYN cookies,
+    // wait for the next poll_transmit in a queue this long; beyond it they are dropped and counted. This bounds the work a flood of
     // stray segments can cause between two polls (RFC 9293 §3.5.2 does not require a RST for
     // every stray segment; a RST that is not sent is just a later retransmission's business).
     std::size_t rst_queue_limit = 256;
@@ -100,6 +118,23 @@ struct StackConfig {
     // peer's FIN, then is aborted: without a limit a peer that never closes would pin it forever.
     // Linux net.ipv4.tcp_fin_timeout = 60 s.
     Duration orphan_fin_wait_2_timeout = 60'000'000us;
+
+    // RFC 4987 §3.6: answer SYNs with SYN cookies when a listener's SYN queue is full, instead of
+    // dropping them (Linux net.ipv4.tcp_syncookies = 1, its default). A full accept queue still
+    // drops SYNs (as Linux): cookies cannot make the application accept faster.
+    bool syn_cookies = true;
+
+    // At most this many orphans (released by the app, not yet CLOSED) outside TIME-WAIT; a
+    // release() beyond it aborts the connection (RST) instead of closing it gracefully in the
+    // background (Linux net.ipv4.tcp_max_orphans, "too many orphaned sockets").
+    std::size_t max_orphans = 16384;
+
+    // At most this many connections in TIME-WAIT; one more recycles the oldest (it ends at once,
+    // as its 2 MSL would have: no RST). Enforced at each poll_transmit, once the newcomers have
+    // sent their last ACK (between two polls the table may exceed it by what one batch brings). Linux net.ipv4.tcp_max_tw_buckets bounds the same table
+    // (Linux skips TIME-WAIT for the newcomer instead). Half the slot table by default, so
+    // TIME-WAIT can never crowd out live connections. 0: no TIME-WAIT is kept.
+    std::size_t max_time_wait = 32768;
 };
 
 // A generation-checked handle. The default value is never valid. A handle whose slot was freed
@@ -161,6 +196,16 @@ struct StackStats {
     std::uint64_t connections_peak = 0;
     std::uint64_t time_wait = 0;            // connections now in TIME-WAIT
     std::uint64_t orphans = 0;              // connections now owned by nobody but the Stack
+    // SYN cookies (RFC 4987 §3.6).
+    std::uint64_t syn_cookies_sent = 0;       // SYN-ACKs carrying a cookie (SYN queue full)
+    std::uint64_t syn_cookies_validated = 0;  // ACKs whose cookie verified: connection created
+    std::uint64_t syn_cookies_failed = 0;     // ACKs to a listener in cookie mode that did not
+                                              // verify (forged, stale, bad TSecr bits): RST
+    std::uint64_t syn_cookies_queue_drops = 0;  // cookie SYN-ACKs not sent: reply queue full
+    // Bounds hit (README "Limits").
+    std::uint64_t connect_limit_failures = 0;  // connect() refused: max_connections reached
+    std::uint64_t orphan_limit_aborts = 0;     // release() aborted: max_orphans reached
+    std::uint64_t time_wait_recycled = 0;      // TIME-WAIT ended early: max_time_wait reached
 };
 
 class Stack {
@@ -260,6 +305,9 @@ private:
         std::size_t backlog = 0;           // bound of `syn` and of `accept`
         std::vector<std::uint32_t> syn;    // SYN-RECEIVED connections (slot indices)
         std::deque<std::uint32_t> accept;  // synchronized, waiting for accept() (oldest first)
+        // The last cookie this listener sent is still valid until then: ACKs are checked for
+        // cookies only until this time (as Linux's tcp_synq_no_recent_overflow).
+        std::optional<Instant> cookies_until;
     };
 
     // A heap entry: slot `index` (of `generation`) has a deadline at `at`. Valid only while the
@@ -290,6 +338,15 @@ private:
     bool listener_admits(const Listener& l) const;
     void open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now);
     void queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack);
+    // SYN cookies (RFC 4987 §3.6).
+    void send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now);
+    bool accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now);
+    [[nodiscard]] std::uint32_t cookie_mac(std::uint16_t local_port, Endpoint remote,
+                                           SeqNum peer_iss, std::uint32_t tick,
+                                           std::uint32_t mss_index) const;
+    [[nodiscard]] std::uint32_t cookie_offset(std::uint16_t local_port, Endpoint remote) const;
+    // Bounds.
+    bool recycle_oldest_time_wait(Instant now);
 
     // Slot life.
     std::optional<std::uint32_t> alloc_slot();
@@ -317,6 +374,8 @@ private:
     StackConfig cfg_;
     IsnGenerator isn_;
     SipKey port_key_;  // RFC 6056 algorithm 3's F() key, derived from the secret
+    SipKey cookie_mac_key_;     // SYN cookie MAC key, derived from the secret
+    SipKey cookie_offset_key_;  // SYN cookie per-4-tuple offset key, derived from the secret
 
     // Connections. A deque keeps Connection addresses stable while the table grows.
     std::deque<Slot> slots_;
@@ -337,7 +396,16 @@ private:
     std::vector<std::uint32_t> scratch_;  // reused by poll_transmit / on_timeout
     std::vector<Deadline> heap_;          // min-heap (std::push_heap with greater<>)
     std::size_t armed_ = 0;               // slots with a deadline (bounds the heap's garbage)
-    std::vector<Segment> rst_queue_;       // stack RSTs (no payload) for the next poll_transmit
+    std::vector<Segment> rst_queue_;       // stack RSTs and cookie SYN-ACKs (no payload) for the
+                                           // next poll_transmit
+    // Slots that entered TIME-WAIT, oldest first (entries go stale when the slot leaves
+    // TIME-WAIT or is freed: checked by generation and Slot::time_wait).
+    struct TimeWaitEntry {
+        std::uint32_t index = 0;
+        std::uint32_t generation = 0;
+    };
+    std::deque<TimeWaitEntry> time_wait_fifo_;
+    std::uint64_t time_wait_orphans_ = 0;  // orphans in TIME-WAIT (not counted by max_orphans)
     std::deque<StackEvent> events_;
     // The latest `now` any input brought (release and close_listener take none).
     Instant last_now_{};

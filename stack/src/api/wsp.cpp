@@ -851,6 +851,12 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("drop_bad_ack", c.dropped_bad_ack);
     line("drop_reassembly_limit", c.dropped_ooo_limit);
     line("drop_syn_backlog", st.syn_backlog_drops + st.syn_limit_drops);
+    line("syn_cookies_sent", st.syn_cookies_sent);
+    line("syn_cookies_validated", st.syn_cookies_validated);
+    line("syn_cookies_failed", st.syn_cookies_failed);
+    line("orphan_limit_aborts", st.orphan_limit_aborts);
+    line("time_wait_recycled", st.time_wait_recycled);
+    line("connect_limit_failures", st.connect_limit_failures);
     line("options_unknown", cs.unknown_options);
     line("options_unknown_exid", cs.unknown_exid);
     line("disconnect_option_ignored", c.disc_option_ignored + cs.bad_disconnect_option);

@@ -2,7 +2,8 @@
 //
 // Heads up! RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN) are implemented here, not in
 // Connection: a segment that matches no connection never reaches one. Everything after the 4-tuple
-// look-up is Connection's business.
+// look-up is Connection's business. SYN cookies (RFC 4987 §3.6; the layout is in stack.hpp) live
+// here too: a cookie is a LISTEN-state reply, and its ACK arrives at the listener.
 #include "ustack/stack.hpp"
 
 #include <algorithm>
@@ -46,6 +47,43 @@ void put_be32(std::array<std::byte, N>& b, std::size_t at, std::uint32_t v) {
 // 240/4 is reserved and holds the limited broadcast 255.255.255.255.
 bool bad_address(Ipv4Addr a) { return a == 0 || (a >> 28) >= 0xe; }
 
+// ---- SYN cookies (RFC 4987 §3.6) ----
+// The coarse time counter ticks every 64 s (Linux: 60 s); a cookie is good for at most 2 ticks
+// after the one it was made in (Linux MAX_SYNCOOKIE_AGE = 2), i.e. 128..192 s.
+constexpr std::int64_t kCookieTickUs = 64'000'000;
+constexpr std::uint32_t kCookieMaxAge = 2;
+constexpr std::uint32_t kCookieMacMask = 0xffffff;  // 24 bits of MAC
+// MSS values a cookie can carry (3 bits): the largest not above the peer's MSS option is used
+// (536 without one, RFC 9293 §3.7.1). Ethernet, PPPoE / tunnels, IPv6-in-IPv4 and the minimums.
+constexpr std::array<std::uint16_t, 8> kCookieMss{64, 256, 536, 1200, 1360, 1400, 1440, 1460};
+// Low bits of the cookie SYN-ACK's TSval (echoed in TSecr): the peer's window shift (15: none),
+// SACK-permitted, the disconnect-data offer (Linux: 4 bits wscale, SACK, ECN).
+constexpr std::uint32_t kTsOptMask = 0x3f;
+constexpr std::uint32_t kTsNoWscale = 0xf;
+constexpr std::uint32_t kTsSack = 0x10;
+constexpr std::uint32_t kTsDisc = 0x20;
+// RFC 9293 §3.7.1: the MSS to assume without an MSS option.
+constexpr std::uint16_t kDefaultMss = 536;
+
+std::uint32_t cookie_tick(Instant now) {
+    const std::int64_t us = std::max<std::int64_t>(to_us(now), 0);
+    return static_cast<std::uint32_t>(us / kCookieTickUs);
+}
+
+// Connection::tsval's clock (RFC 7323 §5.4: 1 ms ticks offset by the ISS), so the connection
+// made from a cookie carries on from the SYN-ACK's TSval without going backwards.
+std::uint32_t tsval_at(SeqNum iss, Instant now) {
+    return iss.raw() + static_cast<std::uint32_t>(to_us(now) / 1000);
+}
+
+// RFC 7323 §2.3: the smallest shift with which `buffer` bytes fit the 16-bit window field (as
+// Connection computes its Rcv.Wind.Shift).
+std::uint8_t window_shift_for(std::size_t buffer) {
+    std::uint8_t shift = 0;
+    while (shift < 14 && (buffer >> shift) > 65535U) ++shift;
+    return shift;
+}
+
 bool is_pure_syn(const Segment& s) {
     return s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst);
 }
@@ -76,6 +114,8 @@ Stack::Stack(const StackConfig& cfg, const SipKey& secret)
     : cfg_(cfg),
       isn_(secret),
       port_key_(derive_key(secret, 1)),
+      cookie_mac_key_(derive_key(secret, 4)),
+      cookie_offset_key_(derive_key(secret, 5)),
       tuples_(0, TupleHash{derive_key(secret, 2)}),
       port_use_(std::size_t{65536}, 0U) {
     // RFC 6056 §3.3.3: "next_ephemeral ... Could be random" -- from the secret.
@@ -138,21 +178,35 @@ void Stack::input_listen(std::uint32_t li, const Segment& seg, Instant now) {
         return;
     }
     // Second, check for an ACK: "Any acknowledgment is bad if it arrives on a connection still in
-    // the LISTEN state": <SEQ=SEG.ACK><CTL=RST>.
+    // the LISTEN state": <SEQ=SEG.ACK><CTL=RST>. Unless it answers a SYN cookie (RFC 4987 §3.6):
+    // while this listener's cookies may be out there, an ACK without SYN is checked for one.
     if (seg.has(tcp_flag::ack)) {
+        if (cfg_.syn_cookies && !seg.has(tcp_flag::syn) && l.cookies_until &&
+            now <= *l.cookies_until && accept_syn_cookie(li, seg, now)) {
+            return;
+        }
         queue_rst(seg, seg.ack, false, SeqNum{});
         return;
     }
     // Third, check for a SYN. (The security/compartment check does not apply.) Early drop when the
-    // listener's queues are full: the peer retransmits its SYN and may find room then. No RST:
-    // the port is open, just busy.
+    // listener's accept queue is full or the connection table is: the peer retransmits its SYN
+    // and may find room then. No RST: the port is open, just busy. A full SYN queue is answered
+    // with a SYN cookie (RFC 4987 §3.6), or, with cookies off, the SYN is dropped likewise.
     if (seg.has(tcp_flag::syn)) {
-        if (!listener_admits(l)) {
+        if (l.accept.size() >= l.backlog) {
             stats_.syn_backlog_drops++;
             return;
         }
         if (stats_.connections_current >= cfg_.max_connections) {
             stats_.syn_limit_drops++;
+            return;
+        }
+        if (l.syn.size() >= l.backlog) {
+            if (cfg_.syn_cookies) {
+                send_syn_cookie(li, seg, now);
+            } else {
+                stats_.syn_backlog_drops++;
+            }
             return;
         }
         const SeqNum iss = isn_.generate(Endpoint{cfg_.addr, l.port}, seg.src(), now);
@@ -212,6 +266,167 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
     s.conn->open_passive(syn, now);  // LISTEN -> SYN-RECEIVED, SYN-ACK queued
     settle(*idx, now);
     mark_dirty(*idx);
+}
+
+// ---- SYN cookies (RFC 4987 §3.6; layout in stack.hpp) -------------------------------------------
+
+std::uint32_t Stack::cookie_mac(std::uint16_t local_port, Endpoint remote, SeqNum peer_iss,
+                                std::uint32_t tick, std::uint32_t mss_index) const {
+    std::array<std::byte, 21> m{};
+    put_be32(m, 0, cfg_.addr);
+    m[4] = static_cast<std::byte>(local_port >> 8);
+    m[5] = static_cast<std::byte>(local_port & 0xff);
+    put_be32(m, 6, remote.addr);
+    m[10] = static_cast<std::byte>(remote.port >> 8);
+    m[11] = static_cast<std::byte>(remote.port & 0xff);
+    put_be32(m, 12, peer_iss.raw());
+    put_be32(m, 16, tick);
+    m[20] = static_cast<std::byte>(mss_index);
+    return static_cast<std::uint32_t>(siphash24(cookie_mac_key_, m)) & kCookieMacMask;
+}
+
+std::uint32_t Stack::cookie_offset(std::uint16_t local_port, Endpoint remote) const {
+    std::array<std::byte, 12> m{};
+    put_be32(m, 0, cfg_.addr);
+    m[4] = static_cast<std::byte>(local_port >> 8);
+    m[5] = static_cast<std::byte>(local_port & 0xff);
+    put_be32(m, 6, remote.addr);
+    m[10] = static_cast<std::byte>(remote.port >> 8);
+    m[11] = static_cast<std::byte>(remote.port & 0xff);
+    return static_cast<std::uint32_t>(siphash24(cookie_offset_key_, m));
+}
+
+// The SYN queue is full: answer with <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK> and keep nothing.
+// The SYN-ACK carries what Connection::send_syn would put on it, except the options the cookie
+// cannot remember (window scale, SACK-permitted and disconnect data need timestamps to ride on).
+void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
+    Listener& l = listeners_[li];
+    if (rst_queue_.size() >= cfg_.rst_queue_limit) {
+        stats_.syn_cookies_queue_drops++;
+        return;
+    }
+    const TcpConfig& tc = cfg_.tcp;
+    const std::uint16_t peer_mss = syn.options.mss.value_or(kDefaultMss);
+    std::uint32_t mss_index = 0;
+    for (std::uint32_t i = kCookieMss.size(); i-- > 0;) {
+        if (kCookieMss[i] <= peer_mss) {
+            mss_index = i;
+            break;
+        }
+    }
+    const std::uint32_t tick = cookie_tick(now);
+    const std::uint32_t raw = ((tick & 0x1fU) << 27) | (mss_index << 24) |
+                              cookie_mac(l.port, syn.src(), syn.seq, tick, mss_index);
+    const SeqNum iss(raw + cookie_offset(l.port, syn.src()));
+
+    Segment r;
+    r.src_addr = cfg_.addr;
+    r.src_port = l.port;
+    r.dst_addr = syn.src_addr;
+    r.dst_port = syn.src_port;
+    r.seq = iss;
+    r.ack = syn.seq + 1;
+    r.flags = tcp_flag::syn | tcp_flag::ack;
+    r.window = static_cast<std::uint16_t>(std::min<std::size_t>(tc.recv_buffer, 65535));
+    r.options.mss = tc.mss;
+    if (tc.timestamps && syn.options.timestamps) {
+        std::uint32_t bits = kTsNoWscale;
+        if (tc.window_scaling && syn.options.window_scale) {
+            bits = std::min<std::uint32_t>(*syn.options.window_scale, 14);
+            r.options.window_scale = window_shift_for(tc.recv_buffer);
+        }
+        if (tc.sack && syn.options.sack_permitted) {
+            bits |= kTsSack;
+            r.options.sack_permitted = true;
+        }
+        if (tc.disconnect_data && syn.options.disconnect) {
+            bits |= kTsDisc;
+            r.options.disconnect = DisconnectData{};
+        }
+        // Linux's cookie_init_timestamp: replace the low bits, and step back one unit if that
+        // went into the future, so later TSvals never fall below it (the peer's PAWS).
+        const std::uint32_t clock = tsval_at(iss, now);
+        std::uint32_t ts = (clock & ~kTsOptMask) | bits;
+        if (static_cast<std::int32_t>(ts - clock) > 0) ts -= kTsOptMask + 1;
+        r.options.timestamps = Timestamps{ts, syn.options.timestamps->tsval};
+    }
+    rst_queue_.push_back(r);
+    stats_.syn_cookies_sent++;
+    l.cookies_until = now + Duration{kCookieTickUs * (kCookieMaxAge + 1)};
+}
+
+// An ACK reached listener `li` while its cookies may be out: if SEG.ACK-1 is a valid cookie for
+// SEG.SEQ-1, rebuild the SYN it stands for and open the connection. Returns false (after counting
+// the failure) if it is not a valid cookie; the caller then answers as LISTEN does (RST).
+bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now) {
+    Listener& l = listeners_[li];
+    const TcpConfig& tc = cfg_.tcp;
+    const SeqNum iss = ack.ack - 1;
+    const SeqNum peer_iss = ack.seq - 1;
+    const std::uint32_t raw = iss.raw() - cookie_offset(l.port, ack.src());
+    const std::uint32_t mss_index = (raw >> 24) & 0x7U;
+    const std::uint32_t now_tick = cookie_tick(now);
+    const std::uint32_t age = (now_tick - (raw >> 27)) & 0x1fU;
+    bool ok = age <= kCookieMaxAge && age <= now_tick &&
+              (raw & kCookieMacMask) == cookie_mac(l.port, ack.src(), peer_iss, now_tick - age,
+                                                   mss_index);
+    // The options the cookie's TSval carried (RFC 7323: the ACK echoes it in TSecr).
+    Segment syn;
+    syn.src_addr = ack.src_addr;
+    syn.dst_addr = ack.dst_addr;
+    syn.src_port = ack.src_port;
+    syn.dst_port = ack.dst_port;
+    syn.seq = peer_iss;
+    syn.flags = tcp_flag::syn;
+    syn.window = ack.window;
+    syn.options.mss = kCookieMss[mss_index];
+    if (ok && tc.timestamps && ack.options.timestamps) {
+        const std::uint32_t tsecr = ack.options.timestamps->tsecr;
+        const std::uint32_t ws = tsecr & kTsNoWscale;
+        // The echo must be one of our recent TSvals (no older than the cookie may be).
+        const std::uint32_t elapsed_ms = tsval_at(iss, now) - tsecr;
+        const std::uint32_t max_ms =
+            static_cast<std::uint32_t>(kCookieTickUs / 1000) * (kCookieMaxAge + 1) + kTsOptMask;
+        ok = elapsed_ms <= max_ms && (ws == kTsNoWscale || (ws <= 14 && tc.window_scaling)) &&
+             ((tsecr & kTsSack) == 0 || tc.sack) && ((tsecr & kTsDisc) == 0 || tc.disconnect_data);
+        syn.options.timestamps = Timestamps{ack.options.timestamps->tsval, 0};
+        if (ws != kTsNoWscale) syn.options.window_scale = static_cast<std::uint8_t>(ws);
+        syn.options.sack_permitted = (tsecr & kTsSack) != 0;
+        if ((tsecr & kTsDisc) != 0) syn.options.disconnect = DisconnectData{};
+    }
+    if (!ok) {
+        stats_.syn_cookies_failed++;
+        return false;
+    }
+    // A valid cookie. The queues and the table are bounded as for a completing handshake.
+    if (l.accept.size() >= l.backlog) {
+        stats_.accept_overflows++;
+        queue_rst(ack, ack.ack, false, SeqNum{});
+        return true;
+    }
+    const auto idx = alloc_slot();
+    if (!idx) {
+        stats_.syn_limit_drops++;
+        return true;
+    }
+    stats_.syn_cookies_validated++;
+    Slot& s = slots_[*idx];
+    s.conn.emplace(tc, Endpoint{cfg_.addr, l.port}, ack.src(), iss);
+    s.owner = Owner::listener;
+    s.listener = li;
+    s.queued = false;
+    s.syn_pos = static_cast<std::uint32_t>(l.syn.size());
+    l.syn.push_back(*idx);  // for an instant (settle moves it to the accept queue)
+    register_tuple(*idx);
+    stats_.connections_opened++;
+    Connection& c = *s.conn;
+    c.open_from_cookie(syn, static_cast<std::uint16_t>(std::min<std::size_t>(tc.recv_buffer, 65535)),
+                       now);
+    c.on_segment(ack, now);  // SYN-RECEIVED -> ESTABLISHED, and any data or FIN on the ACK
+    if (!c.is_synchronized() && !c.is_closed()) c.abort();  // cannot happen: the ACK is ISS+1
+    settle(*idx, now);
+    mark_dirty(*idx);
+    return true;
 }
 
 void Stack::queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack) {
@@ -300,6 +515,10 @@ void Stack::poll_transmit(Instant now, SegmentSink& out) {
         }
         scratch_.clear();
     }
+    // The TIME-WAIT bound (README "Limits"): enforced here, after every connection that entered
+    // TIME-WAIT since the last call has sent its ACK of the peer's FIN.
+    while (stats_.time_wait > cfg_.max_time_wait && recycle_oldest_time_wait(now)) {
+    }
 }
 
 std::optional<StackEvent> Stack::poll_event() {
@@ -315,7 +534,10 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     see(now);
     // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address must be rejected.
     if (remote.port == 0 || bad_address(remote.addr)) return Errc::invalid_argument;
-    if (stats_.connections_current >= cfg_.max_connections) return Errc::no_buffers;
+    if (stats_.connections_current >= cfg_.max_connections) {
+        stats_.connect_limit_failures++;
+        return Errc::no_buffers;
+    }
     std::uint16_t port = local_port;
     if (port == 0) {
         const auto p = pick_ephemeral(remote);
@@ -403,6 +625,14 @@ Errc Stack::release(ConnId id) {
     if (s == nullptr) return Errc::invalid_argument;
     // Closing is what the app would have done; an already closed connection just goes.
     if (!s->conn->is_closed()) s->conn->close();
+    // Bound the orphans (README "Limits"): past max_orphans the background close becomes an
+    // abort (RST where RFC 9293 §3.10.5 sends one), as Linux does with too many orphans.
+    Connection& c = *s->conn;
+    if (!c.is_closed() && c.state() != TcpState::time_wait &&
+        stats_.orphans - time_wait_orphans_ >= cfg_.max_orphans) {
+        stats_.orphan_limit_aborts++;
+        c.abort();
+    }
     make_orphan(id.index);
     settle(id.index, last_now_);
     mark_dirty(id.index);
@@ -538,6 +768,7 @@ void Stack::free_slot(std::uint32_t idx) {
     if (s.owner == Owner::listener) detach_from_listener(idx);
     if (s.owner == Owner::orphan) stats_.orphans--;
     if (s.time_wait) stats_.time_wait--;
+    if (s.owner == Owner::orphan && s.time_wait) time_wait_orphans_--;
     if (s.deadline) armed_--;
     s.conn.reset();
     s.owner = Owner::free;
@@ -591,7 +822,10 @@ void Stack::detach_from_listener(std::uint32_t idx) {
 void Stack::make_orphan(std::uint32_t idx) {
     Slot& s = slots_[idx];
     if (s.owner == Owner::listener) detach_from_listener(idx);
-    if (s.owner != Owner::orphan) stats_.orphans++;
+    if (s.owner != Owner::orphan) {
+        stats_.orphans++;
+        if (s.time_wait) time_wait_orphans_++;
+    }
     s.owner = Owner::orphan;
 }
 
@@ -615,8 +849,23 @@ void Stack::settle(std::uint32_t idx, Instant now) {
         s.time_wait = tw;
         if (tw) {
             stats_.time_wait++;
+            time_wait_fifo_.push_back({idx, s.generation});
+            if (time_wait_fifo_.size() > 2 * stats_.time_wait + 64) {
+                // Stale entries outweigh live ones: drop them (amortised O(1) per entry).
+                std::erase_if(time_wait_fifo_, [this](const TimeWaitEntry& e) {
+                    const Slot& v = slots_[e.index];
+                    return v.generation != e.generation || !v.time_wait;
+                });
+            }
         } else {
             stats_.time_wait--;
+        }
+        if (s.owner == Owner::orphan) {
+            if (tw) {
+                time_wait_orphans_++;
+            } else {
+                time_wait_orphans_--;
+            }
         }
     }
     switch (s.owner) {
@@ -659,6 +908,26 @@ void Stack::settle(std::uint32_t idx, Instant now) {
     }
     if (c.is_closed()) unregister_tuple(idx);
     update_deadline(idx);
+}
+
+// The TIME-WAIT table is over its bound: end the oldest TIME-WAIT (whoever owns it) as its timer
+// would have, minus the wait: deleted without a RST (RFC 9293 §3.10.5). Called at the end of
+// poll_transmit, so even a connection that has just entered TIME-WAIT has sent its last ACK.
+// Stale FIFO entries (slots that left TIME-WAIT some other way) are skipped. Returns false if
+// there was nothing to recycle.
+bool Stack::recycle_oldest_time_wait(Instant now) {
+    while (!time_wait_fifo_.empty()) {
+        const TimeWaitEntry e = time_wait_fifo_.front();
+        time_wait_fifo_.pop_front();
+        Slot& v = slots_[e.index];
+        if (v.generation != e.generation || !v.time_wait || !v.conn) continue;
+        stats_.time_wait_recycled++;
+        v.conn->abort();
+        settle(e.index, now);
+        if (v.owner == Owner::orphan) free_slot(e.index);
+        return true;
+    }
+    return false;
 }
 
 // ---- the deadline heap -------------------------------------------------------------------------
