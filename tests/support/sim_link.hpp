@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <queue>
@@ -55,10 +56,11 @@ public:
         // Serialization: the wire is busy until wire_free_; 40 bytes of headers per segment.
         const double bytes = 40.0 + static_cast<double>(seg.payload.size());
         Instant depart = std::max(now, wire_free_);
+        // Departures are non-decreasing in enqueue order (the wire is FIFO), so the packets
+        // still waiting for the wire are a suffix of departs_: drop the front that has left.
+        while (!departs_.empty() && departs_.front() <= now) departs_.pop_front();
         if (p_.bandwidth_bps > 0) {
-            const auto backlog = static_cast<std::size_t>(
-                std::count_if(in_flight_.begin(), in_flight_.end(),
-                              [&](const Item& i) { return i.depart > now; }));
+            const std::size_t backlog = departs_.size();
             if (backlog >= p_.queue_limit) {
                 stats_.queue_drops++;
                 return;
@@ -95,7 +97,6 @@ public:
         while (!queue_.empty() && queue_.top().arrive <= now) {
             Item it = queue_.top();
             queue_.pop();
-            std::erase_if(in_flight_, [&](const Item& i) { return i.id == it.id; });
             stats_.delivered++;
             f(it.seg.get());
         }
@@ -120,7 +121,7 @@ private:
     bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
     void push(const Segment& seg, Instant depart, Instant arrive) {
         Item it{arrive, depart, next_id_++, OwnedSegment(seg)};
-        in_flight_.push_back({arrive, depart, it.id, OwnedSegment()});
+        departs_.push_back(depart);
         queue_.push(std::move(it));
     }
 
@@ -129,7 +130,7 @@ private:
     Instant wire_free_{};
     std::uint64_t next_id_ = 0;
     std::priority_queue<Item, std::vector<Item>, Later> queue_;
-    std::vector<Item> in_flight_;  // only for the queue-limit count (payloads not kept)
+    std::deque<Instant> departs_;  // departure times of queued packets (queue-limit count)
     LinkStats stats_;
 };
 

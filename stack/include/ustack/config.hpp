@@ -50,6 +50,14 @@ struct TcpConfig {
     // RFC 5681 §3.2 / RFC 6675 §2 DupThresh: duplicate ACKs (or SACKed segments above a hole)
     // that signal a loss.
     unsigned dupthresh = 3;
+    // Lost-retransmission detection in SACK recovery (RFC 6675 retransmits each hole once and
+    // leaves a lost retransmission to the RTO, §5.1): a retransmission is deemed lost when more
+    // than (dupthresh - 1) * SMSS octets sent after it are SACKed while it is not -- RFC 8985's
+    // RACK rule (§6.2: a segment is lost if one sent after it was delivered) on sequence numbers
+    // instead of per-segment timestamps, as Linux's tcp_mark_lost_retrans did before RACK and
+    // draft-scheffenegger-tcpm-lrd specifies. It is then sent again within the same recovery
+    // (no further cwnd reduction, as Linux). Off: such holes wait for the RTO.
+    bool lost_retransmission_detection = true;
 
     // Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4: SHOULD be on; an application MUST be able to
     // turn it off -- Connection::set_nodelay, TCP_NODELAY). true disables it.

@@ -308,6 +308,11 @@ private:
     void on_duplicate_ack(const Segment& seg, bool sack_news, Instant now);
     bool update_scoreboard(const Segment& seg);   // true if the SACKed set grew
     void on_sack_recovery_ack(Instant now);
+    // Lost-retransmission detection during RFC 6675 recovery (see connection_recovery.cpp).
+    void note_recovery_retransmission(SeqNum seq, std::uint32_t len);
+    void detect_lost_retransmissions();
+    void end_recovery_bookkeeping();
+    [[nodiscard]] std::uint32_t sacked_above(SeqNum s) const;
     [[nodiscard]] std::uint32_t sacked_bytes() const;
     [[nodiscard]] bool is_lost(SeqNum s) const;   // RFC 6675 IsLost
     [[nodiscard]] std::uint32_t pipe() const;     // RFC 6675 SetPipe
@@ -427,13 +432,26 @@ private:
     // cfg_.max_sack_ranges (empty vector = no heap; cleared on RTO per RFC 6675 §5.1).
     std::vector<SackBlock> scoreboard_;
     SeqNum high_rxt_;  // RFC 6675 HighRxt: highest sequence number retransmitted in recovery
+    // Retransmissions sent in the current SACK recovery, oldest first, for lost-retransmission
+    // detection: [left, right) went again when SND.MAX was `mark`; once more than
+    // (DupThresh - 1) * SMSS octets above `mark` -- all sent after it -- are SACKed while it is
+    // not, it is lost too (`lost`: send it again). Bounded by kMaxRecoveryRetransmits (an
+    // unrecorded retransmission falls back to the RTO); emptied when recovery ends.
+    struct RecoveryRetransmit {
+        SeqNum left;
+        SeqNum right;
+        SeqNum mark;
+        bool lost = false;
+    };
+    static constexpr std::size_t kMaxRecoveryRetransmits = 256;
+    std::vector<RecoveryRetransmit> rxt_log_;
     unsigned keepalive_sent_ = 0;  // unanswered keep-alive probes
 
     // ---- pending output ----
     bool ack_pending_ = false;        // an ACK must go out on the next poll_transmit
     bool syn_pending_ = false;        // (re)send SYN or SYN-ACK
     std::size_t segs_since_ack_ = 0;  // full-sized segments received since our last ACK
-    std::uint32_t rcv_mss_ = 536;     // largest segment received, at most cfg_.mss (RFC 9293 §3.7.1)
+    std::uint32_t rcv_mss_ = 0;       // largest segment received, at most cfg_.mss; 0: none yet
     bool rst_pending_ = false;        // a RST must be sent, then nothing more
     SeqNum rst_seq_;
     bool rst_has_ack_ = false;

@@ -534,6 +534,7 @@ void Connection::on_retransmit_timeout(Instant now) {
         // RFC 6675 §5.1 / RFC 2018 §8: after a timeout the receiver may have reneged; forget the
         // SACK information and retransmit from SND.UNA.
         scoreboard_.clear();
+        rxt_log_.clear();
         high_rxt_ = snd_una_;
         dup_acks_ = 0;
         recover_ = snd_max_;  // RFC 6582 §3.2 step 1 analogue after a timeout

@@ -263,6 +263,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             // and a fast retransmission would push data into the closed window.
             on_duplicate_ack(seg, sack_news, now);
         }
+        // New SACK information in recovery may show a retransmission lost.
+        if (sack_news && in_fast_recovery_ && sack_ok_) on_sack_recovery_ack(now);
     }
 
     // Window update (RFC 9293 §3.10.7.4 fifth): "If SND.UNA =< SEG.ACK =< SND.NXT" (SND.UNA as it
@@ -517,6 +519,8 @@ void Connection::schedule_ack(bool immediate, Instant now, std::size_t bytes) {
     // The receive MSS estimate: the largest segment seen, at most what we advertised. Segments
     // coalesced by the link (TUN offload: one 64 KB "segment" for many wire segments) count as
     // the wire segments they stand for.
+    // Before any segment: RFC 9293 §3.7.1's default of 536, or our MSS if smaller.
+    if (rcv_mss_ == 0) rcv_mss_ = static_cast<std::uint32_t>(std::min<std::size_t>(536, cfg_.mss));
     rcv_mss_ = std::max(rcv_mss_, static_cast<std::uint32_t>(std::min<std::size_t>(bytes, cfg_.mss)));
     if (immediate || !cfg_.delayed_ack) {
         ack_pending_ = true;

@@ -305,6 +305,7 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
             restart_retransmit_timer(now);
             // RFC 6675 §5 step 4.3: that was the first NextSeg; HighRxt moves past it.
             if (sack_ok_) high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + snd_mss_, snd_max_));
+            note_recovery_retransmission(snd_una_, used);
         }
     }
 

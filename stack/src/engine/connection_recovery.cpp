@@ -40,6 +40,7 @@ void Connection::on_ack_congestion(std::uint32_t acked, std::uint32_t flight_bef
                 cc_->set_cwnd(std::min(cc_->ssthresh(), std::max(flight_size(), mss) + mss));
             }
             in_fast_recovery_ = false;
+            end_recovery_bookkeeping();
         } else if (!sack_ok_) {
             // RFC 6582 §3.2 step 5, partial acknowledgment: retransmit the first unacknowledged
             // segment, deflate cwnd by the amount acknowledged and add back one SMSS.
@@ -67,9 +68,14 @@ void Connection::on_duplicate_ack(const Segment& seg, bool sack_news, Instant no
     // RFC 5681 §3.2 step 2: DupThresh duplicate ACKs. RFC 6675 §5 step 2 adds: or the scoreboard
     // already says SND.UNA is lost (enough data SACKed above it).
     const bool loss = dup_acks_ >= cfg_.dupthresh || (sack_ok_ && is_lost(snd_una_));
-    // RFC 6582 §3.2 step 1 / RFC 6675 §5 step 3: not again for losses in the window that is
-    // already being recovered (SND.UNA must be past "recover").
-    if (!loss || !(snd_una_ > recover_)) return;
+    // RFC 6582 §3.2 step 1: a new recovery starts only if "the Cumulative Acknowledgment field
+    // covers more than recover", where recover is "the highest sequence number transmitted" --
+    // the last octet sent, SND.MAX - 1. recover_ holds SND.MAX, so the test is SND.UNA >=
+    // recover_: an ACK that reaches exactly the old SND.MAX covers every octet of the old window,
+    // and a hole at that point is a new loss (RFC 6675 §5.1 says the same with "HighACK >=
+    // RecoveryPoint", HighACK = SND.UNA - 1, RecoveryPoint = HighData = SND.MAX - 1). With ">"
+    // such a hole could only be repaired by the retransmission timer.
+    if (!loss || snd_una_ < recover_) return;
     recover_ = snd_max_;
     in_fast_recovery_ = true;
     cc_->on_congestion_event(flight_size(), now);
@@ -79,6 +85,7 @@ void Connection::on_duplicate_ack(const Segment& seg, bool sack_news, Instant no
     } else {
         stats_.sack_recoveries++;
         high_rxt_ = snd_una_;
+        rxt_log_.clear();
     }
     // Step 2 (RFC 6675 §5 step 4.3): retransmit the first unacknowledged segment now.
     fast_retransmit_pending_ = true;
@@ -159,8 +166,72 @@ std::uint32_t Connection::pipe() const {
 
 void Connection::on_sack_recovery_ack(Instant now) {
     (void)now;
-    // Nothing to do eagerly: poll_transmit runs the RFC 6675 §5 (C) loop, which reads the
-    // updated scoreboard and pipe. (Kept as the hook where RACK-TLP would go.)
+    // poll_transmit runs the RFC 6675 §5 (C) loop, which reads the updated scoreboard and pipe;
+    // here only the retransmissions of this recovery are checked for loss.
+    detect_lost_retransmissions();
+}
+
+// ---- lost retransmissions -------------------------------------------------------------------
+//
+// RFC 6675 retransmits every hole once (HighRxt only moves forward); if that retransmission is
+// lost too, nothing but the retransmission timer repairs it (§5.1) -- with a 200 ms minimum RTO
+// that is hundreds of RTTs on a fast path, and at 1 % random loss it happens in about one
+// recovery in a hundred. RFC 8985 (RACK, §6.2) detects it by time: a segment is lost once a
+// segment *sent after it* has been delivered (and a reordering window has passed). Here the
+// order of transmission is read from sequence numbers: new data always goes out at SND.MAX, so
+// data above the SND.MAX of the moment a retransmission went out was sent after it. When more than
+// (DupThresh - 1) * SMSS such octets are SACKed -- the reordering allowance of IsLost(), RFC 6675
+// §4 -- and the retransmitted range is still neither ACKed nor SACKed, it is lost; send_sack_
+// recovery sends it again (first, before NextSeg) and restarts its mark. This is what Linux did
+// before RACK (tcp_mark_lost_retrans: "received_upto" past the snd_nxt recorded at
+// retransmission) and what draft-scheffenegger-tcpm-lrd specifies. No further cwnd reduction:
+// the loss belongs to the episode already being recovered (as Linux).
+
+void Connection::note_recovery_retransmission(SeqNum seq, std::uint32_t len) {
+    if (!cfg_.lost_retransmission_detection || !sack_ok_ || !in_fast_recovery_ || len == 0) return;
+    const SeqNum right = seq_min(seq + len, snd_max_);
+    if (!(seq < right)) return;
+    for (auto& r : rxt_log_) {
+        if (r.left == seq) {  // the same range again: it is the newest transmission now
+            r.right = seq_max(r.right, right);
+            r.mark = snd_max_;
+            r.lost = false;
+            return;
+        }
+    }
+    if (rxt_log_.size() >= kMaxRecoveryRetransmits) return;  // bounded: the RTO covers it
+    rxt_log_.push_back(RecoveryRetransmit{seq, right, snd_max_, false});
+}
+
+std::uint32_t Connection::sacked_above(SeqNum s) const {
+    std::uint32_t n = 0;
+    for (auto it = scoreboard_.rbegin(); it != scoreboard_.rend() && it->right > s; ++it) {
+        n += static_cast<std::uint32_t>(it->right - seq_max(it->left, s));
+    }
+    return n;
+}
+
+void Connection::detect_lost_retransmissions() {
+    if (rxt_log_.empty()) return;
+    const std::uint32_t threshold = (cfg_.dupthresh - 1) * std::uint32_t{snd_mss_};
+    const SeqNum highest = scoreboard_.empty() ? snd_una_ : scoreboard_.back().right;
+    std::erase_if(rxt_log_, [&](RecoveryRetransmit& r) {
+        if (r.right <= snd_una_) return true;  // cumulatively acknowledged
+        r.left = seq_max(r.left, snd_una_);
+        for (const auto& b : scoreboard_) {
+            if (b.left <= r.left && r.right <= b.right) return true;  // SACKed: delivered
+        }
+        if (!r.lost && highest > r.mark &&
+            static_cast<std::uint32_t>(highest - r.mark) > threshold &&
+            sacked_above(r.mark) > threshold) {
+            r.lost = true;
+        }
+        return false;
+    });
+}
+
+void Connection::end_recovery_bookkeeping() {
+    rxt_log_.clear();
 }
 
 // RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
@@ -170,6 +241,21 @@ void Connection::send_sack_recovery(SegmentSink& out, Instant now) {
         const std::uint32_t cw = cc_->cwnd();
         const std::uint32_t in_pipe = pipe();
         if (cw <= in_pipe || cw - in_pipe < snd_mss_) break;
+
+        // A retransmission found lost (detect_lost_retransmissions) goes again first: it is
+        // the oldest data missing at the receiver.
+        auto lost = std::find_if(rxt_log_.begin(), rxt_log_.end(),
+                                 [](const RecoveryRetransmit& r) { return r.lost; });
+        if (lost != rxt_log_.end()) {
+            const SeqNum at = lost->left;
+            const auto len = std::min<std::uint32_t>(
+                static_cast<std::uint32_t>(lost->right - lost->left), snd_mss_);
+            const std::uint32_t n = send_one(out, at, len, now);
+            if (n == 0) break;
+            stats_.sack_retransmits++;
+            note_recovery_retransmission(at, n);
+            continue;
+        }
 
         // NextSeg rule (1): the first octet >= HighRxt in a hole that IsLost().
         std::optional<SeqNum> seq;
@@ -192,6 +278,7 @@ void Connection::send_sack_recovery(SegmentSink& out, Instant now) {
             if (n == 0) break;
             high_rxt_ = *seq + n;
             stats_.sack_retransmits++;
+            note_recovery_retransmission(*seq, n);
             continue;
         }
         // Rule (2): new data, if the receiver's window allows. (Rule (3), re-sending octets not
