@@ -28,3 +28,9 @@ if [ -n "${USTACK_SANITIZE:-}" ]; then
   (cd "$SAN_DIR" && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j "$JOBS" --timeout 900 -LE "e2e|tools|bench")
 fi
+
+# Fuzz smoke run (issue #7): clang + libFuzzer in ${BUILD_DIR}-fuzz, seeds + regressions, then
+# USTACK_FUZZ_SECONDS per target (default 15; 0: build and replay only). Non-zero exit on a finding.
+FUZZ_SECONDS=${USTACK_FUZZ_SECONDS:-15}
+echo "== fuzz (${FUZZ_SECONDS}s per target)"
+FUZZ_BUILD_DIR=${BUILD_DIR}-fuzz JOBS=$JOBS bash scripts/fuzz.sh all "$FUZZ_SECONDS"
