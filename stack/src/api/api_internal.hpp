@@ -3,6 +3,8 @@
 #pragma once
 
 #include <array>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -65,6 +67,11 @@ struct SocketState {
     // Linger (blocking WSPCloseSocket with SO_LINGER {1,n}): a deadline in host time.
     std::optional<Instant> linger_deadline;
     bool linger_expired = false;
+
+    // Blocking calls on this one socket wait here (wait_for), so the engine wakes only the
+    // threads whose socket changed, not every blocked thread of the process.
+    std::condition_variable cv;
+    int waiters = 0;  // threads in cv.wait
 };
 
 struct HostCore::Impl {
@@ -111,11 +118,36 @@ struct HostCore::Impl {
 // Process-wide tables (under api_mutex()).
 struct Registry {
     std::unordered_map<SOCKET, std::shared_ptr<SocketState>> sockets;
+    // Threads waiting on api_cv() for several objects (select, WSAWaitForMultipleEvents,
+    // WSPCleanup): api_cv() is notified for events only while there are any.
+    int multi_waiters = 0;
     std::unordered_set<ustack_host*> hosts;
     std::unordered_set<ustack_event*> events;
     SOCKET next_handle = 0x100;  // handles are never reused (DESIGN.md §4)
 };
 Registry& registry();
+
+// Wake the threads blocked on `s` (under the lock).
+inline void wake_socket(SocketState& s) {
+    if (s.waiters > 0) s.cv.notify_all();
+}
+// Wake every blocked thread: each socket's waiters and api_cv()'s (rare paths: closes,
+// deadlines, cleanup).
+void wake_all_waiters();
+// api_cv().wait with multi_waiters counted (under the lock held by `lock`).
+template <typename Lock>
+void wait_multi(Lock& lock) {
+    ++registry().multi_waiters;
+    api_cv().wait(lock);
+    --registry().multi_waiters;
+}
+template <typename Lock, typename Clock, typename Dur>
+std::cv_status wait_multi_until(Lock& lock, const std::chrono::time_point<Clock, Dur>& t) {
+    ++registry().multi_waiters;
+    const std::cv_status r = api_cv().wait_until(lock, t);
+    --registry().multi_waiters;
+    return r;
+}
 
 // Errc -> WSAE* (one table, wsa_errors.cpp).
 int wsa_error(Errc e);

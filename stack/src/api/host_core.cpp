@@ -19,6 +19,11 @@ Registry& registry() {
     return r;
 }
 
+void wake_all_waiters() {
+    for (auto& [h, s] : registry().sockets) wake_socket(*s);
+    api_cv().notify_all();
+}
+
 void signal_event(WSAEVENT e) {
     if (e != nullptr && registry().events.count(e) != 0) {
         e->signaled = true;
@@ -44,10 +49,12 @@ void HostCore::service(Instant now, PacketSink& out) {
 
     // Linger and cleanup deadlines are host time, like engine timers.
     bool woke = false;
+    bool expired = false;
     for (auto& s : im.lingering) {
         if (s->linger_deadline && *s->linger_deadline <= now) {
             s->linger_deadline.reset();
             s->linger_expired = true;
+            wake_socket(*s);
             woke = true;
         }
     }
@@ -55,6 +62,7 @@ void HostCore::service(Instant now, PacketSink& out) {
     if (im.cleanup_deadline && *im.cleanup_deadline <= now) {
         im.cleanup_deadline.reset();
         im.cleanup_expired = true;
+        expired = true;
         woke = true;
     }
 
@@ -68,7 +76,10 @@ void HostCore::service(Instant now, PacketSink& out) {
         } else if (auto it = im.by_listener.find(ev->listener.key()); it != im.by_listener.end()) {
             s = it->second;
         }
-        if (s) im.refresh(*s);
+        if (s) {
+            im.refresh(*s);
+            wake_socket(*s);
+        }
         woke = true;
     }
     // Events may have been produced by transmit-side work too (e.g. a connection closing after
@@ -76,7 +87,14 @@ void HostCore::service(Instant now, PacketSink& out) {
     // Fix (wsp test "SEMANTICS 32"): a lingering WSPCloseSocket waits for "everything acked",
     // which no stack event announces (the ACK of our FIN moves FIN-WAIT-1 to FIN-WAIT-2
     // silently) -- without this it slept until the linger deadline.
-    if (woke || im.cleanup_deadline || !im.lingering.empty()) api_cv().notify_all();
+    // Only the sockets that changed are woken; threads waiting on several objects (select,
+    // event waits) hear about every change; deadlines and cleanup wake everyone.
+    for (auto& l : im.lingering) wake_socket(*l);
+    if (expired || im.cleanup_deadline) {
+        wake_all_waiters();
+    } else if (woke && registry().multi_waiters > 0) {
+        api_cv().notify_all();
+    }
 }
 
 void HostCore::Impl::transmit(PacketSink& out, Instant now) {
@@ -280,8 +298,8 @@ extern "C" DWORD WSAWaitForMultipleEvents(DWORD count, const WSAEVENT* events, B
         if (auto r = ready()) return *r;
         if (timeout_ms == 0) return WSA_WAIT_TIMEOUT;
         if (timeout_ms == WSA_INFINITE) {
-            api_cv().wait(lock);
-        } else if (api_cv().wait_until(lock, deadline) == std::cv_status::timeout) {
+            ustack::wait_multi(lock);
+        } else if (ustack::wait_multi_until(lock, deadline) == std::cv_status::timeout) {
             if (auto r = ready()) return *r;
             return WSA_WAIT_TIMEOUT;
         }

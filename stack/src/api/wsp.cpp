@@ -1,8 +1,10 @@
 // The WSP-style socket API: Winsock SPI shapes and semantics over Stack / Connection.
 //
 // Read DESIGN.md §4 and SEMANTICS.md §1 first. Every call takes the process-wide api_mutex(),
-// changes engine state, and wakes the host's engine thread to transmit; blocking calls wait on
-// api_cv(), which the engine thread notifies after every batch of work.
+// changes engine state, transmits (directly, or by waking the host's engine thread); a blocking
+// call on one socket waits on that socket's condition variable, which the engine thread notifies
+// when the socket's connection or listener has news; waits on several objects (select, event
+// waits, cleanup) use api_cv().
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -46,7 +48,9 @@ int wait_for(Lock& lock, const std::shared_ptr<SocketState>& s, Pred ready) {
     for (;;) {
         if (!s->open) return WSAEINTR;
         if (ready()) return 0;
-        api_cv().wait(lock);
+        ++s->waiters;
+        s->cv.wait(lock);
+        --s->waiters;
     }
 }
 
@@ -112,7 +116,8 @@ void remove_socket(SocketState& s) {
     std::erase_if(im.lingering, [&](const auto& p) { return p.get() == &s; });
     registry().sockets.erase(s.handle);
     im.wake();
-    api_cv().notify_all();
+    wake_socket(s);
+    wake_all_waiters();
 }
 
 // Winsock's graceful / abortive close, without the linger wait (the caller did that).
@@ -163,7 +168,7 @@ extern "C" int WSPCleanup(WSPHOST host, LPINT lpErrno) {
     // engine stops.
     const std::uint64_t flushed = im.services + 1;
     while ((im.services < flushed || im.orphans_pending()) && !im.cleanup_expired)
-        api_cv().wait(lock);
+        wait_multi(lock);
     im.cleanup_deadline.reset();
     registry().hosts.erase(host);
     lock.unlock();
@@ -780,9 +785,9 @@ extern "C" int WSPSelect(int /*nfds*/, WSP_FD_SET* rd, WSP_FD_SET* wr, WSP_FD_SE
             return total;
         }
         if (timeout == nullptr) {
-            api_cv().wait(lock);
+            wait_multi(lock);
         } else {
-            api_cv().wait_until(lock, deadline);
+            wait_multi_until(lock, deadline);
         }
     }
 }
