@@ -91,6 +91,11 @@ struct HostCore::Impl {
     bool cleanup_expired = false;
     // Released connections (4-tuples) whose graceful close may still owe a FIN.
     std::vector<std::pair<std::uint16_t, Endpoint>> released;
+    std::size_t released_prune_at = 1024;  // prune_released() runs when released grows past it
+    // Forget released connections that owe nothing any more (amortized: when the list has
+    // doubled since the last pruning), so a long-running host's list stays bounded by the
+    // connections still closing.
+    void prune_released();
     std::vector<std::byte> packet;  // encode buffer, reused
     EncoderStats encoder;           // summed over every service()
     std::uint64_t services = 0;       // service() runs so far (WSPCleanup waits for one more)

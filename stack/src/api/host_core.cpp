@@ -204,18 +204,29 @@ void HostCore::Impl::refresh(SocketState& s) {
     }
 }
 
-bool HostCore::Impl::orphans_pending() const {
-    for (const auto& [port, remote] : released) {
-        const Connection* c = stack.lookup(port, remote);
-        if (c == nullptr) continue;
-        switch (c->state()) {
-            case TcpState::closed:
-            case TcpState::fin_wait_2:  // our FIN (and its disconnect data) was acknowledged
-            case TcpState::time_wait: break;
-            default: return true;
-        }
+namespace {
+// Does this released connection still owe its FIN (or the disconnect data on it)?
+bool owes_fin(const Connection* c) {
+    if (c == nullptr) return false;
+    switch (c->state()) {
+        case TcpState::closed:
+        case TcpState::fin_wait_2:  // our FIN (and its disconnect data) was acknowledged
+        case TcpState::time_wait: return false;
+        default: return true;
     }
-    return false;
+}
+}  // namespace
+
+bool HostCore::Impl::orphans_pending() const {
+    return std::any_of(released.begin(), released.end(), [&](const auto& r) {
+        return owes_fin(stack.lookup(r.first, r.second));
+    });
+}
+
+void HostCore::Impl::prune_released() {
+    if (released.size() < released_prune_at) return;
+    std::erase_if(released, [&](const auto& r) { return !owes_fin(stack.lookup(r.first, r.second)); });
+    released_prune_at = std::max<std::size_t>(1024, 2 * released.size());
 }
 
 ustack_host* create_host(const HostOptions& opts, const DriverFactory& factory, int* error) {

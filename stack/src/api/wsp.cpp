@@ -96,8 +96,10 @@ SOCKET add_socket(std::shared_ptr<SocketState> s) {
 void release_conn(SocketState& s) {
     auto& im = host_of(s);
     if (!s.conn) return;
-    if (const Connection* c = im.stack.find(*s.conn); c != nullptr && !c->is_closed())
+    if (const Connection* c = im.stack.find(*s.conn); c != nullptr && !c->is_closed()) {
         im.released.emplace_back(c->local().port, c->remote());
+        im.prune_released();
+    }
     im.by_conn.erase(s.conn->key());
     (void)im.stack.release(*s.conn);
     s.conn.reset();
