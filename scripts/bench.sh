@@ -286,12 +286,23 @@ if want bulk; then
   log "bulk: one connection, ${bulk_s} s, MTU 1500"
   run_bulk bulk 5201
 fi
+# Segmentation offload of the veth pair on or off (ethtool; a no-op without it).
+veth_offload() {
+  command -v ethtool >/dev/null 2>&1 || { log "ethtool not found: GSO aggregates cross the veth"; return 0; }
+  ip netns exec "$NS_A" ethtool -K "${prefix}va" tso "$1" gso "$1" gro "$1" >/dev/null 2>&1 || true
+  ip netns exec "$NS_B" ethtool -K "${prefix}vb" tso "$1" gso "$1" gro "$1" >/dev/null 2>&1 || true
+}
 if want loss; then
   if command -v nft >/dev/null 2>&1; then
     log "bulk under ${loss_pct}% loss (nftables on ${prefix}vb, both directions)"
     bash "$here/netns-up.sh" --prefix "$prefix" --loss "$loss_pct" --loss-chain wire -q >"$logs/netns-loss.out" 2>&1 ||
       { cat "$logs/netns-loss.out" >&2; log "FAIL: netns-up.sh --loss"; exit 1; }
+    # The rule should drop 1% of the wire's packets: without segmentation offload on the veth
+    # pair the kernel cuts GSO aggregates (its own and ustack's TSO super-packets) into MTU-sized
+    # packets before the veth, so one drop removes one segment, as on a real link.
+    veth_offload off
     run_bulk loss 5202
+    veth_offload on
     bash "$here/netns-up.sh" --prefix "$prefix" --loss 0 -q >"$logs/netns-noloss.out" 2>&1 ||
       { cat "$logs/netns-noloss.out" >&2; log "FAIL: netns-up.sh --loss 0"; exit 1; }
   else
@@ -421,9 +432,9 @@ table=$logs/table.txt
   echo "  ustack hosts behind each namespace's tun0, so ustack traffic also passes the TUN device and"
   echo "  the kernel's forwarding in the ustack host's namespace."
   if want loss; then
-    echo "- Loss: nftables drops ${loss_pct}% of the packets it sees on B's veth, both directions. The kernel"
-    echo "  may pass GSO aggregates (up to 64 KB) over the veth, and one drop then removes many"
-    echo "  segments at once: compare the bytes dropped below, not just the packet counts."
+    echo "- Loss: nftables drops ${loss_pct}% of the packets it sees on B's veth, both directions, with"
+    echo "  segmentation offload (TSO/GSO/GRO) off on the veth pair during the loss runs, so the rule"
+    echo "  sees MTU-sized packets and one drop removes one segment, as on a real link."
   fi
   echo "- Buffers: ustack bulk hosts use 4 MiB send/receive buffers (WSPHOSTCONFIG; WSPSetSockOpt has"
   echo "  no SO_SNDBUF/SO_RCVBUF); Linux autotunes (tcp_rmem/tcp_wmem). TCP_NODELAY on for round trips"

@@ -8,7 +8,7 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config make
   libtins-dev libpcap-dev libboost-dev doctest-dev
   # end-to-end tests and demo: namespaces, veth, TUN, packet loss rules, captures
-  iproute2 iputils-ping nftables tshark tcpdump procps
+  iproute2 iputils-ping nftables tshark tcpdump procps ethtool
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
   # small tools the scripts use
