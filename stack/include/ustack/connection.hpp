@@ -99,7 +99,8 @@ enum class Timer : std::uint8_t {
     persist,      // zero-window probes (RFC 9293 §3.8.6.1)
     time_wait,    // 2*MSL (RFC 9293 §3.4.2)
     keepalive,    // idle probe / next probe (RFC 1122 §4.2.3.6)
-    user_timeout, // sent data unacknowledged too long (RFC 9293 §3.8.3, RFC 5482)
+    user_timeout, // data unacknowledged (or held by a zero window) too long (RFC 9293 §3.8.3,
+                  // RFC 5482)
     count_,
 };
 std::string_view to_string(Timer t);
@@ -116,7 +117,8 @@ struct ConnStats {
     std::uint64_t rst_sent = 0;
     std::uint64_t rst_received = 0;       // acceptable RSTs that reset us
     std::uint64_t rst_ignored = 0;        // out of window, or in TIME-WAIT (RFC 1337)
-    std::uint64_t challenge_acks = 0;     // RFC 5961 challenge ACKs sent
+    std::uint64_t challenge_acks = 0;     // RFC 5961 challenge ACKs sent (incl. answers to
+                                          // unacceptable ACKs, §5, under the same §7 limit)
     std::uint64_t challenge_acks_suppressed = 0;  // over the rate limit
     std::uint64_t dropped_unacceptable = 0;       // failed the §3.10.7.4 sequence test
     std::uint64_t dropped_bad_ack = 0;            // RFC 5961 §5 ACK test, or ACK of unsent data
@@ -354,11 +356,14 @@ private:
     void on_keepalive_timeout(Instant now);
     void restart_keepalive(Instant now);
     void release_buffers_if_done();
+    void discard_unread_after_close();  // abort / close of a CLOSED connection with unread data
     void push_event(EventKind k, CloseReason r = CloseReason::none);
     [[nodiscard]] std::uint32_t advertised_window() const;  // bytes to offer (before scaling)
     // The largest window we could offer (65535 << RCV.WIND.SHIFT, RFC 7323 §2.3).
     [[nodiscard]] std::uint32_t max_offer() const { return 65535U << rcv_wscale_; }
     [[nodiscard]] SeqNum data_end() const;  // sequence number just past the queued data
+    // The peer's window is zero and data (or our FIN) waits behind it: the persist state.
+    [[nodiscard]] bool persisting_with_data() const;
     [[nodiscard]] std::uint32_t flight_size() const {
         return static_cast<std::uint32_t>(snd_max_ - snd_una_);
     }

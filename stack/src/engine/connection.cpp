@@ -377,6 +377,7 @@ Errc Connection::shutdown_receive() {
 void Connection::close() {
     switch (state_) {
         case TcpState::closed:
+            discard_unread_after_close();
             recv_buf_.release();
             send_buf_.release();
             return;
@@ -406,11 +407,20 @@ void Connection::abort() {
             // RFC 9293 §3.10.5: "Respond with 'ok' and delete the TCB" -- no RST.
             enter_closed(CloseReason::aborted);
             break;
-        case TcpState::closed:
+        case TcpState::closed: discard_unread_after_close(); break;
         case TcpState::listen: break;
     }
     recv_buf_.release();
     send_buf_.release();
+}
+
+void Connection::discard_unread_after_close() {
+    // The connection ended gracefully (the peer's FIN came, our FIN was acknowledged) but bytes
+    // before that FIN were never read, and they are being thrown away now. recv() must not then
+    // report a clean end of stream (0: "the peer's FIN, all data read"): the stream was cut
+    // short, as by close / shutdown_receive with unread data in any other state (RFC 2525
+    // §2.17). No RST -- there is no connection left to reset.
+    if (reason_ == CloseReason::graceful && !recv_buf_.empty()) reason_ = CloseReason::aborted;
 }
 
 // ---- state queries ---------------------------------------------------------------------------
@@ -431,6 +441,11 @@ std::size_t Connection::disconnect_data_limit() const {
 std::uint32_t Connection::rcv_wnd() const {
     const std::int32_t w = rcv_adv_ - rcv_nxt_;
     return w > 0 ? static_cast<std::uint32_t>(w) : 0U;
+}
+
+bool Connection::persisting_with_data() const {
+    return snd_wnd_ == 0 && (data_end() > snd_nxt_ || (snd_shut_ && !fin_sent_) ||
+                             snd_nxt_ != snd_max_);
 }
 
 SeqNum Connection::data_end() const {
@@ -463,7 +478,12 @@ void Connection::on_timeout(Instant now) {
             case Timer::user_timeout:
                 // RFC 9293 §3.10.8 USER TIMEOUT: "flush all queues, signal the user 'error:
                 // connection aborted due to user timeout' ..., enter the CLOSED state". No RST.
-                if (snd_una_ != snd_max_) enter_closed(CloseReason::timed_out);
+                // Data in flight, or data (or our FIN) held back by a zero window: RFC 5482 §2
+                // counts data that cannot be delivered, not only data sent (Linux: "tcp: fix
+                // TCP_USER_TIMEOUT with zero window").
+                if (snd_una_ != snd_max_ || persisting_with_data()) {
+                    enter_closed(CloseReason::timed_out);
+                }
                 break;
             case Timer::count_: break;
         }
@@ -549,6 +569,13 @@ void Connection::on_persist_timeout(Instant now) {
     if (snd_wnd_ != 0 || state_ == TcpState::closed) return;
     probe_pending_ = true;
     stats_.zero_window_probes++;
+    // RFC 5482 / RFC 9293 §3.8.3: data held back by a zero window is as undelivered as data in
+    // flight, but no retransmission timer runs for it (the probes carry no data). Run the user
+    // timeout from the first probe, as Linux does (icsk_probes_tstamp, 5.11); a reopened window
+    // stops it (check_ack), an ACK of new data restarts it (on_new_ack).
+    if (cfg_.user_timeout > Duration{0} && !armed(Timer::user_timeout) && persisting_with_data()) {
+        arm(Timer::user_timeout, now + cfg_.user_timeout);
+    }
     persist_backoff_ = std::min(persist_backoff_ * 2, cfg_.persist_max);
     arm(Timer::persist, now + persist_backoff_);
 }

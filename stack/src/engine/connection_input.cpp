@@ -118,7 +118,8 @@ void Connection::on_segment_synchronized(const Segment& seg, Instant now) {
     // RFC 7323 §5.3 R1 (PAWS) comes before the acceptability test.
     if (paws_reject(seg, now)) return;
     if (!check_sequence(seg, now)) return;
-    update_ts_recent(seg, now);  // RFC 7323 §5.3 R3 / §4.3
+    // TS.Recent (RFC 7323 §5.3 R3 / §4.3) is updated in check_ack, once the ACK is acceptable:
+    // a segment that is dropped must not move it (see there).
     if (seg.has(tcp_flag::rst)) {
         (void)check_rst(seg, now);
         return;
@@ -227,6 +228,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             stats_.rst_sent++;
             return false;
         }
+        update_ts_recent(seg, now);
         snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;  // RFC 7323 §2.3
         max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
         snd_wl1_ = seg.seq;
@@ -239,13 +241,24 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     }
 
     // RFC 5961 §5: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; others are dropped
-    // with an ACK. (We compare against the highest sequence number sent.)
+    // with an ACK. (We compare against the highest sequence number sent.) That ACK is rate-limited
+    // like a challenge ACK (RFC 5961 §7, counted with them): answered one for one, a flood of
+    // spoofed in-window segments acknowledging unsent data (RFC 9293 §3.10.7.4 "send an ACK,
+    // drop the segment") would turn us into an ACK reflector. Linux does the same ("tcp: send a
+    // challenge ACK on SEG.ACK > SND.NXT", through tcp_send_challenge_ack's rate limit).
     const SeqNum lowest = snd_una_ - max_snd_wnd_;
     if (seg.ack > snd_max_ || seg.ack < lowest) {
         stats_.dropped_bad_ack++;
-        ack_pending_ = true;
+        queue_challenge_ack(now);
         return false;
     }
+    // RFC 7323 §4.3 (2) / §5.3 R3, only now that the segment is acceptable in sequence *and*
+    // ACK: updated before the ACK test, a segment with an in-window SEQ, a huge TSval and an
+    // unacceptable ACK (which is dropped) would raise TS.Recent, and PAWS (§5.3 R1) would then
+    // drop every genuine segment. The rule is meant for segments the connection accepts (the
+    // echo then dates the data being acknowledged); Linux likewise replaces ts_recent in tcp_ack()
+    // only after the ACK is validated (FLAG_UPDATE_TS_RECENT, "tcp: fix ts_recent update").
+    update_ts_recent(seg, now);
 
     const bool fin_was_acked = fin_sent_ && snd_una_ == fin_seq_ + 1;
     const std::uint32_t seg_wnd = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
@@ -280,6 +293,9 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
         if (snd_wnd_ > 0 && armed(Timer::persist)) {
             disarm(Timer::persist);
             persist_backoff_ = Duration{0};
+            // The window reopened: the user timeout run for the persist state stops (with
+            // nothing in flight; the data now sent starts it again, restart_retransmit_timer).
+            if (snd_una_ == snd_max_) disarm(Timer::user_timeout);
         }
         if (snd_wnd_ == 0 && snd_una_ != snd_max_) {
             // The window shrank to zero under data in flight (RFC 9293 §3.8.6.2.2). That data lies

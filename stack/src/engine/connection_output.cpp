@@ -88,10 +88,24 @@ void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
             field = std::min<std::uint32_t>(bytes, 65535);  // RFC 7323 §2.2: SYNs are unscaled
         } else {
             // RFC 7323 §2.3: the field is the window >> Rcv.Wind.Shift. Rounding down could
-            // retract the edge already advertised; round up then (§2.4, as Linux).
+            // retract the edge already advertised; round up then (§2.4, as Linux) -- but never
+            // past the end of the buffer by a whole scaling unit. RCV.NXT moves by amounts that
+            // are not multiples of the unit, so rounding the previous edge up on every ACK would
+            // let the edge creep further past the buffer each time (up to 2^shift - 1 bytes per
+            // ACK while the application does not read). Capped at ceil(free / unit) units, the
+            // edge stays below buffer end + one unit; the retraction this may cost is less than
+            // one unit, which §2.4 expects ("the TCP will have to either advertise a new window
+            // that is beyond what it previously advertised (and perhaps beyond the buffer) or
+            // ... a smaller window") and which the receiver absorbs by honouring segments up to
+            // the largest edge it ever advertised (rcv_adv_, §2.4 items 1 and 2).
             shift = rcv_wscale_;
+            const std::uint32_t unit_less = (1U << shift) - 1U;
             field = bytes >> shift;
-            if ((field << shift) < rcv_wnd()) field = (rcv_wnd() + (1U << shift) - 1U) >> shift;
+            if ((field << shift) < rcv_wnd()) {
+                const auto free_units = static_cast<std::uint32_t>(
+                    (std::min<std::size_t>(recv_buf_.free(), max_offer()) + unit_less) >> shift);
+                field = std::max(field, std::min((rcv_wnd() + unit_less) >> shift, free_units));
+            }
             field = std::min<std::uint32_t>(field, 65535);
         }
         seg.window = static_cast<std::uint16_t>(field);
