@@ -105,6 +105,14 @@ struct TcpConfig {
 
     // Delayed ACK (RFC 1122 §4.2.3.2, RFC 9293 §3.8.6.3): ACK at least every second full-sized
     // segment and within this delay (MUST be < 0.5 s; Linux's minimum is 40 ms).
+    // RFC 8985 §7 Tail Loss Probe: when data is in flight outside recovery and nothing is
+    // SACKed, a probe timeout of 2*SRTT (plus 200 ms for a single segment in flight, the
+    // worst-case delayed ACK; else 2 ms, as Linux) that ends before the RTO retransmits the last
+    // segment once, without touching cwnd, so a lost tail (or lost ACKs of the tail) costs about
+    // two round trips instead of an RTO (>= 200 ms). Off in the engine's defaults, so the
+    // scripted RFC 6298 tests see the bare RTO; WSP hosts turn it on (tun/src/wsp_startup.cpp).
+    bool tail_loss_probe = false;
+
     bool delayed_ack = true;
     Duration delayed_ack_timeout = 40'000us;
 

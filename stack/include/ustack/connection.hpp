@@ -101,6 +101,7 @@ enum class Timer : std::uint8_t {
     keepalive,    // idle probe / next probe (RFC 1122 §4.2.3.6)
     user_timeout, // data unacknowledged (or held by a zero window) too long (RFC 9293 §3.8.3,
                   // RFC 5482)
+    tail_loss_probe,  // RFC 8985 §7 probe timeout (PTO), when TcpConfig::tail_loss_probe
     count_,
 };
 std::string_view to_string(Timer t);
@@ -114,6 +115,7 @@ struct ConnStats {
     std::uint64_t retransmits = 0;        // segments re-sent (timeout or fast retransmit)
     std::uint64_t timeouts = 0;           // retransmission timer expiries
     std::uint64_t fast_retransmits = 0;
+    std::uint64_t tail_loss_probes = 0;  // RFC 8985 §7 probes sent
     std::uint64_t rst_sent = 0;
     std::uint64_t rst_received = 0;       // acceptable RSTs that reset us
     std::uint64_t rst_ignored = 0;        // out of window, or in TIME-WAIT (RFC 1337)
@@ -144,6 +146,7 @@ struct ConnStats {
         retransmits += o.retransmits;
         timeouts += o.timeouts;
         fast_retransmits += o.fast_retransmits;
+        tail_loss_probes += o.tail_loss_probes;
         rst_sent += o.rst_sent;
         rst_received += o.rst_received;
         rst_ignored += o.rst_ignored;
@@ -351,6 +354,8 @@ private:
         return timers_[static_cast<std::size_t>(t)].has_value();
     }
     void restart_retransmit_timer(Instant now);
+    // RFC 8985 §7.2: (re)arm the probe timeout after new data went out or new data was ACKed.
+    void arm_tail_loss_probe(Instant now);
     void on_retransmit_timeout(Instant now);
     void on_persist_timeout(Instant now);
     void on_keepalive_timeout(Instant now);
@@ -432,6 +437,8 @@ private:
     std::unique_ptr<CongestionControl> cc_;  // created when the MSS is known (SYN exchange)
     unsigned dup_acks_ = 0;                  // consecutive duplicate ACKs (RFC 5681 §2)
     bool in_fast_recovery_ = false;          // RFC 6582 / RFC 6675 recovery in progress
+    bool tlp_pending_ = false;               // the PTO fired: send the probe on the next poll
+    bool tlp_outstanding_ = false;           // a probe is out, no new data ACKed since
     SeqNum recover_;  // RFC 6582 "recover" = RFC 6675 RecoveryPoint
     // RFC 6675 scoreboard: SACKed ranges above SND.UNA, sorted, disjoint, at most
     // cfg_.max_sack_ranges (empty vector = no heap; cleared on RTO per RFC 6675 §5.1).

@@ -841,6 +841,7 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("retransmissions", c.retransmits);
     line("retransmission_timeouts", c.timeouts);
     line("fast_retransmits", c.fast_retransmits);
+    line("tail_loss_probes", c.tail_loss_probes);
     line("rst_sent", c.rst_sent + st.rst_sent_unknown);
     line("rst_received", c.rst_received);
     line("rst_ignored", c.rst_ignored + st.rst_ignored_unknown);

@@ -102,6 +102,7 @@ std::string_view to_string(EventKind k) {
 std::string_view to_string(Timer t) {
     switch (t) {
         case Timer::retransmit: return "retransmit";
+        case Timer::tail_loss_probe: return "tail_loss_probe";
         case Timer::delayed_ack: return "delayed_ack";
         case Timer::persist: return "persist";
         case Timer::time_wait: return "time_wait";
@@ -475,6 +476,10 @@ void Connection::on_timeout(Instant now) {
                 if (state_ == TcpState::time_wait) enter_closed(CloseReason::graceful);
                 break;
             case Timer::keepalive: on_keepalive_timeout(now); break;
+            case Timer::tail_loss_probe:
+                // RFC 8985 §7.3: the probe goes out on the next poll_transmit.
+                if (snd_una_ != snd_max_ && !in_fast_recovery_ && scoreboard_.empty()) tlp_pending_ = true;
+                break;
             case Timer::user_timeout:
                 // RFC 9293 §3.10.8 USER TIMEOUT: "flush all queues, signal the user 'error:
                 // connection aborted due to user timeout' ..., enter the CLOSED state". No RST.
@@ -498,6 +503,27 @@ void Connection::restart_retransmit_timer(Instant now) {
     if (cfg_.user_timeout > Duration{0} && !armed(Timer::user_timeout)) {
         arm(Timer::user_timeout, now + cfg_.user_timeout);
     }
+}
+
+void Connection::arm_tail_loss_probe(Instant now) {
+    disarm(Timer::tail_loss_probe);
+    const auto srtt = rtt_.srtt();
+    // RFC 8985 §7.2: only with an RTT sample, data in flight, outside recovery, nothing SACKed
+    // and no probe already unanswered.
+    if (!cfg_.tail_loss_probe || !srtt || tlp_outstanding_ || in_fast_recovery_ ||
+        !scoreboard_.empty() || snd_una_ == snd_max_ ||
+        (state_ != TcpState::established && state_ != TcpState::close_wait)) {
+        return;
+    }
+    const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+    Duration pto = 2 * *srtt;
+    // A single segment in flight may sit behind the receiver's delayed ACK (WCDelAckT).
+    pto += flight <= snd_mss_ ? Duration{200'000} : Duration{2'000};
+    const Instant at = now + pto;
+    if (const auto& rto = timers_[static_cast<std::size_t>(Timer::retransmit)]; rto && at >= *rto) {
+        return;  // the RTO comes first anyway
+    }
+    arm(Timer::tail_loss_probe, at);
 }
 
 void Connection::restart_keepalive(Instant now) {

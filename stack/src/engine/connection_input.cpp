@@ -372,10 +372,13 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
     // The peer made progress: the user timeout starts over (RFC 5482 §2).
     disarm(Timer::user_timeout);
     // RFC 6298 §5.2 / §5.3: stop the timer when everything is acknowledged, else restart it.
+    tlp_outstanding_ = false;  // RFC 8985 §7: new data ACKed -- the probe (if any) is answered
     if (snd_una_ == snd_max_) {
         disarm(Timer::retransmit);
+        disarm(Timer::tail_loss_probe);
     } else {
         restart_retransmit_timer(now);
+        arm_tail_loss_probe(now);
     }
 
     on_ack_congestion(acked, flight_before, now);

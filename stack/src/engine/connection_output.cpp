@@ -243,6 +243,7 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
         }
     }
     if (!armed(Timer::retransmit)) restart_retransmit_timer(now);
+    if (!retransmission) arm_tail_loss_probe(now);  // RFC 8985 §7.2: after new data
     return used;
 }
 
@@ -307,6 +308,21 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
         default: break;
     }
 
+    if (tlp_pending_) {
+        // RFC 8985 §7.3: the probe -- the last segment sent, again (the RFC's alternative to
+        // new data; it also makes a receiver that has everything answer with a D-SACK). cwnd
+        // is not touched; the RTO is restarted for what the probe does not repair.
+        tlp_pending_ = false;
+        if (snd_una_ != snd_max_ && !in_fast_recovery_ && state_ != TcpState::closed) {
+            const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+            const std::uint32_t len = std::min<std::uint32_t>(flight, snd_mss_);
+            if (send_one(out, snd_max_ - len, len + 1U, now) > 0) {
+                stats_.tail_loss_probes++;
+                tlp_outstanding_ = true;
+                restart_retransmit_timer(now);
+            }
+        }
+    }
     if (fast_retransmit_pending_) {
         // RFC 5681 §3.2 step 2 / RFC 6582: resend the first unacknowledged segment now, whatever
         // the window says (it was in the window when first sent).
