@@ -701,6 +701,9 @@ private:
             FUZZ_CHECK(s.payload.empty(), "RST with %zu payload bytes", s.payload.size());
             return;
         }
+        // A listener with a full SYN queue answers with a stateless SYN cookie (RFC 4987 §3.6).
+        if (c == nullptr && s.has(tcp_flag::syn) && s.has(tcp_flag::ack) && s.payload.empty())
+            return;
         FUZZ_CHECK(c != nullptr, "non-RST segment %s for a 4-tuple without a connection",
                    to_string(s).c_str());
         const TcpConfig& t = cfg_.tcp;
