@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/pair.hpp"
+#include "support/stack_host.hpp"
 #include "ustack/stack.hpp"
 
 using namespace ustack;
@@ -29,16 +30,8 @@ StackConfig host_config() {
     return c;
 }
 
-struct Host {
-    explicit Host(const StackConfig& cfg = host_config()) : stack(cfg, pair_key(11)) {}
-    Stack stack;
-    Instant now{};
-    void in(const Segment& s) { stack.on_segment(s, now); }
-    std::vector<OwnedSegment> out() {
-        VectorSink sink;
-        stack.poll_transmit(now, sink);
-        return std::move(sink.out);
-    }
+struct Host : StackHost {
+    explicit Host(const StackConfig& cfg = host_config()) : StackHost(cfg, pair_key(11)) {}
 };
 
 Segment from_peer(std::uint16_t src_port, std::uint8_t flags, std::uint32_t seq,

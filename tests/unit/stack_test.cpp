@@ -13,6 +13,7 @@
 #include "support/pair.hpp"
 #include "support/sim_link.hpp"
 #include "ustack/isn.hpp"
+#include "support/stack_host.hpp"
 #include "ustack/stack.hpp"
 
 using namespace ustack;
@@ -32,27 +33,8 @@ StackConfig host_config() {
 }
 
 // One Stack under a virtual clock, fed by hand.
-struct Host {
-    explicit Host(const StackConfig& cfg = host_config()) : stack(cfg, pair_key(7)) {}
-
-    Stack stack;
-    Instant now{};
-
-    void in(const Segment& s) { stack.on_segment(s, now); }
-    std::vector<OwnedSegment> out() {
-        VectorSink sink;
-        stack.poll_transmit(now, sink);
-        return std::move(sink.out);
-    }
-    std::vector<StackEvent> events() {
-        std::vector<StackEvent> v;
-        while (const auto e = stack.poll_event()) v.push_back(*e);
-        return v;
-    }
-    void advance_to(Instant t) {
-        now = t;
-        if (const auto d = stack.poll_timeout(); d && *d <= now) stack.on_timeout(now);
-    }
+struct Host : StackHost {
+    explicit Host(const StackConfig& cfg = host_config()) : StackHost(cfg, pair_key(7)) {}
 };
 
 // A segment from kThem:src_port to us:dst_port.

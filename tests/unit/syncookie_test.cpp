@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/pair.hpp"
+#include "support/stack_host.hpp"
 #include "ustack/stack.hpp"
 
 using namespace ustack;
@@ -28,17 +29,8 @@ StackConfig cookie_config() {
     return c;
 }
 
-struct Host {
-    explicit Host(const StackConfig& cfg = cookie_config()) : stack(cfg, pair_key(9)) {}
-    Stack stack;
-    Instant now{1'000'000us};
-
-    void in(const Segment& s) { stack.on_segment(s, now); }
-    std::vector<OwnedSegment> out() {
-        VectorSink sink;
-        stack.poll_transmit(now, sink);
-        return std::move(sink.out);
-    }
+struct Host : StackHost {
+    explicit Host(const StackConfig& cfg = cookie_config()) : StackHost(cfg, pair_key(9), Instant{1'000'000us}) {}
 };
 
 Segment from(Ipv4Addr addr, std::uint16_t src_port, std::uint8_t flags, std::uint32_t seq,
