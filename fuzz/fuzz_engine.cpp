@@ -701,8 +701,11 @@ private:
             FUZZ_CHECK(s.payload.empty(), "RST with %zu payload bytes", s.payload.size());
             return;
         }
-        // A listener with a full SYN queue answers with a stateless SYN cookie (RFC 4987 §3.6).
-        if (c == nullptr && s.has(tcp_flag::syn) && s.has(tcp_flag::ack) && s.payload.empty())
+        // A listener with a full SYN queue answers with a stateless SYN cookie (RFC 4987 §3.6):
+        // no connection holds the 4-tuple (the app may still hold a CLOSED one, which no longer
+        // owns it), so the SYN-ACK's sequence number is the cookie, not a tracked ISS.
+        if (stack_.lookup(local_.port, remote_) == nullptr && s.has(tcp_flag::syn) &&
+            s.has(tcp_flag::ack) && s.payload.empty())
             return;
         FUZZ_CHECK(c != nullptr, "non-RST segment %s for a 4-tuple without a connection",
                    to_string(s).c_str());

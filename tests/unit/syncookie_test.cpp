@@ -337,6 +337,41 @@ TEST_CASE("RFC 4987 §3.6: a full accept queue still drops SYNs and a valid cook
     CHECK(h.stack.stats().connections_current == 1);
 }
 
+TEST_CASE("RFC 4987 §3.6 and RFC 9293 §3.10.7.2: a CLOSED connection the app still holds does "
+          "not own its 4-tuple -- a new SYN on it gets a cookie and the cookie ACK opens a new "
+          "connection beside the old handle") {
+    Host h;
+    const ListenerId l = flooded_listener(h);
+    // An accepted connection from kThem:4000 (a cookie one), reset by the peer: CLOSED, not
+    // released by the app.
+    const OwnedSegment sa = cookie_for(h, syn_from(4000, 500));
+    h.in(from(kThem, 4000, tcp_flag::ack, 501, sa->seq.raw() + 1));
+    const auto old_id = h.stack.accept(l);
+    REQUIRE(old_id.ok());
+    h.in(from(kThem, 4000, tcp_flag::rst, 501));
+    REQUIRE(h.stack.find(old_id.value) != nullptr);
+    REQUIRE(h.stack.find(old_id.value)->state() == TcpState::closed);
+    CHECK(h.stack.lookup(kPort, {kThem, 4000}) == nullptr);
+    // The peer's next incarnation on the same 4-tuple: the SYN queue is still full, so a cookie.
+    const OwnedSegment sb = cookie_for(h, syn_from(4000, 90'000));
+    CHECK(sb->ack == SeqNum(90'001));
+    CHECK(sb->seq != h.stack.find(old_id.value)->iss());
+    h.in(from(kThem, 4000, tcp_flag::ack, 90'001, sb->seq.raw() + 1));
+    CHECK(h.stack.stats().syn_cookies_validated == 2);
+    const auto new_id = h.stack.accept(l);
+    REQUIRE(new_id.ok());
+    const Connection* now_live = h.stack.lookup(kPort, {kThem, 4000});
+    REQUIRE(now_live != nullptr);
+    CHECK(now_live == h.stack.find(new_id.value));
+    CHECK(now_live->state() == TcpState::established);
+    CHECK(now_live->iss() == sb->seq);
+    // The old handle still names its CLOSED connection, and releasing it leaves the new one.
+    CHECK(h.stack.find(old_id.value)->state() == TcpState::closed);
+    CHECK(h.stack.release(old_id.value) == Errc::ok);
+    CHECK(h.stack.lookup(kPort, {kThem, 4000}) == now_live);
+    CHECK(now_live->state() == TcpState::established);
+}
+
 TEST_CASE("RFC 4987 §3.6: 50000 spoofed SYNs leave the table at the backlog and a real client "
           "still connects and exchanges data (two stacks)") {
     StackConfig bcfg = pair_config(kPairAddrB);
