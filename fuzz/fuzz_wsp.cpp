@@ -217,7 +217,7 @@ private:
                 if (ctl_[i]->stopped)
                     continue;
                 Collect sink(ctl_[i]->outbox);
-                ctl_[i]->core->service(ustack::instant_from_us(clock_.us.load()), sink);
+                (void)ctl_[i]->core->service(ustack::instant_from_us(clock_.us.load()), sink);
             }
             for (int i = 0; i < 2; ++i) {
                 std::vector<std::vector<std::byte>> batch;
@@ -322,7 +322,7 @@ private:
             if (ctl_[i]->stopped)
                 continue;
             Collect sink(ctl_[i]->outbox);
-            ctl_[i]->core->service(ustack::instant_from_us(clock_.us.load()), sink);
+            (void)ctl_[i]->core->service(ustack::instant_from_us(clock_.us.load()), sink);
         }
         for (int i = 0; i < 2; ++i) {
             std::vector<std::vector<std::byte>> batch;

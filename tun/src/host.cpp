@@ -22,21 +22,18 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Collects what service() emits (under HostCore's lock) into one reused buffer, so the device
-// writes and pcap records happen after the lock is released.
-class BufferingSink final : public PacketSink {
+// Packets collected under HostCore's lock into one reused buffer, so the device writes (and pcap
+// records) happen after the lock is released. The engine thread has one; every application
+// thread that transmits has one of its own (thread_local, below).
+class PacketBuffer final : public PacketSink {
 public:
-    BufferingSink(const Device* device, std::atomic<bool>& holding)
-        : device_(device), holding_(holding) {}
-
     void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) override {
-        holding_.store(true, std::memory_order_release);  // under the lock: see direct_sink()
         bytes_.insert(bytes_.end(), ip_packet.begin(), ip_packet.end());
         packets_.push_back({bytes_.size(), info});
     }
-    [[nodiscard]] LinkOffload offload() const override {
-        return device_ != nullptr ? device_->offload() : LinkOffload{};
-    }
+    [[nodiscard]] LinkOffload offload() const override { return offload_; }
+    void set_offload(LinkOffload o) { offload_ = o; }
+    [[nodiscard]] bool empty() const { return packets_.empty(); }
 
     // Call f(packet, info) for every packet collected, in order, then forget them (keeping
     // capacity).
@@ -47,6 +44,9 @@ public:
             f(std::span<const std::byte>(bytes_.data() + begin, end - begin), info);
             begin = end;
         }
+        clear();
+    }
+    void clear() {
         bytes_.clear();
         packets_.clear();
     }
@@ -56,29 +56,18 @@ private:
         std::size_t end;  // where the packet ends in bytes_
         TxPacketInfo info;
     };
-    const Device* device_;
-    std::atomic<bool>& holding_;    // set while packets wait here
+    LinkOffload offload_;
     std::vector<std::byte> bytes_;  // the packets, back to back
     std::vector<Packet> packets_;
 };
 
-// Sends from the calling application thread, straight to the device (AsioHost::direct_sink).
-class DirectSink final : public PacketSink {
-public:
-    DirectSink(Device* device, std::atomic<std::uint64_t>& tx_packets, std::atomic<std::uint64_t>& direct)
-        : device_(device), tx_packets_(tx_packets), direct_(direct) {}
-    void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) override {
-        tx_packets_.fetch_add(1, std::memory_order_relaxed);
-        direct_.fetch_add(1, std::memory_order_relaxed);
-        device_->send(ip_packet, info);
-    }
-    [[nodiscard]] LinkOffload offload() const override { return device_->offload(); }
-
-private:
-    Device* device_;
-    std::atomic<std::uint64_t>& tx_packets_;
-    std::atomic<std::uint64_t>& direct_;
+// What one application thread transmits itself (AsioHost::direct_sink), for one host at a time.
+struct DirectPackets {
+    const void* host = nullptr;  // the AsioHost::Impl the packets are for (nullptr: none)
+    PacketBuffer buffer;
+    std::unique_lock<std::mutex> order;  // the device's transmit order, claimed (claim_order)
 };
+thread_local DirectPackets tl_direct;
 
 }  // namespace
 
@@ -97,11 +86,14 @@ struct AsioHost::Impl {
     std::optional<Instant> armed;  // the deadline `timer` waits for (engine thread)
     std::unique_ptr<Device> device;
     std::unique_ptr<PcapWriter> pcap;
-    std::atomic<bool> engine_holding{false};  // the engine thread has packets not yet written
-    BufferingSink sink{device.get(), engine_holding};  // engine thread
+    PacketBuffer sink;  // engine thread
+    std::unique_lock<std::mutex> sink_order;  // engine thread: sink's place in the order
+    // Every packet to the device is written by the thread holding this lock, which it takes
+    // before it releases api_mutex() (claim_order) -- so the device sees packets in the order
+    // the engine produced them, although no thread writes under api_mutex().
+    std::mutex tx_order;
     std::atomic<std::uint64_t> direct_packets{0};
     bool direct_enabled = false;  // guarded by api_mutex(): application threads may transmit
-    std::optional<DirectSink> direct;
     std::thread thread;
 
     std::atomic<bool> wake_pending{false};
@@ -132,20 +124,28 @@ struct AsioHost::Impl {
 
     void service() {
         services.fetch_add(1, std::memory_order_relaxed);
-        core.service(now(), sink);  // takes the lock; the sink only copies
-        sink.drain([this](std::span<const std::byte> p, const TxPacketInfo& info) {
-            tx_packets.fetch_add(1, std::memory_order_relaxed);
-            if (pcap)
-                pcap->write(p);
-            device->send(p, info);
-        });
-        engine_holding.store(false, std::memory_order_release);
-        rearm();
+        // Collects into `sink`; claim_order() takes sink_order under the lock (when the core
+        // knows this driver: create_host; a core driven without it has no direct senders).
+        const std::optional<Instant> deadline = core.service(now(), sink);
+        if (!sink.empty()) {
+            if (!sink_order.owns_lock())
+                sink_order = std::unique_lock(tx_order);
+            sink.drain([this](std::span<const std::byte> p, const TxPacketInfo& info) {
+                tx_packets.fetch_add(1, std::memory_order_relaxed);
+                if (pcap)
+                    pcap->write(p);
+                device->send(p, info);
+            });
+            sink_order.unlock();
+        }
+        rearm(deadline);
     }
 
-    // Point the timer at the core's next deadline (a no-op when it has not changed).
-    void rearm() {
-        const std::optional<Instant> deadline = core.next_deadline();
+    bool on_engine_thread() const { return thread.get_id() == std::this_thread::get_id(); }
+
+    // Point the timer at `deadline` (HostCore::service's answer: a no-op when it has not changed,
+    // the common case -- a deadline that moved later keeps the timer).
+    void rearm(std::optional<Instant> deadline) {
         if (deadline == armed)
             return;
         armed = deadline;
@@ -219,20 +219,53 @@ void AsioHost::start() {
     }
     // A capture is written on the engine thread only, so a host that writes one does not
     // transmit from application threads.
+    im.sink.set_offload(im.device->offload());
     if (im.pcap == nullptr && im.device->concurrent_send()) {
         std::lock_guard lock(api_mutex());
-        im.direct.emplace(im.device.get(), im.tx_packets, im.direct_packets);
         im.direct_enabled = true;
     }
 }
 
 PacketSink* AsioHost::direct_sink() {
     Impl& im = *impl_;
-    // Under api_mutex(). While the engine thread holds packets it has not written yet, new ones
-    // wait behind them (on the engine thread), so the wire sees the engine's order.
-    if (!im.direct_enabled || im.engine_holding.load(std::memory_order_acquire))
+    // Under api_mutex(). The calling thread's buffer, unless it holds packets for another host
+    // (one call touches one host; this keeps a stray case correct: the engine thread sends).
+    if (!im.direct_enabled || (tl_direct.host != nullptr && tl_direct.host != &im))
         return nullptr;
-    return &*im.direct;
+    tl_direct.host = &im;
+    tl_direct.buffer.set_offload(im.device->offload());
+    return &tl_direct.buffer;
+}
+
+bool AsioHost::claim_order() {
+    Impl& im = *impl_;
+    // Under api_mutex(), on the thread about to release it.
+    if (im.on_engine_thread()) {
+        if (!im.sink.empty() && !im.sink_order.owns_lock())
+            im.sink_order = std::unique_lock(im.tx_order);
+        return false;  // the engine thread writes in service()
+    }
+    if (tl_direct.host != &im)
+        return false;
+    if (!im.direct_enabled || tl_direct.buffer.empty()) {  // stopping: nothing leaves any more
+        tl_direct.buffer.clear();
+        tl_direct.host = nullptr;
+        return false;
+    }
+    tl_direct.order = std::unique_lock(im.tx_order);
+    return true;
+}
+
+void AsioHost::write_claimed() {
+    Impl& im = *impl_;
+    // Without api_mutex(), holding tx_order (claim_order returned true): stop() waits for this.
+    tl_direct.buffer.drain([&im](std::span<const std::byte> p, const TxPacketInfo& info) {
+        im.tx_packets.fetch_add(1, std::memory_order_relaxed);
+        im.direct_packets.fetch_add(1, std::memory_order_relaxed);
+        im.device->send(p, info);
+    });
+    tl_direct.host = nullptr;
+    tl_direct.order.unlock();
 }
 
 Instant AsioHost::now() const {
@@ -254,10 +287,14 @@ void AsioHost::wake() {
 void AsioHost::stop() {
     Impl& im = *impl_;
     {
-        // No application thread transmits from now on, and none is doing so (they transmit
-        // under this lock).
+        // No application thread claims a place in the transmit order from now on (they claim
+        // under this lock) ...
         std::lock_guard api(api_mutex());
         im.direct_enabled = false;
+    }
+    if (!im.on_engine_thread()) {
+        // ... and none is still writing what it claimed before (they write holding tx_order).
+        std::lock_guard order(im.tx_order);
     }
     std::lock_guard lock(im.stop_mutex);
     if (im.stopped)
@@ -265,7 +302,7 @@ void AsioHost::stop() {
     im.stopped = true;
     im.work.reset();
     im.io.stop();
-    const bool on_engine_thread = im.thread.get_id() == std::this_thread::get_id();
+    const bool on_engine_thread = im.on_engine_thread();
     if (im.thread.joinable() && !on_engine_thread)
         im.thread.join();
     // The engine thread has finished (or is us): the device, timer and pcap file are ours.

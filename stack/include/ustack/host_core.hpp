@@ -7,8 +7,9 @@
 //
 // HostCore has no clock and no I/O of its own: the driver (tun/host.hpp: Asio io_context + a
 // Device) gives it packets and the time, sends what it produces, and arms one timer at
-// next_deadline(). Application calls change engine state under the lock, then ask the driver to
-// wake() and run service() soon, which transmits and re-arms. Blocking calls wait on a
+// the deadline service() returns. Application calls change engine state under the lock, transmit from their own
+// thread when the driver allows it, and ask the driver to wake() and run service() only when
+// something is left for it (events, an earlier deadline). Blocking calls wait on a
 // condition variable that service() notifies -- no polling. Timeouts of blocking calls (linger)
 // are deadlines in host time, handled by service() like engine timers.
 #pragma once
@@ -38,11 +39,18 @@ public:
     [[nodiscard]] virtual Instant now() const = 0;
     // Thread-safe, non-blocking: run HostCore::service() on the engine thread soon.
     virtual void wake() = 0;
-    // Called by application threads under api_mutex(): a sink that sends to the device right
-    // now from the calling thread, or nullptr when packets must wait for the engine thread (the
-    // default; also while the engine thread still holds packets it has not written, so packets
-    // never leave out of order).
+    // Called by application threads under api_mutex(): a sink that collects packets the calling
+    // thread will send itself, or nullptr when packets must wait for the engine thread (the
+    // default). Nothing is written under the lock: see claim_order().
     [[nodiscard]] virtual PacketSink* direct_sink() { return nullptr; }
+    // Under api_mutex(), by the thread about to release it (an application thread at the end
+    // of its call or before it blocks; the engine thread at the end of service()): the packets
+    // it collected take their place in the device's transmit order -- the order of these calls,
+    // which is the order the engine produced the packets in. Returns true if an application
+    // thread must now call write_claimed() (after releasing the lock; it must, before it takes
+    // the lock again).
+    [[nodiscard]] virtual bool claim_order() { return false; }
+    virtual void write_claimed() {}
     // Stop the engine thread and release the device; called once, by WSPCleanup, without the lock.
     virtual void stop() = 0;
 };
@@ -75,8 +83,13 @@ public:
     void on_packets(std::span<const RxPacket> packets, Instant now);
     // Run expired timers, transmit everything ready into `out` (PacketSink: codec.hpp; runs of
     // segments merged into super-packets when out.offload() allows, see segment_encoder.hpp),
-    // deliver events to sockets and wake blocked callers.
-    void service(Instant now, PacketSink& out);
+    // deliver events to sockets and wake blocked callers (after releasing the lock). Returns
+    // what the driver's one timer should be set to: the next deadline, or the time the timer
+    // is already set to if that is still ahead and not later -- deadlines that only move later
+    // (the retransmission timer on every ACK) then cost no re-arming; the timer fires early,
+    // service() finds nothing due and moves it. Application calls wake the engine thread only
+    // when they make a deadline earlier than this (or leave events for it).
+    [[nodiscard]] std::optional<Instant> service(Instant now, PacketSink& out);
     // The next time service() must run (engine timers and linger deadlines), or nullopt.
     [[nodiscard]] std::optional<Instant> next_deadline() const;
 

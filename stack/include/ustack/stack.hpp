@@ -224,6 +224,8 @@ public:
     void poll_transmit(Instant now, SegmentSink& out);
     [[nodiscard]] std::optional<Instant> poll_timeout() const;
     std::optional<StackEvent> poll_event();
+    // Are events waiting for poll_event()?
+    [[nodiscard]] bool has_events() const { return !events_.empty(); }
 
     // ---- application calls ----------------------------------------------------------------
     // Active open to `remote` from `local_port` (0: an ephemeral port, RFC 6056). The SYN goes

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "ustack/errc.hpp"
 #include "ustack/host_core.hpp"
 #include "ustack/wsp.h"
+#include "wait_word.hpp"
 
 struct ustack_event {
     bool signaled = false;
@@ -69,10 +71,15 @@ struct SocketState {
     bool linger_expired = false;
 
     // Blocking calls on this one socket wait here (wait_for), so the engine wakes only the
-    // threads whose socket changed, not every blocked thread of the process.
-    std::condition_variable cv;
-    int waiters = 0;  // threads in cv.wait
+    // threads whose socket changed, not every blocked thread of the process (wait_word.hpp).
+    WaitWord wake_word;
+    bool wake_queued = false;  // in HostCore::Impl::to_wake (service(), under the lock)
+    int waiters = 0;  // threads waiting on wake_word (under the lock)
 };
+
+// The driver whose direct sink holds packets the calling thread has yet to write (set by
+// HostCore::Impl::wake(), cleared by ApiLock::unlock()).
+HostDriver*& pending_tx();
 
 struct HostCore::Impl {
     Impl(HostCore& c, const HostOptions& o) : core(c), stack(o.stack, o.secret) {}
@@ -97,6 +104,8 @@ struct HostCore::Impl {
     // connections still closing.
     void prune_released();
     std::vector<std::byte> packet;  // encode buffer, reused
+    // Sockets service() wakes once it has released the lock (engine thread only; reused).
+    std::vector<std::shared_ptr<SocketState>> to_wake;
     EncoderStats encoder;           // summed over every service()
     std::uint64_t services = 0;       // service() runs so far (WSPCleanup waits for one more)
     std::uint64_t disc_sent = 0;      // WSPSendDisconnect calls that queued data on a FIN
@@ -104,12 +113,37 @@ struct HostCore::Impl {
 
     // After an application call changed engine state (under the lock): transmit what is ready
     // right here when the driver allows it (saves the hand-off to the engine thread on the
-    // latency path), then have the engine thread run service() (events, timers) soon.
+    // latency path), then have the engine thread run service() only if it has work the call
+    // left for it: stack events to deliver, or a deadline earlier than the driver's timer. A
+    // send or receive on an established connection usually leaves neither, so the common call
+    // costs no wake-up of the engine thread (a cross-thread post and an epoll interruption).
     void wake() {
         if (driver == nullptr) return;
-        if (PacketSink* direct = driver->direct_sink()) transmit(*direct, driver->now());
-        driver->wake();
+        PacketSink* direct = driver->direct_sink();
+        if (direct == nullptr) {
+            driver->wake();
+            return;
+        }
+        transmit(*direct, driver->now());
+        pending_tx() = driver;  // written when the call's ApiLock is released
+        if (stack.has_events() || timer_late()) driver->wake();
     }
+    // Have the engine thread run service() soon, whatever the call changed.
+    void wake_engine() {
+        if (driver != nullptr) driver->wake();
+    }
+    // The earliest deadline service() must run at: engine timers, linger and cleanup deadlines.
+    [[nodiscard]] std::optional<Instant> deadline() const;
+    // Would the driver's timer (timer_at) fire after deadline()?
+    [[nodiscard]] bool timer_late() const {
+        const std::optional<Instant> d = deadline();
+        return d && (!timer_at || *d < *timer_at);
+    }
+    // What the driver's timer should be set to now (HostCore::service's result).
+    std::optional<Instant> arm_timer(Instant now);
+    // What the driver's timer is set to (under the lock, so an application
+    // call that moves a deadline earlier sees the engine thread's latest choice).
+    std::optional<Instant> timer_at;
     // poll_transmit into `out` through a SegmentEncoder (under the lock).
     void transmit(PacketSink& out, Instant now);
     [[nodiscard]] Instant now() const { return driver != nullptr ? driver->now() : Instant{}; }
@@ -118,6 +152,31 @@ struct HostCore::Impl {
     void refresh(SocketState& s);
     // Any connection released by this host still owing a FIN (for WSPCleanup).
     [[nodiscard]] bool orphans_pending() const;
+};
+
+// The lock of one API call (api_mutex()), and the packets the call sends from its own thread.
+// HostCore::Impl::wake() collects them under the lock; they are written once it is released, so
+// no system call runs under the process-wide lock and the engine thread never waits for an
+// application's write. Before releasing the lock the thread takes its place in the device's
+// transmit order (HostDriver::claim_order), so the wire still sees the engine's order.
+class ApiLock {
+public:
+    ApiLock() : lock_(api_mutex()) {}
+    ~ApiLock() {
+        if (lock_.owns_lock()) unlock();
+    }
+    ApiLock(const ApiLock&) = delete;
+    ApiLock& operator=(const ApiLock&) = delete;
+    // Release the lock, then write what this call transmitted.
+    void unlock();
+    // Before blocking: write what this call transmitted so far (without the lock) and take the
+    // lock again. Returns false, the lock kept throughout, if there was nothing to write; true
+    // means the state may have changed meanwhile (check again before waiting).
+    bool flush();
+    std::unique_lock<std::mutex>& unique() { return lock_; }
+
+private:
+    std::unique_lock<std::mutex> lock_;
 };
 
 // Process-wide tables (under api_mutex()).
@@ -134,7 +193,7 @@ Registry& registry();
 
 // Wake the threads blocked on `s` (under the lock).
 inline void wake_socket(SocketState& s) {
-    if (s.waiters > 0) s.cv.notify_all();
+    if (s.waiters > 0) s.wake_word.wake_all();
 }
 // Wake every blocked thread: each socket's waiters and api_cv()'s (rare paths: closes,
 // deadlines, cleanup).

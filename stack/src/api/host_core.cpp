@@ -1,6 +1,7 @@
 // HostCore: the engine-thread side of a host (packets in, service, deadlines) and the network
 // event bookkeeping of WSPEventSelect (SEMANTICS.md §1.8, §1.9).
 #include <algorithm>
+#include <utility>
 
 #include "api_internal.hpp"
 
@@ -17,6 +18,25 @@ std::condition_variable& api_cv() {
 Registry& registry() {
     static Registry r;
     return r;
+}
+
+HostDriver*& pending_tx() {
+    thread_local HostDriver* d = nullptr;
+    return d;
+}
+
+void ApiLock::unlock() {
+    HostDriver* d = std::exchange(pending_tx(), nullptr);
+    const bool write = d != nullptr && d->claim_order();
+    lock_.unlock();
+    if (write) d->write_claimed();
+}
+
+bool ApiLock::flush() {
+    if (pending_tx() == nullptr) return false;
+    unlock();
+    lock_.lock();
+    return true;
 }
 
 void wake_all_waiters() {
@@ -42,59 +62,88 @@ void HostCore::on_packets(std::span<const RxPacket> packets, Instant now) {
 }
 
 
-void HostCore::service(Instant now, PacketSink& out) {
-    std::lock_guard lock(api_mutex());
-    Impl& im = *impl_;
-    if (auto t = im.stack.poll_timeout(); t && *t <= now) im.stack.on_timeout(now);
+std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
+    // The threads to wake are collected under the lock and notified after it is released: a
+    // thread notified under the lock would wake only to block on it again, costing two more
+    // futex calls per wake-up. Waiters read the socket's wake counter under the lock, so a
+    // notification after the unlock is never lost.
+    std::vector<std::shared_ptr<SocketState>>& to_wake = impl_->to_wake;
+    bool notify_multi = false;
+    std::optional<Instant> timer;
+    {
+        std::lock_guard lock(api_mutex());
+        Impl& im = *impl_;
+        to_wake.clear();
+        auto wake_later = [&](const std::shared_ptr<SocketState>& s) {
+            if (s->waiters > 0 && !s->wake_queued) {  // once: a batch often has two events
+                s->wake_queued = true;
+                to_wake.push_back(s);
+            }
+        };
+        if (auto t = im.stack.poll_timeout(); t && *t <= now) im.stack.on_timeout(now);
 
-    // Linger and cleanup deadlines are host time, like engine timers.
-    bool woke = false;
-    bool expired = false;
-    for (auto& s : im.lingering) {
-        if (s->linger_deadline && *s->linger_deadline <= now) {
-            s->linger_deadline.reset();
-            s->linger_expired = true;
-            wake_socket(*s);
+        // Linger and cleanup deadlines are host time, like engine timers.
+        bool woke = false;
+        bool expired = false;
+        for (auto& s : im.lingering) {
+            if (s->linger_deadline && *s->linger_deadline <= now) {
+                s->linger_deadline.reset();
+                s->linger_expired = true;
+                woke = true;
+            }
+        }
+        std::erase_if(im.lingering, [&](const auto& s) {
+            if (s->linger_deadline) return false;
+            wake_later(s);
+            return true;
+        });
+        if (im.cleanup_deadline && *im.cleanup_deadline <= now) {
+            im.cleanup_deadline.reset();
+            im.cleanup_expired = true;
+            expired = true;
             woke = true;
         }
-    }
-    std::erase_if(im.lingering, [](const auto& s) { return !s->linger_deadline; });
-    if (im.cleanup_deadline && *im.cleanup_deadline <= now) {
-        im.cleanup_deadline.reset();
-        im.cleanup_expired = true;
-        expired = true;
-        woke = true;
-    }
 
-    im.transmit(out, now);
-    im.services++;
+        im.transmit(out, now);
+        im.services++;
 
-    while (auto ev = im.stack.poll_event()) {
-        std::shared_ptr<SocketState> s;
-        if (ev->kind == StackEventKind::connection) {
-            if (auto it = im.by_conn.find(ev->conn.key()); it != im.by_conn.end()) s = it->second;
-        } else if (auto it = im.by_listener.find(ev->listener.key()); it != im.by_listener.end()) {
-            s = it->second;
+        while (auto ev = im.stack.poll_event()) {
+            std::shared_ptr<SocketState> s;
+            if (ev->kind == StackEventKind::connection) {
+                if (auto it = im.by_conn.find(ev->conn.key()); it != im.by_conn.end())
+                    s = it->second;
+            } else if (auto it = im.by_listener.find(ev->listener.key());
+                       it != im.by_listener.end()) {
+                s = it->second;
+            }
+            if (s) {
+                im.refresh(*s);
+                wake_later(s);
+            }
+            woke = true;
         }
-        if (s) {
-            im.refresh(*s);
-            wake_socket(*s);
+        // Events may have been produced by transmit-side work too (e.g. a connection closing
+        // after its last retransmission); a spurious wake-up costs a predicate check.
+        // Fix (wsp test "SEMANTICS 32"): a lingering WSPCloseSocket waits for "everything
+        // acked", which no stack event announces (the ACK of our FIN moves FIN-WAIT-1 to
+        // FIN-WAIT-2 silently) -- without this it slept until the linger deadline.
+        // Only the sockets that changed are woken; threads waiting on several objects (select,
+        // event waits) hear about every change; deadlines and cleanup wake everyone (rare:
+        // under the lock, as wake_all_waiters walks the registry).
+        for (auto& l : im.lingering) wake_later(l);
+        if (expired || im.cleanup_deadline) {
+            wake_all_waiters();
+        } else if (woke && registry().multi_waiters > 0) {
+            notify_multi = true;
         }
-        woke = true;
+        for (const auto& s : to_wake) s->wake_queued = false;
+        timer = im.arm_timer(now);
+        if (im.driver != nullptr) (void)im.driver->claim_order();  // the engine thread writes
     }
-    // Events may have been produced by transmit-side work too (e.g. a connection closing after
-    // its last retransmission); a spurious wake-up costs a predicate check.
-    // Fix (wsp test "SEMANTICS 32"): a lingering WSPCloseSocket waits for "everything acked",
-    // which no stack event announces (the ACK of our FIN moves FIN-WAIT-1 to FIN-WAIT-2
-    // silently) -- without this it slept until the linger deadline.
-    // Only the sockets that changed are woken; threads waiting on several objects (select,
-    // event waits) hear about every change; deadlines and cleanup wake everyone.
-    for (auto& l : im.lingering) wake_socket(*l);
-    if (expired || im.cleanup_deadline) {
-        wake_all_waiters();
-    } else if (woke && registry().multi_waiters > 0) {
-        api_cv().notify_all();
-    }
+    for (const auto& s : to_wake) s->wake_word.wake_all();
+    to_wake.clear();
+    if (notify_multi) api_cv().notify_all();
+    return timer;
 }
 
 void HostCore::Impl::transmit(PacketSink& out, Instant now) {
@@ -107,15 +156,29 @@ void HostCore::Impl::transmit(PacketSink& out, Instant now) {
     encoder.segments += es.segments;
 }
 
-std::optional<Instant> HostCore::next_deadline() const {
-    std::lock_guard lock(api_mutex());
-    std::optional<Instant> next = impl_->stack.poll_timeout();
+std::optional<Instant> HostCore::Impl::deadline() const {
+    std::optional<Instant> next = stack.poll_timeout();
     auto consider = [&](std::optional<Instant> t) {
         if (t && (!next || *t < *next)) next = t;
     };
-    for (const auto& s : impl_->lingering) consider(s->linger_deadline);
-    consider(impl_->cleanup_deadline);
+    for (const auto& s : lingering) consider(s->linger_deadline);
+    consider(cleanup_deadline);
     return next;
+}
+
+std::optional<Instant> HostCore::next_deadline() const {
+    std::lock_guard lock(api_mutex());
+    return impl_->deadline();
+}
+
+std::optional<Instant> HostCore::Impl::arm_timer(Instant now) {
+    const std::optional<Instant> d = deadline();
+    // Keep a timer that is still ahead and not later than what is due: it fires early (or for
+    // nothing), service() finds nothing expired, and the timer is set again then. Deadlines that
+    // move later on every ACK (retransmission, delayed ACK) so cost no timer system call each.
+    const bool keep = timer_at && *timer_at > now && (!d || *timer_at <= *d);
+    if (!keep) timer_at = d;
+    return timer_at;
 }
 
 StackStats HostCore::stack_stats() const {

@@ -15,7 +15,6 @@ using namespace ustack;
 
 namespace {
 
-using Lock = std::unique_lock<std::mutex>;
 
 int fail(LPINT err, int code) {
     if (err != nullptr) *err = code;
@@ -44,12 +43,16 @@ const Connection* find_conn(const SocketState& s) {
 // Wait (blocking call) until `ready()` holds. Returns 0, or WSAEINTR when the socket was closed
 // meanwhile (SEMANTICS checklist 38: close cancels pending blocking calls).
 template <class Pred>
-int wait_for(Lock& lock, const std::shared_ptr<SocketState>& s, Pred ready) {
+int wait_for(ApiLock& lock, const std::shared_ptr<SocketState>& s, Pred ready) {
     for (;;) {
         if (!s->open) return WSAEINTR;
         if (ready()) return 0;
+        if (lock.flush()) continue;  // what this call sent went out first; look again
+        const std::uint32_t seen = s->wake_word.load();
         ++s->waiters;
-        s->cv.wait(lock);
+        lock.unique().unlock();
+        s->wake_word.wait(seen);
+        lock.unique().lock();
         --s->waiters;
     }
 }
@@ -150,7 +153,7 @@ std::size_t total_len(LPWSABUF bufs, DWORD count) {
 // ---- hosts -----------------------------------------------------------------------------------
 
 extern "C" int WSPCleanup(WSPHOST host, LPINT lpErrno) {
-    Lock lock(api_mutex());
+    ApiLock lock;
     if (registry().hosts.count(host) == 0) return fail(lpErrno, WSANOTINITIALISED);
     auto& im = host->core->impl();
     im.stopping = true;
@@ -164,13 +167,14 @@ extern "C" int WSPCleanup(WSPHOST host, LPINT lpErrno) {
     // that is still owed is lost when the process exits.
     im.cleanup_deadline = im.now() + host->core->options().cleanup_timeout;
     im.cleanup_expired = false;
-    im.wake();
+    im.wake_engine();  // WSPCleanup waits for a service() run below
     // At least one engine pass after the closes above, so what they queued -- the RST of an
     // abortive close above all, which leaves no orphan to wait for -- is on the wire before the
     // engine stops.
     const std::uint64_t flushed = im.services + 1;
-    while ((im.services < flushed || im.orphans_pending()) && !im.cleanup_expired)
-        wait_multi(lock);
+    while ((im.services < flushed || im.orphans_pending()) && !im.cleanup_expired) {
+        if (!lock.flush()) wait_multi(lock.unique());
+    }
     im.cleanup_deadline.reset();
     registry().hosts.erase(host);
     lock.unlock();
@@ -180,7 +184,7 @@ extern "C" int WSPCleanup(WSPHOST host, LPINT lpErrno) {
 }
 
 extern "C" DWORD WSPGetServiceFlags(WSPHOST host) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     if (registry().hosts.count(host) == 0) return 0;
     DWORD f = XP1_GRACEFUL_CLOSE;
     if (host->core->options().stack.tcp.disconnect_data) f |= XP1_DISCONNECT_DATA;
@@ -190,7 +194,7 @@ extern "C" DWORD WSPGetServiceFlags(WSPHOST host) {
 // ---- sockets ---------------------------------------------------------------------------------
 
 extern "C" SOCKET WSPSocket(WSPHOST host, int af, int type, int protocol, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     if (registry().hosts.count(host) == 0 || host->core->impl().stopping) {
         fail(lpErrno, WSANOTINITIALISED);
         return INVALID_SOCKET;
@@ -214,7 +218,7 @@ extern "C" SOCKET WSPSocket(WSPHOST host, int af, int type, int protocol, LPINT 
 }
 
 extern "C" int WSPBind(SOCKET sock, const SOCKADDR* name, int namelen, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     Endpoint ep;
@@ -231,7 +235,7 @@ extern "C" int WSPBind(SOCKET sock, const SOCKADDR* name, int namelen, LPINT lpE
 }
 
 extern "C" int WSPListen(SOCKET sock, int backlog, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (s->kind == SocketState::Kind::listening) return succeed(lpErrno);
@@ -253,7 +257,7 @@ extern "C" int WSPListen(SOCKET sock, int backlog, LPINT lpErrno) {
 }
 
 extern "C" SOCKET WSPAccept(SOCKET sock, SOCKADDR* addr, LPINT addrlen, LPINT lpErrno) {
-    Lock lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) {
         fail(lpErrno, WSAENOTSOCK);
@@ -319,7 +323,7 @@ extern "C" SOCKET WSPAccept(SOCKET sock, SOCKADDR* addr, LPINT addrlen, LPINT lp
 }
 
 extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPINT lpErrno) {
-    Lock lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (s->kind == SocketState::Kind::listening) return fail(lpErrno, WSAEINVAL);
@@ -363,7 +367,7 @@ extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPINT 
 
 extern "C" int WSPSend(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD sent, DWORD flags,
                        LPINT lpErrno) {
-    Lock lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (!bufs_valid(bufs, count)) return fail(lpErrno, WSAEFAULT);
@@ -416,7 +420,7 @@ extern "C" int WSPSend(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD sent, DW
 
 extern "C" int WSPRecv(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD received, LPDWORD flags,
                        LPINT lpErrno) {
-    Lock lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (!bufs_valid(bufs, count)) return fail(lpErrno, WSAEFAULT);
@@ -474,7 +478,7 @@ extern "C" int WSPRecv(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD received
 }
 
 extern "C" int WSPShutdown(SOCKET sock, int how, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (how != SD_RECEIVE && how != SD_SEND && how != SD_BOTH) return fail(lpErrno, WSAEINVAL);
@@ -496,7 +500,7 @@ extern "C" int WSPShutdown(SOCKET sock, int how, LPINT lpErrno) {
 }
 
 extern "C" int WSPSendDisconnect(SOCKET sock, LPWSABUF data, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     Connection* c = conn_of(*s);
@@ -519,7 +523,7 @@ extern "C" int WSPSendDisconnect(SOCKET sock, LPWSABUF data, LPINT lpErrno) {
 }
 
 extern "C" int WSPRecvDisconnect(SOCKET sock, LPWSABUF data, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     Connection* c = conn_of(*s);
@@ -540,7 +544,7 @@ extern "C" int WSPRecvDisconnect(SOCKET sock, LPWSABUF data, LPINT lpErrno) {
 }
 
 extern "C" int WSPCloseSocket(SOCKET sock, LPINT lpErrno) {
-    Lock lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     auto& im = host_of(*s);
@@ -586,7 +590,7 @@ extern "C" int WSPCloseSocket(SOCKET sock, LPINT lpErrno) {
 
 extern "C" int WSPSetSockOpt(SOCKET sock, int level, int optname, const char* optval, int optlen,
                              LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (optval == nullptr) return fail(lpErrno, WSAEFAULT);
@@ -617,7 +621,7 @@ extern "C" int WSPSetSockOpt(SOCKET sock, int level, int optname, const char* op
 
 extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, LPINT optlen,
                              LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (optval == nullptr || optlen == nullptr) return fail(lpErrno, WSAEFAULT);
@@ -658,7 +662,7 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
 
 extern "C" int WSPIoctl(SOCKET sock, DWORD code, void* in, DWORD in_len, void* out, DWORD out_len,
                         LPDWORD returned, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (code == FIONBIO) {
@@ -683,7 +687,7 @@ extern "C" int WSPIoctl(SOCKET sock, DWORD code, void* in, DWORD in_len, void* o
 }
 
 extern "C" int WSPEventSelect(SOCKET sock, WSAEVENT ev, long events, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (events != 0 && (ev == nullptr || registry().events.count(ev) == 0))
@@ -708,7 +712,7 @@ extern "C" int WSPEventSelect(SOCKET sock, WSAEVENT ev, long events, LPINT lpErr
 
 extern "C" int WSPEnumNetworkEvents(SOCKET sock, WSAEVENT ev, LPWSANETWORKEVENTS out,
                                     LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     if (out == nullptr) return fail(lpErrno, WSAEFAULT);  // record and event left as they were
@@ -739,7 +743,7 @@ bool excepted(const SocketState& s) { return !s.connecting && s.connect_error !=
 
 extern "C" int WSPSelect(int /*nfds*/, WSP_FD_SET* rd, WSP_FD_SET* wr, WSP_FD_SET* ex,
                          const TIMEVAL* timeout, LPINT lpErrno) {
-    Lock lock(api_mutex());
+    ApiLock lock;
     auto check = [&](WSP_FD_SET* set) -> int {
         if (set == nullptr) return 0;
         if (set->fd_count > WSP_FD_SETSIZE) return WSAEINVAL;
@@ -787,15 +791,15 @@ extern "C" int WSPSelect(int /*nfds*/, WSP_FD_SET* rd, WSP_FD_SET* wr, WSP_FD_SE
             return total;
         }
         if (timeout == nullptr) {
-            wait_multi(lock);
+            wait_multi(lock.unique());
         } else {
-            wait_multi_until(lock, deadline);
+            wait_multi_until(lock.unique(), deadline);
         }
     }
 }
 
 extern "C" int WSPGetPeerName(SOCKET sock, SOCKADDR* name, LPINT namelen, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     const Connection* c = find_conn(*s);
@@ -805,7 +809,7 @@ extern "C" int WSPGetPeerName(SOCKET sock, SOCKADDR* name, LPINT namelen, LPINT 
 }
 
 extern "C" int WSPGetSockName(SOCKET sock, SOCKADDR* name, LPINT namelen, LPINT lpErrno) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     auto s = find_socket(sock);
     if (!s) return fail(lpErrno, WSAENOTSOCK);
     auto& im = host_of(*s);
@@ -817,7 +821,7 @@ extern "C" int WSPGetSockName(SOCKET sock, SOCKADDR* name, LPINT namelen, LPINT 
 }
 
 extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
-    std::lock_guard lock(api_mutex());
+    ApiLock lock;
     if (registry().hosts.count(host) == 0 || buf == nullptr || len == 0) return -1;
     auto& im = host->core->impl();
     const StackStats& st = im.stack.stats();

@@ -4,11 +4,14 @@
 // wants (packets to send, a deadline), Asio waits and calls it back.
 //
 //   device rx batch ─▶ core.on_packets(batch, now) ─▶ core.service(now, sink) ─▶ re-arm timer
-//   timer at core.next_deadline()                  ─▶ core.service(now, sink) ─▶ re-arm timer
+//   timer at what service() returned              ─▶ core.service(now, sink) ─▶ re-arm timer
 //   wake() from any thread (coalesced post)         ─▶ core.service(now, sink) ─▶ re-arm timer
 //
 // service() runs under HostCore's lock; the sink only copies the packets into a reused buffer,
-// and they are written to the device (and the pcap file) after the lock is released.
+// and they are written to the device (and the pcap file) after the lock is released. So are the
+// packets application threads send themselves (direct_sink: one buffer per thread). Whoever
+// writes holds the host's transmit-order lock, taken before HostCore's lock is released, so the
+// device sees every packet in the order the engine produced it.
 //
 // Time: Instant 0 is the moment the AsioHost was constructed; now() is std::chrono::steady_clock
 // since then, in microseconds (monotonic, as the engine requires).
@@ -58,6 +61,8 @@ public:
     // Application threads transmit directly (saving a hand-off to the engine thread) when the
     // device allows concurrent sends and no capture is written; see HostDriver::direct_sink.
     [[nodiscard]] PacketSink* direct_sink() override;
+    [[nodiscard]] bool claim_order() override;
+    void write_claimed() override;
     // Stop the io_context, join the engine thread, stop the device and close the pcap file.
     // Idempotent; call from any thread but the engine thread (there it stops without joining,
     // and the destructor joins).
