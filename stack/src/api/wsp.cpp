@@ -121,8 +121,10 @@ void remove_socket(SocketState& s) {
     std::erase_if(im.lingering, [&](const auto& p) { return p.get() == &s; });
     registry().sockets.erase(s.handle);
     im.wake();
+    // Its own blocked calls end (WSAEINTR); select and event waits may name it. Nobody else
+    // can be waiting for this socket.
     wake_socket(s);
-    wake_all_waiters();
+    if (registry().multi_waiters > 0) api_cv().notify_all();
 }
 
 // Winsock's graceful / abortive close, without the linger wait (the caller did that).

@@ -278,6 +278,12 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
         }
         // New SACK information in recovery may show a retransmission lost.
         if (sack_news && in_fast_recovery_ && sack_ok_) on_sack_recovery_ack(now);
+        if (sack_news) {
+            // Feedback arrived: a probe sent is answered, and the next one waits for silence
+            // from now on (arm_tail_loss_probe: TLP also covers holes and recovery).
+            tlp_outstanding_ = false;
+            arm_tail_loss_probe(now);
+        }
     }
 
     // Window update (RFC 9293 §3.10.7.4 fifth): "If SND.UNA =< SEG.ACK =< SND.NXT" (SND.UNA as it

@@ -243,7 +243,9 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
         }
     }
     if (!armed(Timer::retransmit)) restart_retransmit_timer(now);
-    if (!retransmission) arm_tail_loss_probe(now);  // RFC 8985 §7.2: after new data
+    // RFC 8985 §7.2: after new data; in recovery after every transmission (see
+    // arm_tail_loss_probe), so a recovery whose ACK clock stops is probed, not timed out.
+    if (!retransmission || in_fast_recovery_) arm_tail_loss_probe(now);
     return used;
 }
 
@@ -309,17 +311,29 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
     }
 
     if (tlp_pending_) {
-        // RFC 8985 §7.3: the probe -- the last segment sent, again (the RFC's alternative to
-        // new data; it also makes a receiver that has everything answer with a D-SACK). cwnd
-        // is not touched; the RTO is restarted for what the probe does not repair.
+        // RFC 8985 §7.3: the probe. cwnd is not touched; the RTO is restarted for what the
+        // probe does not repair. Without a hole below it, the last segment sent, again (the
+        // RFC's alternative to new data; a receiver that has everything answers with a
+        // D-SACK and the cumulative ACK). With one -- SACKed data above SND.UNA, or recovery
+        // under way -- the segment at SND.UNA: the oldest data the receiver is known to miss,
+        // or whose ACK was lost (then the D-SACK it draws carries the cumulative ACK).
         tlp_pending_ = false;
-        if (snd_una_ != snd_max_ && !in_fast_recovery_ && state_ != TcpState::closed) {
-            const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
-            const std::uint32_t len = std::min<std::uint32_t>(flight, snd_mss_);
-            if (send_one(out, snd_max_ - len, len + 1U, now) > 0) {
+        if (snd_una_ != snd_max_ && !tlp_outstanding_ && state_ != TcpState::closed) {
+            tlp_outstanding_ = true;  // first: sending must not arm the next probe
+            std::uint32_t sent = 0;
+            if (in_fast_recovery_ || !scoreboard_.empty()) {
+                sent = send_one(out, snd_una_, snd_mss_ + 1U, now);
+                note_recovery_retransmission(snd_una_, sent);
+            } else {
+                const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+                const std::uint32_t len = std::min<std::uint32_t>(flight, snd_mss_);
+                sent = send_one(out, snd_max_ - len, len + 1U, now);
+            }
+            if (sent > 0) {
                 stats_.tail_loss_probes++;
-                tlp_outstanding_ = true;
                 restart_retransmit_timer(now);
+            } else {
+                tlp_outstanding_ = false;
             }
         }
     }
