@@ -352,10 +352,21 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
     snd_una_ = ack;
     if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
 
-    if (ts_ok_ && seg_tsecr_) {
+    if (rtt_seq_ && ack >= *rtt_seq_) {
+        // RTT sample (RFC 6298 §3) from the one segment timed per flight, on the microsecond
+        // clock of `now`, never from a retransmitted one (Karn). Preferred to the timestamp
+        // echo also when timestamps are on: TSval ticks in milliseconds (RFC 7323 §5.4), which
+        // on a path of 50 us rounds every sample to 0 or 1 ms -- SRTT came out 5-30 times the
+        // real RTT, and with it the tail loss probe's timeout (as Linux, which times segments
+        // with its own microsecond stamps, not with TSecr).
+        rtt_.on_sample(now - rtt_start_);
+        rtt_seq_.reset();
+        ts_sample_seq_ = snd_max_;  // one sample per flight (RFC 7323 §4.2)
+    } else if (ts_ok_ && seg_tsecr_) {
         // RFC 7323 §4.1 (RTTM): the echoed TSval dates the transmission the ACK answers, so
-        // retransmissions are no ambiguity (Karn is not needed). One sample per flight of data
-        // (§4.2: more samples per RTT would shrink RTTVAR and with it the RTO).
+        // retransmissions are no ambiguity -- the sample for a flight whose timed segment was
+        // retransmitted. One per flight (§4.2: more samples per RTT would shrink RTTVAR and
+        // with it the RTO).
         if (ack >= ts_sample_seq_) {
             const std::uint32_t ms = tsval(now) - *seg_tsecr_;
             if (ms < 0x7fffffffU) rtt_.on_sample(Duration{std::int64_t{ms} * 1000});
@@ -368,11 +379,6 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
             // and would inflate SRTT.
             rtt_.reset_backoff();
         }
-        rtt_seq_.reset();
-    } else if (rtt_seq_ && ack >= *rtt_seq_) {
-        // RTT sample (RFC 6298 §3: Karn -- only from segments never retransmitted).
-        rtt_.on_sample(now - rtt_start_);
-        rtt_seq_.reset();
     }
     retries_ = 0;
     // The peer made progress: the user timeout starts over (RFC 5482 §2).

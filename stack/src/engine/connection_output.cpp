@@ -237,7 +237,7 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
     const SeqNum next = seq + used;
     if (next > snd_max_) {
         snd_max_ = next;
-        if (!rtt_seq_ && !retransmission && !ts_ok_) {
+        if (!rtt_seq_ && !retransmission) {
             rtt_seq_ = next;
             rtt_start_ = now;
         }

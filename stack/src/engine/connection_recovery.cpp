@@ -89,7 +89,7 @@ void Connection::on_duplicate_ack(const Segment& seg, bool sack_news, Instant no
     }
     // Step 2 (RFC 6675 §5 step 4.3): retransmit the first unacknowledged segment now.
     fast_retransmit_pending_ = true;
-    if (!ts_ok_) rtt_seq_.reset();  // Karn
+    rtt_seq_.reset();  // Karn: the timed segment's ACK may now answer the retransmission
     stats_.fast_retransmits++;
 }
 
