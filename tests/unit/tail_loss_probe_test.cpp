@@ -120,6 +120,26 @@ TEST_CASE("RFC 8985 §7 (extended) / RFC 6675 §5.1: in SACK recovery a lost fas
     CHECK(t.conn().cwnd() > S);
 }
 
+TEST_CASE("RFC 8985 §7.2-7.3: the tail of a transfer that ends with our FIN (FIN-WAIT-1) is probed too, the FIN riding on the probe") {
+    Script t(tlp_config());
+    establish(t);
+    REQUIRE(t.conn().send(pattern_bytes(4 * S)).value == 4 * S);
+    REQUIRE(t.conn().shutdown_send(nullptr) == Errc::ok);
+    auto first = t.expect_n(4);
+    CHECK(first.back()->has(tcp_flag::fin));
+    REQUIRE(t.conn().state() == TcpState::fin_wait_1);
+    CHECK(t.next_timer_in() == Duration{22'000});
+    REQUIRE(t.fire_next_timer());
+    auto probe = t.expect_one();
+    CHECK(probe->seq == SeqNum(kBase + 3 * S));
+    CHECK(probe->payload.size() == S);
+    CHECK(probe->has(tcp_flag::fin));
+    CHECK(t.conn().stats().tail_loss_probes == 1);
+    CHECK(t.conn().stats().timeouts == 0);
+    t.send(t.peer().ack(kBase + 4 * S + 1).win(65535));
+    CHECK(t.conn().state() == TcpState::fin_wait_2);
+}
+
 TEST_CASE("RFC 8985 §7.3: an ACK of new data re-arms the PTO from the remaining flight") {
     Script t(tlp_config());
     establish(t);

@@ -516,8 +516,14 @@ void Connection::arm_tail_loss_probe(Instant now) {
     // Against Linux at 1 % loss that ended most recoveries that failed in a 200 ms RTO; the
     // probe costs 2 SRTT instead and leaves cwnd alone (poll_transmit: it resends SND.UNA's
     // segment then).
+    // Also once our FIN is out (FIN-WAIT-1, CLOSING, LAST-ACK): the tail of a transfer that
+    // ends with a close is the tail TLP exists for.
+    const bool sending_state = state_ == TcpState::established ||
+                               state_ == TcpState::close_wait ||
+                               state_ == TcpState::fin_wait_1 || state_ == TcpState::closing ||
+                               state_ == TcpState::last_ack;
     if (!cfg_.tail_loss_probe || !srtt || tlp_outstanding_ || snd_una_ == snd_max_ ||
-        (state_ != TcpState::established && state_ != TcpState::close_wait)) {
+        !sending_state) {
         return;
     }
     const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);

@@ -325,9 +325,12 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
                 sent = send_one(out, snd_una_, snd_mss_ + 1U, now);
                 note_recovery_retransmission(snd_una_, sent);
             } else {
-                const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
-                const std::uint32_t len = std::min<std::uint32_t>(flight, snd_mss_);
-                sent = send_one(out, snd_max_ - len, len + 1U, now);
+                // The last segment: up to one SMSS of data before SND.MAX (before our FIN,
+                // which rides on it again, if it was sent).
+                const SeqNum data_to = fin_sent_ ? fin_seq_ : snd_max_;
+                const std::uint32_t len = std::min<std::uint32_t>(
+                    static_cast<std::uint32_t>(seq_max(data_to, snd_una_) - snd_una_), snd_mss_);
+                sent = send_one(out, data_to - len, len + 1U, now);
             }
             if (sent > 0) {
                 stats_.tail_loss_probes++;
