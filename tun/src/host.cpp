@@ -198,6 +198,7 @@ AsioHost::~AsioHost() {
 
 void AsioHost::start() {
     Impl& im = *impl_;
+    im.sink.set_offload(im.device->offload());  // before the engine thread runs service()
     // Shared, so the promise outlives set_value() however the two threads interleave.
     auto started = std::make_shared<std::promise<void>>();
     std::future<void> result = started->get_future();
@@ -219,7 +220,6 @@ void AsioHost::start() {
     }
     // A capture is written on the engine thread only, so a host that writes one does not
     // transmit from application threads.
-    im.sink.set_offload(im.device->offload());
     if (im.pcap == nullptr && im.device->concurrent_send()) {
         std::lock_guard lock(api_mutex());
         im.direct_enabled = true;

@@ -82,7 +82,10 @@ std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
         };
         if (auto t = im.stack.poll_timeout(); t && *t <= now) im.stack.on_timeout(now);
 
-        // Linger and cleanup deadlines are host time, like engine timers.
+        // Linger and cleanup deadlines are host time, like engine timers. Every lingering
+        // WSPCloseSocket is woken: it waits for "everything acked" too, which no stack event
+        // announces (the ACK of our FIN moves FIN-WAIT-1 to FIN-WAIT-2 silently) -- without
+        // this it slept until the linger deadline (wsp test "SEMANTICS 32").
         bool woke = false;
         bool expired = false;
         for (auto& s : im.lingering) {
@@ -91,12 +94,9 @@ std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
                 s->linger_expired = true;
                 woke = true;
             }
-        }
-        std::erase_if(im.lingering, [&](const auto& s) {
-            if (s->linger_deadline) return false;
             wake_later(s);
-            return true;
-        });
+        }
+        std::erase_if(im.lingering, [](const auto& s) { return !s->linger_deadline; });
         if (im.cleanup_deadline && *im.cleanup_deadline <= now) {
             im.cleanup_deadline.reset();
             im.cleanup_expired = true;
@@ -124,13 +124,9 @@ std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
         }
         // Events may have been produced by transmit-side work too (e.g. a connection closing
         // after its last retransmission); a spurious wake-up costs a predicate check.
-        // Fix (wsp test "SEMANTICS 32"): a lingering WSPCloseSocket waits for "everything
-        // acked", which no stack event announces (the ACK of our FIN moves FIN-WAIT-1 to
-        // FIN-WAIT-2 silently) -- without this it slept until the linger deadline.
         // Only the sockets that changed are woken; threads waiting on several objects (select,
         // event waits) hear about every change; deadlines and cleanup wake everyone (rare:
         // under the lock, as wake_all_waiters walks the registry).
-        for (auto& l : im.lingering) wake_later(l);
         if (expired || im.cleanup_deadline) {
             wake_all_waiters();
         } else if (woke && registry().multi_waiters > 0) {
