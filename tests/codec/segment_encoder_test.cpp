@@ -33,11 +33,20 @@ struct Sent {
     TxPacketInfo info;
 };
 
-// A link that reports the offload a test chooses and records what it is handed.
+// A link that reports the offload a test chooses and records what it is handed. With
+// `offer_room` it hands the encoder room to build packets in (PacketSink::packet_room) and
+// counts the packets that arrive there in place.
 class RecordingSink final : public PacketSink {
 public:
-    explicit RecordingSink(LinkOffload offload) : offload_(offload) {}
+    explicit RecordingSink(LinkOffload offload, bool offer_room = false)
+        : offload_(offload), offer_room_(offer_room) {}
+    [[nodiscard]] std::span<std::byte> packet_room() override {
+        if (!offer_room_) return {};
+        room_.assign(Codec::kMaxPacket, std::byte{0xEE});  // stale bytes must not leak through
+        return room_;
+    }
     void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) override {
+        if (offer_room_ && ip_packet.data() == room_.data()) in_place++;
         Sent s;
         s.bytes.resize(ip_packet.size());
         std::memcpy(s.bytes.data(), ip_packet.data(), ip_packet.size());
@@ -47,9 +56,12 @@ public:
     [[nodiscard]] LinkOffload offload() const override { return offload_; }
 
     std::vector<Sent> sent;
+    std::size_t in_place = 0;
 
 private:
     LinkOffload offload_;
+    bool offer_room_;
+    std::vector<std::byte> room_;
 };
 
 std::uint32_t get32(const Bytes& b, std::size_t at) {
@@ -231,6 +243,22 @@ Result run(const std::vector<OwnedSegment>& segs, LinkOffload offload) {
         stats = enc.stats();
     }
     check_wire_equals_one_by_one(sink, segs);
+    {
+        // The same segments built in the sink's own room: the same packets, each in place.
+        RecordingSink roomy(offload, true);
+        Codec codec2;
+        std::vector<std::byte> buffer2;
+        {
+            SegmentEncoder enc(codec2, roomy, buffer2);
+            for (const auto& s : segs) enc.emit(s.get());
+        }
+        REQUIRE(roomy.sent.size() == sink.sent.size());
+        CHECK(roomy.in_place == roomy.sent.size());
+        for (std::size_t i = 0; i < sink.sent.size(); ++i) {
+            CHECK(roomy.sent[i].bytes == sink.sent[i].bytes);
+            CHECK(roomy.sent[i].info.gso_size == sink.sent[i].info.gso_size);
+        }
+    }
     return {sink.sent, stats, codec.stats()};
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <future>
 #include <iostream>
@@ -28,15 +29,23 @@ using SteadyClock = std::chrono::steady_clock;
 class PacketBuffer final : public PacketSink {
 public:
     void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) override {
-        bytes_.insert(bytes_.end(), ip_packet.begin(), ip_packet.end());
-        packets_.push_back({bytes_.size(), info});
+        if (ip_packet.data() != bytes_.data() + used_) {  // not built in packet_room(): copy
+            reserve_room(ip_packet.size());
+            std::memcpy(bytes_.data() + used_, ip_packet.data(), ip_packet.size());
+        }
+        used_ += ip_packet.size();
+        packets_.push_back({used_, info});
+    }
+    [[nodiscard]] std::span<std::byte> packet_room() override {
+        reserve_room(Codec::kMaxPacket);
+        return {bytes_.data() + used_, Codec::kMaxPacket};
     }
     [[nodiscard]] LinkOffload offload() const override { return offload_; }
     void set_offload(LinkOffload o) { offload_ = o; }
     [[nodiscard]] bool empty() const { return packets_.empty(); }
 
     // Call f(packet, info) for every packet collected, in order, then forget them (keeping
-    // capacity).
+    // the storage).
     template <typename F>
     void drain(F&& f) {
         std::size_t begin = 0;
@@ -47,17 +56,23 @@ public:
         clear();
     }
     void clear() {
-        bytes_.clear();
+        used_ = 0;
         packets_.clear();
     }
 
 private:
+    // Storage only grows (zero-filled once), so the room handed out is never reallocated
+    // before the packet built in it arrives.
+    void reserve_room(std::size_t n) {
+        if (bytes_.size() < used_ + n) bytes_.resize(used_ + n);
+    }
     struct Packet {
         std::size_t end;  // where the packet ends in bytes_
         TxPacketInfo info;
     };
     LinkOffload offload_;
-    std::vector<std::byte> bytes_;  // the packets, back to back
+    std::vector<std::byte> bytes_;  // the packets, back to back, in [0, used_)
+    std::size_t used_ = 0;
     std::vector<Packet> packets_;
 };
 

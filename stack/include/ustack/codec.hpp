@@ -125,6 +125,12 @@ public:
     virtual void send_packet(std::span<const std::byte> ip_packet, const TxPacketInfo& info) = 0;
     // What the link can do; the default is nothing (whole packets with full checksums).
     [[nodiscard]] virtual LinkOffload offload() const { return {}; }
+    // Where SegmentEncoder builds its next packet: empty (the default) for the encoder's own
+    // scratch buffer, which send_packet must then copy from if it keeps the packet. A sink that
+    // keeps packets for later (a host writing them after releasing its lock) hands out room of
+    // at least Codec::kMaxPacket bytes in its own storage instead; a packet built there reaches
+    // send_packet in place and is kept without a copy. The room stays valid until the next call.
+    [[nodiscard]] virtual std::span<std::byte> packet_room() { return {}; }
 };
 
 class Codec {

@@ -16,8 +16,9 @@
 //     kernel puts PSH and FIN on the last segment only; SYN, RST, URG, ECE, CWR never merge),
 //   - the packet stays within max_super_packet bytes.
 // Anything else first sends the packet being built, so packets leave in the engine's order.
-// Payload bytes are copied once, from the send buffer into the packet; nothing is allocated per
-// segment (the buffer is reused).
+// Payload bytes are copied once, from the send buffer into the packet -- built in the sink's own
+// storage when it offers room (PacketSink::packet_room), so a sink that keeps packets copies
+// nothing more; nothing is allocated per segment (the buffers are reused).
 #pragma once
 
 #include <cstddef>
@@ -58,7 +59,8 @@ private:
     LinkOffload offload_;
     EncoderStats stats_;
 
-    // The packet being built (len_ == 0: none).
+    // The packet being built (len_ == 0: none), at pkt_: the sink's packet_room() or buf_.
+    std::byte* pkt_ = nullptr;
     std::size_t len_ = 0;
     std::size_t header_len_ = 0;
     std::size_t segments_ = 0;

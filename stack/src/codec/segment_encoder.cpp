@@ -49,7 +49,7 @@ bool SegmentEncoder::joins(const Segment& seg) const {
 void SegmentEncoder::emit(const Segment& seg) {
     stats_.segments++;
     if (joins(seg)) {
-        std::memcpy(buf_.data() + len_, seg.payload.data(), seg.payload.size());
+        std::memcpy(pkt_ + len_, seg.payload.data(), seg.payload.size());
         len_ += seg.payload.size();
         last_len_ = seg.payload.size();
         next_seq_ = next_seq_ + static_cast<std::uint32_t>(seg.payload.size());
@@ -59,7 +59,11 @@ void SegmentEncoder::emit(const Segment& seg) {
     }
     flush();
     const TcpChecksum csum = offload_.tcp_checksum ? TcpChecksum::partial : TcpChecksum::full;
-    const std::size_t n = codec_.encode_into(seg, buf_, csum);
+    std::span<std::byte> room = out_.packet_room();
+    if (room.size() < Codec::kMaxPacket)
+        room = buf_;
+    pkt_ = room.data();
+    const std::size_t n = codec_.encode_into(seg, room, csum);
     if (n == 0)
         return;  // counted by the codec
     len_ = n;
@@ -87,7 +91,7 @@ void SegmentEncoder::flush() {
         // One header for the whole run: total length, IPv4 checksum, the flags of the run (PSH
         // and FIN of the last segment; the kernel clears them on the others) and the partial
         // TCP checksum over the new length.
-        std::byte* p = buf_.data();
+        std::byte* p = pkt_;
         const auto packet = std::span<const std::byte>(p, len_);
         put16(p + 2, static_cast<std::uint16_t>(len_));
         put16(p + 10, 0);
@@ -102,7 +106,7 @@ void SegmentEncoder::flush() {
         stats_.super_packets++;
     }
     stats_.packets++;
-    out_.send_packet(std::span<const std::byte>(buf_.data(), len_), info);
+    out_.send_packet(std::span<const std::byte>(pkt_, len_), info);
     len_ = 0;
     segments_ = 0;
 }
