@@ -92,10 +92,11 @@ fi
 conn_threads=32
 loss_pct=1
 # A ustack connrate client would run out of its 16,384 ephemeral ports within the run if every
-# closed connection sat in TIME-WAIT for 60 s: it runs with MSL 1 s (TIME-WAIT 2 s). Linux
+# closed connection sat in TIME-WAIT for 60 s: it runs with MSL 0.5 s (TIME-WAIT 1 s, enough for
+# 16,000 connections/s; at 2 s TIME-WAIT a client at 8,000/s ran out and retried). Linux
 # clients likewise get net.ipv4.tcp_tw_reuse=1 in their namespace (the default 2 reuses
 # TIME-WAIT ports only on loopback).
-conn_msl_ms=1000
+conn_msl_ms=500
 
 # ---- build ------------------------------------------------------------------------------------
 if [ -z "$bin_dir" ]; then
