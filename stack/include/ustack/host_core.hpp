@@ -90,8 +90,6 @@ public:
     // service() finds nothing due and moves it. Application calls wake the engine thread only
     // when they make a deadline earlier than this (or leave events for it).
     [[nodiscard]] std::optional<Instant> service(Instant now, PacketSink& out);
-    // The next time service() must run (engine timers and linger deadlines), or nullopt.
-    [[nodiscard]] std::optional<Instant> next_deadline() const;
 
     // ---- read-only views (take the lock) ---------------------------------------------------
     [[nodiscard]] StackStats stack_stats() const;

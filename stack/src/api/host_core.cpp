@@ -162,11 +162,6 @@ std::optional<Instant> HostCore::Impl::deadline() const {
     return next;
 }
 
-std::optional<Instant> HostCore::next_deadline() const {
-    std::lock_guard lock(api_mutex());
-    return impl_->deadline();
-}
-
 std::optional<Instant> HostCore::Impl::arm_timer(Instant now) {
     const std::optional<Instant> d = deadline();
     // Keep a timer that is still ahead and not later than what is due: it fires early (or for
