@@ -3,7 +3,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -124,8 +123,8 @@ struct HostCore::Impl {
             driver->wake();
             return;
         }
-        transmit(*direct, driver->now());
-        pending_tx() = driver;  // written when the call's ApiLock is released
+        if (transmit(*direct, driver->now()) > 0)
+            pending_tx() = driver;  // written when the call's ApiLock is released
         if (stack.has_events() || timer_late()) driver->wake();
     }
     // Have the engine thread run service() soon, whatever the call changed.
@@ -144,8 +143,9 @@ struct HostCore::Impl {
     // What the driver's timer is set to (under the lock, so an application
     // call that moves a deadline earlier sees the engine thread's latest choice).
     std::optional<Instant> timer_at;
-    // poll_transmit into `out` through a SegmentEncoder (under the lock).
-    void transmit(PacketSink& out, Instant now);
+    // poll_transmit into `out` through a SegmentEncoder (under the lock). Returns the number of
+    // packets handed to `out`.
+    std::uint64_t transmit(PacketSink& out, Instant now);
     [[nodiscard]] Instant now() const { return driver != nullptr ? driver->now() : Instant{}; }
 
     // Bring a socket's view up to date with its connection and record network events.

@@ -142,7 +142,7 @@ std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
     return timer;
 }
 
-void HostCore::Impl::transmit(PacketSink& out, Instant now) {
+std::uint64_t HostCore::Impl::transmit(PacketSink& out, Instant now) {
     SegmentEncoder enc(codec, out, packet);
     stack.poll_transmit(now, enc);
     enc.flush();
@@ -150,6 +150,7 @@ void HostCore::Impl::transmit(PacketSink& out, Instant now) {
     encoder.packets += es.packets;
     encoder.super_packets += es.super_packets;
     encoder.segments += es.segments;
+    return es.packets;
 }
 
 std::optional<Instant> HostCore::Impl::deadline() const {
