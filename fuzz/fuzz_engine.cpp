@@ -3,7 +3,8 @@
 // The fuzzer plays the peer and the application. The input is a small program:
 //
 //   header   config byte A (options offered, delayed ACK, Nagle, congestion control, keep-alive,
-//            disconnect data), config byte B (buffer sizes, MSS, reassembly/scoreboard bounds),
+//            disconnect data), config byte B (buffer sizes, MSS -- slot 3 also selects BBR --,
+//            reassembly/scoreboard bounds),
 //            start mode (0: established actively, 1: established passively, 2: SYN-SENT,
 //            3: LISTEN), the peer's ISS (32 bits), the peer's SYN options byte, its MSS.
 //   ops      one byte each (op % kOps) plus its operands: a peer segment, a timer advance, or an
@@ -120,7 +121,10 @@ private:
         t.disconnect_data = (a & 0x08) != 0;
         t.delayed_ack = (a & 0x10) != 0;
         t.nodelay = (a & 0x20) != 0;
-        t.congestion = (a & 0x40) != 0 ? CongestionAlgorithm::newreno : CongestionAlgorithm::cubic;
+        // Congestion control: bit 6 NewReno; else MSS slot 3 of byte B (1460, as slot 0) BBR.
+        t.congestion = (a & 0x40) != 0        ? CongestionAlgorithm::newreno
+                       : ((b >> 4) & 3) == 3 ? CongestionAlgorithm::bbr
+                                             : CongestionAlgorithm::cubic;
         if ((a & 0x80) != 0) {
             t.keepalive = true;
             t.keepalive_idle = Duration(10'000'000);

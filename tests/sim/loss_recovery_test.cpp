@@ -67,6 +67,59 @@ TEST_CASE("RFC 6582 §3.2 / RFC 8985 §6.2: 1% random loss each way - a bulk sen
     }
 }
 
+TEST_CASE("BBR (draft-cardwell-iccrg-bbr §4): 1% random loss each way costs only the retransmissions, not the window") {
+    // CUBIC (RFC 9438) takes every loss as congestion and settles near 1.7/sqrt(p) segments --
+    // enough for a BDP of 17 segments (1 Gbit/s, 200 us), a tenth of one of 170 (2 ms). BBR's
+    // window follows the measured BDP on both. Same links, same seeds.
+    struct Case {
+        double bw;
+        int rtt_us;
+        double min_ratio;  // BBR's goodput over CUBIC's, at least
+    };
+    for (const Case c : {Case{1e9, 200, 0.9}, Case{1e9, 2000, 3.0}, Case{100e6, 1000, 0.9}}) {
+        double cubic = 0;
+        double bbr = 0;
+        for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+            BulkParams p = lossy(c.bw, c.rtt_us, std::size_t{4} << 20, seed);
+            const BulkResult rc = run_bulk(p);
+            p.cfg.congestion = CongestionAlgorithm::bbr;
+            const BulkResult rb = run_bulk(p);
+            CAPTURE(c.bw);
+            CAPTURE(seed);
+            CAPTURE(rc.mib_per_s);
+            CAPTURE(rb.mib_per_s);
+            CAPTURE(rb.sender.retransmits);
+            REQUIRE(rb.established);
+            CHECK(rb.forward.lost > 50);
+            CHECK(rb.sender.timeouts <= 1);
+            // Retransmissions stay near the loss rate: nothing is resent that was not lost.
+            CHECK(rb.sender.retransmits <= 2 * rb.forward.lost + 10);
+            // At least 70 % of the link (goodput in MiB/s against bits per second).
+            CHECK(rb.mib_per_s >= 0.7 * c.bw / 8 / (1 << 20));
+            cubic += rc.mib_per_s;
+            bbr += rb.mib_per_s;
+        }
+        CHECK(bbr >= c.min_ratio * cubic);
+    }
+}
+
+TEST_CASE("BBR (draft-cardwell-iccrg-bbr §4.3.4): without loss it fills the link and keeps the queue near one BDP") {
+    BulkParams p = lossy(1e9, 200, std::size_t{4} << 20, 1, 0.0);
+    const BulkResult rc = run_bulk(p);
+    p.cfg.congestion = CongestionAlgorithm::bbr;
+    const BulkResult rb = run_bulk(p);
+    CAPTURE(rc.mib_per_s);
+    CAPTURE(rb.mib_per_s);
+    CAPTURE(rc.final_cwnd);
+    CAPTURE(rb.final_cwnd);
+    REQUIRE(rb.established);
+    CHECK(rb.mib_per_s >= 0.85 * 1e9 / 8 / (1 << 20));
+    CHECK(rb.forward.queue_drops == 0);  // CUBIC fills the 1000-packet queue until it drops
+    // BDP = 1 Gbit/s * 200 us = 25 KB: cwnd 2 BDP + allowances, far below the queue's 1.4 MB.
+    CHECK(rb.final_cwnd <= 200'000);
+    CHECK(rb.final_cwnd < rc.final_cwnd);
+}
+
 TEST_CASE("issue 6 bench: bulk send under 1% loss (figures; USTACK_LOSS_BENCH=1 for the grid)") {
     if (std::getenv("USTACK_LOSS_BENCH") == nullptr) return;
     for (const double bw : {1e9, 100e6}) {

@@ -13,6 +13,7 @@ namespace ustack {
 enum class CongestionAlgorithm : std::uint8_t {
     cubic,    // RFC 9438
     newreno,  // RFC 5681 + RFC 6582
+    bbr,      // draft-cardwell-iccrg-bbr-congestion-control (model-based; see bbr.cpp)
 };
 
 struct TcpConfig {

@@ -4,6 +4,8 @@
 //   RFC 5681  TCP congestion control (slow start, congestion avoidance, §3.1 eq. (4) ssthresh)
 //   RFC 6582  NewReno fast recovery          RFC 6675  SACK-based loss recovery (the "pipe")
 //   RFC 9438  CUBIC                          RFC 6928  initial window
+//   draft-cardwell-iccrg-bbr-congestion-control  BBR (bbr.cpp)
+//   draft-cheng-iccrg-delivery-rate-estimation   the rate samples BBR runs on (rate_sampler.hpp)
 //
 // Division of labour: the Connection owns loss *detection* and *recovery* (duplicate ACKs, the
 // SACK scoreboard, which segment to retransmit, RFC 6582 / RFC 6675 bookkeeping). A controller
@@ -16,6 +18,7 @@
 // clock; `now` comes with every call).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +30,22 @@
 namespace ustack {
 
 std::string_view to_string(CongestionAlgorithm a);
+// "cubic", "newreno", "bbr" -> the algorithm; anything else -> nullopt.
+std::optional<CongestionAlgorithm> congestion_from_string(std::string_view name);
+
+// One delivery-rate sample (draft-cheng-iccrg-delivery-rate-estimation §3.3), taken on an ACK
+// that delivered data, for controllers that model the path (wants_rate_samples()).
+struct RateSample {
+    std::uint64_t delivered = 0;        // bytes delivered over `interval`
+    Duration interval{0};               // max(send_elapsed, ack_elapsed); 0 = no valid rate
+    std::uint64_t prior_delivered = 0;  // C.delivered when the newest delivered segment was sent
+    std::uint64_t total_delivered = 0;  // C.delivered now
+    std::optional<Duration> rtt;        // now - send time of that segment
+    bool app_limited = false;           // that segment went out while the sender was app-limited
+    std::uint32_t acked = 0;            // bytes newly delivered by this ACK (cumulative + SACK)
+    std::uint32_t inflight = 0;         // bytes in flight after it (RFC 6675 pipe in SACK recovery)
+    bool in_recovery = false;           // fast recovery (or recovery after an RTO) under way
+};
 
 class CongestionControl {
 public:
@@ -50,6 +69,22 @@ public:
     // The retransmission timer expired (RFC 5681 §3.1 eq. (4), RFC 9438 §4.8): ssthresh from
     // FlightSize, cwnd = one segment (the loss window).
     virtual void on_rto(std::uint32_t flight, Instant now) = 0;
+    // Fast recovery ended: the recovery point was acknowledged (`flight` = FlightSize now).
+    // RFC 6675 §5 leaves cwnd = ssthresh; RFC 6582 §3.2 step 3 (option 1) deflates to
+    // min(ssthresh, max(FlightSize, SMSS) + SMSS).
+    virtual void on_recovery_end(std::uint32_t flight, bool sack) {
+        if (sack) {
+            set_cwnd(ssthresh_);
+        } else {
+            set_cwnd(std::min(ssthresh_, std::max(flight, mss_) + mss_));
+        }
+    }
+    // Everything outstanding at a retransmission timeout has been acknowledged.
+    virtual void on_rto_recovered() {}
+    // Model-based controllers (BBR) take a delivery-rate sample on every ACK that delivers data;
+    // the Connection then keeps per-segment send records for them (rate_sampler.hpp).
+    [[nodiscard]] virtual bool wants_rate_samples() const { return false; }
+    virtual void on_rate_sample(const RateSample& rs, Instant now) { (void)rs; (void)now; }
     // A retransmission timeout turned out to be spurious, or the idle restart of RFC 5681 §4.1.
     virtual void on_idle_restart(Instant now) { (void)now; cwnd_ = std::min(cwnd_, restart_window()); }
 

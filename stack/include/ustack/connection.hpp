@@ -39,6 +39,7 @@
 #include "ustack/config.hpp"
 #include "ustack/congestion.hpp"
 #include "ustack/errc.hpp"
+#include "ustack/rate_sampler.hpp"
 #include "ustack/ring_buffer.hpp"
 #include "ustack/rtt.hpp"
 #include "ustack/segment.hpp"
@@ -311,6 +312,9 @@ private:
     void update_ts_recent(const Segment& seg, Instant now);  // RFC 7323 §4.3 / §5.3 R3
     void on_ack_congestion(std::uint32_t acked, std::uint32_t flight_before, Instant now);
     void on_duplicate_ack(const Segment& seg, bool sack_news, Instant now);
+    // After an ACK: what it delivered (cumulative advance plus SACK growth since `una_before`
+    // / `sacked_before`) as a rate sample for a model-based controller (rate_ set).
+    void on_delivery(SeqNum una_before, std::uint32_t sacked_before, Instant now);
     bool update_scoreboard(const Segment& seg);   // true if the SACKed set grew
     void on_sack_recovery_ack(Instant now);
     // Lost-retransmission detection during RFC 6675 recovery (see connection_recovery.cpp).
@@ -435,6 +439,9 @@ private:
 
     // ---- congestion control and loss recovery ----
     std::unique_ptr<CongestionControl> cc_;  // created when the MSS is known (SYN exchange)
+    // Send records for delivery-rate samples, only for a controller that wants them (BBR).
+    std::unique_ptr<DeliveryRateSampler> rate_;
+    bool rto_recovery_ = false;  // a retransmission timeout's data is not all acknowledged yet
     unsigned dup_acks_ = 0;                  // consecutive duplicate ACKs (RFC 5681 §2)
     bool in_fast_recovery_ = false;          // RFC 6582 / RFC 6675 recovery in progress
     bool tlp_pending_ = false;               // the PTO fired: send the probe on the next poll

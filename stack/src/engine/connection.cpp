@@ -217,6 +217,7 @@ void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
     sack_ok_ = cfg_.sack && syn.options.sack_permitted;
     // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) (inside make_congestion_control).
     cc_ = make_congestion_control(cfg_.congestion, snd_mss_);
+    if (cc_->wants_rate_samples()) rate_ = std::make_unique<DeliveryRateSampler>();
 }
 
 std::uint32_t Connection::tsval(Instant now) const {
@@ -588,6 +589,7 @@ void Connection::on_retransmit_timeout(Instant now) {
         if (cc_ && retries_ == 1) cc_->on_rto(flight_size(), now);
         if (cc_) cc_->set_cwnd(snd_mss_);
         in_fast_recovery_ = false;
+        rto_recovery_ = true;
         // RFC 6675 §5.1 / RFC 2018 §8: after a timeout the receiver may have reneged; forget the
         // SACK information and retransmit from SND.UNA.
         scoreboard_.clear();

@@ -262,6 +262,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
 
     const bool fin_was_acked = fin_sent_ && snd_una_ == fin_seq_ + 1;
     const std::uint32_t seg_wnd = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+    const SeqNum una_before = snd_una_;
+    const std::uint32_t sacked_before = rate_ ? sacked_bytes() : 0U;
     if (snd_una_ < seg.ack) {
         on_new_ack(seg.ack, now);
         (void)update_scoreboard(seg);
@@ -285,6 +287,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             arm_tail_loss_probe(now);
         }
     }
+    if (rate_ && cc_) on_delivery(una_before, sacked_before, now);
 
     // Window update (RFC 9293 §3.10.7.4 fifth): "If SND.UNA =< SEG.ACK =< SND.NXT" (SND.UNA as it
     // was before this ACK, so SEG.ACK >= the updated snd_una_ is the same test), and only from a

@@ -206,6 +206,7 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
     }
 
     const bool retransmission = seq < snd_max_;
+    const auto inflight_before = static_cast<std::uint32_t>(snd_max_ - snd_una_);
     std::uint8_t flags = tcp_flag::ack;
     if (len > 0 && seq + len == end) flags |= tcp_flag::psh;
     if (fin) flags |= tcp_flag::fin;
@@ -235,6 +236,7 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
     emit(out, s, now);
     const std::uint32_t used = len + (fin ? 1U : 0U);
     const SeqNum next = seq + used;
+    if (rate_) rate_->on_send(seq, next, inflight_before, now);
     if (next > snd_max_) {
         snd_max_ = next;
         if (!rtt_seq_ && !retransmission) {
@@ -360,6 +362,12 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
         send_sack_recovery(out, now);
     } else {
         (void)send_data(out, now);
+        // draft-cheng-iccrg-delivery-rate-estimation §3.4: everything queued is out and cwnd
+        // had room -- the application, not the network, limits the rate now.
+        if (rate_ && data_end() == snd_max_ && snd_nxt_ == snd_max_ && !rto_recovery_ &&
+            flight_size() < cwnd()) {
+            rate_->mark_app_limited(flight_size());
+        }
     }
 
     if (probe_pending_) {

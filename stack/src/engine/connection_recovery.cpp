@@ -32,13 +32,9 @@ void Connection::on_ack_congestion(std::uint32_t acked, std::uint32_t flight_bef
     if (in_fast_recovery_) {
         if (snd_una_ >= recover_) {
             // Full acknowledgment: recovery ends. RFC 6582 §3.2 step 3 (option 1) deflates to
-            // min(ssthresh, max(FlightSize, SMSS) + SMSS); RFC 6675 §5 leaves cwnd = ssthresh.
-            const std::uint32_t mss = snd_mss_;
-            if (sack_ok_) {
-                cc_->set_cwnd(cc_->ssthresh());
-            } else {
-                cc_->set_cwnd(std::min(cc_->ssthresh(), std::max(flight_size(), mss) + mss));
-            }
+            // min(ssthresh, max(FlightSize, SMSS) + SMSS); RFC 6675 §5 leaves cwnd = ssthresh
+            // (CongestionControl::on_recovery_end; BBR restores its window instead).
+            cc_->on_recovery_end(flight_size(), sack_ok_);
             in_fast_recovery_ = false;
             end_recovery_bookkeeping();
         } else if (!sack_ok_) {
@@ -49,9 +45,33 @@ void Connection::on_ack_congestion(std::uint32_t acked, std::uint32_t flight_bef
             cc_->set_cwnd((w > acked ? w - acked : 0U) + snd_mss_);
         }
     } else if (state_ != TcpState::syn_sent && state_ != TcpState::syn_received) {
+        if (rto_recovery_ && snd_una_ >= recover_) {
+            rto_recovery_ = false;  // all that was outstanding at the timeout is acknowledged
+            cc_->on_rto_recovered();
+        }
         // RFC 5681 §3.1 slow start / congestion avoidance, or CUBIC's window (RFC 9438 §4).
         cc_->on_ack(acked, flight_before, rtt_.srtt(), now);
     }
+}
+
+void Connection::on_delivery(SeqNum una_before, std::uint32_t sacked_before, Instant now) {
+    const std::uint32_t sacked_now = sacked_bytes();
+    const std::int64_t newly = std::int64_t{snd_una_ - una_before} + std::int64_t{sacked_now} -
+                               std::int64_t{sacked_before};
+    if (newly <= 0) return;
+    RateSample rs;
+    if (auto s = rate_->on_ack(snd_una_, scoreboard_, sacked_now != sacked_before,
+                               static_cast<std::uint64_t>(newly), now)) {
+        rs = *s;
+    } else {
+        // No recorded segment among those delivered (records are bounded): no rate, but the
+        // controller still sees what was delivered.
+        rs.total_delivered = rate_->delivered();
+        rs.acked = static_cast<std::uint32_t>(newly);
+    }
+    rs.inflight = in_fast_recovery_ && sack_ok_ ? pipe() : flight_size();
+    rs.in_recovery = in_fast_recovery_ || rto_recovery_;
+    cc_->on_rate_sample(rs, now);
 }
 
 void Connection::on_duplicate_ack(const Segment& seg, bool sack_news, Instant now) {

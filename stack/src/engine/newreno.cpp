@@ -13,8 +13,17 @@ std::string_view to_string(CongestionAlgorithm a) {
     switch (a) {
         case CongestionAlgorithm::cubic: return "cubic";
         case CongestionAlgorithm::newreno: return "newreno";
+        case CongestionAlgorithm::bbr: return "bbr";
     }
     return "?";
+}
+
+std::optional<CongestionAlgorithm> congestion_from_string(std::string_view name) {
+    for (auto a : {CongestionAlgorithm::cubic, CongestionAlgorithm::newreno,
+                   CongestionAlgorithm::bbr}) {
+        if (to_string(a) == name) return a;
+    }
+    return std::nullopt;
 }
 
 std::uint32_t initial_window(std::uint32_t mss) {
@@ -71,6 +80,7 @@ private:
 }  // namespace
 
 std::unique_ptr<CongestionControl> make_cubic(std::uint32_t mss, std::uint32_t iw);  // cubic.cpp
+std::unique_ptr<CongestionControl> make_bbr(std::uint32_t mss, std::uint32_t iw);    // bbr.cpp
 
 std::unique_ptr<CongestionControl> make_congestion_control(CongestionAlgorithm a,
                                                            std::uint32_t mss) {
@@ -78,6 +88,7 @@ std::unique_ptr<CongestionControl> make_congestion_control(CongestionAlgorithm a
     switch (a) {
         case CongestionAlgorithm::newreno: return std::make_unique<NewReno>(mss, iw);
         case CongestionAlgorithm::cubic: return make_cubic(mss, iw);
+        case CongestionAlgorithm::bbr: return make_bbr(mss, iw);
     }
     return std::make_unique<NewReno>(mss, iw);
 }
