@@ -41,6 +41,9 @@
 #             tcp_bind2_bucket, sock_inode_cache, filp, dentry, plus /proc/net/sockstat TCP mem
 #             pages; before/after difference over both ends' sockets, i.e. / 2N).
 #
+# Congestion control: ustack runs the algorithm the namespaces' Linux runs (bbr, cubic; reno as
+# newreno; anything else as cubic); USTACK_CC=cubic|newreno|bbr overrides it.
+#
 # Prints a table (Markdown) with every figure and its ratio to Linux<->Linux of the same run, the
 # command line, date, kernel and CPU, and writes it to --out. Exits 1 only if a measurement could
 # not be taken (a crash, a timeout, a wrong byte) -- never because a figure is slow -- 2 on bad
@@ -150,17 +153,28 @@ bash "$here/netns-up.sh" --prefix "$prefix" -q >"$logs/netns-up.out" 2>&1 ||
 for ns in "$NS_A" "$NS_B"; do ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_tw_reuse=1 >/dev/null; done
 log "namespaces $NS_A / $NS_B; output of every program in $logs"
 
+# Congestion control: ustack runs the algorithm Linux uses in these namespaces (the kernel's
+# default, inherited from the initial namespace), so the ratios compare stacks, not algorithms.
+linux_cc=$(ip netns exec "$NS_A" sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown)
+case $linux_cc in
+  bbr | cubic) ustack_cc=$linux_cc ;;
+  reno) ustack_cc=newreno ;;
+  *) ustack_cc=cubic ;;
+esac
+ustack_cc=${USTACK_CC:-$ustack_cc}  # override, for comparing ustack's algorithms
+log "congestion control: Linux $linux_cc, ustack $ustack_cc"
+
 # ---- running one measurement ------------------------------------------------------------------
 # The command of side (linux|ustack) as server (in P-b) or client (in P-a, to the server's address).
 server_cmd() { # kind
   if [ "$1" = linux ]; then echo "ip netns exec $NS_B $bin_dir/linux-bench --listen"
-  else echo "ip netns exec $NS_B $bin_dir/ustack-bench ${HOST_B[*]} --stats --listen"; fi
+  else echo "ip netns exec $NS_B $bin_dir/ustack-bench ${HOST_B[*]} --cc $ustack_cc --stats --listen"; fi
 }
 client_cmd() { # kind server-kind
   local to=10.0.2.2
   [ "$2" = linux ] && to=10.0.0.2
   if [ "$1" = linux ]; then echo "ip netns exec $NS_A $bin_dir/linux-bench --connect $to"
-  else echo "ip netns exec $NS_A $bin_dir/ustack-bench ${HOST_A[*]} --stats --connect $to"; fi
+  else echo "ip netns exec $NS_A $bin_dir/ustack-bench ${HOST_A[*]} --cc $ustack_cc --stats --connect $to"; fi
 }
 kind_of() { [ "$1" = l ] && echo linux || echo ustack; }
 
@@ -412,6 +426,7 @@ table=$logs/table.txt
   echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); ustack $commit; run time ${t_total} s"
   echo "- kernel: $(uname -r); CPU: $cpu, $(nproc) cores"
   echo "- bulk ${bulk_s} s per run; $rtts round trips; connrate ${conn_s} s; $hold_n held connections"
+  echo "- congestion control: Linux $linux_cc (the namespaces' default), ustack $ustack_cc"
   echo
   header="| measurement |"
   sep="|---|"

@@ -42,6 +42,7 @@ struct Options {
     unsigned hold_ms = 1000;   // hold server: keep everything open this long after measuring
     unsigned timeout_ms = 120000;  // watchdog: the whole run
     bool disc_data = false;    // connrate: disconnect data both ways (ustack only)
+    std::string cc;            // congestion control (empty: the stack's default)
 };
 
 inline const char* options_help() {
@@ -61,6 +62,8 @@ inline const char* options_help() {
            "                      (default 1000)\n"
            "  --timeout-ms N      give up (exit 124) after N ms (default 120000)\n"
            "  --disc-data         connrate: disconnect data both ways (ustack <-> ustack)\n"
+           "  --cc NAME           congestion control: ustack cubic | newreno | bbr; Linux any\n"
+           "                      name the kernel knows (TCP_CONGESTION); default: the stack's\n"
            "\n"
            "modes (client / server):\n"
            "  bulk      the client sends a verifiable byte pattern for --seconds, shuts down, and\n"
@@ -122,6 +125,8 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
             o.timeout_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
         } else if (a == "--disc-data") {
             o.disc_data = true;
+        } else if (a == "--cc") {
+            o.cc = val();
         } else {
             std::fprintf(stderr, "%s: unknown argument %s (see --help)\n", prog, a.c_str());
             std::exit(2);

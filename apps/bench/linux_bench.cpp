@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "bench_modes.hpp"
 
@@ -54,7 +55,7 @@ public:
     using Sock = int;
     static constexpr Sock kInvalid = -1;
 
-    explicit LinuxNet(std::uint64_t buffer) : buffer_(buffer) {}
+    LinuxNet(std::uint64_t buffer, std::string cc) : buffer_(buffer), cc_(std::move(cc)) {}
 
     Sock connect(std::uint32_t addr, unsigned port, bool nodelay, std::string& err) {
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -158,6 +159,11 @@ private:
             err = "TCP_NODELAY: " + errno_name(errno);
             return false;
         }
+        if (!cc_.empty() && ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc_.data(),
+                                         static_cast<socklen_t>(cc_.size())) != 0) {
+            err = "TCP_CONGESTION " + cc_ + ": " + errno_name(errno);
+            return false;
+        }
         if (buffer_ != 0) {
             const int b = static_cast<int>(buffer_);
             if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof b) != 0 ||
@@ -178,6 +184,7 @@ private:
     }
 
     std::uint64_t buffer_;
+    std::string cc_;  // TCP_CONGESTION, empty: the kernel's default
     bench::KernelMem kmem_before_;
 };
 
@@ -212,6 +219,6 @@ int main(int argc, char** argv) {
         return 1;
     }
     bench::start_watchdog(o.timeout_ms, "linux-bench");
-    LinuxNet net(o.buffer);
+    LinuxNet net(o.buffer, o.cc);
     return bench::run_mode(net, o, addr);
 }

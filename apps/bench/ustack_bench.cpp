@@ -172,6 +172,7 @@ int main(int argc, char** argv) {
     const std::uint64_t buffer = o.buffer != 0 ? o.buffer : (o.mode == "bulk" ? 4u << 20 : 0);
     cfg.send_buffer = static_cast<std::uint32_t>(buffer);
     cfg.recv_buffer = static_cast<std::uint32_t>(buffer);
+    if (!o.cc.empty()) cfg.congestion = o.cc.c_str();
     WSPHOST host = nullptr;
     int e = 0;
     if (WSPStartup(&cfg, &host, &e) != 0) {

@@ -102,6 +102,11 @@ TEST_SUITE("host") {
             CHECK(startup_error(c) == WSAEINVAL);
         }
         {
+            WSPHOSTCONFIG c = config_for(fresh_device(), addr);
+            c.congestion = "vegas";  // not one of cubic, newreno, bbr
+            CHECK(startup_error(c) == WSAEINVAL);
+        }
+        {
             WSPHOSTCONFIG c = config_for(nullptr, addr);
             c.tun_name = "ust-name-far-too-long";
             CHECK(startup_error(c) == WSAEINVAL);

@@ -121,9 +121,19 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
         return reject(lpErrno, "recv_buffer and send_buffer may be at most 1 GiB");
     }
 
+    std::optional<ustack::CongestionAlgorithm> congestion = ustack::CongestionAlgorithm::cubic;
+    if (config->congestion != nullptr) {
+        congestion = ustack::congestion_from_string(config->congestion);
+        if (!congestion) {
+            return reject(lpErrno, std::string("congestion \"") + config->congestion +
+                                       "\" is not one of cubic, newreno, bbr");
+        }
+    }
+
     try {
         // ---- options ---------------------------------------------------------------------
         ustack::HostOptions opts;
+        opts.stack.tcp.congestion = *congestion;
         opts.stack.addr = addr;
         opts.stack.tcp.disconnect_data = config->disconnect_data != 0;
         if (config->msl_ms != 0) {

@@ -207,6 +207,8 @@ typedef struct WSPHOSTCONFIG {
     uint64_t isn_seed;           /* 0: random ISN secret; else a fixed one (tests) */
     int no_offload;              /* nonzero: TUN without virtio-net offloads (checksums and
                                     64 KB super-packets); also off when pcap_path is set */
+    const char* congestion;      /* congestion control: "cubic" (NULL: the default), "newreno",
+                                    "bbr" */
 } WSPHOSTCONFIG;
 
 /* Start a host. Errors: WSAEINVAL (bad config), WSASYSNOTREADY (device could not be opened:
