@@ -133,15 +133,15 @@ struct AsioHost::Impl {
         if (pcap) {
             for (const auto& p : batch) pcap->write(p.bytes);
         }
-        core.on_packets(batch, now());
-        service();
+        service(batch);
     }
 
-    void service() {
+    // The received `batch` (if any) in, then timers, transmission and events: one lock hold.
+    void service(PacketBatch batch = {}) {
         services.fetch_add(1, std::memory_order_relaxed);
         // Collects into `sink`; claim_order() takes sink_order under the lock (when the core
         // knows this driver: create_host; a core driven without it has no direct senders).
-        const std::optional<Instant> deadline = core.service(now(), sink);
+        const std::optional<Instant> deadline = core.service(batch, now(), sink);
         if (!sink.empty()) {
             if (!sink_order.owns_lock())
                 sink_order = std::unique_lock(tx_order);

@@ -90,6 +90,11 @@ public:
     // service() finds nothing due and moves it. Application calls wake the engine thread only
     // when they make a deadline earlier than this (or leave events for it).
     [[nodiscard]] std::optional<Instant> service(Instant now, PacketSink& out);
+    // on_packets(packets) and then service(), under one hold of the lock: the engine thread's
+    // pass after a read from the device (one lock round trip instead of two -- with many
+    // application threads the lock is contended, and each contended round costs futex calls).
+    [[nodiscard]] std::optional<Instant> service(std::span<const RxPacket> packets, Instant now,
+                                                 PacketSink& out);
 
     // ---- read-only views (take the lock) ---------------------------------------------------
     [[nodiscard]] StackStats stack_stats() const;

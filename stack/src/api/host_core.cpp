@@ -61,8 +61,12 @@ void HostCore::on_packets(std::span<const RxPacket> packets, Instant now) {
     }
 }
 
-
 std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
+    return service({}, now, out);
+}
+
+std::optional<Instant> HostCore::service(std::span<const RxPacket> packets, Instant now,
+                                         PacketSink& out) {
     // The threads to wake are collected under the lock and notified after it is released: a
     // thread notified under the lock would wake only to block on it again, costing two more
     // futex calls per wake-up. Waiters read the socket's wake counter under the lock, so a
@@ -73,6 +77,9 @@ std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
     {
         std::lock_guard lock(api_mutex());
         Impl& im = *impl_;
+        for (const auto& p : packets) {
+            if (auto seg = im.codec.decode(p)) im.stack.on_segment(*seg, now);
+        }
         to_wake.clear();
         auto wake_later = [&](const std::shared_ptr<SocketState>& s) {
             if (s->waiters > 0 && !s->wake_queued) {  // once: a batch often has two events
