@@ -154,12 +154,12 @@ private:
     const Connection* conn() const {
         if (const Connection* c = stack_.lookup(local_.port, remote_))
             return c;
-        return id_ && !released_ ? stack_.find(*id_) : nullptr;
+        return id_ && !released_ && !app_model_lost_ ? stack_.find(*id_) : nullptr;
     }
     // The app's connection, if it is the one under test (not an old incarnation the app still
     // holds while a new one lives on the same 4-tuple).
     Connection* app_conn() {
-        if (!id_ || released_)
+        if (!id_ || released_ || app_model_lost_)
             return nullptr;
         const Connection* live = conn();
         if (live == nullptr || live != stack_.find(*id_))
@@ -176,6 +176,11 @@ private:
             return;
         }
         if (!tracked_ || c->iss() != our_iss_ || c != tracked_conn_) {
+            // Leaving the app's (CLOSED) connection for a new incarnation on the 4-tuple drops
+            // its stream model: the app's connection is not operated on, or checked, again
+            // (its unread bytes are at offsets the fresh model no longer knows).
+            if (tracked_ && id_ && !released_ && tracked_conn_ == stack_.find(*id_))
+                app_model_lost_ = true;
             if (tracked_)
                 reset_model();
             tracked_ = true;
@@ -358,6 +363,7 @@ private:
         }
         id_ = a.value;
         released_ = false;
+        app_model_lost_ = false;
     }
 
     void advance() {
@@ -896,6 +902,7 @@ private:
     // The per-connection model.
     bool tracked_ = false;
     const Connection* tracked_conn_ = nullptr;
+    bool app_model_lost_ = false;  // the app's connection was left for a newer incarnation
     SeqNum our_iss_;
     std::uint64_t app_sent_ = 0;                 // bytes the app queued
     std::uint64_t app_read_ = 0;                 // bytes the app read
