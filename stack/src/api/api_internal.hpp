@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -72,7 +73,7 @@ struct SocketState {
     // Blocking calls on this one socket wait here (wait_for), so the engine wakes only the
     // threads whose socket changed, not every blocked thread of the process (wait_word.hpp).
     WaitWord wake_word;
-    bool wake_queued = false;  // in HostCore::Impl::to_wake (service(), under the lock)
+    bool wake_queued = false;  // in Registry::wake_chain (under the lock)
     int waiters = 0;  // threads waiting on wake_word (under the lock)
 };
 
@@ -103,8 +104,6 @@ struct HostCore::Impl {
     // connections still closing.
     void prune_released();
     std::vector<std::byte> packet;  // encode buffer, reused
-    // Sockets service() wakes once it has released the lock (engine thread only; reused).
-    std::vector<std::shared_ptr<SocketState>> to_wake;
     EncoderStats encoder;           // summed over every service()
     std::uint64_t services = 0;       // service() runs so far (WSPCleanup waits for one more)
     std::uint64_t disc_sent = 0;      // WSPSendDisconnect calls that queued data on a FIN
@@ -188,8 +187,30 @@ struct Registry {
     std::unordered_set<ustack_host*> hosts;
     std::unordered_set<ustack_event*> events;
     SOCKET next_handle = 0x100;  // handles are never reused (DESIGN.md §4)
+    // Sockets whose blocked callers an engine pass has yet to wake, oldest first (see
+    // chain_push).
+    std::deque<std::shared_ptr<SocketState>> wake_chain;
 };
 Registry& registry();
+
+// The wake chain: an engine pass that changes many sockets at once (one batch of packets
+// completing many connections' requests) does not wake all their blocked callers together --
+// on a machine with fewer cores than callers they would queue on the API lock, each costing a
+// futex wait, a futex wake and two more context switches. It wakes the first; every release of
+// the API lock wakes the next (ApiLock::unlock, wait_for before it sleeps, the engine's
+// service). A woken caller re-takes the lock and releases it, so the chain always moves on.
+// Under the lock.
+void chain_push(const std::shared_ptr<SocketState>& s);
+// The next socket to wake and how many of its waiters (after the lock is released; call
+// wake()), or no socket. Under the lock.
+struct ChainWake {
+    std::shared_ptr<SocketState> socket;
+    int count = 0;
+    void wake() const {
+        if (socket) socket->wake_word.wake(count);
+    }
+};
+ChainWake chain_next();
 
 // Wake the threads blocked on `s` (under the lock).
 inline void wake_socket(SocketState& s) {

@@ -25,10 +25,41 @@ HostDriver*& pending_tx() {
     return d;
 }
 
+void chain_push(const std::shared_ptr<SocketState>& s) {
+    if (s->waiters > 0 && !s->wake_queued) {  // once: a batch often has two events for it
+        s->wake_queued = true;
+        registry().wake_chain.push_back(s);
+    }
+}
+
+ChainWake chain_next() {
+    auto& chain = registry().wake_chain;
+    while (!chain.empty()) {
+        std::shared_ptr<SocketState> s = std::move(chain.front());
+        chain.pop_front();
+        s->wake_queued = false;
+        if (s->waiters == 0) continue;  // its callers woke some other way and left
+        // Threads blocked in WSPAccept on one listener: one per queued connection, not all
+        // (32 serving threads woken per connection, 31 of them to sleep again, cost more
+        // context switches than the connections themselves). A woken thread that finds the
+        // queue empty (another took it) sleeps again; a connection left queued always has a
+        // woken thread or a caller that has not slept yet.
+        int count = INT_MAX;
+        if (s->open && s->listener) {  // (a closed socket's host may be gone)
+            const std::size_t queued = s->core->impl().stack.accept_queue_size(*s->listener);
+            if (queued > 0) count = static_cast<int>(std::min<std::size_t>(queued, INT_MAX));
+        }
+        return {std::move(s), count};
+    }
+    return {};
+}
+
 void ApiLock::unlock() {
     HostDriver* d = std::exchange(pending_tx(), nullptr);
     const bool write = d != nullptr && d->claim_order();
+    const ChainWake next = chain_next();
     lock_.unlock();
+    next.wake();  // first: it runs on the other core while we write
     if (write) d->write_claimed();
 }
 
@@ -67,26 +98,19 @@ std::optional<Instant> HostCore::service(Instant now, PacketSink& out) {
 
 std::optional<Instant> HostCore::service(std::span<const RxPacket> packets, Instant now,
                                          PacketSink& out) {
-    // The threads to wake are collected under the lock and notified after it is released: a
-    // thread notified under the lock would wake only to block on it again, costing two more
-    // futex calls per wake-up. Waiters read the socket's wake counter under the lock, so a
-    // notification after the unlock is never lost.
-    std::vector<std::shared_ptr<SocketState>>& to_wake = impl_->to_wake;
+    // The callers to wake join the wake chain under the lock; the first is woken after the
+    // lock is released (a thread woken under the lock would wake only to block on it again).
+    // Waiters read the socket's wake counter under the lock, so no wake-up is lost.
     bool notify_multi = false;
     std::optional<Instant> timer;
+    ChainWake first;
     {
         std::lock_guard lock(api_mutex());
         Impl& im = *impl_;
         for (const auto& p : packets) {
             if (auto seg = im.codec.decode(p)) im.stack.on_segment(*seg, now);
         }
-        to_wake.clear();
-        auto wake_later = [&](const std::shared_ptr<SocketState>& s) {
-            if (s->waiters > 0 && !s->wake_queued) {  // once: a batch often has two events
-                s->wake_queued = true;
-                to_wake.push_back(s);
-            }
-        };
+        auto wake_later = [](const std::shared_ptr<SocketState>& s) { chain_push(s); };
         if (auto t = im.stack.poll_timeout(); t && *t <= now) im.stack.on_timeout(now);
 
         // Linger and cleanup deadlines are host time, like engine timers. Every lingering
@@ -139,12 +163,11 @@ std::optional<Instant> HostCore::service(std::span<const RxPacket> packets, Inst
         } else if (woke && registry().multi_waiters > 0) {
             notify_multi = true;
         }
-        for (const auto& s : to_wake) s->wake_queued = false;
         timer = im.arm_timer(now);
         if (im.driver != nullptr) (void)im.driver->claim_order();  // the engine thread writes
+        first = chain_next();
     }
-    for (const auto& s : to_wake) s->wake_word.wake_all();
-    to_wake.clear();
+    first.wake();
     if (notify_multi) api_cv().notify_all();
     return timer;
 }

@@ -38,12 +38,16 @@ public:
     }
 
     // Move the counter and wake every thread sleeping on it.
-    void wake_all() {
+    void wake_all() { wake(INT_MAX); }
+    // Move the counter and wake up to `n` (> 0) threads sleeping on it. The others sleep on
+    // (their wait() saw the old value); a thread that has read the counter but not yet slept
+    // returns at once.
+    void wake(int n) {
         v_.fetch_add(1, std::memory_order_release);
 #if defined(__linux__)
-        (void)::syscall(SYS_futex, word(), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+        (void)::syscall(SYS_futex, word(), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
 #else
-        v_.notify_all();
+        if (n == 1) v_.notify_one(); else v_.notify_all();
 #endif
     }
 

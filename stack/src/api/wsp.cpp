@@ -50,7 +50,9 @@ int wait_for(ApiLock& lock, const std::shared_ptr<SocketState>& s, Pred ready) {
         if (lock.flush()) continue;  // what this call sent went out first; look again
         const std::uint32_t seen = s->wake_word.load();
         ++s->waiters;
+        const ChainWake next = chain_next();
         lock.unique().unlock();
+        next.wake();
         s->wake_word.wait(seen);
         lock.unique().lock();
         --s->waiters;
