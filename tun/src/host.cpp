@@ -7,10 +7,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <future>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -43,6 +46,7 @@ public:
     [[nodiscard]] LinkOffload offload() const override { return offload_; }
     void set_offload(LinkOffload o) { offload_ = o; }
     [[nodiscard]] bool empty() const { return packets_.empty(); }
+    [[nodiscard]] std::size_t count() const { return packets_.size(); }
 
     // Call f(packet, info) for every packet collected, in order, then forget them (keeping
     // the storage).
@@ -76,11 +80,64 @@ private:
     std::vector<Packet> packets_;
 };
 
+// The device's transmit queue: buffers of packets in the order the engine produced them, written
+// by one thread at a time. A thread enqueues its buffer under api_mutex() (so queue order is
+// engine order) and, after releasing it, writes the queue unless another thread is already
+// writing -- that one writes ours too. Nobody waits for another thread's write() (one used to
+// wait for its turn while still holding api_mutex(), stalling every other API call behind a
+// system call that runs the kernel's whole forwarding path); with more application threads
+// than cores the writer role is usually held, so most calls hand their packets over and go.
+class TxQueue {
+public:
+    // Under api_mutex(): `b` joins the queue; returns an empty buffer to collect into next
+    // (recycled: no allocation in the steady state).
+    std::unique_ptr<PacketBuffer> push(std::unique_ptr<PacketBuffer> b) {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(b));
+        if (spare_.empty()) return std::make_unique<PacketBuffer>();
+        std::unique_ptr<PacketBuffer> fresh = std::move(spare_.back());
+        spare_.pop_back();
+        return fresh;
+    }
+    // Without api_mutex(): write everything queued, unless a writer is active (it will).
+    template <typename Send>
+    void write(Send&& send) {
+        std::unique_lock lock(mutex_);
+        if (writing_) return;
+        writing_ = true;
+        while (!queue_.empty()) {
+            std::unique_ptr<PacketBuffer> b = std::move(queue_.front());
+            queue_.pop_front();
+            lock.unlock();
+            b->drain(send);
+            lock.lock();
+            if (spare_.size() < kMaxSpare) spare_.push_back(std::move(b));
+        }
+        writing_ = false;
+        if (drain_waiters_ > 0) drained_.notify_all();
+    }
+    // Wait until everything queued has been written (stop(): no thread enqueues any more).
+    void wait_drained() {
+        std::unique_lock lock(mutex_);
+        ++drain_waiters_;
+        drained_.wait(lock, [&] { return !writing_ && queue_.empty(); });
+        --drain_waiters_;
+    }
+
+private:
+    static constexpr std::size_t kMaxSpare = 64;  // buffers kept for reuse (bounds memory)
+    std::mutex mutex_;  // held for queue operations only, never across a system call
+    std::deque<std::unique_ptr<PacketBuffer>> queue_;
+    std::vector<std::unique_ptr<PacketBuffer>> spare_;
+    bool writing_ = false;
+    int drain_waiters_ = 0;
+    std::condition_variable drained_;
+};
+
 // What one application thread transmits itself (AsioHost::direct_sink), for one host at a time.
 struct DirectPackets {
     const void* host = nullptr;  // the AsioHost::Impl the packets are for (nullptr: none)
-    PacketBuffer buffer;
-    std::unique_lock<std::mutex> order;  // the device's transmit order, claimed (claim_order)
+    std::unique_ptr<PacketBuffer> buffer = std::make_unique<PacketBuffer>();
 };
 thread_local DirectPackets tl_direct;
 
@@ -101,12 +158,11 @@ struct AsioHost::Impl {
     std::optional<Instant> armed;  // the deadline `timer` waits for (engine thread)
     std::unique_ptr<Device> device;
     std::unique_ptr<PcapWriter> pcap;
-    PacketBuffer sink;  // engine thread
-    std::unique_lock<std::mutex> sink_order;  // engine thread: sink's place in the order
-    // Every packet to the device is written by the thread holding this lock, which it takes
-    // before it releases api_mutex() (claim_order) -- so the device sees packets in the order
-    // the engine produced them, although no thread writes under api_mutex().
-    std::mutex tx_order;
+    std::unique_ptr<PacketBuffer> sink = std::make_unique<PacketBuffer>();  // engine thread
+    // Every packet to the device goes through this queue, which a thread joins before it
+    // releases api_mutex() (claim_order) -- so the device sees packets in the order the engine
+    // produced them, although no thread writes under api_mutex().
+    TxQueue txq;
     std::atomic<std::uint64_t> direct_packets{0};
     bool direct_enabled = false;  // guarded by api_mutex(): application threads may transmit
     std::thread thread;
@@ -139,21 +195,28 @@ struct AsioHost::Impl {
     // The received `batch` (if any) in, then timers, transmission and events: one lock hold.
     void service(PacketBatch batch = {}) {
         services.fetch_add(1, std::memory_order_relaxed);
-        // Collects into `sink`; claim_order() takes sink_order under the lock (when the core
-        // knows this driver: create_host; a core driven without it has no direct senders).
-        const std::optional<Instant> deadline = core.service(batch, now(), sink);
-        if (!sink.empty()) {
-            if (!sink_order.owns_lock())
-                sink_order = std::unique_lock(tx_order);
-            sink.drain([this](std::span<const std::byte> p, const TxPacketInfo& info) {
-                tx_packets.fetch_add(1, std::memory_order_relaxed);
-                if (pcap)
-                    pcap->write(p);
-                device->send(p, info);
-            });
-            sink_order.unlock();
-        }
+        // Collects into `sink`; claim_order() queues it under the lock (when the core knows
+        // this driver: create_host; a core driven without it has no direct senders, so queueing
+        // it here keeps the order too).
+        const std::optional<Instant> deadline = core.service(batch, now(), *sink);
+        if (!sink->empty())
+            enqueue_sink();
+        write_queue();
         rearm(deadline);
+    }
+
+    void enqueue_sink() {
+        sink = txq.push(std::move(sink));
+        sink->set_offload(device->offload());
+    }
+    // Any thread, without api_mutex().
+    void write_queue() {
+        txq.write([this](std::span<const std::byte> p, const TxPacketInfo& info) {
+            tx_packets.fetch_add(1, std::memory_order_relaxed);
+            if (pcap)
+                pcap->write(p);  // only the engine thread queues packets when capturing
+            device->send(p, info);
+        });
     }
 
     bool on_engine_thread() const { return thread.get_id() == std::this_thread::get_id(); }
@@ -213,7 +276,7 @@ AsioHost::~AsioHost() {
 
 void AsioHost::start() {
     Impl& im = *impl_;
-    im.sink.set_offload(im.device->offload());  // before the engine thread runs service()
+    im.sink->set_offload(im.device->offload());  // before the engine thread runs service()
     // Shared, so the promise outlives set_value() however the two threads interleave.
     auto started = std::make_shared<std::promise<void>>();
     std::future<void> result = started->get_future();
@@ -248,39 +311,34 @@ PacketSink* AsioHost::direct_sink() {
     if (!im.direct_enabled || (tl_direct.host != nullptr && tl_direct.host != &im))
         return nullptr;
     tl_direct.host = &im;
-    tl_direct.buffer.set_offload(im.device->offload());
-    return &tl_direct.buffer;
+    tl_direct.buffer->set_offload(im.device->offload());
+    return tl_direct.buffer.get();
 }
 
 bool AsioHost::claim_order() {
     Impl& im = *impl_;
     // Under api_mutex(), on the thread about to release it.
     if (im.on_engine_thread()) {
-        if (!im.sink.empty() && !im.sink_order.owns_lock())
-            im.sink_order = std::unique_lock(im.tx_order);
+        if (!im.sink->empty())
+            im.enqueue_sink();
         return false;  // the engine thread writes in service()
     }
     if (tl_direct.host != &im)
         return false;
-    if (!im.direct_enabled || tl_direct.buffer.empty()) {  // stopping: nothing leaves any more
-        tl_direct.buffer.clear();
-        tl_direct.host = nullptr;
+    tl_direct.host = nullptr;
+    if (!im.direct_enabled || tl_direct.buffer->empty()) {  // stopping: nothing leaves any more
+        tl_direct.buffer->clear();
         return false;
     }
-    tl_direct.order = std::unique_lock(im.tx_order);
+    im.direct_packets.fetch_add(tl_direct.buffer->count(), std::memory_order_relaxed);
+    tl_direct.buffer = im.txq.push(std::move(tl_direct.buffer));
     return true;
 }
 
 void AsioHost::write_claimed() {
     Impl& im = *impl_;
-    // Without api_mutex(), holding tx_order (claim_order returned true): stop() waits for this.
-    tl_direct.buffer.drain([&im](std::span<const std::byte> p, const TxPacketInfo& info) {
-        im.tx_packets.fetch_add(1, std::memory_order_relaxed);
-        im.direct_packets.fetch_add(1, std::memory_order_relaxed);
-        im.device->send(p, info);
-    });
-    tl_direct.host = nullptr;
-    tl_direct.order.unlock();
+    // Without api_mutex(), after claim_order() returned true: stop() waits for the queue.
+    im.write_queue();
 }
 
 Instant AsioHost::now() const {
@@ -308,8 +366,8 @@ void AsioHost::stop() {
         im.direct_enabled = false;
     }
     if (!im.on_engine_thread()) {
-        // ... and none is still writing what it claimed before (they write holding tx_order).
-        std::lock_guard order(im.tx_order);
+        // ... and what they queued before has been written.
+        im.txq.wait_drained();
     }
     std::lock_guard lock(im.stop_mutex);
     if (im.stopped)
