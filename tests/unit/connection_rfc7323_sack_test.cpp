@@ -133,6 +133,28 @@ TEST_CASE("RFC 7323 §5.3 PAWS: a segment with an old TSval is dropped and ACKed
     CHECK(t.read_all().empty());
 }
 
+TEST_CASE("RFC 7323 §5.4 TSval never goes backwards when the caller's clock does") {
+    // Threads that read the clock before taking the host lock hand the engine a `now` older
+    // than one it saw before; a TSval below one already sent would make the peer's PAWS
+    // (§5.3) drop the segment.
+    Script t;
+    establish_with(t, PeerOpts{.shift = 0});
+    t.conn().set_nodelay(true);
+    t.advance(Duration{5'000});
+    REQUIRE(t.conn().send(bytes_of("a")).value == 1);
+    const std::uint32_t sent = t.expect_one()->options.timestamps->tsval;
+    t.advance(Duration{-3'000});  // the next call's clock reads 3 ms earlier
+    REQUIRE(t.conn().send(bytes_of("b")).value == 1);
+    CHECK(t.expect_one()->options.timestamps->tsval == sent);  // not sent - 3
+    t.send(t.peer().ack(kIss + 1).ts(300, 0).data("xy"));  // a pure ACK answers: same rule
+    t.conn().set_nodelay(true);
+    for (const auto& s : t.transmit()) CHECK(s->options.timestamps->tsval == sent);
+    // Once the clock passes the clamp, TSval follows it again.
+    t.advance(Duration{10'000});  // 12 ms after the first send's clock
+    REQUIRE(t.conn().send(bytes_of("c")).value == 1);
+    CHECK(t.expect_one()->options.timestamps->tsval == sent + 7);
+}
+
 TEST_CASE("DESIGN.md §3 with timestamps the disconnect-data limit is 24 and SACK yields on the FIN") {
     TcpConfig cfg = Script::disc_config();
     Script t(cfg);

@@ -326,6 +326,8 @@ private:
     [[nodiscard]] bool is_lost(SeqNum s) const;   // RFC 6675 IsLost
     [[nodiscard]] std::uint32_t pipe() const;     // RFC 6675 SetPipe
     [[nodiscard]] std::uint32_t tsval(Instant now) const;
+    // The TSval to put on a segment sent now: tsval(now), never below one sent before.
+    std::uint32_t next_tsval(Instant now);
     void add_options(Segment& seg, Instant now);  // TS and SACK on non-SYN segments
     void maybe_accept_pending_fin(Instant now);
 
@@ -423,6 +425,8 @@ private:
     bool ts_ok_ = false;         // RFC 7323 §3: both SYNs carried timestamps
     bool sack_ok_ = false;       // RFC 2018: both SYNs carried SACK-permitted
     std::uint32_t ts_recent_ = 0;  // TS.Recent (RFC 7323 §4.3): the peer's TSval to echo
+    std::uint32_t ts_sent_max_ = 0;  // the largest TSval sent (next_tsval)
+    bool ts_sent_any_ = false;
     Instant ts_recent_at_{};       // when TS.Recent was last set (§5.5 24-day validity)
     SeqNum last_ack_sent_;         // Last.ACK.sent (§4.3)
     SeqNum ts_sample_seq_;         // take the next TS RTT sample once SND.UNA passes this

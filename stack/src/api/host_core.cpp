@@ -107,6 +107,10 @@ std::optional<Instant> HostCore::service(std::span<const RxPacket> packets, Inst
     {
         std::lock_guard lock(api_mutex());
         Impl& im = *impl_;
+        // The caller read the clock before it waited for the lock, and application threads
+        // read it under the lock meanwhile: read it again, so the engine never sees time go
+        // back (TSvals, RTT samples and timers all take it).
+        if (im.driver != nullptr) now = std::max(now, im.driver->now());
         for (const auto& p : packets) {
             if (auto seg = im.codec.decode(p)) im.stack.on_segment(*seg, now);
         }

@@ -866,6 +866,8 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("drop_unacceptable_segment", c.dropped_unacceptable);
     line("drop_bad_ack", c.dropped_bad_ack);
     line("drop_reassembly_limit", c.dropped_ooo_limit);
+    line("drop_paws", c.paws_dropped);
+    line("drop_missing_timestamp", c.missing_ts_dropped);
     line("drop_syn_backlog", st.syn_backlog_drops + st.syn_limit_drops);
     line("syn_cookies_sent", st.syn_cookies_sent);
     line("syn_cookies_validated", st.syn_cookies_validated);

@@ -226,6 +226,21 @@ std::uint32_t Connection::tsval(Instant now) const {
     return iss_.raw() + static_cast<std::uint32_t>(to_us(now) / 1000);
 }
 
+std::uint32_t Connection::next_tsval(Instant now) {
+    // RFC 7323 §5.4: the clock "must be at least approximately proportional to real time" and
+    // values sent must never go backwards -- the peer's PAWS (§5.3) drops a segment whose TSval
+    // is below the last one it took. A caller's `now` can be older than one it passed before
+    // (threads read the clock before they take the host lock), so what is sent is clamped to
+    // the largest value sent so far. (Seen: two ustack hosts lost every segment of a 64 KB burst
+    // to PAWS because it carried TSval n after a window update with n + 1; bulk throughput fell
+    // to 5-200 MiB/s while the sender retransmitted one segment per delayed ACK.)
+    std::uint32_t v = tsval(now);
+    if (ts_sent_any_ && static_cast<std::int32_t>(v - ts_sent_max_) < 0) v = ts_sent_max_;
+    ts_sent_max_ = v;
+    ts_sent_any_ = true;
+    return v;
+}
+
 // Our SYN (or SYN,ACK) has just been acknowledged, before on_new_ack takes the ACK.
 void Connection::on_handshake_acked() {
     // Timer expiries while waiting for the ACK of our SYN (rtt_ backed off; Karn left no sample).

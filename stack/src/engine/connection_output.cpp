@@ -47,7 +47,7 @@ void Connection::add_options(Segment& seg, Instant now) {
     if (ts_ok_) {
         // RFC 7323 §3.2: once negotiated, every non-RST segment carries TSopt; TSecr echoes
         // TS.Recent when the ACK bit is set.
-        seg.options.timestamps = Timestamps{tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
+        seg.options.timestamps = Timestamps{next_tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
         space -= 12;  // 10 bytes + 2 NOPs
     }
     if (seg.options.disconnect) space -= (kDisconnectOptionOverhead + seg.options.disconnect->len + 3U) & ~std::size_t{3};
@@ -157,7 +157,7 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
         }();
     }
     if (syn_ack ? ts_ok_ : cfg_.timestamps) {
-        s.options.timestamps = Timestamps{tsval(now), syn_ack ? ts_recent_ : 0U};
+        s.options.timestamps = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};
     }
     if (syn_ack ? sack_ok_ : cfg_.sack) s.options.sack_permitted = true;
     if (!first_transmission) {
