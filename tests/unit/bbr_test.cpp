@@ -71,12 +71,30 @@ TEST_CASE("BBR §4.3.2 Startup grows like slow start, §4.3.2.2 full pipe, §4.3
     // Startup: cwnd doubles per round while the delivery rate keeps growing.
     p.run_for(3 * p.rtprop);
     CHECK(p.cc->cwnd() >= 40 * kMss);
-    // Long after the pipe filled: cwnd = 2 * BDP + 3 MSS (+ the ACK-aggregation allowance, here
-    // at most a couple of ACKs since ACKs arrive at the bottleneck rate).
+    // Long after the pipe filled: cwnd = 2 * BDP + 3 bursts of 64 KB (1 ms at 100 MB/s is more)
+    // (+ the ACK-aggregation allowance, here at most a couple of ACKs since ACKs arrive at the
+    // bottleneck rate).
     p.run_for(200 * p.rtprop);
     const double w = p.cc->cwnd();
-    CHECK(w >= 2 * p.bdp());
-    CHECK(w <= 2 * p.bdp() + 3 * kMss + 30 * kMss);
+    CHECK(w >= 2 * p.bdp() + 3 * 65536);
+    CHECK(w <= 2 * p.bdp() + 3 * 65536 + 30 * kMss);
+}
+
+TEST_CASE("BBR §4.2.3.2 quantization budget: three bursts of min(64 KB, 1 ms at BtlBw), at least 2 MSS each") {
+    // A TUN-like path: 1 GB/s, RTprop 30 us (BDP 30 KB) -- the budget, not the BDP, keeps
+    // three 64 KB super-packets in flight.
+    Path fast;
+    fast.bw = 1000.0;
+    fast.rtprop = 30;
+    fast.run_for(2000 * fast.rtprop);
+    CHECK(fast.cc->cwnd() >= 2 * fast.bdp() + 3 * 65536);
+    // A slow path: 1 MB/s, RTprop 10 ms -- 1 ms at BtlBw is 1,000 bytes, below 2 MSS.
+    Path slow;
+    slow.bw = 1.0;
+    slow.rtprop = 10'000;
+    slow.run_for(200 * slow.rtprop);
+    CHECK(slow.cc->cwnd() >= 2 * slow.bdp() + 3 * 2 * kMss);
+    CHECK(slow.cc->cwnd() <= 2 * slow.bdp() + 3 * 2 * kMss + 30 * kMss);
 }
 
 TEST_CASE("BBR §4.2.3.4: loss is not congestion -- one round of packet conservation, then the old window") {
