@@ -30,8 +30,6 @@
 #include "fuzz_common.hpp"
 #include "ustack/host_core.hpp"
 #include "ustack/wsp.h"
-// Internal (stack/src/api): the host record and the registry, for the fast teardown only.
-#include "api_internal.hpp"
 
 using namespace ustack::fuzz;
 
@@ -284,7 +282,7 @@ private:
 
     // The fast end of an input (no threads): close every socket as WSPCloseSocket does, let
     // the hosts finish their closes in virtual time, then do what WSPCleanup does after its wait
-    // (unregister and delete the host). WSPCleanup itself needs a second thread to run the
+    // (ustack::destroy_host). WSPCleanup itself needs a second thread to run the
     // engine while it waits, which costs more than the rest of a typical input, so it runs only
     // when the input asks for it (config bit 7, and the mid-run cleanup step).
     void teardown() {
@@ -304,13 +302,10 @@ private:
             clock_.us += 100'000;
             pump_quiet();
         }
-        std::lock_guard lock(ustack::api_mutex());
         for (WSPHOST& h : host_) {
             if (h == nullptr)
                 continue;
-            ustack::registry().hosts.erase(h);
-            h->driver->stop();
-            delete h;
+            FUZZ_CHECK(ustack::destroy_host(h) == 0, "destroy_host failed");
             h = nullptr;
         }
     }

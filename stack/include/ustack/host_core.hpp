@@ -115,4 +115,11 @@ private:
 // *error (a WSAE* code) on failure. This is WSPStartup's implementation; tun/ supplies drivers.
 ustack_host* create_host(const HostOptions& opts, const DriverFactory& factory, int* error);
 
+// Stop a host at once, without WSPCleanup's wait for orphaned graceful closes: its sockets are
+// closed as by WSPCloseSocket, nothing more is transmitted, the driver is stopped and the host
+// freed. For harnesses that drive a host on virtual time from the calling thread and so cannot
+// run the engine while a call waits (tests, fuzzing). Returns 0, or WSANOTINITIALISED for a
+// host that is not running.
+int destroy_host(ustack_host* host);
+
 }  // namespace ustack

@@ -96,10 +96,77 @@ typedef struct ustack_sockaddr_in {
 
 #define FIONREAD 0x4004667F
 #define FIONBIO 0x8004667E
+/* _WSAIORW(IOC_VENDOR, 39) (mstcpip.h): TCP statistics of a socket, see TCP_INFO_v0 below. */
+#define SIO_TCP_INFO 0xD8000027u
 
 /* XP1_* service flags (WSAPROTOCOL_INFO.dwServiceFlags1), see WSPGetServiceFlags. */
 #define XP1_GRACEFUL_CLOSE 0x00000020
 #define XP1_DISCONNECT_DATA 0x00000100
+
+/* ---- TCP state and statistics (WSPIoctl SIO_TCP_INFO) ------------------------------------ */
+/* Fixed-width Windows types of mstcpip.h (ULONG is 32 bits there, unlike u_long here). */
+typedef unsigned char UCHAR;
+typedef unsigned char BOOLEAN;
+typedef uint32_t ULONG;
+typedef uint64_t ULONG64;
+
+/* TCPSTATE (mstcpip.h): the RFC 9293 §3.3.2 states, in Winsock's numbering. */
+typedef enum {
+    TCPSTATE_CLOSED = 0,
+    TCPSTATE_LISTEN = 1,
+    TCPSTATE_SYN_SENT = 2,
+    TCPSTATE_SYN_RCVD = 3,
+    TCPSTATE_ESTABLISHED = 4,
+    TCPSTATE_FIN_WAIT_1 = 5,
+    TCPSTATE_FIN_WAIT_2 = 6,
+    TCPSTATE_CLOSE_WAIT = 7,
+    TCPSTATE_CLOSING = 8,
+    TCPSTATE_LAST_ACK = 9,
+    TCPSTATE_TIME_WAIT = 10,
+    TCPSTATE_MAX = 11
+} TCPSTATE;
+
+/* SIO_TCP_INFO with input version 0 (a DWORD): Winsock's TCP_INFO_v0, field for field. */
+typedef struct _TCP_INFO_v0 {
+    TCPSTATE State;            /* RFC 9293 state of the socket's connection (CLOSED if none) */
+    ULONG Mss;                 /* current send MSS, bytes */
+    ULONG64 ConnectionTimeMs;  /* since the connection was opened (SYN sent or received), ms */
+    BOOLEAN TimestampsEnabled; /* RFC 7323 timestamps negotiated */
+    ULONG RttUs;               /* smoothed RTT (RFC 6298 SRTT), us; 0 before the first sample */
+    ULONG MinRttUs;            /* smallest RTT sample, us */
+    ULONG BytesInFlight;       /* sent, not yet acknowledged (SND.MAX - SND.UNA) */
+    ULONG Cwnd;                /* congestion window, bytes */
+    ULONG SndWnd;              /* SND.WND: the peer's window, bytes */
+    ULONG RcvWnd;              /* RCV.WND: the window we offer, bytes */
+    ULONG RcvBuf;              /* receive buffer (SO_RCVBUF), bytes */
+    ULONG64 BytesOut;          /* payload bytes sent, retransmissions included */
+    ULONG64 BytesIn;           /* payload bytes received in order */
+    ULONG BytesReordered;      /* payload bytes that arrived out of order */
+    ULONG BytesRetrans;        /* payload bytes retransmitted */
+    ULONG FastRetrans;         /* fast retransmissions (RFC 5681 §3.2, RFC 6675) */
+    ULONG DupAcksIn;           /* duplicate ACKs received (RFC 5681 §2) */
+    ULONG TimeoutEpisodes;     /* retransmission timeout episodes (RFC 6298 §5) */
+    UCHAR SynRetrans;          /* SYN (or SYN-ACK) retransmissions */
+} TCP_INFO_v0, *PTCP_INFO_v0;
+
+/* SIO_TCP_INFO with input version USTACK_TCP_INFO_VERSION: TCP_INFO_v0 followed by what it
+ * lacks and a student of RFC 9293 / 6298 / 5681 wants to see. (Version 1 is Winsock's
+ * TCP_INFO_v1, whose send-limit counters ustack does not keep: WSAEINVAL.) */
+#define USTACK_TCP_INFO_VERSION 0x75730001u
+typedef struct USTACK_TCP_INFO {
+    TCP_INFO_v0 v0;
+    BOOLEAN SackEnabled;          /* RFC 2018 SACK negotiated */
+    BOOLEAN WindowScalingEnabled; /* RFC 7323 window scaling negotiated */
+    UCHAR SndWindShift;           /* the peer's window shift (Snd.Wind.Shift) */
+    UCHAR RcvWindShift;           /* ours (Rcv.Wind.Shift) */
+    ULONG RttVarUs;               /* RFC 6298 RTTVAR, us */
+    ULONG RtoUs;                  /* current retransmission timeout, us */
+    ULONG SsThresh;               /* slow-start threshold, bytes (0xFFFFFFFF: none yet) */
+    ULONG SndBuf;                 /* send buffer (SO_SNDBUF), bytes */
+    ULONG64 SegsOut;              /* segments sent */
+    ULONG64 SegsIn;               /* segments received */
+    ULONG64 Retransmits;          /* segments retransmitted (timeouts, fast and TLP) */
+} USTACK_TCP_INFO;
 
 /* ---- network events ---------------------------------------------------------------------- */
 #define FD_READ_BIT 0

@@ -187,6 +187,24 @@ extern "C" int WSPCleanup(WSPHOST host, LPINT lpErrno) {
     return succeed(lpErrno);
 }
 
+namespace ustack {
+int destroy_host(ustack_host* host) {
+    ApiLock lock;
+    if (registry().hosts.count(host) == 0) return WSANOTINITIALISED;
+    auto& im = host->core->impl();
+    im.stopping = true;
+    std::vector<std::shared_ptr<SocketState>> mine;
+    for (auto& [h, s] : registry().sockets)
+        if (s->core == host->core.get()) mine.push_back(s);
+    for (auto& s : mine) close_now(*s, false);
+    registry().hosts.erase(host);
+    lock.unlock();
+    host->driver->stop();
+    delete host;
+    return 0;
+}
+}  // namespace ustack
+
 extern "C" DWORD WSPGetServiceFlags(WSPHOST host) {
     ApiLock lock;
     if (registry().hosts.count(host) == 0) return 0;
