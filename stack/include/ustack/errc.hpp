@@ -26,6 +26,10 @@ enum class Errc : std::uint8_t {
     addr_not_available,
     no_buffers,         // a bounded table is full
     not_listening,
+    // WSP layer outcomes (stack/src/api; the engine never returns these).
+    interrupted,        // the socket was closed while the call was blocked on it
+    too_many_sockets,   // the host's socket table is full
+    buffer_too_small,   // the caller's buffer cannot hold what is to be returned
 };
 
 constexpr std::string_view to_string(Errc e) {
@@ -48,6 +52,9 @@ constexpr std::string_view to_string(Errc e) {
         case Errc::addr_not_available: return "addr_not_available";
         case Errc::no_buffers: return "no_buffers";
         case Errc::not_listening: return "not_listening";
+        case Errc::interrupted: return "interrupted";
+        case Errc::too_many_sockets: return "too_many_sockets";
+        case Errc::buffer_too_small: return "buffer_too_small";
     }
     return "?";
 }

@@ -6,12 +6,13 @@
 //   engine thread (tun/ HostDriver) ──on_packets / service──▶ Stack ─▶ codec ─▶ PacketSink
 //
 // HostCore has no clock and no I/O of its own: the driver (tun/host.hpp: Asio io_context + a
-// Device) gives it packets and the time, sends what it produces, and arms one timer at
-// the deadline service() returns. Application calls change engine state under the lock, transmit from their own
-// thread when the driver allows it, and ask the driver to wake() and run service() only when
-// something is left for it (events, an earlier deadline). Blocking calls wait on a
-// condition variable that service() notifies -- no polling. Timeouts of blocking calls (linger)
-// are deadlines in host time, handled by service() like engine timers.
+// Device) gives it packets and the time, sends what it produces, and arms one timer at the
+// deadline service() returns. Application calls change engine state under the lock, transmit
+// from their own thread when the driver allows it, and ask the driver to wake() and run
+// service() only when something is left for it (events, an earlier deadline). Blocking calls
+// sleep until service() (or a close) wakes them -- no polling -- and every time-out of a call
+// (linger, select, event waits, cleanup) is a deadline on the driver's clock that service()
+// expires like an engine timer (stack/src/api/blocking.hpp).
 #pragma once
 
 #include <condition_variable>
@@ -67,13 +68,18 @@ class HostCore;
 using DriverFactory = std::function<std::unique_ptr<HostDriver>(HostCore&)>;
 
 // The process-wide lock and wake-up shared by every host, socket and event object. One lock
-// keeps WSPSelect / WSAWaitForMultipleEvents across hosts simple; every critical section is short.
+// keeps WSPSelect / WSAWaitForMultipleEvents across hosts simple; every critical section is
+// short. (Defined in stack/src/api/blocking.cpp.)
 std::mutex& api_mutex();
 std::condition_variable& api_cv();
 
+class Host;  // stack/src/api/host.hpp
+
 class HostCore {
 public:
-    explicit HostCore(const HostOptions& opts);
+    // `handle`: the WSPHOST this core belongs to (create_host), or nullptr for a core driven
+    // without the WSP registry (tests of the host runtime).
+    explicit HostCore(const HostOptions& opts, ustack_host* handle = nullptr);
     ~HostCore();
     HostCore(const HostCore&) = delete;
     HostCore& operator=(const HostCore&) = delete;
@@ -103,12 +109,11 @@ public:
     [[nodiscard]] const HostOptions& options() const { return opts_; }
 
     // ---- used by the WSP implementation (stack/src/api), under api_mutex() -----------------
-    struct Impl;
-    Impl& impl() { return *impl_; }
+    Host& host() { return *host_; }
 
 private:
     HostOptions opts_;
-    std::unique_ptr<Impl> impl_;
+    std::unique_ptr<Host> host_;
 };
 
 // Create a host: HostCore plus the driver `factory` makes for it. Returns nullptr and sets

@@ -1,6 +1,6 @@
 // Time as the engine sees it: an Instant it is *given*, never one it reads.
 //
-// The engine (stack/) has no clock. The host runtime (tun/) converts std::chrono::steady_clock to
+// The engine (stack/) has no clock. The host runtime (tun/) converts the system's monotonic clock to
 // Instant; tests advance a virtual clock by hand. Instants passed to the engine must be monotonic.
 #pragma once
 

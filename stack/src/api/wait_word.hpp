@@ -1,4 +1,6 @@
 // WaitWord: a counter that threads sleep on until it moves -- the wake-up of a blocking WSP call.
+// Part of the blocking room (blocking.hpp): with blocking.cpp the only code of the WSP layer that
+// makes a system call or reads a clock.
 //
 // Why not std::condition_variable: a thread woken from pthread_cond_wait takes the mutex back in
 // glibc's "contended" mode, so its next unlock makes a futex system call even when nobody waits
@@ -43,9 +45,12 @@ public:
             const auto until = std::chrono::steady_clock::now() + kSpin;
             bool moved = false;
             for (int i = 0; !moved; ++i) {
-                if (v_.load(std::memory_order_acquire) != seen) moved = true;
-                else if ((i & 31) == 31 && std::chrono::steady_clock::now() >= until) break;
-                else cpu_relax();
+                if (v_.load(std::memory_order_acquire) != seen)
+                    moved = true;
+                else if ((i & 31) == 31 && std::chrono::steady_clock::now() >= until)
+                    break;
+                else
+                    cpu_relax();
             }
             spinners_.fetch_sub(1, std::memory_order_relaxed);
             if (moved) {
@@ -66,7 +71,9 @@ public:
     }
 
     // Move the counter and wake every thread sleeping on it.
-    void wake_all() { wake(INT_MAX); }
+    void wake_all() {
+        wake(INT_MAX);
+    }
     // Move the counter and wake up to `n` (> 0) threads sleeping on it. The others sleep on
     // (their wait() saw the old value); a thread that has read the counter but not yet slept
     // returns at once.
@@ -75,7 +82,10 @@ public:
 #if defined(__linux__)
         (void)::syscall(SYS_futex, word(), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
 #else
-        if (n == 1) v_.notify_one(); else v_.notify_all();
+        if (n == 1)
+            v_.notify_one();
+        else
+            v_.notify_all();
 #endif
     }
 
@@ -93,7 +103,9 @@ private:
     static inline std::atomic<int> spinners_{0};
     static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
                   std::atomic<std::uint32_t>::is_always_lock_free);
-    std::uint32_t* word() { return reinterpret_cast<std::uint32_t*>(&v_); }
+    std::uint32_t* word() {
+        return reinterpret_cast<std::uint32_t*>(&v_);
+    }
     std::atomic<std::uint32_t> v_{0};
 };
 

@@ -1,5 +1,5 @@
 // The one mapping from engine results to Winsock error codes (STYLE.md §3 item 11).
-#include "api_internal.hpp"
+#include "wsa_errors.hpp"
 
 namespace ustack {
 
@@ -23,6 +23,9 @@ int wsa_error(Errc e) {
         case Errc::addr_not_available: return WSAEADDRNOTAVAIL;
         case Errc::no_buffers: return WSAENOBUFS;
         case Errc::not_listening: return WSAEINVAL;
+        case Errc::interrupted: return WSAEINTR;
+        case Errc::too_many_sockets: return WSAEMFILE;
+        case Errc::buffer_too_small: return WSAEFAULT;
     }
     return WSAEINVAL;
 }
@@ -31,7 +34,8 @@ int close_event_error(CloseReason r) {
     switch (r) {
         case CloseReason::none:
         case CloseReason::graceful: return 0;
-        case CloseReason::reset: return WSAECONNRESET;  // SEMANTICS.md §1.8
+        case CloseReason::reset:
+            return WSAECONNRESET;  // SEMANTICS.md §1.8
         // "terminated due to a time-out or other failure" (SEMANTICS.md checklist 42).
         case CloseReason::timed_out:
         case CloseReason::aborted:
@@ -40,16 +44,16 @@ int close_event_error(CloseReason r) {
     return WSAECONNABORTED;
 }
 
-int connect_error_for(CloseReason r) {
+Errc connect_errc(CloseReason r) {
     switch (r) {
-        case CloseReason::refused: return WSAECONNREFUSED;
-        case CloseReason::timed_out: return WSAETIMEDOUT;
-        case CloseReason::reset: return WSAECONNRESET;
-        case CloseReason::aborted: return WSAECONNABORTED;
+        case CloseReason::refused: return Errc::refused;
+        case CloseReason::timed_out: return Errc::timed_out;
+        case CloseReason::reset: return Errc::reset;
+        case CloseReason::aborted: return Errc::aborted;
         case CloseReason::none:
         case CloseReason::graceful: break;
     }
-    return WSAECONNABORTED;
+    return Errc::aborted;
 }
 
 }  // namespace ustack

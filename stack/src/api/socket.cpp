@@ -1,0 +1,509 @@
+// A WSP socket's lifecycle over the engine (see socket.hpp). The rules and their sources:
+// SEMANTICS.md §1 and its checklist (numbers in the comments), DESIGN.md §4.
+#include "socket.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "blocking.hpp"
+#include "host.hpp"
+#include "socket_table.hpp"
+#include "wsa_errors.hpp"
+
+namespace ustack {
+
+namespace {
+
+Connection* conn_of(Host& h, const Socket& s) {
+    return s.conn ? h.stack().connection(*s.conn) : nullptr;
+}
+
+// Wait on socket `id` until `ready(socket)` holds (or the socket is closed: interrupted;
+// or `deadline` passes: timed_out).
+template <class Ready>
+Errc wait_for(Host& h, ApiLock& lock, SocketId id, Ready ready,
+              std::optional<Instant> deadline = std::nullopt) {
+    auto alive = [&] { return h.sockets().find(id) != nullptr; };
+    auto cond = [&] { return ready(*h.sockets().find(id)); };
+    switch (wait_until(lock, h, h.sockets().waiter(id), deadline, alive, cond)) {
+        case WaitResult::ready: return Errc::ok;
+        case WaitResult::gone: return Errc::interrupted;
+        case WaitResult::timed_out: return Errc::timed_out;
+    }
+    return Errc::interrupted;
+}
+
+// Give a socket's connection back to the stack (graceful orphan unless aborted first).
+void release_conn(Host& h, Socket& s) {
+    if (!s.conn) {
+        return;
+    }
+    if (const Connection* c = h.stack().find(*s.conn); c != nullptr && !c->is_closed()) {
+        h.sockets().note_released(h.stack(), c->local().port, c->remote());
+    }
+    h.sockets().detach(*s.conn);
+    (void)h.stack().release(*s.conn);
+    s.conn.reset();
+}
+
+// The socket leaves the table: no more events, its handle fails WSAENOTSOCK, its blocked
+// calls end (interrupted), and waits on several objects that name it look again.
+void remove_socket(Host& h, Socket& s) {
+    if (s.listener) {
+        h.sockets().detach(*s.listener);
+        (void)h.stack().close_listener(*s.listener);
+        s.listener.reset();
+    }
+    if (s.bound && s.kind == Socket::Kind::fresh) {
+        h.sockets().unreserve_port(s.bound_port);
+    }
+    const SocketId id = s.id;
+    h.sockets().erase(id);  // `s` is gone from here on
+    h.after_call();
+    wake_waiter(h.sockets().waiter(id));
+    if (multi_waiters() > 0) {
+        notify_multi();
+    }
+}
+
+}  // namespace
+
+const Connection* connection_of(const Host& h, const Socket& s) {
+    return s.conn ? h.stack().find(*s.conn) : nullptr;
+}
+
+SocketConditions conditions(const Host& h, const Socket& s) {
+    SocketConditions c;
+    c.listening = s.kind == Socket::Kind::listening && s.listener;
+    if (c.listening) {
+        c.accept_queue = h.stack().accept_queue_size(*s.listener);
+    }
+    c.connecting = s.connecting;
+    c.connected = s.connected;
+    c.connect_error = wsa_error(s.connect_error);
+    if (const Connection* conn = connection_of(h, s)) {
+        c.has_conn = true;
+        c.recv_available = conn->recv_available();
+        c.recv_shut = conn->recv_shut();
+        c.at_eof = conn->at_eof();
+        c.closed = conn->is_closed();
+        const CloseReason r = conn->close_reason();
+        if (c.closed && r != CloseReason::graceful && r != CloseReason::none) {
+            c.hard_close_error = close_event_error(r);
+        }
+        c.send_space = conn->send_space();
+    }
+    return c;
+}
+
+void settle(Host& h, Socket& s) {
+    // The outcome of a connect is known once the handshake completes or the connection dies.
+    if (s.connecting) {
+        if (const Connection* c = connection_of(h, s)) {
+            if (c->is_synchronized()) {
+                s.connecting = false;
+                s.connected = true;
+                s.connect_error = Errc::ok;
+                s.events.on_connected();  // FD_WRITE on connect completion (47)
+            } else if (c->is_closed()) {
+                s.connecting = false;
+                s.connect_error = connect_errc(c->close_reason());
+                s.last_error = s.connect_error;
+            }
+        }
+    }
+    s.events.update(conditions(h, s));
+}
+
+// ---- binding, listening, accepting ------------------------------------------------------------
+
+Errc bind_socket(Host& h, Socket& s, std::uint16_t port) {
+    if (s.bound || s.kind != Socket::Kind::fresh || s.connecting) {
+        return Errc::invalid_argument;
+    }
+    if (port != 0 && (h.stack().port_in_use(port) || h.sockets().port_reserved(port))) {
+        return Errc::addr_in_use;
+    }
+    s.bound = true;
+    s.bound_port = port;
+    h.sockets().reserve_port(port);
+    return Errc::ok;
+}
+
+Errc listen_socket(Host& h, Socket& s, int backlog) {
+    if (s.kind == Socket::Kind::listening) {
+        return Errc::ok;
+    }
+    if (s.kind == Socket::Kind::connection || s.connecting) {
+        return Errc::already_connected;
+    }
+    if (!s.bound) {
+        return Errc::invalid_argument;  // Winsock: listen needs a bound socket
+    }
+    h.sockets().unreserve_port(s.bound_port);
+    auto r = h.stack().listen(s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)));
+    if (!r.ok()) {
+        h.sockets().reserve_port(s.bound_port);
+        return r.error;
+    }
+    s.kind = Socket::Kind::listening;
+    s.listener = r.value;
+    s.bound_port = h.stack().listener_port(r.value);
+    h.sockets().attach(r.value, s.id);
+    settle(h, s);
+    return Errc::ok;
+}
+
+Errc accept_socket(Host& h, ApiLock& lock, SocketId lid, SOCKET* out, Endpoint* peer) {
+    Socket* l = h.sockets().find(lid);
+    if (l->kind != Socket::Kind::listening || !l->listener) {
+        return Errc::invalid_argument;
+    }
+    l->events.on_accept_call();  // FD_ACCEPT re-enabled by any WSPAccept (48)
+    const ListenerId listener = *l->listener;
+    if (h.stack().accept_queue_size(listener) == 0) {
+        if (l->nonblocking) {
+            settle(h, *l);
+            return Errc::would_block;
+        }
+        const Errc e = wait_for(
+            h, lock, lid, [&](const Socket&) { return h.stack().accept_queue_size(listener) > 0; });
+        if (e != Errc::ok) {
+            return e;
+        }
+        l = h.sockets().find(lid);
+    }
+    Socket* n = h.sockets().create(h.key());
+    if (n == nullptr) {
+        return Errc::too_many_sockets;  // the connection stays queued
+    }
+    l = h.sockets().find(lid);  // (the table may have grown; slots do not move)
+    auto r = h.stack().accept(listener);
+    if (!r.ok()) {
+        h.sockets().erase(n->id);
+        return r.error;
+    }
+    n->kind = Socket::Kind::connection;
+    n->conn = r.value;
+    n->connected = true;
+    n->events.on_connected();  // FD_WRITE on accept (47)
+    // Accepted sockets inherit the listener's properties, event registration included (54).
+    n->nonblocking = l->nonblocking;
+    n->linger = l->linger;
+    n->nodelay = l->nodelay;
+    n->events.inherit(l->events);
+    if (Connection* c = h.stack().connection(r.value); c != nullptr) {
+        if (n->nodelay) {
+            c->set_nodelay(true);
+        }
+        *peer = c->remote();
+    }
+    h.sockets().attach(r.value, n->id);
+    *out = n->handle;
+    settle(h, *n);
+    settle(h, *l);
+    h.after_call();
+    return Errc::ok;
+}
+
+// ---- connecting -------------------------------------------------------------------------------
+
+Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote) {
+    Socket* s = h.sockets().find(id);
+    if (s->kind == Socket::Kind::listening) {
+        return Errc::invalid_argument;
+    }
+    if (s->connecting) {
+        return Errc::in_progress;  // WSAEALREADY (56)
+    }
+    if (s->kind == Socket::Kind::connection) {
+        const Connection* c = connection_of(h, *s);
+        if ((c != nullptr && !c->is_closed()) || s->connected) {
+            return Errc::already_connected;  // WSAEISCONN (56)
+        }
+        release_conn(h, *s);  // a failed attempt: the socket may connect again (SPI WSPConnect)
+    }
+    if (s->bound) {
+        h.sockets().unreserve_port(s->bound_port);
+    }
+    auto r = h.stack().connect(remote, h.now(), s->bound ? s->bound_port : 0);
+    if (!r.ok()) {
+        if (s->bound) {
+            h.sockets().reserve_port(s->bound_port);
+        }
+        return r.error;
+    }
+    s->kind = Socket::Kind::connection;
+    s->conn = r.value;
+    if (s->nodelay) {
+        h.stack().connection(r.value)->set_nodelay(true);
+    }
+    s->connecting = true;
+    s->connect_error = Errc::ok;
+    s->events.on_connect_started();
+    h.sockets().attach(r.value, id);
+    h.after_call();
+    if (s->nonblocking) {
+        return Errc::would_block;  // the outcome comes as FD_CONNECT (55)
+    }
+    if (Errc e = wait_for(h, lock, id, [](const Socket& x) { return !x.connecting; });
+        e != Errc::ok) {
+        return e;
+    }
+    return h.sockets().find(id)->connect_error;
+}
+
+// ---- data -------------------------------------------------------------------------------------
+
+Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bufs,
+                 std::size_t* sent) {
+    *sent = 0;
+    Socket* s = h.sockets().find(id);
+    if (s->kind != Socket::Kind::connection || (!s->connected && !s->connecting)) {
+        return Errc::not_connected;
+    }
+    s->events.on_send_call();  // FD_WRITE is re-armed only by a WSAEWOULDBLOCK send (47)
+    std::size_t total = 0;
+    for (const WSABUF& b : bufs) {
+        total += b.len;
+    }
+    std::size_t done = 0;
+    std::size_t bi = 0;
+    std::size_t off = 0;
+    while (done < total) {
+        s = h.sockets().find(id);
+        Connection* c = conn_of(h, *s);
+        if (c == nullptr) {
+            return Errc::not_connected;
+        }
+        while (bi < bufs.size() && off == bufs[bi].len) {
+            ++bi;
+            off = 0;
+        }
+        const auto chunk =
+            std::span(reinterpret_cast<const std::byte*>(bufs[bi].buf) + off, bufs[bi].len - off);
+        auto r = c->send(chunk);
+        if (r.ok()) {
+            done += r.value;
+            off += r.value;
+            h.after_call();
+            continue;
+        }
+        if (r.error != Errc::would_block) {
+            if (done > 0) {
+                break;  // report what was queued; the error shows on the next call
+            }
+            return r.error;
+        }
+        if (s->nonblocking) {
+            if (done > 0) {
+                break;
+            }
+            s->events.on_send_would_block();  // FD_WRITE when space frees (47, 59)
+            return Errc::would_block;
+        }
+        const Errc e = wait_for(h, lock, id, [&](const Socket& x) {
+            const Connection* cc = connection_of(h, x);
+            return cc == nullptr || cc->send_space() > 0 || cc->is_closed() || cc->send_shut();
+        });
+        if (e != Errc::ok) {
+            return e;
+        }
+    }
+    *sent = done;
+    return Errc::ok;
+}
+
+Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bufs,
+                 std::size_t* received) {
+    *received = 0;
+    Socket* s = h.sockets().find(id);
+    s->events.on_recv_call();  // any WSPRecv re-enables FD_READ, even a failing one (46)
+    // Level-triggered FD_READ: whatever this call leaves unread is recorded again.
+    struct Settle {
+        Host& h;
+        SocketId id;
+        ~Settle() {
+            if (Socket* x = h.sockets().find(id)) {
+                settle(h, *x);
+            }
+        }
+    } settle_on_exit{h, id};
+    if (s->kind != Socket::Kind::connection || !s->connected) {
+        if (s->connecting && s->nonblocking) {
+            return Errc::would_block;
+        }
+        if (!s->connecting) {
+            return Errc::not_connected;
+        }
+    }
+    if (!s->nonblocking) {
+        // A blocking receive during a connect waits for its outcome first.
+        if (Errc e = wait_for(h, lock, id, [](const Socket& x) { return !x.connecting; });
+            e != Errc::ok) {
+            return e;
+        }
+        if (h.sockets().find(id)->connect_error != Errc::ok) {
+            return Errc::not_connected;
+        }
+        // One byte is enough (SEMANTICS checklist 28).
+        if (Errc e = wait_for(h, lock, id,
+                              [&](const Socket& x) {
+                                  const Connection* c = connection_of(h, x);
+                                  return c == nullptr || c->recv_available() > 0 || c->at_eof() ||
+                                         c->is_closed() || c->recv_shut();
+                              });
+            e != Errc::ok) {
+            return e;
+        }
+        s = h.sockets().find(id);
+    }
+    Connection* c = conn_of(h, *s);
+    if (c == nullptr) {
+        return Errc::not_connected;
+    }
+    std::size_t done = 0;
+    std::size_t wanted = 0;
+    for (const WSABUF& b : bufs) {
+        wanted += b.len;
+        if (b.len == 0) {
+            continue;
+        }
+        auto r = c->recv(std::span(reinterpret_cast<std::byte*>(b.buf), b.len));
+        if (!r.ok()) {
+            if (done > 0) {
+                break;
+            }
+            return r.error;
+        }
+        done += r.value;
+        if (r.value < b.len) {
+            break;
+        }
+    }
+    // A zero-length receive still reports the connection's state.
+    if (wanted == 0 && c->recv_shut()) {
+        return Errc::shutdown;
+    }
+    h.after_call();  // a window update may be due
+    *received = done;
+    return Errc::ok;
+}
+
+// ---- shutdown and disconnect data -------------------------------------------------------------
+
+Errc shutdown_socket(Host& h, Socket& s, int how) {
+    Connection* c = conn_of(h, s);
+    if (c == nullptr || !s.connected) {
+        return Errc::not_connected;  // checklist 3
+    }
+    Errc e = Errc::ok;
+    if (how == SD_RECEIVE || how == SD_BOTH) {
+        e = c->shutdown_receive();
+    }
+    // SD_BOTH with unread data resets the connection in its SD_RECEIVE half (checklist 7); that
+    // reset is the requested outcome, so the SD_SEND half has nothing left to do.
+    if (e == Errc::ok && (how == SD_SEND || how == SD_BOTH) && !c->is_closed()) {
+        e = c->shutdown_send(nullptr);
+    }
+    h.after_call();
+    settle(h, s);
+    return e;
+}
+
+Errc send_disconnect(Host& h, Socket& s, const DisconnectData* disc) {
+    Connection* c = conn_of(h, s);
+    if (c == nullptr || !s.connected) {
+        return Errc::not_connected;  // checklist 12
+    }
+    // Negotiation and the connection's limit are the Connection's to check (11, 16); NULL data
+    // is exactly shutdown(SD_SEND) (10).
+    const Errc e = c->shutdown_send(disc);
+    h.after_call();
+    if (e == Errc::ok && disc != nullptr) {
+        h.count_disconnect_sent();
+    }
+    return e;
+}
+
+Errc recv_disconnect(Host& h, Socket& s, WSABUF* buf) {
+    Connection* c = conn_of(h, s);
+    if (c == nullptr || !s.connected) {
+        return Errc::not_connected;  // checklist 18
+    }
+    const auto& peer = c->peer_disconnect_data();
+    const std::size_t n = (c->peer_fin_received() && peer) ? peer->len : 0;
+    if (n > 0 && (buf == nullptr || buf->buf == nullptr || buf->len < n)) {
+        return Errc::buffer_too_small;  // checklist 19 (WSAEFAULT): the data stays retrievable
+    }
+    if (n > 0) {
+        std::memcpy(buf->buf, peer->bytes.data(), n);
+        h.count_disconnect_received();
+    }
+    if (buf != nullptr) {
+        buf->len = static_cast<u_long>(n);
+    }
+    // "subsequent receives on the socket will be disallowed" (checklist 22, 23): as SD_RECEIVE.
+    if (!c->recv_shut()) {
+        (void)c->shutdown_receive();
+    }
+    h.after_call();
+    return Errc::ok;
+}
+
+// ---- closing ----------------------------------------------------------------------------------
+
+void close_now(Host& h, Socket& s, bool abortive) {
+    if (Connection* c = conn_of(h, s); c != nullptr && abortive) {
+        c->abort();
+    }
+    release_conn(h, s);
+    remove_socket(h, s);
+}
+
+Errc close_socket(Host& h, ApiLock& lock, SocketId id) {
+    Socket* s = h.sockets().find(id);
+    Connection* c = conn_of(h, *s);
+    if (c == nullptr || c->is_closed() || s->linger.l_onoff == 0) {
+        close_now(h, *s, false);  // SO_DONTLINGER: graceful in the background (29, 30)
+        return Errc::ok;
+    }
+    if (s->linger.l_linger == 0) {
+        close_now(h, *s, true);  // SO_LINGER {1,0}: RST now, no TIME-WAIT (31)
+        return Errc::ok;
+    }
+    // SO_LINGER {1,n}.
+    if (s->nonblocking && !(c->all_acked() && c->send_queued() == 0)) {
+        return Errc::would_block;  // 34: the handle stays valid, nothing is sent
+    }
+    c->close();
+    h.after_call();
+    if (!s->nonblocking) {
+        // Block until everything we sent (FIN included) is acknowledged or n seconds pass (32).
+        // "Everything acked" is no engine event: every engine pass wakes this wait.
+        const Instant deadline = h.now() + std::chrono::seconds(s->linger.l_linger);
+        Waiter* w = &h.sockets().waiter(id);
+        h.watch(w);
+        const Errc e = wait_for(
+            h, lock, id,
+            [&](const Socket& x) {
+                const Connection* cc = connection_of(h, x);
+                return cc == nullptr || cc->is_closed() || cc->all_acked();
+            },
+            deadline);
+        h.unwatch(w);
+        if (e == Errc::interrupted) {
+            return Errc::ok;  // WSPCleanup took it meanwhile
+        }
+        s = h.sockets().find(id);
+        const Connection* cc = connection_of(h, *s);
+        if (e == Errc::timed_out && cc != nullptr && !cc->is_closed() && !cc->all_acked()) {
+            close_now(h, *s, true);  // linger expired: hard close, no TIME-WAIT (33)
+            return Errc::ok;
+        }
+    }
+    close_now(h, *s, false);
+    return Errc::ok;
+}
+
+}  // namespace ustack

@@ -1,0 +1,103 @@
+// A WSP socket and its lifecycle: binding, listening, accepting, connecting, sending and
+// receiving, shutdown, disconnect data and close with SO_LINGER -- Winsock's connection model
+// (SEMANTICS.md §1.1-§1.7, §1.10; DESIGN.md §4) over the engine's Stack and Connection.
+//
+// The operations below are what the WSP calls (wsp.cpp, the facade) do once they have checked
+// the handle and their arguments. Each returns an engine-style Errc (mapped to WSAE* once, in
+// wsa_errors.cpp) and checks only what the engine cannot know (the socket's own state); rules
+// of TCP itself are the Connection's. Blocking operations take the socket's SocketId, not a
+// reference: the socket may be closed (and its slot freed) while they sleep -- they then fail
+// Errc::interrupted and touch nothing of it.
+//
+// Under the API lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "network_events.hpp"
+#include "ustack/errc.hpp"
+#include "ustack/stack.hpp"
+#include "ustack/wsp.h"
+
+namespace ustack {
+
+class ApiLock;
+class Host;
+
+// A slot of a host's socket table (socket_table.hpp).
+struct SocketId {
+    std::uint32_t index = 0;
+    std::uint32_t generation = 0;  // 0: never a valid socket
+    bool operator==(const SocketId&) const = default;
+};
+
+struct Socket {
+    enum class Kind : std::uint8_t { fresh, listening, connection };
+
+    SocketId id;
+    SOCKET handle = INVALID_SOCKET;
+    Kind kind = Kind::fresh;
+
+    // Addressing.
+    bool bound = false;
+    std::uint16_t bound_port = 0;        // WSPBind's port (0: ephemeral)
+    std::optional<ConnId> conn;          // kind == connection
+    std::optional<ListenerId> listener;  // kind == listening
+
+    // Connection progress: `connecting` from WSPConnect until the outcome is known; then
+    // `connect_error` holds ok or why the attempt failed.
+    bool connecting = false;
+    bool connected = false;  // reached ESTABLISHED at least once (connect or accept)
+    Errc connect_error = Errc::ok;
+    Errc last_error = Errc::ok;  // SO_ERROR
+
+    // Options.
+    bool nonblocking = false;
+    LINGER linger{0, 0};
+    bool nodelay = false;
+
+    NetworkEvents events;
+};
+
+// ---- operations (socket.cpp) ------------------------------------------------------------------
+
+// WSPBind to `port` of the host's address (0: an ephemeral port chosen at listen / connect).
+Errc bind_socket(Host& h, Socket& s, std::uint16_t port);
+Errc listen_socket(Host& h, Socket& s, int backlog);
+// Take a connection from the listener's queue (blocking unless non-blocking); the new socket's
+// handle in *out, the peer in *peer.
+Errc accept_socket(Host& h, ApiLock& lock, SocketId listener, SOCKET* out, Endpoint* peer);
+Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote);
+// Queue the bytes of `bufs` in order (blocking sockets wait for room until all are queued);
+// *sent gets the count.
+Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bufs,
+                 std::size_t* sent);
+// Read into `bufs` in order (blocking sockets wait for one byte or the end); *received gets the
+// count (0 at end of stream).
+Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bufs,
+                 std::size_t* received);
+Errc shutdown_socket(Host& h, Socket& s, int how);
+// WSPSendDisconnect: SD_SEND with the FIN carrying `disc` (nullptr: none).
+Errc send_disconnect(Host& h, Socket& s, const DisconnectData* disc);
+// WSPRecvDisconnect: the peer's disconnect data into `buf` (its length set to the count), then
+// receives are disabled.
+Errc recv_disconnect(Host& h, Socket& s, WSABUF* buf);
+// WSPCloseSocket, with SO_LINGER's three behaviours.
+Errc close_socket(Host& h, ApiLock& lock, SocketId id);
+// The socket leaves at once (WSPCleanup, destroy_host): graceful in the background, or a RST
+// when `abortive`.
+void close_now(Host& h, Socket& s, bool abortive);
+
+// Bring the socket's connection progress up to date and record its network events (after an
+// engine event or a call that changed it).
+void settle(Host& h, Socket& s);
+// What the socket's state offers network events and WSPSelect now.
+[[nodiscard]] SocketConditions conditions(const Host& h, const Socket& s);
+
+// The connection behind the socket, or nullptr.
+[[nodiscard]] const Connection* connection_of(const Host& h, const Socket& s);
+
+}  // namespace ustack
