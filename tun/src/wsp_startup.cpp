@@ -1,5 +1,5 @@
 // WSPStartup: validate a WSPHOSTCONFIG, open the device, and start a host (HostCore + AsioHost).
-// WSPCleanup is in stack/src/api/wsp.cpp (it needs HostCore's internals).
+// WSPCleanup is in stack/src/api (host.cpp: cleanup_host).
 //
 // This file includes ustack/wsp.h, so it may include no socket header -- and the tun/ headers
 // include none (they declare Asio's io_context without including Asio).

@@ -6,8 +6,6 @@
 #include <condition_variable>
 #include <utility>
 
-#include "host.hpp"
-
 namespace ustack {
 
 namespace {
@@ -86,7 +84,7 @@ ChainWake chain_next() {
     return {};
 }
 
-void chain_forget(const Host* host) {
+void chain_forget(const WaitHost* host) {
     auto& chain = room().chain;
     std::erase_if(chain, [&](Waiter* w) {
         if (w->host != host) {
@@ -128,7 +126,7 @@ void sleep_on(ApiLock& lock, Waiter& w) {
 }
 }  // namespace
 
-WaitResult wait_until(ApiLock& lock, Host& host, Waiter& w, std::optional<Instant> deadline,
+WaitResult wait_until(ApiLock& lock, WaitHost& host, Waiter& w, std::optional<Instant> deadline,
                       Condition alive, Condition ready) {
     std::optional<Timeouts::Key> entry;
     WaitResult result = WaitResult::ready;
@@ -161,7 +159,7 @@ WaitResult wait_until(ApiLock& lock, Host& host, Waiter& w, std::optional<Instan
     return result;
 }
 
-bool wait_multi(ApiLock& lock, Host* host, std::optional<Instant> deadline) {
+bool wait_multi(ApiLock& lock, WaitHost* host, std::optional<Instant> deadline) {
     if (deadline && host != nullptr && host->now() >= *deadline) {
         return false;
     }

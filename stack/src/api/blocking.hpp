@@ -31,21 +31,21 @@
 
 namespace ustack {
 
-class Host;
+class WaitHost;
 
 // Where the blocked callers of one socket sleep. Lives in the socket table's slot, outside the
 // socket's own state, so a caller woken after the socket was closed (and its slot reused) still
 // finds the word it slept on. Under the lock except `word`.
 struct Waiter {
     WaitWord word;
-    int waiters = 0;             // threads sleeping (or about to) on `word`
-    bool queued = false;         // in the wake chain
-    int wake_count = 0;          // how many of them the chain wakes (see chain_push)
-    const Host* host = nullptr;  // the host whose table holds this waiter
+    int waiters = 0;                 // threads sleeping (or about to) on `word`
+    bool queued = false;             // in the wake chain
+    int wake_count = 0;              // how many of them the chain wakes (see chain_push)
+    const WaitHost* host = nullptr;  // the host whose table holds this waiter
 };
 
 // The packets the calling thread has transmitted under the lock and must write after it: the
-// driver whose direct sink holds them (set by Host::wake, cleared by ApiLock::unlock).
+// driver whose direct sink holds them (set by Host::after_call, cleared by ApiLock::unlock).
 HostDriver*& pending_tx();
 
 // The lock of one API call (api_mutex()). Releasing it writes what the call transmitted and
@@ -96,7 +96,7 @@ struct ChainWake {
 };
 ChainWake chain_next();
 // Drop a host's waiters from the chain (the host is going away). Under the lock.
-void chain_forget(const Host* host);
+void chain_forget(const WaitHost* host);
 
 // Wake every thread blocked on `w` now (closes; under the lock).
 inline void wake_waiter(Waiter& w) {
@@ -133,6 +133,37 @@ private:
     std::uint64_t next_ = 0;
 };
 
+// What the room needs of a host whose clock times waits out: the clock, the deadlines and
+// whether the host is going away. Host (host.hpp) is one. Under the lock.
+class WaitHost {
+public:
+    [[nodiscard]] virtual Instant now() const = 0;
+    // A deadline was added: the host's timer must fire by then.
+    virtual void arm_deadlines() = 0;
+
+    [[nodiscard]] Timeouts& timeouts() { return timeouts_; }
+    [[nodiscard]] const Timeouts& timeouts() const { return timeouts_; }
+    // WSPCleanup under way: no new sockets; waits on the host leave as soon as they can.
+    [[nodiscard]] bool stopping() const { return stopping_; }
+    void set_stopping() { stopping_ = true; }
+    // Multi-object waits (wait_multi) with a deadline on this host's clock, under way
+    // (WSPCleanup waits until none is left).
+    [[nodiscard]] int timed_waits() const { return timed_waits_; }
+    void enter_timed_wait() { ++timed_waits_; }
+    void leave_timed_wait() { --timed_waits_; }
+
+protected:
+    WaitHost() = default;
+    ~WaitHost() = default;
+    WaitHost(const WaitHost&) = delete;
+    WaitHost& operator=(const WaitHost&) = delete;
+
+private:
+    Timeouts timeouts_;
+    int timed_waits_ = 0;
+    bool stopping_ = false;
+};
+
 // A borrowed callable `bool()` (the condition a wait re-checks), so the waits need no template.
 class Condition {
 public:
@@ -152,13 +183,13 @@ enum class WaitResult : std::uint8_t { ready, gone, timed_out };
 // Wait (a blocking call on one socket of `host`) until `ready()` holds, `alive()` fails (the
 // socket was closed: gone) or the host's clock reaches `deadline` (timed_out). Both conditions
 // are checked under the lock before the first sleep and after every wake-up.
-WaitResult wait_until(ApiLock& lock, Host& host, Waiter& w, std::optional<Instant> deadline,
+WaitResult wait_until(ApiLock& lock, WaitHost& host, Waiter& w, std::optional<Instant> deadline,
                       Condition alive, Condition ready);
 
 // Multi-object waits (select, event waits, cleanup) sleep on api_cv(), counted, so the engine
 // notifies it only while anybody waits. Under the lock held by `lock`.
 // Until notified, or until `host`'s clock reaches `deadline`; false when it has.
-bool wait_multi(ApiLock& lock, Host* host = nullptr, std::optional<Instant> deadline = {});
+bool wait_multi(ApiLock& lock, WaitHost* host = nullptr, std::optional<Instant> deadline = {});
 // A deadline on the process's monotonic clock, for the one wait that belongs to no host (see
 // the top).
 class WallDeadline {

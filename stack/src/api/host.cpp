@@ -46,7 +46,7 @@ std::uint64_t Host::transmit(PacketSink& out, Instant now) {
 
 std::optional<Instant> Host::deadline() const {
     std::optional<Instant> next = stack_.poll_timeout();
-    if (const auto t = timeouts_.next(); t && (!next || *t < *next)) {
+    if (const auto t = timeouts().next(); t && (!next || *t < *next)) {
         next = t;
     }
     return next;
@@ -103,7 +103,7 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
             stack_.on_timeout(now);
         }
         // Blocked calls' deadlines are host time, like engine timers.
-        notify = timeouts_.expire(now);
+        notify = timeouts().expire(now);
         for (Waiter* w : watched_) {
             chain_push(*w);
         }
@@ -131,7 +131,7 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
         }
         // Threads waiting on several objects (select, event waits) hear about every change;
         // WSPCleanup about every pass.
-        if ((events || stopping_) && multi_waiters() > 0) {
+        if ((events || stopping()) && multi_waiters() > 0) {
             notify = true;
         }
         timer = arm_timer(now);

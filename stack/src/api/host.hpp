@@ -31,7 +31,7 @@ struct ustack_host {
 
 namespace ustack {
 
-class Host {
+class Host final : public WaitHost {
 public:
     // `handle`: the WSPHOST this host is (nullptr for a core driven without the registry).
     Host(ustack_host* handle, const HostOptions& opts);
@@ -43,14 +43,13 @@ public:
     [[nodiscard]] const Stack& stack() const { return stack_; }
     [[nodiscard]] SocketTable& sockets() { return sockets_; }
     [[nodiscard]] const SocketTable& sockets() const { return sockets_; }
-    [[nodiscard]] Timeouts& timeouts() { return timeouts_; }
     [[nodiscard]] const HostOptions& options() const { return opts_; }
     [[nodiscard]] ustack_host* handle() const { return handle_; }
     [[nodiscard]] std::uint32_t key() const { return key_; }
     void set_key(std::uint32_t k) { key_ = k; }
-    [[nodiscard]] Instant now() const { return driver_ != nullptr ? driver_->now() : Instant{}; }
-    [[nodiscard]] bool stopping() const { return stopping_; }
-    void set_stopping() { stopping_ = true; }
+    [[nodiscard]] Instant now() const override {
+        return driver_ != nullptr ? driver_->now() : Instant{};
+    }
     void attach(HostDriver* d) { driver_ = d; }
 
     // After a call changed engine state: transmit what is ready from the calling thread when
@@ -67,7 +66,7 @@ public:
         }
     }
     // A blocked call's deadline was added: the driver's timer must fire by then.
-    void arm_deadlines() {
+    void arm_deadlines() override {
         if (timer_late()) {
             wake_engine();
         }
@@ -76,10 +75,6 @@ public:
     // which no engine event announces). Under the lock.
     void watch(Waiter* w) { watched_.push_back(w); }
     void unwatch(Waiter* w);
-    // Multi-object waits (wait_multi) with a deadline on this host's clock, under way.
-    void enter_timed_wait() { ++timed_waits_; }
-    void leave_timed_wait() { --timed_waits_; }
-    [[nodiscard]] int timed_waits() const { return timed_waits_; }
 
     // Counters of the calls (WSPFormatHostStats).
     void count_disconnect_sent() { ++disc_sent_; }
@@ -112,11 +107,8 @@ private:
     Codec codec_;
     HostDriver* driver_ = nullptr;
     SocketTable sockets_;
-    Timeouts timeouts_;
     std::vector<Waiter*> watched_;
-    int timed_waits_ = 0;
     std::uint32_t key_ = 0;  // in the process's host table (socket_table.hpp)
-    bool stopping_ = false;  // WSPCleanup under way: no new sockets
     // What the driver's timer is set to (under the lock, so an application call that moves a
     // deadline earlier sees the engine thread's latest choice).
     std::optional<Instant> timer_at_;
