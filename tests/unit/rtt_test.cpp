@@ -150,4 +150,17 @@ TEST_SUITE("rtt") {
         CHECK(e.rttvar() == 0us);
         CHECK(e.rto() == 10ms);  // G = 1 ms, then the floor
     }
+
+    TEST_CASE("TCP_INFO min RTT: the smallest sample is kept (empty before the first)") {
+        RttEstimator e = raw_estimator();
+        CHECK_FALSE(e.min_rtt().has_value());
+        e.on_sample(100ms);
+        CHECK(e.min_rtt() == 100ms);
+        e.on_sample(40ms);
+        e.on_sample(70ms);
+        CHECK(e.min_rtt() == 40ms);
+        e.backoff();
+        e.reset_backoff();
+        CHECK(e.min_rtt() == 40ms);  // backoff does not touch it
+    }
 }

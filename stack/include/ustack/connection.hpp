@@ -113,9 +113,15 @@ struct ConnStats {
     std::uint64_t segs_out = 0;
     std::uint64_t bytes_in = 0;   // payload bytes accepted in order
     std::uint64_t bytes_out = 0;  // payload bytes sent, including retransmissions
-    std::uint64_t retransmits = 0;        // segments re-sent (timeout or fast retransmit)
+    std::uint64_t retransmits = 0;        // segments re-sent (timeout, fast retransmit, TLP,
+                                          // SYN / SYN-ACK)
+    std::uint64_t bytes_retransmitted = 0;  // payload bytes of those segments
+    std::uint64_t syn_retransmits = 0;    // SYN or SYN-ACK sent again (included in retransmits)
     std::uint64_t timeouts = 0;           // retransmission timer expiries
+    std::uint64_t timeout_episodes = 0;   // runs of consecutive expiries with no ACK of new
+                                          // data between them (Windows' TimeoutEpisodes)
     std::uint64_t fast_retransmits = 0;
+    std::uint64_t dup_acks_in = 0;        // duplicate ACKs received, RFC 5681 §2 (a)-(e)
     std::uint64_t tail_loss_probes = 0;  // RFC 8985 §7 probes sent
     std::uint64_t rst_sent = 0;
     std::uint64_t rst_received = 0;       // acceptable RSTs that reset us
@@ -127,6 +133,7 @@ struct ConnStats {
     std::uint64_t dropped_bad_ack = 0;            // RFC 5961 §5 ACK test, or ACK of unsent data
     std::uint64_t dropped_ooo_limit = 0;          // reassembly range bound hit
     std::uint64_t ooo_segments = 0;               // held out of order
+    std::uint64_t bytes_reordered = 0;            // payload bytes of those segments
     std::uint64_t disc_option_ignored = 0;        // option on a segment without SYN/FIN, or not
                                                   // negotiated
     std::uint64_t zero_window_probes = 0;
@@ -145,8 +152,12 @@ struct ConnStats {
         bytes_in += o.bytes_in;
         bytes_out += o.bytes_out;
         retransmits += o.retransmits;
+        bytes_retransmitted += o.bytes_retransmitted;
+        syn_retransmits += o.syn_retransmits;
         timeouts += o.timeouts;
+        timeout_episodes += o.timeout_episodes;
         fast_retransmits += o.fast_retransmits;
+        dup_acks_in += o.dup_acks_in;
         tail_loss_probes += o.tail_loss_probes;
         rst_sent += o.rst_sent;
         rst_received += o.rst_received;
@@ -157,6 +168,7 @@ struct ConnStats {
         dropped_bad_ack += o.dropped_bad_ack;
         dropped_ooo_limit += o.dropped_ooo_limit;
         ooo_segments += o.ooo_segments;
+        bytes_reordered += o.bytes_reordered;
         disc_option_ignored += o.disc_option_ignored;
         zero_window_probes += o.zero_window_probes;
         keepalive_probes += o.keepalive_probes;
@@ -168,6 +180,49 @@ struct ConnStats {
         sack_blocks_sent += o.sack_blocks_sent;
         return *this;
     }
+};
+
+// A snapshot of one connection for TCP_INFO-style queries (Winsock SIO_TCP_INFO, Linux
+// TCP_INFO): Connection::info(now). Valid in every state; once the connection has ended
+// (CLOSED) the counters keep their final values and the rest describes the connection as it was
+// when it ended.
+struct TcpInfo {
+    TcpState state = TcpState::closed;
+    std::uint32_t mss = 0;            // send MSS: payload bytes per segment (options deducted)
+    Duration connection_time{0};      // since the connection was opened: our SYN queued
+                                      // (active), the peer's SYN taken (passive), or the ACK
+                                      // that returned a SYN cookie; 0 if never opened
+    // Negotiated on the SYNs (RFC 7323 §2-3, RFC 2018 §2).
+    bool timestamps = false;
+    bool sack = false;
+    bool window_scaling = false;
+    std::uint8_t snd_wscale = 0;      // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
+    std::uint8_t rcv_wscale = 0;      // Rcv.Wind.Shift: ours
+    // RFC 6298: 0 (srtt, min_rtt) before the first RTT sample.
+    Duration srtt{0};
+    Duration rttvar{0};
+    Duration rto{0};                  // the current RTO, backoff included (§5.5)
+    Duration min_rtt{0};              // smallest RTT sample taken
+    // Windows and buffers, in bytes.
+    std::uint32_t bytes_in_flight = 0;  // SND.MAX - SND.UNA (SYN and FIN count one each)
+    std::uint32_t cwnd = 0;           // 0 until the SYN exchange fixed the MSS
+    std::uint32_t ssthresh = 0xffffffffU;  // 0xffffffff: no congestion event yet
+    std::uint32_t snd_wnd = 0;        // SND.WND: the peer's window, scaled
+    std::uint32_t rcv_wnd = 0;        // RCV.WND: what we advertised beyond RCV.NXT
+    std::size_t recv_buffer = 0;      // the receive buffer's size (SO_RCVBUF)
+    std::size_t send_buffer = 0;      // the send buffer's size (SO_SNDBUF)
+    // Counters (ConnStats).
+    std::uint64_t bytes_out = 0;      // payload bytes sent, retransmissions included
+    std::uint64_t bytes_in = 0;       // payload bytes accepted in order
+    std::uint64_t bytes_reordered = 0;      // payload bytes that arrived out of order
+    std::uint64_t bytes_retransmitted = 0;  // payload bytes sent again
+    std::uint64_t fast_retransmits = 0;     // RFC 5681 §3.2 / RFC 6675 recoveries entered
+    std::uint64_t dup_acks_in = 0;          // duplicate ACKs received (RFC 5681 §2)
+    std::uint64_t timeout_episodes = 0;     // runs of consecutive retransmission timeouts
+    std::uint64_t syn_retransmits = 0;      // SYN or SYN-ACK retransmissions
+    std::uint64_t segs_in = 0;
+    std::uint64_t segs_out = 0;
+    std::uint64_t retransmits = 0;          // segments sent again (any cause)
 };
 
 class Connection {
@@ -274,6 +329,8 @@ public:
 
     // Introspection for tests, traces and stats.
     [[nodiscard]] const ConnStats& stats() const { return stats_; }
+    // The TCP_INFO snapshot at `now` (see TcpInfo). Any state, also CLOSED.
+    [[nodiscard]] TcpInfo info(Instant now) const;
     [[nodiscard]] std::optional<Instant> timer(Timer t) const {
         return timers_[static_cast<std::size_t>(t)];
     }
@@ -385,6 +442,7 @@ private:
     TcpState state_ = TcpState::closed;
     CloseReason reason_ = CloseReason::none;
     bool passive_ = false;  // opened by a listener (SYN-RECEIVED "returns to LISTEN" on RST)
+    std::optional<Instant> opened_at_;  // open_active / open_passive (TcpInfo::connection_time)
 
     // ---- send sequence space (RFC 9293 §3.3.1) ----
     SeqNum iss_;      // ISS

@@ -26,6 +26,8 @@ public:
     [[nodiscard]] Duration rto() const;
     [[nodiscard]] std::optional<Duration> srtt() const { return srtt_; }
     [[nodiscard]] Duration rttvar() const { return rttvar_; }
+    // The smallest sample given to on_sample (TCP_INFO's minimum RTT); empty before the first.
+    [[nodiscard]] std::optional<Duration> min_rtt() const { return min_rtt_; }
     // Timer expiries (backoff() calls) since the last sample or reset_backoff(). Keeps counting
     // after the RTO has reached max, so it can serve as a retry counter.
     [[nodiscard]] unsigned backoff_count() const { return backoff_shift_; }
@@ -33,6 +35,7 @@ public:
 private:
     Duration initial_rto_, min_rto_, max_rto_, granularity_;  // as configured; G = granularity
     std::optional<Duration> srtt_;  // SRTT; empty until the first sample (§2.1)
+    std::optional<Duration> min_rtt_;  // smallest sample so far (not part of RFC 6298)
     Duration rttvar_{0};            // RTTVAR; meaningful once srtt_ is set
     Duration base_rto_;             // RTO before backoff once srtt_ is set: §2.3 value, clamped
     unsigned backoff_shift_ = 0;    // number of §5.5 doublings applied on top of base_rto_

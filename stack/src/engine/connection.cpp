@@ -170,6 +170,7 @@ bool Connection::is_synchronized() const {
 void Connection::open_active(Instant now) {
     if (state_ != TcpState::closed || reason_ != CloseReason::none) return;
     // RFC 5681 §3.1 / RFC 6928: initial window set once the MSS is known (on the SYN-ACK).
+    opened_at_ = now;
     enter(TcpState::syn_sent, now);
     syn_pending_ = true;
 }
@@ -177,6 +178,7 @@ void Connection::open_active(Instant now) {
 void Connection::open_passive(const Segment& syn, Instant now) {
     if (state_ != TcpState::closed || reason_ != CloseReason::none) return;
     passive_ = true;
+    opened_at_ = now;
     stats_.segs_in++;
     // RFC 9293 §3.10.7.2 (LISTEN, third: SYN): RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; data on the SYN
     // is not accepted (no TFO): the peer sends it again after the handshake.
@@ -469,6 +471,41 @@ SeqNum Connection::data_end() const {
     return send_front_ + static_cast<std::uint32_t>(send_buf_.size());
 }
 
+TcpInfo Connection::info(Instant now) const {
+    TcpInfo i;
+    i.state = state_;
+    i.mss = snd_mss_;
+    if (opened_at_ && now > *opened_at_) i.connection_time = now - *opened_at_;
+    i.timestamps = ts_ok_;
+    i.sack = sack_ok_;
+    i.window_scaling = wscale_ok_;
+    i.snd_wscale = snd_wscale_;
+    i.rcv_wscale = rcv_wscale_;
+    i.srtt = rtt_.srtt().value_or(Duration{0});
+    i.rttvar = rtt_.rttvar();
+    i.rto = rtt_.rto();
+    i.min_rtt = rtt_.min_rtt().value_or(Duration{0});
+    i.bytes_in_flight = flight_size();
+    i.cwnd = cwnd();
+    i.ssthresh = ssthresh();
+    i.snd_wnd = snd_wnd_;
+    i.rcv_wnd = rcv_wnd();
+    i.recv_buffer = recv_buf_.capacity();
+    i.send_buffer = send_buf_.capacity();
+    i.bytes_out = stats_.bytes_out;
+    i.bytes_in = stats_.bytes_in;
+    i.bytes_reordered = stats_.bytes_reordered;
+    i.bytes_retransmitted = stats_.bytes_retransmitted;
+    i.fast_retransmits = stats_.fast_retransmits;
+    i.dup_acks_in = stats_.dup_acks_in;
+    i.timeout_episodes = stats_.timeout_episodes;
+    i.syn_retransmits = stats_.syn_retransmits;
+    i.segs_in = stats_.segs_in;
+    i.segs_out = stats_.segs_out;
+    i.retransmits = stats_.retransmits;
+    return i;
+}
+
 // ---- timers ----------------------------------------------------------------------------------
 
 std::optional<Instant> Connection::poll_timeout() const {
@@ -583,6 +620,9 @@ void Connection::on_keepalive_timeout(Instant now) {
 
 void Connection::on_retransmit_timeout(Instant now) {
     stats_.timeouts++;
+    // An episode is a run of consecutive expiries: retries_ is 0 after an ACK of new data (or
+    // the other resets of the retry count), so this expiry starts a new one.
+    if (retries_ == 0) stats_.timeout_episodes++;
     unsigned limit = cfg_.max_retransmits;
     if (state_ == TcpState::syn_sent) limit = cfg_.max_syn_retransmits;
     if (state_ == TcpState::syn_received) limit = cfg_.max_synack_retransmits;

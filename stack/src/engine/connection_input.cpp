@@ -271,6 +271,14 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     } else {
         // RFC 2018 / RFC 6675 §2: an ACK that does not move SND.UNA may still SACK new data.
         const bool sack_news = update_scoreboard(seg);
+        // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": (a) data outstanding, (b) no data, (c) SYN
+        // and FIN off (a SYN never gets here), (d) SEG.ACK = SND.UNA, (e) the same window as the
+        // last ACK. Counted for TCP_INFO as defined there; what triggers loss recovery below
+        // adds RFC 6675's SACK rule and leaves out zero windows.
+        if (snd_una_ != snd_max_ && seg.payload.empty() && !seg.has(tcp_flag::fin) &&
+            seg.ack == snd_una_ && seg_wnd == snd_wnd_) {
+            stats_.dup_acks_in++;
+        }
         if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(tcp_flag::fin) &&
             seg.window != 0 && snd_una_ != snd_max_ && (seg_wnd == snd_wnd_ || sack_news)) {
             // RFC 5681 §2 duplicate ACK (RFC 6675 §2: with SACK, one that reports new blocks).
@@ -464,6 +472,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
             if (reassembly_.add(offset, text.size())) {
                 (void)recv_buf_.write_at(offset, text);
                 stats_.ooo_segments++;
+                stats_.bytes_reordered += text.size();
                 sack_latest_ = seq;  // RFC 2018 §4: the first SACK block reports this segment
             } else {
                 stats_.dropped_ooo_limit++;

@@ -162,6 +162,7 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     if (syn_ack ? sack_ok_ : cfg_.sack) s.options.sack_permitted = true;
     if (!first_transmission) {
         stats_.retransmits++;
+        stats_.syn_retransmits++;
         // Karn (RFC 6298 §3): an ACK of ISS+1 could now be for either copy -- no RTT sample.
         rtt_seq_.reset();
     }
@@ -231,6 +232,7 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
     }
     if (retransmission) {
         stats_.retransmits++;
+        stats_.bytes_retransmitted += len;
         if (rtt_seq_ && *rtt_seq_ > seq) rtt_seq_.reset();  // Karn
     }
     emit(out, s, now);

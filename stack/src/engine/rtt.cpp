@@ -34,6 +34,7 @@ RttEstimator::RttEstimator(Duration initial_rto, Duration min_rto, Duration max_
 
 void RttEstimator::on_sample(Duration rtt) {
     rtt = std::max(rtt, Duration{0});  // a monotonic clock never yields less; be defensive
+    min_rtt_ = min_rtt_ ? std::min(*min_rtt_, rtt) : rtt;
     if (!srtt_) {
         // §2.2: first measurement R: SRTT <- R, RTTVAR <- R/2.
         srtt_ = rtt;
