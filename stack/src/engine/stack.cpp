@@ -122,6 +122,13 @@ Stack::Stack(const StackConfig& cfg, const SipKey& secret)
     ephemeral_counter_ = static_cast<std::uint32_t>(siphash24(derive_key(secret, 3), {}));
 }
 
+TcpConfig Stack::tcp_config(BufferSizes sizes) const {
+    TcpConfig t = cfg_.tcp;
+    if (sizes.send != 0) t.send_buffer = sizes.send;
+    if (sizes.recv != 0) t.recv_buffer = sizes.recv;
+    return t;
+}
+
 // ---- ingress ---------------------------------------------------------------------------------
 
 void Stack::on_segment(const Segment& seg, Instant now) {
@@ -255,7 +262,7 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
     }
     Slot& s = slots_[*idx];
     Listener& l = listeners_[li];
-    s.conn.emplace(cfg_.tcp, Endpoint{cfg_.addr, l.port}, syn.src(), iss);
+    s.conn.emplace(tcp_config(l.sizes), Endpoint{cfg_.addr, l.port}, syn.src(), iss);
     s.owner = Owner::listener;
     s.listener = li;
     s.queued = false;
@@ -305,7 +312,7 @@ void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
         stats_.syn_cookies_queue_drops++;
         return;
     }
-    const TcpConfig& tc = cfg_.tcp;
+    const TcpConfig tc = tcp_config(l.sizes);
     const std::uint16_t peer_mss = syn.options.mss.value_or(kDefaultMss);
     std::uint32_t mss_index = 0;
     for (std::uint32_t i = kCookieMss.size(); i-- > 0;) {
@@ -360,7 +367,7 @@ void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
 // the failure) if it is not a valid cookie; the caller then answers as LISTEN does (RST).
 bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now) {
     Listener& l = listeners_[li];
-    const TcpConfig& tc = cfg_.tcp;
+    const TcpConfig tc = tcp_config(l.sizes);
     const SeqNum iss = ack.ack - 1;
     const SeqNum peer_iss = ack.seq - 1;
     const std::uint32_t raw = iss.raw() - cookie_offset(l.port, ack.src());
@@ -530,7 +537,8 @@ std::optional<StackEvent> Stack::poll_event() {
 
 // ---- application calls -----------------------------------------------------------------------
 
-Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_port) {
+Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_port,
+                              BufferSizes sizes) {
     see(now);
     // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address must be rejected.
     if (remote.port == 0 || bad_address(remote.addr)) return Errc::invalid_argument;
@@ -550,7 +558,7 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     if (!idx) return Errc::no_buffers;
     Slot& s = slots_[*idx];
     const Endpoint local{cfg_.addr, port};
-    s.conn.emplace(cfg_.tcp, local, remote, isn_.generate(local, remote, now));
+    s.conn.emplace(tcp_config(sizes), local, remote, isn_.generate(local, remote, now));
     s.owner = Owner::app;
     register_tuple(*idx);
     stats_.connections_opened++;
@@ -560,7 +568,7 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     return id_of(*idx);
 }
 
-Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog) {
+Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes) {
     if (port == 0) {
         const auto p = pick_ephemeral(Endpoint{});
         if (!p) return Errc::addr_not_available;
@@ -581,6 +589,7 @@ Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog) {
     l.port = port;
     const std::size_t b = backlog == 0 ? cfg_.default_syn_backlog : backlog;
     l.backlog = std::max<std::size_t>(std::min(b, cfg_.max_accept_backlog), 1);
+    l.sizes = sizes;
     listener_by_port_[port] = li;
     port_use_[port]++;
     return ListenerId{li, l.generation};
@@ -665,6 +674,13 @@ Errc Stack::close_listener(ListenerId lid) {
     return Errc::ok;
 }
 
+Errc Stack::set_listener_buffers(ListenerId lid, BufferSizes sizes) {
+    Listener* l = listener_of(lid);
+    if (l == nullptr) return Errc::invalid_argument;
+    l->sizes = sizes;
+    return Errc::ok;
+}
+
 // ---- queries ---------------------------------------------------------------------------------
 
 std::uint16_t Stack::listener_port(ListenerId l) const {
@@ -680,6 +696,11 @@ std::size_t Stack::accept_queue_size(ListenerId l) const {
 std::size_t Stack::syn_queue_size(ListenerId l) const {
     const Listener* p = listener_of(l);
     return p == nullptr ? 0 : p->syn.size();
+}
+
+BufferSizes Stack::listener_buffers(ListenerId l) const {
+    const Listener* p = listener_of(l);
+    return p == nullptr ? BufferSizes{} : p->sizes;
 }
 
 const Connection* Stack::lookup(std::uint16_t local_port, Endpoint remote) const {
