@@ -22,24 +22,11 @@
 
 #include <algorithm>
 
+#include "ustack/byte_order.hpp"
+
 namespace ustack::tcp_options {
 
 namespace {
-
-std::uint16_t be16(std::span<const std::uint8_t> d, std::size_t i) {
-    return static_cast<std::uint16_t>((d[i] << 8) | d[i + 1]);
-}
-std::uint32_t be32(std::span<const std::uint8_t> d, std::size_t i) {
-    return (std::uint32_t{be16(d, i)} << 16) | be16(d, i + 2);
-}
-void put16(std::uint8_t* p, std::uint16_t v) {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-    put16(p, static_cast<std::uint16_t>(v >> 16));
-    put16(p + 2, static_cast<std::uint16_t>(v));
-}
 
 constexpr std::size_t round_up4(std::size_t n) {
     return (n + 3) & ~std::size_t{3};
@@ -78,7 +65,7 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
                 stats.bad_known_option_length++;
                 return;
             }
-            out.mss = be16(data, 0);
+            out.mss = load_be16(data, 0);
             return;
         case kind::window_scale:  // RFC 7323 §2.2: length 3
             if (len != length::window_scale) {
@@ -106,8 +93,8 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
             }
             out.sack_count = static_cast<std::uint8_t>(n);
             for (std::size_t b = 0; b < n; ++b) {
-                out.sack[b] = SackBlock{SeqNum(be32(data, b * kSackBlockLen)),
-                                        SeqNum(be32(data, b * kSackBlockLen + 4))};
+                out.sack[b] = SackBlock{SeqNum(load_be32(data, b * kSackBlockLen)),
+                                        SeqNum(load_be32(data, b * kSackBlockLen + 4))};
             }
             return;
         }
@@ -116,7 +103,7 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
                 stats.bad_known_option_length++;
                 return;
             }
-            out.timestamps = Timestamps{be32(data, 0), be32(data, 4)};
+            out.timestamps = Timestamps{load_be32(data, 0), load_be32(data, 4)};
             return;
         case kind::experiment_1:
             // RFC 6994 §3: the first two data octets are the ExID. Ours is 0xD15C (DESIGN.md §3).
@@ -125,7 +112,7 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
                 stats.bad_disconnect_option++;
                 return;
             }
-            if (be16(data, 0) != kDisconnectExId) {
+            if (load_be16(data, 0) != kDisconnectExId) {
                 stats.unknown_exid++;
                 return;
             }
@@ -210,7 +197,7 @@ OptionPlan plan_options(const TcpOptions& o) {
     // Emit, in the order Linux uses (tcp_options_write), so captures look familiar.
     PlanBuilder b(plan);
     if (o.mss)
-        put16(b.add(kind::mss, 2), *o.mss);
+        store_be16(b.add(kind::mss, 2), *o.mss);
     if (ts) {
         if (o.sack_permitted) {
             b.add(kind::sack_permitted, 0);
@@ -219,8 +206,8 @@ OptionPlan plan_options(const TcpOptions& o) {
             b.nop();
         }
         std::uint8_t* d = b.add(kind::timestamps, 8);
-        put32(d, o.timestamps->tsval);
-        put32(d + 4, o.timestamps->tsecr);
+        store_be32(d, o.timestamps->tsval);
+        store_be32(d + 4, o.timestamps->tsecr);
     } else if (o.sack_permitted) {
         b.nop();
         b.nop();
@@ -235,8 +222,8 @@ OptionPlan plan_options(const TcpOptions& o) {
         b.nop();
         std::uint8_t* d = b.add(kind::sack, kSackBlockLen * blocks);
         for (std::size_t i = 0; i < blocks; ++i) {
-            put32(d + i * kSackBlockLen, o.sack[i].left.raw());
-            put32(d + i * kSackBlockLen + 4, o.sack[i].right.raw());
+            store_be32(d + i * kSackBlockLen, o.sack[i].left.raw());
+            store_be32(d + i * kSackBlockLen + 4, o.sack[i].right.raw());
         }
     }
     if (disc > 0) {
@@ -244,7 +231,7 @@ OptionPlan plan_options(const TcpOptions& o) {
         const std::size_t raw = kDisconnectOptionOverhead + o.disconnect->len;
         for (std::size_t i = raw; i < disc; ++i) b.nop();
         std::uint8_t* d = b.add(kind::experiment_1, 2 + o.disconnect->len);
-        put16(d, kDisconnectExId);
+        store_be16(d, kDisconnectExId);
         const auto bytes = o.disconnect->data();
         std::transform(bytes.begin(), bytes.end(), d + 2,
                        [](std::byte x) { return std::to_integer<std::uint8_t>(x); });

@@ -11,6 +11,8 @@
 #include <functional>
 #include <vector>
 
+#include "ustack/byte_order.hpp"
+
 namespace ustack {
 
 std::string_view to_string(StackEventKind k) {
@@ -29,17 +31,9 @@ SipKey derive_key(const SipKey& secret, std::uint8_t label) {
     SipKey out{};
     for (std::uint8_t half = 0; half < 2; ++half) {
         const std::array<std::byte, 2> msg{std::byte{label}, std::byte{half}};
-        const std::uint64_t h = siphash24(secret, msg);
-        for (std::size_t i = 0; i < 8; ++i) {
-            out[std::size_t{half} * 8 + i] = static_cast<std::uint8_t>(h >> (8U * i));
-        }
+        store_le64(out.data() + std::size_t{half} * 8, siphash24(secret, msg));
     }
     return out;
-}
-
-template <std::size_t N>
-void put_be32(std::array<std::byte, N>& b, std::size_t at, std::uint32_t v) {
-    for (std::size_t i = 0; i < 4; ++i) b[at + i] = static_cast<std::byte>(v >> (24U - 8U * i));
 }
 
 // RFC 1122 §4.2.3.10 (and RFC 9293 §3.9.2.1): a SYN from a broadcast or multicast address is
@@ -106,7 +100,7 @@ private:
 
 std::size_t Stack::TupleHash::operator()(std::uint64_t k) const {
     std::array<std::byte, 8> b{};
-    for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::byte>(k >> (8U * i));
+    store_le64(b.data(), k);
     return static_cast<std::size_t>(siphash24(key, b));
 }
 
@@ -280,26 +274,22 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
 std::uint32_t Stack::cookie_mac(std::uint16_t local_port, Endpoint remote, SeqNum peer_iss,
                                 std::uint32_t tick, std::uint32_t mss_index) const {
     std::array<std::byte, 21> m{};
-    put_be32(m, 0, cfg_.addr);
-    m[4] = static_cast<std::byte>(local_port >> 8);
-    m[5] = static_cast<std::byte>(local_port & 0xff);
-    put_be32(m, 6, remote.addr);
-    m[10] = static_cast<std::byte>(remote.port >> 8);
-    m[11] = static_cast<std::byte>(remote.port & 0xff);
-    put_be32(m, 12, peer_iss.raw());
-    put_be32(m, 16, tick);
+    store_be32(m.data(), cfg_.addr);
+    store_be16(m.data() + 4, local_port);
+    store_be32(m.data() + 6, remote.addr);
+    store_be16(m.data() + 10, remote.port);
+    store_be32(m.data() + 12, peer_iss.raw());
+    store_be32(m.data() + 16, tick);
     m[20] = static_cast<std::byte>(mss_index);
     return static_cast<std::uint32_t>(siphash24(cookie_mac_key_, m)) & kCookieMacMask;
 }
 
 std::uint32_t Stack::cookie_offset(std::uint16_t local_port, Endpoint remote) const {
     std::array<std::byte, 12> m{};
-    put_be32(m, 0, cfg_.addr);
-    m[4] = static_cast<std::byte>(local_port >> 8);
-    m[5] = static_cast<std::byte>(local_port & 0xff);
-    put_be32(m, 6, remote.addr);
-    m[10] = static_cast<std::byte>(remote.port >> 8);
-    m[11] = static_cast<std::byte>(remote.port & 0xff);
+    store_be32(m.data(), cfg_.addr);
+    store_be16(m.data() + 4, local_port);
+    store_be32(m.data() + 6, remote.addr);
+    store_be16(m.data() + 10, remote.port);
     return static_cast<std::uint32_t>(siphash24(cookie_offset_key_, m));
 }
 
@@ -745,10 +735,9 @@ std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
     if (first == 0 || first > last) return std::nullopt;
     const std::uint32_t num = last - first + 1;
     std::array<std::byte, 10> id{};
-    put_be32(id, 0, cfg_.addr);
-    put_be32(id, 4, remote.addr);
-    id[8] = static_cast<std::byte>(remote.port >> 8);
-    id[9] = static_cast<std::byte>(remote.port & 0xff);
+    store_be32(id.data(), cfg_.addr);
+    store_be32(id.data() + 4, remote.addr);
+    store_be16(id.data() + 8, remote.port);
     const std::uint64_t offset = siphash24(port_key_, id);
     for (std::uint32_t tried = 0; tried < num; ++tried) {
         const auto port = static_cast<std::uint16_t>(first + (offset + ephemeral_counter_) % num);
