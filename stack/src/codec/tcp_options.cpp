@@ -28,20 +28,6 @@ namespace ustack::tcp_options {
 
 namespace {
 
-constexpr std::size_t round_up4(std::size_t n) {
-    return (n + 3) & ~std::size_t{3};
-}
-
-// Bytes each group takes in the layout of plan_options(), padding included.
-constexpr std::size_t kMssGroup = 4;       // MSS
-constexpr std::size_t kTsGroup = 12;       // SACKOK TS, or NOP NOP TS
-constexpr std::size_t kSackOkGroup = 4;    // NOP NOP SACKOK (without timestamps)
-constexpr std::size_t kWsGroup = 4;        // NOP WS
-constexpr std::size_t kSackGroupBase = 4;  // NOP NOP kind len, then 8 per block
-constexpr std::size_t sack_group(std::size_t blocks) {
-    return blocks == 0 ? 0 : kSackGroupBase + kSackBlockLen * blocks;
-}
-
 }  // namespace
 
 std::string_view kind_name(std::uint8_t k) {
@@ -169,30 +155,30 @@ OptionPlan plan_options(const TcpOptions& o) {
     const bool ts = o.timestamps.has_value();
 
     // What must always be carried; at most 4 + 12 + 4 = 20 bytes, so it always fits.
-    const std::size_t fixed = (o.mss ? kMssGroup : 0) + (ts ? kTsGroup : 0) +
-                              (o.sack_permitted && !ts ? kSackOkGroup : 0) +
-                              (o.window_scale ? kWsGroup : 0);
+    CarriedOptions carried{.mss = o.mss.has_value(),
+                           .window_scale = o.window_scale.has_value(),
+                           .sack_permitted = o.sack_permitted,
+                           .timestamps = ts};
 
     // The disconnect option (DESIGN.md §3) comes before SACK blocks; it is left out only when
     // it cannot fit even with no SACK blocks at all (an engine bug: the engine enforces the
     // per-connection limit, 24 bytes with timestamps, 36 without).
     std::size_t disc = 0;
     if (o.disconnect) {
-        disc = round_up4(kDisconnectOptionOverhead + o.disconnect->len);
-        if (o.disconnect->len > kMaxDisconnectData || fixed + disc > kMaxOptionSpace) {
+        if (o.disconnect->len > kMaxDisconnectData ||
+            disconnect_option_space(o.disconnect->len) > option_space_left(carried)) {
             plan.disconnect_dropped = true;
-            disc = 0;
+        } else {
+            disc = disconnect_option_space(o.disconnect->len);
+            carried.disconnect_data = o.disconnect->len;
         }
     }
 
     // SACK blocks yield: drop from the end (the first block reports the most recent data,
     // RFC 2018 §4) until everything fits.
-    std::size_t blocks = std::min<std::size_t>(o.sack_count, kMaxSackBlocks);
+    const std::size_t blocks =
+        std::min<std::size_t>({o.sack_count, kMaxSackBlocks, sack_blocks_room(carried)});
     plan.sack_blocks_dropped = o.sack_count - blocks;
-    while (blocks > 0 && fixed + disc + sack_group(blocks) > kMaxOptionSpace) {
-        --blocks;
-        plan.sack_blocks_dropped++;
-    }
 
     // Emit, in the order Linux uses (tcp_options_write), so captures look familiar.
     PlanBuilder b(plan);

@@ -56,6 +56,7 @@ it. Each arrow has a test in tests/unit/connection_state_diagram_test.cpp.
 #include <algorithm>
 
 #include "ustack/connection.hpp"
+#include "ustack/option_space.hpp"
 
 namespace ustack {
 
@@ -123,9 +124,6 @@ constexpr std::uint16_t kMinPeerMss = 64;
 constexpr Duration kSynTimeoutRto{3'000'000};
 // RFC 7323 §2.3: the largest shift a window-scale option may carry.
 constexpr std::uint8_t kMaxWindowShift = 14;
-// RFC 7323 §3.2: a TSopt with padding takes 12 bytes of every segment's option space; the payload
-// per segment shrinks by that much so segments still fit the path MTU (as Linux does).
-constexpr std::uint16_t kTimestampOptionSpace = 12;
 
 // RFC 7323 §2.3: the smallest shift with which `buffer` bytes fit the 16-bit window field.
 std::uint8_t window_shift_for(std::size_t buffer) {
@@ -216,7 +214,10 @@ void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
     if (ts_ok_) {
         ts_recent_ = syn.options.timestamps->tsval;
         ts_recent_at_ = now;
-        if (snd_mss_ > kMinPeerMss + kTimestampOptionSpace) snd_mss_ -= kTimestampOptionSpace;
+        // §3.2: TSopt with padding takes kTimestampOptionSpace bytes of every segment; the
+        // payload per segment shrinks by that much so segments still fit the path MTU (Linux).
+        constexpr auto ts_space = static_cast<std::uint16_t>(kTimestampOptionSpace);
+        if (snd_mss_ > kMinPeerMss + ts_space) snd_mss_ -= ts_space;
     }
     // RFC 2018 §2: SACK only if both sides sent SACK-permitted.
     sack_ok_ = cfg_.sack && syn.options.sack_permitted;
@@ -504,8 +505,9 @@ bool Connection::all_acked() const {
 
 std::size_t Connection::disconnect_data_limit() const {
     if (!disc_ok_) return 0;
-    // DESIGN.md §3: 40 - 4 without timestamps (36); 40 - 12 - 4 = 24 once timestamps are used.
-    return kMaxOptionSpace - kDisconnectOptionOverhead - (ts_ok_ ? kTimestampOptionSpace : 0U);
+    // DESIGN.md §3: what the FIN must carry besides -- timestamps once they are in use -- leaves
+    // 40 - 12 - 4 = 24 bytes of data, 36 without them.
+    return disconnect_data_room(CarriedOptions{.timestamps = ts_ok_});
 }
 
 std::uint32_t Connection::rcv_wnd() const {

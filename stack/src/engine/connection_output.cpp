@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "ustack/connection.hpp"
+#include "ustack/option_space.hpp"
 
 namespace ustack {
 
@@ -43,19 +44,19 @@ std::uint32_t Connection::advertised_window() const {
 }
 
 void Connection::add_options(Segment& seg, Instant now) {
-    std::size_t space = kMaxOptionSpace;
     if (ts_ok_) {
         // RFC 7323 §3.2: once negotiated, every non-RST segment carries TSopt; TSecr echoes
         // TS.Recent when the ACK bit is set.
-        seg.options.timestamps = Timestamps{next_tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
-        space -= 12;  // 10 bytes + 2 NOPs
+        seg.options.timestamps =
+            Timestamps{next_tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
     }
-    if (seg.options.disconnect) space -= (kDisconnectOptionOverhead + seg.options.disconnect->len + 3U) & ~std::size_t{3};
     if (!sack_ok_ || !seg.has(tcp_flag::ack) || reassembly_.empty()) return;
     // RFC 2018 §3: 2 + 8n bytes (plus 2 NOPs); at most 4 blocks, 3 with timestamps. DESIGN.md §3:
     // on a FIN with disconnect data the blocks yield (fewer, or none).
-    if (space < 12) return;
-    const std::size_t max_blocks = std::min<std::size_t>(kMaxSackBlocks, (space - 4) / 8);
+    CarriedOptions carried{.timestamps = ts_ok_};
+    if (seg.options.disconnect) carried.disconnect_data = seg.options.disconnect->len;
+    const std::size_t max_blocks = sack_blocks_room(carried);
+    if (max_blocks == 0) return;
     const auto& ranges = reassembly_.ranges();
     auto block = [&](const Assembler::Range& r) {
         return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
