@@ -6,6 +6,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "ustack/byte_order.hpp"
+
 namespace apps {
 
 const char* host_options_help() {
@@ -37,9 +39,7 @@ SOCKADDR_IN make_sockaddr(IN_ADDR addr, unsigned short port) {
     SOCKADDR_IN sin{};
     sin.sin_family = AF_INET;
     sin.sin_addr = addr;
-    auto* p = reinterpret_cast<unsigned char*>(&sin.sin_port);
-    p[0] = static_cast<unsigned char>(port >> 8);
-    p[1] = static_cast<unsigned char>(port & 0xff);
+    ustack::store_be16(reinterpret_cast<unsigned char*>(&sin.sin_port), port);
     return sin;
 }
 

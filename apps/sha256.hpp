@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "ustack/byte_order.hpp"
+
 namespace apps {
 
 class Sha256 {
@@ -54,11 +56,10 @@ public:
         const unsigned char zero[64] = {};
         update(zero, fill_ <= 56 ? 56 - fill_ : 120 - fill_);
         unsigned char l[8];
-        for (int i = 0; i < 8; ++i) l[i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
+        ustack::store_be64(l, bits);
         update(l, 8);
         std::array<unsigned char, 32> out{};
-        for (int i = 0; i < 8; ++i)
-            for (int j = 0; j < 4; ++j) out[4 * i + j] = static_cast<unsigned char>(h_[i] >> (24 - 8 * j));
+        for (std::size_t i = 0; i < 8; ++i) ustack::store_be32(out.data() + 4 * i, h_[i]);
         reset();
         return out;
     }
@@ -89,9 +90,7 @@ private:
             0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u,
             0xc67178f2u};
         std::uint32_t w[64];
-        for (int i = 0; i < 16; ++i)
-            w[i] = (std::uint32_t{p[4 * i]} << 24) | (std::uint32_t{p[4 * i + 1]} << 16) |
-                   (std::uint32_t{p[4 * i + 2]} << 8) | std::uint32_t{p[4 * i + 3]};
+        for (int i = 0; i < 16; ++i) w[i] = ustack::load_be32(p + 4 * i);
         for (int i = 16; i < 64; ++i) {
             const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
             const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);

@@ -4,10 +4,10 @@
 // data. Step 6: wait for FD_CLOSE (the server's FIN). Step 7: WSPRecvDisconnect for the grand
 // total. Step 8: WSPCloseSocket. Exit status 0 only if the whole exchange completed (with
 // --clients K: all K exchanges, run at once on one host).
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <atomic>
 #include <iostream>
 #include <random>
 #include <string>
@@ -16,6 +16,7 @@
 
 #include "host_options.hpp"
 #include "txn_wire.hpp"
+#include "ustack/byte_order.hpp"
 
 namespace {
 
@@ -39,8 +40,7 @@ int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short
         int llen = sizeof local;
         unsigned lport = 0;
         if (WSPGetSockName(s, reinterpret_cast<SOCKADDR*>(&local), &llen, &err) == 0) {
-            const auto* pp = reinterpret_cast<const unsigned char*>(&local.sin_port);
-            lport = (static_cast<unsigned>(pp[0]) << 8) | pp[1];
+            lport = ustack::load_be16(reinterpret_cast<const unsigned char*>(&local.sin_port));
         }
         // Step 1: the transactions, then the total as disconnect data.
         std::mt19937 rng(seed);

@@ -24,6 +24,7 @@
 
 #include "host_options.hpp"
 #include "sha256.hpp"
+#include "ustack/byte_order.hpp"
 
 namespace {
 
@@ -216,9 +217,9 @@ bool close_socket(SOCKET s, const char* what = "WSPCloseSocket") {
 
 std::string addr_str(const SOCKADDR_IN& sin) {
     const auto* a = reinterpret_cast<const unsigned char*>(&sin.sin_addr.s_addr);
-    const auto* p = reinterpret_cast<const unsigned char*>(&sin.sin_port);
+    const auto port = ustack::load_be16(reinterpret_cast<const unsigned char*>(&sin.sin_port));
     return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
-           std::to_string(a[3]) + ":" + std::to_string((p[0] << 8) | p[1]);
+           std::to_string(a[3]) + ":" + std::to_string(port);
 }
 
 // Wait (bounded) until FD_CLOSE is recorded; print every network event seen.
@@ -385,8 +386,7 @@ int run(SOCKET s, const Opts& o) {
         }
         if (o.bytes > 0 && !send_all(s, o.bytes, o.seed, "discdata")) return 1;
         unsigned char d[8];
-        const auto u = static_cast<std::uint64_t>(o.disc_total);
-        for (int i = 0; i < 8; ++i) d[i] = static_cast<unsigned char>(u >> (56 - 8 * i));
+        ustack::store_be64(d, static_cast<std::uint64_t>(o.disc_total));
         WSABUF b{8, reinterpret_cast<char*>(d)};
         if (WSPSendDisconnect(s, &b, &e) != 0) {
             report_err(e, "WSPSendDisconnect");

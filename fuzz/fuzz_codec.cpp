@@ -40,10 +40,10 @@ std::optional<DropReason> reference_check(const std::vector<std::uint8_t>& p) {
         return DropReason::bad_ihl;
     if (fold(ones_sum(p.data(), ihl)) != 0xffff)
         return DropReason::bad_ip_checksum;
-    const std::size_t total = be16(&p[2]);
+    const std::size_t total = ustack::load_be16(&p[2]);
     if (total > p.size() || total < ihl)
         return DropReason::bad_total_length;
-    const std::uint16_t frag = be16(&p[6]);
+    const std::uint16_t frag = ustack::load_be16(&p[6]);
     if ((frag & 0x2000) != 0 || (frag & 0x1fff) != 0)
         return DropReason::ip_fragment;
     if (p[9] != 6)
@@ -116,14 +116,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // The Segment agrees with the raw bytes.
     const std::size_t ihl = static_cast<std::size_t>(pkt[0] & 0x0f) * 4;
-    const std::size_t total = be16(&pkt[2]);
+    const std::size_t total = ustack::load_be16(&pkt[2]);
     const std::uint8_t* tcp = &pkt[ihl];
     const std::size_t doff = static_cast<std::size_t>(tcp[12] >> 4) * 4;
-    FUZZ_CHECK(seg->src_addr == be32(&pkt[12]) && seg->dst_addr == be32(&pkt[16]), "addresses");
-    FUZZ_CHECK(seg->src_port == be16(tcp) && seg->dst_port == be16(tcp + 2), "ports");
-    FUZZ_CHECK(seg->seq.raw() == be32(tcp + 4) && seg->ack.raw() == be32(tcp + 8), "seq/ack");
+    FUZZ_CHECK(seg->src_addr == ustack::load_be32(&pkt[12]) &&
+                   seg->dst_addr == ustack::load_be32(&pkt[16]),
+               "addresses");
+    FUZZ_CHECK(
+        seg->src_port == ustack::load_be16(tcp) && seg->dst_port == ustack::load_be16(tcp + 2),
+        "ports");
+    FUZZ_CHECK(seg->seq.raw() == ustack::load_be32(tcp + 4) &&
+                   seg->ack.raw() == ustack::load_be32(tcp + 8),
+               "seq/ack");
     FUZZ_CHECK(seg->flags == tcp[13], "flags %02x, wire %02x", seg->flags, tcp[13]);
-    FUZZ_CHECK(seg->window == be16(tcp + 14) && seg->urgent == be16(tcp + 18), "window/urgent");
+    FUZZ_CHECK(
+        seg->window == ustack::load_be16(tcp + 14) && seg->urgent == ustack::load_be16(tcp + 18),
+        "window/urgent");
     FUZZ_CHECK(seg->payload.data() == bytes.data() + ihl + doff &&
                    seg->payload.size() == total - ihl - doff,
                "payload at %td len %zu, expected at %zu len %zu",

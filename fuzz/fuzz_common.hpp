@@ -5,12 +5,15 @@
 // fuzz build is not NDEBUG-free by contract, and the message matters more than the condition.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <span>
 #include <vector>
+
+#include "ustack/byte_order.hpp"
 
 #define FUZZ_CHECK(cond, ...)                                                                \
     do {                                                                                     \
@@ -35,13 +38,14 @@ public:
     [[nodiscard]] std::size_t remaining() const { return empty() ? 0 : size_ - pos_; }
 
     std::uint8_t u8() { return empty() ? 0 : data_[pos_++]; }
+    // Big-endian, the bytes past the end of the input read as 0.
     std::uint16_t u16() {
-        const auto hi = u8();
-        return static_cast<std::uint16_t>((hi << 8) | u8());
+        const std::array<std::uint8_t, 2> b{u8(), u8()};
+        return ustack::load_be16(b.data());
     }
     std::uint32_t u32() {
-        const std::uint32_t hi = u16();
-        return (hi << 16) | u16();
+        const std::array<std::uint8_t, 4> b{u8(), u8(), u8(), u8()};
+        return ustack::load_be32(b.data());
     }
     std::int8_t s8() { return static_cast<std::int8_t>(u8()); }
     bool bit() { return (u8() & 1) != 0; }
@@ -63,7 +67,7 @@ private:
 
 inline std::uint32_t ones_sum(const std::uint8_t* p, std::size_t n, std::uint32_t acc = 0) {
     std::size_t i = 0;
-    for (; i + 1 < n; i += 2) acc += static_cast<std::uint32_t>((p[i] << 8) | p[i + 1]);
+    for (; i + 1 < n; i += 2) acc += ustack::load_be16(p + i);
     if (i < n)
         acc += static_cast<std::uint32_t>(p[i]) << 8;
     return acc;
@@ -71,20 +75,6 @@ inline std::uint32_t ones_sum(const std::uint8_t* p, std::size_t n, std::uint32_
 inline std::uint16_t fold(std::uint32_t acc) {
     while ((acc >> 16) != 0) acc = (acc & 0xffff) + (acc >> 16);
     return static_cast<std::uint16_t>(acc);
-}
-inline std::uint16_t be16(const std::uint8_t* p) {
-    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-inline std::uint32_t be32(const std::uint8_t* p) {
-    return (std::uint32_t{be16(p)} << 16) | be16(p + 2);
-}
-inline void put16(std::uint8_t* p, std::uint16_t v) {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-inline void put32(std::uint8_t* p, std::uint32_t v) {
-    put16(p, static_cast<std::uint16_t>(v >> 16));
-    put16(p + 2, static_cast<std::uint16_t>(v));
 }
 
 // Fill in the IPv4 header checksum, if the header is there.
@@ -94,8 +84,8 @@ inline void fix_ip_checksum(std::vector<std::uint8_t>& pkt) {
     const std::size_t ihl = static_cast<std::size_t>(pkt[0] & 0x0f) * 4;
     if (ihl < 20 || ihl > pkt.size())
         return;
-    put16(&pkt[10], 0);
-    put16(&pkt[10], static_cast<std::uint16_t>(~fold(ones_sum(pkt.data(), ihl))));
+    ustack::store_be16(&pkt[10], 0);
+    ustack::store_be16(&pkt[10], static_cast<std::uint16_t>(~fold(ones_sum(pkt.data(), ihl))));
 }
 
 // Fill in the TCP checksum over the pseudo-header and the segment (IPv4 total length bounds the
@@ -104,17 +94,17 @@ inline void fix_tcp_checksum(std::vector<std::uint8_t>& pkt) {
     if (pkt.size() < 20)
         return;
     const std::size_t ihl = static_cast<std::size_t>(pkt[0] & 0x0f) * 4;
-    const std::size_t total = be16(&pkt[2]);
+    const std::size_t total = ustack::load_be16(&pkt[2]);
     if (ihl < 20 || total > pkt.size() || total < ihl + 20)
         return;
     std::uint8_t* tcp = &pkt[ihl];
     const std::size_t tcp_len = total - ihl;
-    put16(tcp + 16, 0);
+    ustack::store_be16(tcp + 16, 0);
     std::uint32_t acc = ones_sum(&pkt[12], 8);
     acc += 6;
     acc += static_cast<std::uint32_t>(tcp_len);
     acc = ones_sum(tcp, tcp_len, acc);
-    put16(tcp + 16, static_cast<std::uint16_t>(~fold(acc)));
+    ustack::store_be16(tcp + 16, static_cast<std::uint16_t>(~fold(acc)));
 }
 
 // A 20-byte IPv4 header (DF, TTL 64, protocol 6) followed by a TCP header of `tcp_header_len`
@@ -124,12 +114,12 @@ inline std::vector<std::uint8_t> ipv4_tcp_skeleton(std::uint32_t src, std::uint3
                                                    std::size_t payload_len) {
     std::vector<std::uint8_t> p(20 + tcp_header_len + payload_len, 0);
     p[0] = 0x45;
-    put16(&p[2], static_cast<std::uint16_t>(p.size()));
+    ustack::store_be16(&p[2], static_cast<std::uint16_t>(p.size()));
     p[6] = 0x40;  // DF
     p[8] = 64;
     p[9] = 6;
-    put32(&p[12], src);
-    put32(&p[16], dst);
+    ustack::store_be32(&p[12], src);
+    ustack::store_be32(&p[16], dst);
     p[20 + 12] = static_cast<std::uint8_t>((tcp_header_len / 4) << 4);
     return p;
 }

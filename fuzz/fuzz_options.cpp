@@ -67,7 +67,7 @@ Expected reference_parse(std::span<const std::uint8_t> o) {
         switch (kind) {
             case 2:
                 if (len == 4)
-                    e.opts.mss = be16(d.data());
+                    e.opts.mss = ustack::load_be16(d.data());
                 else
                     e.bad_known_option_length++;
                 break;
@@ -94,20 +94,21 @@ Expected reference_parse(std::span<const std::uint8_t> o) {
                 }
                 e.opts.sack_count = static_cast<std::uint8_t>(n);
                 for (std::size_t b = 0; b < n; ++b)
-                    e.opts.sack[b] =
-                        SackBlock{SeqNum(be32(&d[b * 8])), SeqNum(be32(&d[b * 8 + 4]))};
+                    e.opts.sack[b] = SackBlock{SeqNum(ustack::load_be32(&d[b * 8])),
+                                               SeqNum(ustack::load_be32(&d[b * 8 + 4]))};
                 break;
             }
             case 8:
                 if (len == 10)
-                    e.opts.timestamps = Timestamps{be32(d.data()), be32(d.data() + 4)};
+                    e.opts.timestamps =
+                        Timestamps{ustack::load_be32(d.data()), ustack::load_be32(d.data() + 4)};
                 else
                     e.bad_known_option_length++;
                 break;
             case 253:
                 if (d.size() < 2) {
                     e.bad_disconnect_option++;
-                } else if (be16(d.data()) != kDisconnectExId) {
+                } else if (ustack::load_be16(d.data()) != kDisconnectExId) {
                     e.unknown_exid++;
                 } else {
                     e.opts.disconnect = DisconnectData::from(std::as_bytes(d.subspan(2)));
@@ -133,12 +134,12 @@ std::vector<std::uint8_t> packet_around(std::span<const std::uint8_t> opts, std:
     const std::size_t opt_space = (opts.size() + 3) & ~std::size_t{3};
     auto p = ipv4_tcp_skeleton(kSrc, kDst, 20 + opt_space, payload_len);
     std::uint8_t* tcp = &p[20];
-    put16(tcp, 49152);
-    put16(tcp + 2, 8080);
-    put32(tcp + 4, 0x01020304);
-    put32(tcp + 8, 0x0a0b0c0d);
+    ustack::store_be16(tcp, 49152);
+    ustack::store_be16(tcp + 2, 8080);
+    ustack::store_be32(tcp + 4, 0x01020304);
+    ustack::store_be32(tcp + 8, 0x0a0b0c0d);
     tcp[13] = flags;
-    put16(tcp + 14, 65535);
+    ustack::store_be16(tcp + 14, 65535);
     if (!opts.empty())
         std::memcpy(tcp + 20, opts.data(), opts.size());
     for (std::size_t i = 0; i < payload_len; ++i)

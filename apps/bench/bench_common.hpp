@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "ustack/byte_order.hpp"
+
 namespace bench {
 
 // ---- options ---------------------------------------------------------------------------------
@@ -242,15 +244,6 @@ constexpr std::size_t kRequestSize = 1024;       // connrate request and respons
 constexpr std::uint64_t kStopTag = ~std::uint64_t{0};  // connrate: first 8 bytes of STOP
 constexpr std::size_t kBulkReportSize = 16;      // bulk: 8-byte count + 8-byte verdict, BE
 constexpr unsigned char kPongXor = 0x5a;         // pingpong: answer = request ^ 0x5a
-
-inline void put_be64(unsigned char* p, std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (56 - 8 * i));
-}
-inline std::uint64_t get_be64(const unsigned char* p) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-    return v;
-}
 
 // ---- statistics ------------------------------------------------------------------------------
 

@@ -105,8 +105,8 @@ int bulk_client(Net& net, const Options& o, std::uint32_t addr) {
     const double dt = seconds_since(t0);
     if (!expect_eof(net, s, err)) return fail("bulk: after the report: " + err);
     (void)net.close(s, err);
-    const std::uint64_t got = get_be64(report);
-    const std::uint64_t verdict = get_be64(report + 8);
+    const std::uint64_t got = ustack::load_be64(report);
+    const std::uint64_t verdict = ustack::load_be64(report + 8);
     if (got != sent || verdict != 1) {
         return fail("bulk: sent " + std::to_string(sent) + " bytes, the receiver got " +
                      std::to_string(got) + (verdict == 1 ? "" : ", pattern mismatch"));
@@ -145,8 +145,8 @@ int bulk_server(Net& net, const Options& o) {
     }
     const double dt = got > 0 ? seconds_since(first) : 0;
     unsigned char report[kBulkReportSize];
-    put_be64(report, got);
-    put_be64(report + 8, ok ? 1 : 0);
+    ustack::store_be64(report, got);
+    ustack::store_be64(report + 8, ok ? 1 : 0);
     if (!send_all(net, s, report, sizeof report, err) || !net.shutdown_send(s, err))
         return fail("bulk: sending the report: " + err);
     (void)net.close(s, err);
@@ -255,7 +255,7 @@ void connrate_client_thread(Net& net, const Options& o, std::uint32_t addr, unsi
     std::string err;
     for (std::uint64_t seq = 0; Clock::now() < deadline && !st.failed; ++seq) {
         const std::uint64_t tag = (std::uint64_t{id} << 40) | seq;
-        put_be64(req, tag);
+        ustack::store_be64(req, tag);
         std::memcpy(req + 8, pat.at(tag % Pattern::kPeriod), kRequestSize - 8);
         auto s = net.connect(addr, o.port, true, err);
         if (s == Net::kInvalid) {
@@ -272,7 +272,7 @@ void connrate_client_thread(Net& net, const Options& o, std::uint32_t addr, unsi
             st.fail("connrate: the response differs from the request");
         } else if (o.disc_data) {
             unsigned char d[8];
-            put_be64(d, tag);
+            ustack::store_be64(d, tag);
             if (!net.send_disconnect(s, d, sizeof d, err)) {
                 st.count("send-disconnect", err);
             } else if (!expect_eof(net, s, err)) {
@@ -282,7 +282,7 @@ void connrate_client_thread(Net& net, const Options& o, std::uint32_t addr, unsi
                 const long n = net.recv_disconnect(s, d, sizeof d, err);
                 if (n < 0) {
                     st.count("recv-disconnect", err);
-                } else if (n != 8 || get_be64(d) != tag + 1) {
+                } else if (n != 8 || ustack::load_be64(d) != tag + 1) {
                     st.fail("connrate: the server's disconnect data is wrong (" +
                             std::to_string(n) + " bytes)");
                 } else {
@@ -324,7 +324,7 @@ int connrate_client(Net& net, const Options& o, std::uint32_t addr) {
     auto s = net.connect(addr, o.port, true, err);
     if (s != Net::kInvalid) {
         unsigned char req[kRequestSize] = {};
-        put_be64(req, kStopTag);
+        ustack::store_be64(req, kStopTag);
         stopped = send_all(net, s, req, sizeof req, err) && net.shutdown_send(s, err) &&
                   expect_eof(net, s, err);
         (void)net.close(s, err);
@@ -348,7 +348,7 @@ void connrate_serve(Net& net, const Options& o, typename Net::Sock s, typename N
     bool ok = false;
     if (!recv_exact(net, s, req, sizeof req, err)) {
         st.count("recv", err);
-    } else if (get_be64(req) == kStopTag) {
+    } else if (ustack::load_be64(req) == kStopTag) {
         stopping = true;
         net.wake_listener(l);
         (void)net.shutdown_send(s, err);
@@ -365,7 +365,7 @@ void connrate_serve(Net& net, const Options& o, typename Net::Sock s, typename N
         } else if (n != 8) {
             st.fail("connrate: the client's disconnect data has " + std::to_string(n) + " bytes");
         } else {
-            put_be64(d, get_be64(d) + 1);
+            ustack::store_be64(d, ustack::load_be64(d) + 1);
             if (!net.send_disconnect(s, d, sizeof d, err))
                 st.count("send-disconnect", err);
             else

@@ -356,4 +356,59 @@ TEST_SUITE("ring_buffer") {
             }
         }
     }
+
+    TEST_CASE("resize grows keeping readable and parked bytes (also when they wrap)") {
+        RingBuffer rb(8);
+        REQUIRE(rb.write(seq_bytes(6)) == 6);
+        rb.consume(4);  // head at 4: the next writes wrap
+        REQUIRE(rb.write(seq_bytes(4, 6)) == 4);   // readable 4..9, wrapping
+        REQUIRE(rb.write_at(1, seq_bytes(1, 11)) == 1);  // parked 11 after a gap
+        rb.resize(64);
+        CHECK(rb.capacity() == 64);
+        CHECK(rb.free() == 58);
+        CHECK(rb.write(seq_bytes(1, 10)) == 1);
+        rb.commit(1);
+        CHECK(read_all(rb) == seq_bytes(8, 4));
+        CHECK(rb.write(seq_bytes(50)) == 50);  // the new capacity is usable
+    }
+
+    TEST_CASE("resize shrinks keeping readable bytes and the parked bytes that still fit") {
+        RingBuffer rb(4096);
+        REQUIRE(rb.write(seq_bytes(3000)) == 3000);
+        rb.consume(2990);
+        REQUIRE(rb.write(seq_bytes(1000, 3000)) == 1000);  // wraps: 10 + 1000 readable
+        REQUIRE(rb.write_at(2, seq_bytes(3, 100)) == 3);   // parked at offsets 2..4
+        REQUIRE(rb.write_at(40, seq_bytes(3, 200)) == 3);  // parked at offsets 40..42
+        rb.resize(1020);
+        CHECK(rb.capacity() == 1020);
+        CHECK(rb.allocated_bytes() <= 1020);
+        CHECK(rb.free() == 10);
+        std::array<std::byte, 5> parked{};
+        REQUIRE(rb.write(seq_bytes(2, 50)) == 2);
+        rb.commit(3);  // the bytes parked at 2..4 survived; those at 40.. are beyond the capacity
+        REQUIRE(rb.size() == 1015);
+        CHECK(rb.peek(1010, parked) == 5);
+        CHECK(std::vector<std::byte>(parked.begin(), parked.end()) ==
+              std::vector<std::byte>{std::byte{50}, std::byte{51}, std::byte{100}, std::byte{101},
+                                     std::byte{102}});
+        std::vector<std::byte> head(10);
+        REQUIRE(rb.read(head) == 10);
+        CHECK(head == seq_bytes(10, 2990));
+        std::vector<std::byte> rest(1000);
+        REQUIRE(rb.read(rest) == 1000);
+        CHECK(rest == seq_bytes(1000, 3000));
+    }
+
+    TEST_CASE("resize never drops readable bytes: a capacity below size() becomes size()") {
+        RingBuffer rb(100);
+        REQUIRE(rb.write(seq_bytes(60)) == 60);
+        rb.resize(10);
+        CHECK(rb.capacity() == 60);
+        CHECK(rb.free() == 0);
+        CHECK(read_all(rb) == seq_bytes(60));
+        rb.resize(0);
+        CHECK(rb.capacity() == 0);
+        CHECK_FALSE(rb.allocated());
+        CHECK(rb.write(seq_bytes(1)) == 0);
+    }
 }

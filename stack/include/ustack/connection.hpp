@@ -301,6 +301,23 @@ public:
     [[nodiscard]] bool send_shut() const { return snd_shut_; }
     [[nodiscard]] bool recv_shut() const { return rcv_shut_; }
 
+    // ---- buffer sizes (SO_SNDBUF / SO_RCVBUF) ---------------------------------------------
+    // Both may be set in any state; TcpConfig::send_buffer / recv_buffer are the defaults.
+    // The send buffer bounds the bytes queued (unsent and unacknowledged). A larger size takes
+    // effect at once; a smaller one never discards queued data, it only refuses new sends until
+    // the queue has drained below it.
+    void set_send_buffer(std::size_t bytes);
+    [[nodiscard]] std::size_t send_buffer() const { return snd_buf_size_; }
+    // The receive buffer bounds the unread bytes plus the window we offer. Until our SYN (or
+    // SYN-ACK) has been sent it also decides the window shift we offer (RFC 7323 §2.2: the shift
+    // is fixed on the SYN); after that it only changes how much we offer, at most
+    // 65535 << Rcv.Wind.Shift. A smaller size never moves the right edge already advertised
+    // left (RFC 9293 §3.8.6, RFC 7323 §2.4): the window stops opening until the unread data has
+    // drained below the new size. A larger one reopens the window, with a window update at once
+    // when it opens by a useful amount (the rule recv() follows).
+    void set_recv_buffer(std::size_t bytes);
+    [[nodiscard]] std::size_t recv_buffer() const { return rcv_buf_size_; }
+
     // ---- options (TCP_NODELAY etc.) -------------------------------------------------------
     // Disable (true) or re-enable (false) Nagle's algorithm (RFC 1122 §4.2.3.4: the application
     // MUST be able to; TCP_NODELAY). Default from TcpConfig::nodelay.
@@ -427,6 +444,15 @@ private:
     void discard_unread_after_close();  // abort / close of a CLOSED connection with unread data
     void push_event(EventKind k, CloseReason r = CloseReason::none);
     [[nodiscard]] std::uint32_t advertised_window() const;  // bytes to offer (before scaling)
+    // What the receive buffer lets us offer past RCV.NXT: its size minus the unread bytes.
+    [[nodiscard]] std::size_t rcv_space() const;
+    // Buffer bytes past the unread data the peer may already fill: the window it was told.
+    [[nodiscard]] std::size_t rcv_promised() const;
+    // A receive ring larger than rcv_buf_size_ (the size was lowered) shrinks to it once the
+    // unread bytes and the window promised fit.
+    void fit_recv_buffer();
+    // RFC 9293 §3.8.6.2.2: ACK at once when the window we can offer grew by a useful amount.
+    void announce_window_if_opened(std::uint32_t old_wnd);
     // The largest window we could offer (65535 << RCV.WIND.SHIFT, RFC 7323 §2.3).
     [[nodiscard]] std::uint32_t max_offer() const { return 65535U << rcv_wscale_; }
     [[nodiscard]] SeqNum data_end() const;  // sequence number just past the queued data
@@ -455,6 +481,8 @@ private:
     std::uint32_t max_snd_wnd_ = 0;  // MAX.SND.WND (RFC 5961 §5)
     std::uint16_t snd_mss_ = 536;    // effective send MSS: min(peer MSS option, our mss)
     RingBuffer send_buf_;            // bytes not yet acknowledged: in flight, then unsent
+    std::size_t snd_buf_size_;       // SO_SNDBUF: new sends only while send_buf_.size() is
+                                     // below it (send_buf_'s capacity is at least this)
     SeqNum send_front_;              // sequence number of send_buf_'s first byte (ISS+1 at first)
     bool snd_shut_ = false;          // the application will send no more: a FIN is owed
     bool fin_sent_ = false;          // our FIN has been sent at least once (fin_seq_ valid)
@@ -466,6 +494,9 @@ private:
     SeqNum rcv_nxt_;  // RCV.NXT
     SeqNum rcv_adv_;  // right edge RCV.NXT + RCV.WND last advertised (never moved left)
     RingBuffer recv_buf_;  // in-order unread bytes, then room for out-of-order data
+    std::size_t rcv_buf_size_;  // SO_RCVBUF: unread bytes + the window we offer stay within
+                                // it; recv_buf_'s capacity is at least this, more only while a
+                                // window promised before the size was lowered is outstanding
     Assembler reassembly_;  // out-of-order ranges beyond RCV.NXT
     bool rcv_shut_ = false;          // the application reads no more
     bool fin_received_ = false;      // the peer's FIN was accepted in sequence
@@ -480,6 +511,9 @@ private:
     bool wscale_ok_ = false;     // RFC 7323 §2: both SYNs carried window scale
     std::uint8_t snd_wscale_ = 0;  // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
     std::uint8_t rcv_wscale_ = 0;  // Rcv.Wind.Shift: our shift (0 unless wscale_ok_)
+    std::uint8_t wscale_offer_ = 0;  // the shift our SYN / SYN-ACK carries: from the receive
+                                     // buffer, fixed once syn_options_sent_
+    bool syn_options_sent_ = false;  // our SYN or SYN-ACK has been sent (or stood in for)
     bool ts_ok_ = false;         // RFC 7323 §3: both SYNs carried timestamps
     bool sack_ok_ = false;       // RFC 2018: both SYNs carried SACK-permitted
     std::uint32_t ts_recent_ = 0;  // TS.Recent (RFC 7323 §4.3): the peer's TSval to echo

@@ -57,6 +57,11 @@ public:
     // Change the capacity; only allowed while empty (contents would not fit a smaller ring):
     // asserted, and ignored in release builds if violated. Frees the storage if it changes.
     void set_capacity(std::size_t capacity);
+    // Change the capacity keeping the contents: the readable bytes and the bytes parked with
+    // write_at within the new free space (parked bytes beyond it are dropped). A capacity below
+    // size() is raised to size(). Growing never touches the storage; shrinking below the storage
+    // held moves the kept bytes into storage of the new capacity (one copy).
+    void resize(std::size_t capacity);
 
 private:
     // Make sure `need` bytes from head_ (at most capacity_) are backed by storage.

@@ -137,6 +137,15 @@ struct StackConfig {
     std::size_t max_time_wait = 32768;
 };
 
+// Per-socket buffer sizes (SO_SNDBUF / SO_RCVBUF) set before connect() or listen(), in bytes;
+// 0 takes TcpConfig's send_buffer / recv_buffer. They apply from the SYN on: the receive size
+// decides the window and the window shift our SYN (SYN-ACK) offers (RFC 7323 §2.2).
+struct BufferSizes {
+    std::uint32_t send = 0;
+    std::uint32_t recv = 0;
+    constexpr bool operator==(const BufferSizes&) const = default;
+};
+
 // A generation-checked handle. The default value is never valid. A handle whose slot was freed
 // (and perhaps reused) is "stale": every call taking it fails with invalid_argument.
 struct ConnId {
@@ -228,20 +237,26 @@ public:
     [[nodiscard]] bool has_events() const { return !events_.empty(); }
 
     // ---- application calls ----------------------------------------------------------------
-    // Active open to `remote` from `local_port` (0: an ephemeral port, RFC 6056). The SYN goes
-    // out on the next poll_transmit.
+    // Active open to `remote` from `local_port` (0: an ephemeral port, RFC 6056), with the
+    // socket's buffer sizes. The SYN goes out on the next poll_transmit.
     // Errors: invalid_argument (remote address 0, broadcast or multicast, or port 0),
     // addr_in_use (local_port is used by a listener or a connection), addr_not_available (no
     // free ephemeral port), no_buffers (max_connections reached).
     [[nodiscard]] Result<ConnId> connect(Endpoint remote, Instant now,
-                                         std::uint16_t local_port = 0);
+                                         std::uint16_t local_port = 0, BufferSizes sizes = {});
 
     // Listen on `port` (0: an ephemeral port; see listener_port). `backlog` bounds both the
     // SYN-RECEIVED connections and the accept queue of this listener; 0 means
-    // default_syn_backlog, larger values are clamped to max_accept_backlog.
+    // default_syn_backlog, larger values are clamped to max_accept_backlog. `sizes` are the
+    // buffer sizes of every connection the listener opens (SYN-cookie ones included: the
+    // cookie SYN-ACK's window and shift follow the receive size).
     // Errors: addr_in_use (a listener or a connection uses the port), addr_not_available (port 0
     // and no free ephemeral port).
-    [[nodiscard]] Result<ListenerId> listen(std::uint16_t port, std::size_t backlog);
+    [[nodiscard]] Result<ListenerId> listen(std::uint16_t port, std::size_t backlog,
+                                            BufferSizes sizes = {});
+    // Change a listener's buffer sizes (SO_SNDBUF / SO_RCVBUF on a listening socket): for the
+    // connections it opens from now on. Errors: invalid_argument (stale listener).
+    Errc set_listener_buffers(ListenerId l, BufferSizes sizes);
 
     // Take the oldest connection from the accept queue; the handle now belongs to the app.
     // Errors: invalid_argument (stale listener), would_block (the queue is empty).
@@ -275,6 +290,8 @@ public:
     // Connections waiting in a listener's accept queue / SYN queue (0 if stale).
     [[nodiscard]] std::size_t accept_queue_size(ListenerId l) const;
     [[nodiscard]] std::size_t syn_queue_size(ListenerId l) const;
+    // A listener's buffer sizes as given to listen / set_listener_buffers ({} if stale).
+    [[nodiscard]] BufferSizes listener_buffers(ListenerId l) const;
     // The connection (any owner, any state but CLOSED) that owns a 4-tuple, e.g. for diagnostics
     // and tests; nullptr if none.
     [[nodiscard]] const Connection* lookup(std::uint16_t local_port, Endpoint remote) const;
@@ -305,6 +322,7 @@ private:
         bool active = false;
         std::uint16_t port = 0;
         std::size_t backlog = 0;           // bound of `syn` and of `accept`
+        BufferSizes sizes;                 // of the connections it opens (0: TcpConfig's)
         std::vector<std::uint32_t> syn;    // SYN-RECEIVED connections (slot indices)
         std::deque<std::uint32_t> accept;  // synchronized, waiting for accept() (oldest first)
         // The last cookie this listener sent is still valid until then: ACKs are checked for
@@ -333,6 +351,8 @@ private:
                local_port;
     }
 
+    // The TCP knobs of a connection with these buffer sizes (0: cfg_.tcp's).
+    [[nodiscard]] TcpConfig tcp_config(BufferSizes sizes) const;
     // Ingress paths (RFC 9293 §3.10.7.1 and §3.10.7.2).
     void input_listen(std::uint32_t li, const Segment& seg, Instant now);
     void input_closed(const Segment& seg);

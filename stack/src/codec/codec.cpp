@@ -109,8 +109,7 @@ HeaderImage make_image(const wire::PacketLayout& l) {
     out[0] = 0x45;  // version 4, IHL 5: IP options are skipped
     const std::size_t tcp_len = l.tcp_header.size() + l.payload.size();
     const auto total = static_cast<std::uint16_t>(wire::kIpv4MinHeader + tcp_len);
-    out[2] = static_cast<std::uint8_t>(total >> 8);
-    out[3] = static_cast<std::uint8_t>(total);
+    store_be16(out + 2, total);
     std::memcpy(out + wire::kIpv4MinHeader, l.tcp_header.data(), l.tcp_header.size());
     std::fill(out + wire::kIpv4MinHeader + l.options_end,
               out + wire::kIpv4MinHeader + l.tcp_header.size(), std::uint8_t{0});
@@ -132,15 +131,15 @@ std::optional<Segment> Codec::decode(std::span<const std::byte> packet,
         const auto ip = l.ip_header;
         const auto tcp = l.tcp_header;
         Segment seg;
-        seg.src_addr = wire::be32(ip, 12);
-        seg.dst_addr = wire::be32(ip, 16);
-        seg.src_port = wire::be16(tcp, 0);
-        seg.dst_port = wire::be16(tcp, 2);
-        seg.seq = SeqNum(wire::be32(tcp, 4));
-        seg.ack = SeqNum(wire::be32(tcp, 8));
+        seg.src_addr = load_be32(ip, 12);
+        seg.dst_addr = load_be32(ip, 16);
+        seg.src_port = load_be16(tcp, 0);
+        seg.dst_port = load_be16(tcp, 2);
+        seg.seq = SeqNum(load_be32(tcp, 4));
+        seg.ack = SeqNum(load_be32(tcp, 8));
         seg.flags = wire::u8(tcp, 13);  // the reserved bits above CWR are in byte 12: ignored
-        seg.window = wire::be16(tcp, 14);
-        seg.urgent = wire::be16(tcp, 18);
+        seg.window = load_be16(tcp, 14);
+        seg.urgent = load_be16(tcp, 18);
         // The option list up to EOL; walk_options() checked every length.
         const auto* raw = reinterpret_cast<const std::uint8_t*>(tcp.data());
         for (std::size_t i = wire::kTcpMinHeader; i < l.options_end;) {
@@ -222,40 +221,32 @@ std::size_t Codec::encode_into(const Segment& seg, std::span<std::byte> out,
         return 0;
     }
     auto* p = reinterpret_cast<std::uint8_t*>(out.data());
-    auto put16 = [](std::uint8_t* at, std::uint16_t v) {
-        at[0] = static_cast<std::uint8_t>(v >> 8);
-        at[1] = static_cast<std::uint8_t>(v);
-    };
-    auto put32 = [&](std::uint8_t* at, std::uint32_t v) {
-        put16(at, static_cast<std::uint16_t>(v >> 16));
-        put16(at + 2, static_cast<std::uint16_t>(v));
-    };
     // IPv4 (RFC 791 §3.1; drawn in wire.cpp): IHL 5, TOS 0, ID 0 (RFC 6864 §4.1: an atomic
     // datagram may use any ID), DF from Config, no options.
     p[0] = 0x45;
     p[1] = 0;
-    put16(p + 2, static_cast<std::uint16_t>(total));
-    put16(p + 4, 0);
-    put16(p + 6, config_.dont_fragment ? 0x4000 : 0);
+    store_be16(p + 2, static_cast<std::uint16_t>(total));
+    store_be16(p + 4, 0);
+    store_be16(p + 6, config_.dont_fragment ? 0x4000 : 0);
     p[8] = config_.ttl;
     p[9] = wire::kProtoTcp;
-    put16(p + 10, 0);
-    put32(p + 12, seg.src_addr);
-    put32(p + 16, seg.dst_addr);
+    store_be16(p + 10, 0);
+    store_be32(p + 12, seg.src_addr);
+    store_be32(p + 16, seg.dst_addr);
     const auto ip_header = out.first(wire::kIpv4MinHeader);
-    put16(p + 10, static_cast<std::uint16_t>(~wire::fold(wire::ones_sum(ip_header))));
+    store_be16(p + 10, static_cast<std::uint16_t>(~wire::fold(wire::ones_sum(ip_header))));
 
     // TCP (drawn at the top of this file), then the options exactly as planned.
     std::uint8_t* t = p + wire::kIpv4MinHeader;
-    put16(t, seg.src_port);
-    put16(t + 2, seg.dst_port);
-    put32(t + 4, seg.seq.raw());
-    put32(t + 8, seg.ack.raw());
+    store_be16(t, seg.src_port);
+    store_be16(t + 2, seg.dst_port);
+    store_be32(t + 4, seg.seq.raw());
+    store_be32(t + 8, seg.ack.raw());
     t[12] = static_cast<std::uint8_t>((tcp_header_len / 4) << 4);
     t[13] = seg.flags;
-    put16(t + 14, seg.window);
-    put16(t + 16, 0);
-    put16(t + 18, seg.urgent);
+    store_be16(t + 14, seg.window);
+    store_be16(t + 16, 0);
+    store_be16(t + 18, seg.urgent);
     std::uint8_t* o = t + wire::kTcpMinHeader;
     for (const tcp_options::OptionItem& it : plan.view()) {
         *o++ = it.kind;
@@ -272,10 +263,10 @@ std::size_t Codec::encode_into(const Segment& seg, std::span<std::byte> out,
     const std::size_t tcp_len = tcp_header_len + seg.payload.size();
     const std::uint32_t pseudo = wire::pseudo_header_sum(ip_header, tcp_len);
     if (checksum == TcpChecksum::partial) {
-        put16(t + 16, wire::fold(pseudo));
+        store_be16(t + 16, wire::fold(pseudo));
     } else {
-        put16(t + 16, static_cast<std::uint16_t>(
-                          ~wire::fold(wire::ones_sum(out.subspan(wire::kIpv4MinHeader, tcp_len), pseudo))));
+        store_be16(t + 16, static_cast<std::uint16_t>(~wire::fold(wire::ones_sum(
+                               out.subspan(wire::kIpv4MinHeader, tcp_len), pseudo))));
     }
 
     stats_.sack_blocks_dropped_for_space += plan.sack_blocks_dropped;

@@ -13,11 +13,6 @@ namespace {
 constexpr std::uint8_t kMergeable = tcp_flag::ack | tcp_flag::psh | tcp_flag::fin;
 constexpr std::size_t kTcpChecksumOffset = 16;
 
-void put16(std::byte* at, std::uint16_t v) {
-    at[0] = static_cast<std::byte>(v >> 8);
-    at[1] = static_cast<std::byte>(v);
-}
-
 }  // namespace
 
 SegmentEncoder::SegmentEncoder(Codec& codec, PacketSink& out, std::vector<std::byte>& buffer)
@@ -93,15 +88,15 @@ void SegmentEncoder::flush() {
         // TCP checksum over the new length.
         std::byte* p = pkt_;
         const auto packet = std::span<const std::byte>(p, len_);
-        put16(p + 2, static_cast<std::uint16_t>(len_));
-        put16(p + 10, 0);
-        put16(p + 10, static_cast<std::uint16_t>(
-                          ~wire::fold(wire::ones_sum(packet.first(wire::kIpv4MinHeader)))));
+        store_be16(p + 2, static_cast<std::uint16_t>(len_));
+        store_be16(p + 10, 0);
+        store_be16(p + 10, static_cast<std::uint16_t>(
+                               ~wire::fold(wire::ones_sum(packet.first(wire::kIpv4MinHeader)))));
         std::byte* tcp = p + wire::kIpv4MinHeader;
         tcp[13] = static_cast<std::byte>(flags_);
-        put16(tcp + kTcpChecksumOffset,
-              wire::fold(wire::pseudo_header_sum(packet.first(wire::kIpv4MinHeader),
-                                                 len_ - wire::kIpv4MinHeader)));
+        store_be16(tcp + kTcpChecksumOffset,
+                   wire::fold(wire::pseudo_header_sum(packet.first(wire::kIpv4MinHeader),
+                                                      len_ - wire::kIpv4MinHeader)));
         info.gso_size = static_cast<std::uint16_t>(gso_size_);
         stats_.super_packets++;
     }

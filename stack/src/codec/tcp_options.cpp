@@ -22,38 +22,11 @@
 
 #include <algorithm>
 
+#include "ustack/byte_order.hpp"
+
 namespace ustack::tcp_options {
 
 namespace {
-
-std::uint16_t be16(std::span<const std::uint8_t> d, std::size_t i) {
-    return static_cast<std::uint16_t>((d[i] << 8) | d[i + 1]);
-}
-std::uint32_t be32(std::span<const std::uint8_t> d, std::size_t i) {
-    return (std::uint32_t{be16(d, i)} << 16) | be16(d, i + 2);
-}
-void put16(std::uint8_t* p, std::uint16_t v) {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-    put16(p, static_cast<std::uint16_t>(v >> 16));
-    put16(p + 2, static_cast<std::uint16_t>(v));
-}
-
-constexpr std::size_t round_up4(std::size_t n) {
-    return (n + 3) & ~std::size_t{3};
-}
-
-// Bytes each group takes in the layout of plan_options(), padding included.
-constexpr std::size_t kMssGroup = 4;       // MSS
-constexpr std::size_t kTsGroup = 12;       // SACKOK TS, or NOP NOP TS
-constexpr std::size_t kSackOkGroup = 4;    // NOP NOP SACKOK (without timestamps)
-constexpr std::size_t kWsGroup = 4;        // NOP WS
-constexpr std::size_t kSackGroupBase = 4;  // NOP NOP kind len, then 8 per block
-constexpr std::size_t sack_group(std::size_t blocks) {
-    return blocks == 0 ? 0 : kSackGroupBase + kSackBlockLen * blocks;
-}
 
 }  // namespace
 
@@ -78,7 +51,7 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
                 stats.bad_known_option_length++;
                 return;
             }
-            out.mss = be16(data, 0);
+            out.mss = load_be16(data, 0);
             return;
         case kind::window_scale:  // RFC 7323 §2.2: length 3
             if (len != length::window_scale) {
@@ -106,8 +79,8 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
             }
             out.sack_count = static_cast<std::uint8_t>(n);
             for (std::size_t b = 0; b < n; ++b) {
-                out.sack[b] = SackBlock{SeqNum(be32(data, b * kSackBlockLen)),
-                                        SeqNum(be32(data, b * kSackBlockLen + 4))};
+                out.sack[b] = SackBlock{SeqNum(load_be32(data, b * kSackBlockLen)),
+                                        SeqNum(load_be32(data, b * kSackBlockLen + 4))};
             }
             return;
         }
@@ -116,7 +89,7 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
                 stats.bad_known_option_length++;
                 return;
             }
-            out.timestamps = Timestamps{be32(data, 0), be32(data, 4)};
+            out.timestamps = Timestamps{load_be32(data, 0), load_be32(data, 4)};
             return;
         case kind::experiment_1:
             // RFC 6994 §3: the first two data octets are the ExID. Ours is 0xD15C (DESIGN.md §3).
@@ -125,7 +98,7 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
                 stats.bad_disconnect_option++;
                 return;
             }
-            if (be16(data, 0) != kDisconnectExId) {
+            if (load_be16(data, 0) != kDisconnectExId) {
                 stats.unknown_exid++;
                 return;
             }
@@ -182,35 +155,35 @@ OptionPlan plan_options(const TcpOptions& o) {
     const bool ts = o.timestamps.has_value();
 
     // What must always be carried; at most 4 + 12 + 4 = 20 bytes, so it always fits.
-    const std::size_t fixed = (o.mss ? kMssGroup : 0) + (ts ? kTsGroup : 0) +
-                              (o.sack_permitted && !ts ? kSackOkGroup : 0) +
-                              (o.window_scale ? kWsGroup : 0);
+    CarriedOptions carried{.mss = o.mss.has_value(),
+                           .window_scale = o.window_scale.has_value(),
+                           .sack_permitted = o.sack_permitted,
+                           .timestamps = ts};
 
     // The disconnect option (DESIGN.md §3) comes before SACK blocks; it is left out only when
     // it cannot fit even with no SACK blocks at all (an engine bug: the engine enforces the
     // per-connection limit, 24 bytes with timestamps, 36 without).
     std::size_t disc = 0;
     if (o.disconnect) {
-        disc = round_up4(kDisconnectOptionOverhead + o.disconnect->len);
-        if (o.disconnect->len > kMaxDisconnectData || fixed + disc > kMaxOptionSpace) {
+        if (o.disconnect->len > kMaxDisconnectData ||
+            disconnect_option_space(o.disconnect->len) > option_space_left(carried)) {
             plan.disconnect_dropped = true;
-            disc = 0;
+        } else {
+            disc = disconnect_option_space(o.disconnect->len);
+            carried.disconnect_data = o.disconnect->len;
         }
     }
 
     // SACK blocks yield: drop from the end (the first block reports the most recent data,
     // RFC 2018 §4) until everything fits.
-    std::size_t blocks = std::min<std::size_t>(o.sack_count, kMaxSackBlocks);
+    const std::size_t blocks =
+        std::min<std::size_t>({o.sack_count, kMaxSackBlocks, sack_blocks_room(carried)});
     plan.sack_blocks_dropped = o.sack_count - blocks;
-    while (blocks > 0 && fixed + disc + sack_group(blocks) > kMaxOptionSpace) {
-        --blocks;
-        plan.sack_blocks_dropped++;
-    }
 
     // Emit, in the order Linux uses (tcp_options_write), so captures look familiar.
     PlanBuilder b(plan);
     if (o.mss)
-        put16(b.add(kind::mss, 2), *o.mss);
+        store_be16(b.add(kind::mss, 2), *o.mss);
     if (ts) {
         if (o.sack_permitted) {
             b.add(kind::sack_permitted, 0);
@@ -219,8 +192,8 @@ OptionPlan plan_options(const TcpOptions& o) {
             b.nop();
         }
         std::uint8_t* d = b.add(kind::timestamps, 8);
-        put32(d, o.timestamps->tsval);
-        put32(d + 4, o.timestamps->tsecr);
+        store_be32(d, o.timestamps->tsval);
+        store_be32(d + 4, o.timestamps->tsecr);
     } else if (o.sack_permitted) {
         b.nop();
         b.nop();
@@ -235,8 +208,8 @@ OptionPlan plan_options(const TcpOptions& o) {
         b.nop();
         std::uint8_t* d = b.add(kind::sack, kSackBlockLen * blocks);
         for (std::size_t i = 0; i < blocks; ++i) {
-            put32(d + i * kSackBlockLen, o.sack[i].left.raw());
-            put32(d + i * kSackBlockLen + 4, o.sack[i].right.raw());
+            store_be32(d + i * kSackBlockLen, o.sack[i].left.raw());
+            store_be32(d + i * kSackBlockLen + 4, o.sack[i].right.raw());
         }
     }
     if (disc > 0) {
@@ -244,7 +217,7 @@ OptionPlan plan_options(const TcpOptions& o) {
         const std::size_t raw = kDisconnectOptionOverhead + o.disconnect->len;
         for (std::size_t i = raw; i < disc; ++i) b.nop();
         std::uint8_t* d = b.add(kind::experiment_1, 2 + o.disconnect->len);
-        put16(d, kDisconnectExId);
+        store_be16(d, kDisconnectExId);
         const auto bytes = o.disconnect->data();
         std::transform(bytes.begin(), bytes.end(), d + 2,
                        [](std::byte x) { return std::to_integer<std::uint8_t>(x); });

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "ustack/codec.hpp"
+#include "ustack/option_space.hpp"
 #include "ustack/segment.hpp"
 
 namespace ustack::tcp_options {
@@ -49,7 +50,7 @@ std::string_view kind_name(std::uint8_t k);
 // RFC 7323 §2.3: a shift count above 14 is used as 14.
 inline constexpr std::uint8_t kMaxWindowShift = 14;
 // RFC 2018 §3: SACK is 2 + 8n bytes; the 40-byte space holds at most 4 blocks.
-inline constexpr std::size_t kSackBlockLen = 8;
+inline constexpr std::size_t kSackBlockLen = kSackBlockSpace;
 
 // decode: apply one option that libtins parsed. `data` excludes the kind and length octets, so
 // the wire length is data.size() + 2. Never called for EOL or NOP. Skipped options are counted
@@ -57,7 +58,8 @@ inline constexpr std::size_t kSackBlockLen = 8;
 void apply_option(std::uint8_t kind, std::span<const std::uint8_t> data, TcpOptions& out,
                   CodecStats& stats);
 
-// encode: one option on the wire. NOP has no length and no data; every other item is written
+// encode: the space each option takes is in ustack/option_space.hpp (option_space_left).
+// One option on the wire. NOP has no length and no data; every other item is written
 // as kind, 2 + data_len, data.
 struct OptionItem {
     std::uint8_t kind = kind::nop;

@@ -60,7 +60,7 @@ std::uint32_t ones_sum(std::span<const std::byte> data, std::uint32_t acc) {
     while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
     static_assert(std::endian::native == std::endian::little, "ones_sum assumes little-endian");
     const auto le = static_cast<std::uint16_t>(sum);
-    return acc + static_cast<std::uint16_t>((le >> 8) | (le << 8));
+    return acc + byteswap16(le);
 }
 
 std::uint16_t fold(std::uint32_t acc) {
@@ -123,13 +123,13 @@ CheckResult check_packet(std::span<const std::byte> packet, bool link_checked_tc
         return reject(DropReason::bad_ip_checksum);
 
     // Total length counts header and data; bytes beyond it are link padding and ignored.
-    const std::size_t total = be16(packet, 2);
+    const std::size_t total = load_be16(packet, 2);
     if (total > packet.size() || total < ihl)
         return reject(DropReason::bad_total_length);
 
     // RFC 791 §3.2: a fragment has MF set or a non-zero offset. We do not reassemble (a TCP
     // that sets DF and clamps its MSS to the path never needs it).
-    const std::uint16_t frag = be16(packet, 6);
+    const std::uint16_t frag = load_be16(packet, 6);
     if ((frag & 0x2000) != 0 || (frag & 0x1fff) != 0)
         return reject(DropReason::ip_fragment);
     if (u8(packet, 9) != kProtoTcp)

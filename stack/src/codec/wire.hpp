@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 
+#include "ustack/byte_order.hpp"
 #include "ustack/codec.hpp"
 
 namespace ustack::wire {
@@ -21,12 +22,7 @@ inline constexpr std::uint8_t kProtoTcp = 6;
 inline std::uint8_t u8(std::span<const std::byte> b, std::size_t i) {
     return std::to_integer<std::uint8_t>(b[i]);
 }
-inline std::uint16_t be16(std::span<const std::byte> b, std::size_t i) {
-    return static_cast<std::uint16_t>((u8(b, i) << 8) | u8(b, i + 1));
-}
-inline std::uint32_t be32(std::span<const std::byte> b, std::size_t i) {
-    return (std::uint32_t{be16(b, i)} << 16) | be16(b, i + 2);
-}
+// Multi-byte fields: load_be16 / load_be32 (ustack/byte_order.hpp).
 
 // RFC 1071 one's-complement sum of `data` as big-endian 16-bit words (an odd last byte is
 // padded with zero), added to `acc`. Not folded: call fold() at the end.

@@ -56,6 +56,7 @@ it. Each arrow has a test in tests/unit/connection_state_diagram_test.cpp.
 #include <algorithm>
 
 #include "ustack/connection.hpp"
+#include "ustack/option_space.hpp"
 
 namespace ustack {
 
@@ -123,9 +124,6 @@ constexpr std::uint16_t kMinPeerMss = 64;
 constexpr Duration kSynTimeoutRto{3'000'000};
 // RFC 7323 §2.3: the largest shift a window-scale option may carry.
 constexpr std::uint8_t kMaxWindowShift = 14;
-// RFC 7323 §3.2: a TSopt with padding takes 12 bytes of every segment's option space; the payload
-// per segment shrinks by that much so segments still fit the path MTU (as Linux does).
-constexpr std::uint16_t kTimestampOptionSpace = 12;
 
 // RFC 7323 §2.3: the smallest shift with which `buffer` bytes fit the 16-bit window field.
 std::uint8_t window_shift_for(std::size_t buffer) {
@@ -144,10 +142,13 @@ Connection::Connection(const TcpConfig& cfg, Endpoint local, Endpoint remote, Se
       snd_nxt_(iss),
       snd_max_(iss),
       send_buf_(cfg.send_buffer),
+      snd_buf_size_(cfg.send_buffer),
       send_front_(iss + 1),
       recv_buf_(cfg.recv_buffer),
+      rcv_buf_size_(cfg.recv_buffer),
       reassembly_(cfg.max_ooo_ranges),
       nodelay_(cfg.nodelay),
+      wscale_offer_(window_shift_for(cfg.recv_buffer)),
       rtt_(cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.clock_granularity),
       recover_(iss),
       high_rxt_(iss) {}
@@ -206,14 +207,17 @@ void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
     wscale_ok_ = cfg_.window_scaling && syn.options.window_scale.has_value();
     if (wscale_ok_) {
         snd_wscale_ = std::min(*syn.options.window_scale, kMaxWindowShift);
-        rcv_wscale_ = window_shift_for(cfg_.recv_buffer);
+        rcv_wscale_ = wscale_offer_;
     }
     // RFC 7323 §3.2: timestamps likewise; TS.Recent starts at the SYN's TSval (§4.3).
     ts_ok_ = cfg_.timestamps && syn.options.timestamps.has_value();
     if (ts_ok_) {
         ts_recent_ = syn.options.timestamps->tsval;
         ts_recent_at_ = now;
-        if (snd_mss_ > kMinPeerMss + kTimestampOptionSpace) snd_mss_ -= kTimestampOptionSpace;
+        // §3.2: TSopt with padding takes kTimestampOptionSpace bytes of every segment; the
+        // payload per segment shrinks by that much so segments still fit the path MTU (Linux).
+        constexpr auto ts_space = static_cast<std::uint16_t>(kTimestampOptionSpace);
+        if (snd_mss_ > kMinPeerMss + ts_space) snd_mss_ -= ts_space;
     }
     // RFC 2018 §2: SACK only if both sides sent SACK-permitted.
     sack_ok_ = cfg_.sack && syn.options.sack_permitted;
@@ -280,8 +284,65 @@ std::size_t Connection::send_space() const {
         case TcpState::syn_sent:
         case TcpState::syn_received:
         case TcpState::established:
-        case TcpState::close_wait: return snd_shut_ ? 0 : send_buf_.free();
+        case TcpState::close_wait: break;
         default: return 0;
+    }
+    if (snd_shut_ || send_buf_.size() >= snd_buf_size_) return 0;
+    return std::min(snd_buf_size_ - send_buf_.size(), send_buf_.free());
+}
+
+void Connection::set_send_buffer(std::size_t bytes) {
+    snd_buf_size_ = bytes;
+    // Queued bytes above a smaller size stay; the ring shrinks to it once they fit (on_new_ack).
+    if (bytes > send_buf_.capacity() || send_buf_.size() <= bytes) send_buf_.resize(bytes);
+}
+
+void Connection::set_recv_buffer(std::size_t bytes) {
+    const std::uint32_t old_wnd = rcv_wnd();
+    rcv_buf_size_ = bytes;
+    if (!syn_options_sent_) {
+        // RFC 7323 §2.2: the shift is sent on the SYN (SYN-ACK) and holds for the connection's
+        // life; until then it follows the buffer.
+        wscale_offer_ = window_shift_for(bytes);
+        if (wscale_ok_) rcv_wscale_ = wscale_offer_;
+    }
+    if (bytes > recv_buf_.capacity()) {
+        recv_buf_.resize(bytes);
+    } else {
+        fit_recv_buffer();
+    }
+    announce_window_if_opened(old_wnd);
+}
+
+std::size_t Connection::rcv_space() const {
+    const std::size_t unread = recv_buf_.size();
+    return rcv_buf_size_ > unread ? std::min(rcv_buf_size_ - unread, recv_buf_.free()) : 0;
+}
+
+std::size_t Connection::rcv_promised() const {
+    // In SYN-SENT the window of our SYN becomes the peer's to fill once it answers.
+    if (state_ == TcpState::syn_sent) return syn_options_sent_ ? last_adv_window_ : 0U;
+    return rcv_wnd();
+}
+
+void Connection::fit_recv_buffer() {
+    if (recv_buf_.capacity() > rcv_buf_size_ &&
+        recv_buf_.size() + rcv_promised() <= rcv_buf_size_) {
+        recv_buf_.resize(rcv_buf_size_);
+    }
+}
+
+void Connection::announce_window_if_opened(std::uint32_t old_wnd) {
+    // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance) and §3.8.6.2.1: tell the peer about a window
+    // that reopened by a useful amount -- at least min(buffer/2, MSS) and at least doubling what
+    // it last saw -- instead of letting it wait for its persist timer.
+    const auto can_offer =
+        static_cast<std::uint32_t>(std::min<std::size_t>(rcv_space(), max_offer()));
+    const auto threshold =
+        static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_size_ / 2, snd_mss_));
+    if (is_synchronized() && !fin_received_ && can_offer > old_wnd &&
+        can_offer - old_wnd >= std::max(threshold, old_wnd)) {
+        ack_pending_ = true;
     }
 }
 
@@ -297,7 +358,7 @@ Result<std::size_t> Connection::send(std::span<const std::byte> data) {
         default: return Errc::closing;  // RFC 9293 §3.10.2 "error: connection closing"
     }
     if (data.empty()) return std::size_t{0};
-    const std::size_t n = send_buf_.write(data);
+    const std::size_t n = send_buf_.write(data.first(std::min(data.size(), send_space())));
     if (n == 0) return Errc::would_block;
     return n;
 }
@@ -308,17 +369,8 @@ Result<std::size_t> Connection::recv(std::span<std::byte> out) {
         if (out.empty()) return std::size_t{0};
         const std::uint32_t old_wnd = rcv_wnd();
         const std::size_t n = recv_buf_.read(out);
-        // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance) and §3.8.6.2.1: tell the peer about a window
-        // that reopened by a useful amount -- at least min(buffer/2, MSS) and at least doubling
-        // what it last saw -- instead of letting it wait for its persist timer.
-        const std::uint32_t can_offer = static_cast<std::uint32_t>(
-            std::min<std::size_t>(recv_buf_.free(), max_offer()));
-        const std::uint32_t threshold = static_cast<std::uint32_t>(
-            std::min<std::size_t>(recv_buf_.capacity() / 2, snd_mss_));
-        if (is_synchronized() && !fin_received_ && can_offer > old_wnd &&
-            can_offer - old_wnd >= std::max(threshold, old_wnd)) {
-            ack_pending_ = true;
-        }
+        fit_recv_buffer();
+        announce_window_if_opened(old_wnd);
         release_buffers_if_done();
         return n;
     }
@@ -453,8 +505,9 @@ bool Connection::all_acked() const {
 
 std::size_t Connection::disconnect_data_limit() const {
     if (!disc_ok_) return 0;
-    // DESIGN.md §3: 40 - 4 without timestamps (36); 40 - 12 - 4 = 24 once timestamps are used.
-    return kMaxOptionSpace - kDisconnectOptionOverhead - (ts_ok_ ? kTimestampOptionSpace : 0U);
+    // DESIGN.md §3: what the FIN must carry besides -- timestamps once they are in use -- leaves
+    // 40 - 12 - 4 = 24 bytes of data, 36 without them.
+    return disconnect_data_room(CarriedOptions{.timestamps = ts_ok_});
 }
 
 std::uint32_t Connection::rcv_wnd() const {
@@ -490,8 +543,8 @@ TcpInfo Connection::info(Instant now) const {
     i.ssthresh = ssthresh();
     i.snd_wnd = snd_wnd_;
     i.rcv_wnd = rcv_wnd();
-    i.recv_buffer = recv_buf_.capacity();
-    i.send_buffer = send_buf_.capacity();
+    i.recv_buffer = rcv_buf_size_;
+    i.send_buffer = snd_buf_size_;
     i.bytes_out = stats_.bytes_out;
     i.bytes_in = stats_.bytes_in;
     i.bytes_reordered = stats_.bytes_reordered;

@@ -18,6 +18,7 @@ void Connection::open_from_cookie(const Segment& syn, std::uint16_t syn_ack_wind
     // ISS, the window we offered starts at RCV.NXT, and that SYN-ACK acknowledged RCV.NXT
     // (RFC 7323 §4.3 Last.ACK.sent). No retransmission timer and no Karn sample: the ACK is here.
     syn_pending_ = false;
+    syn_options_sent_ = true;
     snd_nxt_ = iss_ + 1;
     snd_max_ = snd_nxt_;
     last_adv_window_ = syn_ack_window;

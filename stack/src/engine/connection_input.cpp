@@ -358,6 +358,9 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
         const auto n = static_cast<std::uint32_t>(data_acked_to - send_front_);
         send_buf_.consume(n);
         send_front_ += n;
+        if (send_buf_.capacity() > snd_buf_size_ && send_buf_.size() <= snd_buf_size_) {
+            send_buf_.resize(snd_buf_size_);  // a lowered send buffer size, now met
+        }
         if (!snd_shut_) push_event(EventKind::writable);
     }
     snd_una_ = ack;

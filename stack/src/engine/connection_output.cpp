@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "ustack/connection.hpp"
+#include "ustack/option_space.hpp"
 
 namespace ustack {
 
@@ -19,12 +20,12 @@ Segment Connection::make_segment(SeqNum seq, std::uint8_t flags) const {
 }
 
 std::uint32_t Connection::advertised_window() const {
-    const std::size_t cap = recv_buf_.capacity();
+    const std::size_t cap = rcv_buf_size_;
     if (state_ == TcpState::syn_sent) {
-        return static_cast<std::uint32_t>(std::min<std::size_t>(cap, 65535));
+        return static_cast<std::uint32_t>(std::min<std::size_t>(rcv_space(), 65535));
     }
     std::uint32_t wnd =
-        static_cast<std::uint32_t>(std::min<std::size_t>(recv_buf_.free(), max_offer()));
+        static_cast<std::uint32_t>(std::min<std::size_t>(rcv_space(), max_offer()));
     const SeqNum edge = rcv_nxt_ + wnd;
     if (edge < rcv_adv_) {
         // Never shrink the window (RFC 9293 §3.8.6.2.2, SHLD-14).
@@ -43,19 +44,19 @@ std::uint32_t Connection::advertised_window() const {
 }
 
 void Connection::add_options(Segment& seg, Instant now) {
-    std::size_t space = kMaxOptionSpace;
     if (ts_ok_) {
         // RFC 7323 §3.2: once negotiated, every non-RST segment carries TSopt; TSecr echoes
         // TS.Recent when the ACK bit is set.
-        seg.options.timestamps = Timestamps{next_tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
-        space -= 12;  // 10 bytes + 2 NOPs
+        seg.options.timestamps =
+            Timestamps{next_tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
     }
-    if (seg.options.disconnect) space -= (kDisconnectOptionOverhead + seg.options.disconnect->len + 3U) & ~std::size_t{3};
     if (!sack_ok_ || !seg.has(tcp_flag::ack) || reassembly_.empty()) return;
     // RFC 2018 §3: 2 + 8n bytes (plus 2 NOPs); at most 4 blocks, 3 with timestamps. DESIGN.md §3:
     // on a FIN with disconnect data the blocks yield (fewer, or none).
-    if (space < 12) return;
-    const std::size_t max_blocks = std::min<std::size_t>(kMaxSackBlocks, (space - 4) / 8);
+    CarriedOptions carried{.timestamps = ts_ok_};
+    if (seg.options.disconnect) carried.disconnect_data = seg.options.disconnect->len;
+    const std::size_t max_blocks = sack_blocks_room(carried);
+    if (max_blocks == 0) return;
     const auto& ranges = reassembly_.ranges();
     auto block = [&](const Assembler::Range& r) {
         return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
@@ -103,7 +104,7 @@ void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
             field = bytes >> shift;
             if ((field << shift) < rcv_wnd()) {
                 const auto free_units = static_cast<std::uint32_t>(
-                    (std::min<std::size_t>(recv_buf_.free(), max_offer()) + unit_less) >> shift);
+                    (std::min<std::size_t>(rcv_space(), max_offer()) + unit_less) >> shift);
                 field = std::max(field, std::min((rcv_wnd() + unit_less) >> shift, free_units));
             }
             field = std::min<std::uint32_t>(field, 65535);
@@ -149,13 +150,8 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     if (syn_ack ? disc_ok_ : cfg_.disconnect_data) s.options.disconnect = DisconnectData{};
     // RFC 7323 §2.2 / §3.2 and RFC 2018 §2: offer on the SYN what is configured; answer on the
     // SYN,ACK only what the SYN offered (the *_ok_ flags were set from it).
-    if (syn_ack ? wscale_ok_ : cfg_.window_scaling) {
-        s.options.window_scale = syn_ack ? rcv_wscale_ : [&] {
-            std::uint8_t shift = 0;
-            while (shift < 14 && (cfg_.recv_buffer >> shift) > 65535U) ++shift;
-            return shift;
-        }();
-    }
+    if (syn_ack ? wscale_ok_ : cfg_.window_scaling) s.options.window_scale = wscale_offer_;
+    syn_options_sent_ = true;  // RFC 7323 §2.2: the shift is fixed from now on
     if (syn_ack ? ts_ok_ : cfg_.timestamps) {
         s.options.timestamps = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};
     }

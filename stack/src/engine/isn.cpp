@@ -15,19 +15,11 @@
 #include <array>
 #include <bit>
 
+#include "ustack/byte_order.hpp"
+
 namespace ustack {
 
 namespace {
-
-// Read n (<= 8) bytes as a little-endian 64-bit word (the SipHash paper's byte order for key
-// and message words), independent of the host's endianness.
-std::uint64_t load_le64(const std::byte* p, std::size_t n = 8) {
-    std::uint64_t w = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        w |= std::uint64_t{std::to_integer<std::uint8_t>(p[i])} << (8 * i);
-    }
-    return w;
-}
 
 struct SipState {
     std::uint64_t v0, v1, v2, v3;
@@ -59,19 +51,11 @@ struct SipState {
     }
 };
 
-// Write `value` as sizeof(T) big-endian octets (network byte order); returns the end.
-template <typename T>
-std::byte* put_be(std::byte* out, T value) {
-    for (std::size_t i = sizeof(T); i-- > 0;) {
-        *out++ = static_cast<std::byte>((value >> (8 * i)) & 0xff);
-    }
-    return out;
-}
-
 }  // namespace
 
 std::uint64_t siphash24(const SipKey& key, std::span<const std::byte> data) {
-    // Key: k0 = bytes 0..7, k1 = bytes 8..15, each little-endian.
+    // Key: k0 = bytes 0..7, k1 = bytes 8..15, each little-endian (the SipHash paper's byte order
+    // for key and message words).
     const auto kb = std::as_bytes(std::span(key));
     const std::uint64_t k0 = load_le64(kb.data());
     const std::uint64_t k1 = load_le64(kb.data() + 8);
@@ -108,11 +92,10 @@ SeqNum IsnGenerator::generate(Endpoint local, Endpoint remote, Instant now) cons
     // serialized in network byte order: local addr (4), local port (2), remote addr (4), remote
     // port (2) -- a fixed layout, so the same 4-tuple always hashes the same on any host.
     std::array<std::byte, 12> id{};
-    std::byte* p = id.data();
-    p = put_be(p, local.addr);
-    p = put_be(p, local.port);
-    p = put_be(p, remote.addr);
-    put_be(p, remote.port);
+    store_be32(id.data(), local.addr);
+    store_be16(id.data() + 4, local.port);
+    store_be32(id.data() + 6, remote.addr);
+    store_be16(id.data() + 10, remote.port);
     const auto f = static_cast<std::uint32_t>(siphash24(secret_, id));
 
     return SeqNum(m + f);  // modulo 2^32

@@ -163,4 +163,19 @@ void RingBuffer::set_capacity(std::size_t capacity) {
     capacity_ = capacity;
 }
 
+void RingBuffer::resize(std::size_t capacity) {
+    capacity = std::max(capacity, size_);
+    if (capacity == 0) {
+        release();
+    } else if (capacity < alloc_) {
+        // Keep the first `capacity` bytes from head_ (readable, then parked), unrolled.
+        auto fresh = std::make_unique_for_overwrite<std::byte[]>(capacity);  // NOLINT(*-avoid-c-arrays)
+        copy_from_ring({storage_.get(), alloc_}, head_, {fresh.get(), capacity});
+        storage_ = std::move(fresh);
+        alloc_ = capacity;
+        head_ = 0;
+    }
+    capacity_ = capacity;
+}
+
 }  // namespace ustack

@@ -11,6 +11,8 @@
 #include <functional>
 #include <vector>
 
+#include "ustack/byte_order.hpp"
+
 namespace ustack {
 
 std::string_view to_string(StackEventKind k) {
@@ -29,17 +31,9 @@ SipKey derive_key(const SipKey& secret, std::uint8_t label) {
     SipKey out{};
     for (std::uint8_t half = 0; half < 2; ++half) {
         const std::array<std::byte, 2> msg{std::byte{label}, std::byte{half}};
-        const std::uint64_t h = siphash24(secret, msg);
-        for (std::size_t i = 0; i < 8; ++i) {
-            out[std::size_t{half} * 8 + i] = static_cast<std::uint8_t>(h >> (8U * i));
-        }
+        store_le64(out.data() + std::size_t{half} * 8, siphash24(secret, msg));
     }
     return out;
-}
-
-template <std::size_t N>
-void put_be32(std::array<std::byte, N>& b, std::size_t at, std::uint32_t v) {
-    for (std::size_t i = 0; i < 4; ++i) b[at + i] = static_cast<std::byte>(v >> (24U - 8U * i));
 }
 
 // RFC 1122 §4.2.3.10 (and RFC 9293 §3.9.2.1): a SYN from a broadcast or multicast address is
@@ -106,7 +100,7 @@ private:
 
 std::size_t Stack::TupleHash::operator()(std::uint64_t k) const {
     std::array<std::byte, 8> b{};
-    for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::byte>(k >> (8U * i));
+    store_le64(b.data(), k);
     return static_cast<std::size_t>(siphash24(key, b));
 }
 
@@ -120,6 +114,13 @@ Stack::Stack(const StackConfig& cfg, const SipKey& secret)
       port_use_(std::size_t{65536}, 0U) {
     // RFC 6056 §3.3.3: "next_ephemeral ... Could be random" -- from the secret.
     ephemeral_counter_ = static_cast<std::uint32_t>(siphash24(derive_key(secret, 3), {}));
+}
+
+TcpConfig Stack::tcp_config(BufferSizes sizes) const {
+    TcpConfig t = cfg_.tcp;
+    if (sizes.send != 0) t.send_buffer = sizes.send;
+    if (sizes.recv != 0) t.recv_buffer = sizes.recv;
+    return t;
 }
 
 // ---- ingress ---------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
     }
     Slot& s = slots_[*idx];
     Listener& l = listeners_[li];
-    s.conn.emplace(cfg_.tcp, Endpoint{cfg_.addr, l.port}, syn.src(), iss);
+    s.conn.emplace(tcp_config(l.sizes), Endpoint{cfg_.addr, l.port}, syn.src(), iss);
     s.owner = Owner::listener;
     s.listener = li;
     s.queued = false;
@@ -273,26 +274,22 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
 std::uint32_t Stack::cookie_mac(std::uint16_t local_port, Endpoint remote, SeqNum peer_iss,
                                 std::uint32_t tick, std::uint32_t mss_index) const {
     std::array<std::byte, 21> m{};
-    put_be32(m, 0, cfg_.addr);
-    m[4] = static_cast<std::byte>(local_port >> 8);
-    m[5] = static_cast<std::byte>(local_port & 0xff);
-    put_be32(m, 6, remote.addr);
-    m[10] = static_cast<std::byte>(remote.port >> 8);
-    m[11] = static_cast<std::byte>(remote.port & 0xff);
-    put_be32(m, 12, peer_iss.raw());
-    put_be32(m, 16, tick);
+    store_be32(m.data(), cfg_.addr);
+    store_be16(m.data() + 4, local_port);
+    store_be32(m.data() + 6, remote.addr);
+    store_be16(m.data() + 10, remote.port);
+    store_be32(m.data() + 12, peer_iss.raw());
+    store_be32(m.data() + 16, tick);
     m[20] = static_cast<std::byte>(mss_index);
     return static_cast<std::uint32_t>(siphash24(cookie_mac_key_, m)) & kCookieMacMask;
 }
 
 std::uint32_t Stack::cookie_offset(std::uint16_t local_port, Endpoint remote) const {
     std::array<std::byte, 12> m{};
-    put_be32(m, 0, cfg_.addr);
-    m[4] = static_cast<std::byte>(local_port >> 8);
-    m[5] = static_cast<std::byte>(local_port & 0xff);
-    put_be32(m, 6, remote.addr);
-    m[10] = static_cast<std::byte>(remote.port >> 8);
-    m[11] = static_cast<std::byte>(remote.port & 0xff);
+    store_be32(m.data(), cfg_.addr);
+    store_be16(m.data() + 4, local_port);
+    store_be32(m.data() + 6, remote.addr);
+    store_be16(m.data() + 10, remote.port);
     return static_cast<std::uint32_t>(siphash24(cookie_offset_key_, m));
 }
 
@@ -305,7 +302,7 @@ void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
         stats_.syn_cookies_queue_drops++;
         return;
     }
-    const TcpConfig& tc = cfg_.tcp;
+    const TcpConfig tc = tcp_config(l.sizes);
     const std::uint16_t peer_mss = syn.options.mss.value_or(kDefaultMss);
     std::uint32_t mss_index = 0;
     for (std::uint32_t i = kCookieMss.size(); i-- > 0;) {
@@ -360,7 +357,7 @@ void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
 // the failure) if it is not a valid cookie; the caller then answers as LISTEN does (RST).
 bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now) {
     Listener& l = listeners_[li];
-    const TcpConfig& tc = cfg_.tcp;
+    const TcpConfig tc = tcp_config(l.sizes);
     const SeqNum iss = ack.ack - 1;
     const SeqNum peer_iss = ack.seq - 1;
     const std::uint32_t raw = iss.raw() - cookie_offset(l.port, ack.src());
@@ -530,7 +527,8 @@ std::optional<StackEvent> Stack::poll_event() {
 
 // ---- application calls -----------------------------------------------------------------------
 
-Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_port) {
+Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_port,
+                              BufferSizes sizes) {
     see(now);
     // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address must be rejected.
     if (remote.port == 0 || bad_address(remote.addr)) return Errc::invalid_argument;
@@ -550,7 +548,7 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     if (!idx) return Errc::no_buffers;
     Slot& s = slots_[*idx];
     const Endpoint local{cfg_.addr, port};
-    s.conn.emplace(cfg_.tcp, local, remote, isn_.generate(local, remote, now));
+    s.conn.emplace(tcp_config(sizes), local, remote, isn_.generate(local, remote, now));
     s.owner = Owner::app;
     register_tuple(*idx);
     stats_.connections_opened++;
@@ -560,7 +558,7 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     return id_of(*idx);
 }
 
-Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog) {
+Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes) {
     if (port == 0) {
         const auto p = pick_ephemeral(Endpoint{});
         if (!p) return Errc::addr_not_available;
@@ -581,6 +579,7 @@ Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog) {
     l.port = port;
     const std::size_t b = backlog == 0 ? cfg_.default_syn_backlog : backlog;
     l.backlog = std::max<std::size_t>(std::min(b, cfg_.max_accept_backlog), 1);
+    l.sizes = sizes;
     listener_by_port_[port] = li;
     port_use_[port]++;
     return ListenerId{li, l.generation};
@@ -665,6 +664,13 @@ Errc Stack::close_listener(ListenerId lid) {
     return Errc::ok;
 }
 
+Errc Stack::set_listener_buffers(ListenerId lid, BufferSizes sizes) {
+    Listener* l = listener_of(lid);
+    if (l == nullptr) return Errc::invalid_argument;
+    l->sizes = sizes;
+    return Errc::ok;
+}
+
 // ---- queries ---------------------------------------------------------------------------------
 
 std::uint16_t Stack::listener_port(ListenerId l) const {
@@ -680,6 +686,11 @@ std::size_t Stack::accept_queue_size(ListenerId l) const {
 std::size_t Stack::syn_queue_size(ListenerId l) const {
     const Listener* p = listener_of(l);
     return p == nullptr ? 0 : p->syn.size();
+}
+
+BufferSizes Stack::listener_buffers(ListenerId l) const {
+    const Listener* p = listener_of(l);
+    return p == nullptr ? BufferSizes{} : p->sizes;
 }
 
 const Connection* Stack::lookup(std::uint16_t local_port, Endpoint remote) const {
@@ -724,10 +735,9 @@ std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
     if (first == 0 || first > last) return std::nullopt;
     const std::uint32_t num = last - first + 1;
     std::array<std::byte, 10> id{};
-    put_be32(id, 0, cfg_.addr);
-    put_be32(id, 4, remote.addr);
-    id[8] = static_cast<std::byte>(remote.port >> 8);
-    id[9] = static_cast<std::byte>(remote.port & 0xff);
+    store_be32(id.data(), cfg_.addr);
+    store_be32(id.data() + 4, remote.addr);
+    store_be16(id.data() + 8, remote.port);
     const std::uint64_t offset = siphash24(port_key_, id);
     for (std::uint32_t tried = 0; tried < num; ++tried) {
         const auto port = static_cast<std::uint16_t>(first + (offset + ephemeral_counter_) % num);
