@@ -115,6 +115,39 @@ void settle(Host& h, Socket& s) {
     s.events.update(conditions(h, s));
 }
 
+void set_buffers(Host& h, Socket& s, BufferSizes sizes) {
+    auto clamp = [](std::uint32_t v) {
+        return v == 0 ? 0 : std::clamp(v, kMinSocketBuffer, kMaxSocketBuffer);
+    };
+    if (sizes.send != 0) {
+        s.buffers.send = clamp(sizes.send);
+    }
+    if (sizes.recv != 0) {
+        s.buffers.recv = clamp(sizes.recv);
+    }
+    if (Connection* c = conn_of(h, s)) {
+        if (sizes.send != 0) {
+            c->set_send_buffer(s.buffers.send);
+        }
+        if (sizes.recv != 0) {
+            c->set_recv_buffer(s.buffers.recv);
+        }
+        h.after_call();  // a larger receive buffer may open the window
+    } else if (s.listener) {
+        (void)h.stack().set_listener_buffers(*s.listener, s.buffers);
+    }
+}
+
+BufferSizes buffers_of(const Host& h, const Socket& s) {
+    if (const Connection* c = connection_of(h, s)) {
+        return {static_cast<std::uint32_t>(c->send_buffer()),
+                static_cast<std::uint32_t>(c->recv_buffer())};
+    }
+    const TcpConfig& tcp = h.stack().config().tcp;
+    return {s.buffers.send != 0 ? s.buffers.send : static_cast<std::uint32_t>(tcp.send_buffer),
+            s.buffers.recv != 0 ? s.buffers.recv : static_cast<std::uint32_t>(tcp.recv_buffer)};
+}
+
 // ---- binding, listening, accepting ------------------------------------------------------------
 
 Errc bind_socket(Host& h, Socket& s, std::uint16_t port) {
@@ -141,7 +174,8 @@ Errc listen_socket(Host& h, Socket& s, int backlog) {
         return Errc::invalid_argument;  // Winsock: listen needs a bound socket
     }
     h.sockets().unreserve_port(s.bound_port);
-    auto r = h.stack().listen(s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)));
+    auto r =
+        h.stack().listen(s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)), s.buffers);
     if (!r.ok()) {
         h.sockets().reserve_port(s.bound_port);
         return r.error;
@@ -171,13 +205,12 @@ Errc accept_socket(Host& h, ApiLock& lock, SocketId lid, SOCKET* out, Endpoint* 
         if (e != Errc::ok) {
             return e;
         }
-        l = h.sockets().find(lid);
     }
     Socket* n = h.sockets().create(h.key());
     if (n == nullptr) {
         return Errc::too_many_sockets;  // the connection stays queued
     }
-    l = h.sockets().find(lid);  // (the table may have grown; slots do not move)
+    l = h.sockets().find(lid);  // still there: nothing released the lock since the wait
     auto r = h.stack().accept(listener);
     if (!r.ok()) {
         h.sockets().erase(n->id);
@@ -191,6 +224,7 @@ Errc accept_socket(Host& h, ApiLock& lock, SocketId lid, SOCKET* out, Endpoint* 
     n->nonblocking = l->nonblocking;
     n->linger = l->linger;
     n->nodelay = l->nodelay;
+    n->buffers = l->buffers;  // (the connection has them since its SYN: Stack::listen)
     n->events.inherit(l->events);
     if (Connection* c = h.stack().connection(r.value); c != nullptr) {
         if (n->nodelay) {
@@ -226,7 +260,7 @@ Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote) {
     if (s->bound) {
         h.sockets().unreserve_port(s->bound_port);
     }
-    auto r = h.stack().connect(remote, h.now(), s->bound ? s->bound_port : 0);
+    auto r = h.stack().connect(remote, h.now(), s->bound ? s->bound_port : 0, s->buffers);
     if (!r.ok()) {
         if (s->bound) {
             h.sockets().reserve_port(s->bound_port);

@@ -58,6 +58,7 @@ struct Socket {
     bool nonblocking = false;
     LINGER linger{0, 0};
     bool nodelay = false;
+    BufferSizes buffers;  // SO_SNDBUF / SO_RCVBUF (0: the host's default)
 
     NetworkEvents events;
 };
@@ -96,6 +97,16 @@ void close_now(Host& h, Socket& s, bool abortive);
 void settle(Host& h, Socket& s);
 // What the socket's state offers network events and WSPSelect now.
 [[nodiscard]] SocketConditions conditions(const Host& h, const Socket& s);
+
+// SO_SNDBUF / SO_RCVBUF: the sizes as given are clamped to [kMinSocketBuffer, kMaxSocketBuffer]
+// and applied to the socket's connection (Connection::set_send_buffer / set_recv_buffer: at once
+// for the send side; a receive size set before the SYN also fixes the window scale), to the
+// connections its listener opens from now on, or to the connection it will open.
+inline constexpr std::uint32_t kMinSocketBuffer = 4096;      // two full segments and some
+inline constexpr std::uint32_t kMaxSocketBuffer = 1U << 30;  // the largest window, RFC 7323 §2.3
+void set_buffers(Host& h, Socket& s, BufferSizes sizes);
+// The sizes in effect (the connection's, else the socket's, else the host's default).
+[[nodiscard]] BufferSizes buffers_of(const Host& h, const Socket& s);
 
 // The connection behind the socket, or nullptr.
 [[nodiscard]] const Connection* connection_of(const Host& h, const Socket& s);

@@ -1,5 +1,6 @@
 // Socket options and ioctls: WSPSetSockOpt, WSPGetSockOpt, WSPIoctl (SEMANTICS.md §1.6 linger,
 // §1.10 FIONBIO, §1.11 SO_DISCDATALEN).
+#include <algorithm>
 #include <cstring>
 
 #include "blocking.hpp"
@@ -19,6 +20,74 @@ bool read_bool(const char* optval, int optlen, BOOL* out) {
     }
     std::memcpy(out, optval, sizeof(BOOL));
     return true;
+}
+
+ULONG clamp32(std::uint64_t v) {
+    return static_cast<ULONG>(std::min<std::uint64_t>(v, 0xffffffffU));
+}
+ULONG micros(Duration d) {
+    return clamp32(static_cast<std::uint64_t>(std::max<std::int64_t>(d.count(), 0)));
+}
+
+// SIO_TCP_INFO: the socket's connection as the engine sees it (Connection::info), in every
+// state while the handle is open -- also after the connection ended (CLOSED keeps its
+// counters); a socket without a connection is CLOSED, a listening one LISTEN.
+USTACK_TCP_INFO tcp_info(const Host& h, const Socket& s) {
+    USTACK_TCP_INFO out{};
+    TCP_INFO_v0& v0 = out.v0;
+    v0.State = s.kind == Socket::Kind::listening ? TCPSTATE_LISTEN : TCPSTATE_CLOSED;
+    v0.RcvBuf = buffers_of(h, s).recv;
+    out.SndBuf = buffers_of(h, s).send;
+    out.SsThresh = 0xffffffffU;
+    const Connection* c = connection_of(h, s);
+    if (c == nullptr) {
+        return out;
+    }
+    const TcpInfo i = c->info(h.now());
+    // TcpState follows RFC 9293 §3.3.2 in Winsock's TCPSTATE order.
+    static_assert(static_cast<int>(TcpState::closed) == TCPSTATE_CLOSED &&
+                  static_cast<int>(TcpState::listen) == TCPSTATE_LISTEN &&
+                  static_cast<int>(TcpState::syn_sent) == TCPSTATE_SYN_SENT &&
+                  static_cast<int>(TcpState::syn_received) == TCPSTATE_SYN_RCVD &&
+                  static_cast<int>(TcpState::established) == TCPSTATE_ESTABLISHED &&
+                  static_cast<int>(TcpState::fin_wait_1) == TCPSTATE_FIN_WAIT_1 &&
+                  static_cast<int>(TcpState::fin_wait_2) == TCPSTATE_FIN_WAIT_2 &&
+                  static_cast<int>(TcpState::close_wait) == TCPSTATE_CLOSE_WAIT &&
+                  static_cast<int>(TcpState::closing) == TCPSTATE_CLOSING &&
+                  static_cast<int>(TcpState::last_ack) == TCPSTATE_LAST_ACK &&
+                  static_cast<int>(TcpState::time_wait) == TCPSTATE_TIME_WAIT);
+    v0.State = static_cast<TCPSTATE>(i.state);
+    v0.Mss = i.mss;
+    v0.ConnectionTimeMs =
+        static_cast<ULONG64>(std::max<std::int64_t>(i.connection_time.count(), 0) / 1000);
+    v0.TimestampsEnabled = i.timestamps ? 1 : 0;
+    v0.RttUs = micros(i.srtt);
+    v0.MinRttUs = micros(i.min_rtt);
+    v0.BytesInFlight = i.bytes_in_flight;
+    v0.Cwnd = i.cwnd;
+    v0.SndWnd = i.snd_wnd;
+    v0.RcvWnd = i.rcv_wnd;
+    v0.RcvBuf = clamp32(i.recv_buffer);
+    v0.BytesOut = i.bytes_out;
+    v0.BytesIn = i.bytes_in;
+    v0.BytesReordered = clamp32(i.bytes_reordered);
+    v0.BytesRetrans = clamp32(i.bytes_retransmitted);
+    v0.FastRetrans = clamp32(i.fast_retransmits);
+    v0.DupAcksIn = clamp32(i.dup_acks_in);
+    v0.TimeoutEpisodes = clamp32(i.timeout_episodes);
+    v0.SynRetrans = static_cast<UCHAR>(std::min<std::uint64_t>(i.syn_retransmits, 255));
+    out.SackEnabled = i.sack ? 1 : 0;
+    out.WindowScalingEnabled = i.window_scaling ? 1 : 0;
+    out.SndWindShift = i.snd_wscale;
+    out.RcvWindShift = i.rcv_wscale;
+    out.RttVarUs = micros(i.rttvar);
+    out.RtoUs = micros(i.rto);
+    out.SsThresh = i.ssthresh;
+    out.SndBuf = clamp32(i.send_buffer);
+    out.SegsOut = i.segs_out;
+    out.SegsIn = i.segs_in;
+    out.Retransmits = i.retransmits;
+    return out;
 }
 
 }  // namespace
@@ -49,6 +118,21 @@ extern "C" int WSPSetSockOpt(SOCKET sock, int level, int optname, const char* op
         // TRUE is SO_LINGER l_onoff 0 (SEMANTICS checklist 35); FALSE lingers again with the
         // previous l_linger (36).
         s.linger.l_onoff = v != 0 ? 0 : 1;
+        return succeed(lpErrno);
+    }
+    if (level == SOL_SOCKET && (optname == SO_SNDBUF || optname == SO_RCVBUF)) {
+        int v = 0;
+        if (optlen < static_cast<int>(sizeof v)) {
+            return fail(lpErrno, WSAEFAULT);
+        }
+        std::memcpy(&v, optval, sizeof v);
+        if (v < 0) {
+            return fail(lpErrno, WSAEINVAL);
+        }
+        // 0 (Winsock: "no buffering") is the smallest size here.
+        const auto bytes = static_cast<std::uint32_t>(std::max(v, 1));
+        set_buffers(*r.host, s,
+                    optname == SO_SNDBUF ? BufferSizes{bytes, 0} : BufferSizes{0, bytes});
         return succeed(lpErrno);
     }
     if (level == IPPROTO_TCP && optname == TCP_NODELAY) {
@@ -87,7 +171,6 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
         return succeed(lpErrno);
     };
     auto put_int = [&](int v) { return put(&v, sizeof v); };
-    const TcpConfig& tcp = r.host->stack().config().tcp;
     if (level == SOL_SOCKET) {
         switch (optname) {
             case SO_LINGER: return put(&s.linger, sizeof(LINGER));
@@ -103,8 +186,8 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
                 return put_int(e);
             }
             case SO_TYPE: return put_int(SOCK_STREAM);
-            case SO_SNDBUF: return put_int(static_cast<int>(tcp.send_buffer));
-            case SO_RCVBUF: return put_int(static_cast<int>(tcp.recv_buffer));
+            case SO_SNDBUF: return put_int(static_cast<int>(buffers_of(*r.host, s).send));
+            case SO_RCVBUF: return put_int(static_cast<int>(buffers_of(*r.host, s).recv));
             default: break;
         }
     }
@@ -147,6 +230,28 @@ extern "C" int WSPIoctl(SOCKET sock, DWORD code, void* in, DWORD in_len, void* o
         std::memcpy(out, &n, sizeof n);
         if (returned != nullptr) {
             *returned = sizeof n;
+        }
+        return succeed(lpErrno);
+    }
+    if (code == SIO_TCP_INFO) {
+        // Input: a DWORD version -- 0 for TCP_INFO_v0, USTACK_TCP_INFO_VERSION for ustack's
+        // extension; Winsock's version 1 needs send-limit counters ustack does not keep.
+        if (in == nullptr || in_len < sizeof(DWORD)) {
+            return fail(lpErrno, WSAEFAULT);
+        }
+        DWORD version = 0;
+        std::memcpy(&version, in, sizeof version);
+        if (version != 0 && version != USTACK_TCP_INFO_VERSION) {
+            return fail(lpErrno, WSAEINVAL);
+        }
+        const std::size_t size = version == 0 ? sizeof(TCP_INFO_v0) : sizeof(USTACK_TCP_INFO);
+        if (out == nullptr || out_len < size) {
+            return fail(lpErrno, WSAEFAULT);
+        }
+        const USTACK_TCP_INFO info = tcp_info(*r.host, s);
+        std::memcpy(out, &info, size);  // TCP_INFO_v0 is the extension's first member
+        if (returned != nullptr) {
+            *returned = static_cast<DWORD>(size);
         }
         return succeed(lpErrno);
     }

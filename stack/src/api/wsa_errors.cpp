@@ -10,7 +10,7 @@ int wsa_error(Errc e) {
         case Errc::not_connected: return WSAENOTCONN;
         case Errc::already_connected: return WSAEISCONN;
         case Errc::in_progress: return WSAEALREADY;
-        case Errc::shutdown: return WSAESHUTDOWN;
+        case Errc::shutdown:
         case Errc::closing: return WSAESHUTDOWN;
         case Errc::reset: return WSAECONNRESET;
         case Errc::aborted: return WSAECONNABORTED;
