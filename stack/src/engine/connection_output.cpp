@@ -10,10 +10,7 @@ namespace ustack {
 
 Segment Connection::make_segment(SeqNum seq, std::uint8_t flags) const {
     Segment s;
-    s.src_addr = local_.addr;
-    s.src_port = local_.port;
-    s.dst_addr = remote_.addr;
-    s.dst_port = remote_.port;
+    s.set_endpoints(local_, remote_);
     s.seq = seq;
     s.flags = flags;
     if ((flags & tcp_flag::ack) != 0) s.ack = rcv_nxt_;

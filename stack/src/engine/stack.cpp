@@ -294,10 +294,7 @@ void Stack::queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack)
         return;
     }
     Segment r;
-    r.src_addr = cfg_.addr;
-    r.src_port = seg.dst_port;
-    r.dst_addr = seg.src_addr;
-    r.dst_port = seg.src_port;
+    r.set_endpoints({cfg_.addr, seg.dst_port}, seg.src());
     r.seq = seq;
     r.flags = tcp_flag::rst;
     if (with_ack) {

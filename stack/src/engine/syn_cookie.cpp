@@ -82,10 +82,7 @@ Segment SynCookies::make_syn_ack(std::uint16_t local_port, const Segment& syn,
     const SeqNum iss = cookie(local_port, syn.src(), syn.seq, index, now);
 
     Segment r;
-    r.src_addr = addr_;
-    r.src_port = local_port;
-    r.dst_addr = syn.src_addr;
-    r.dst_port = syn.src_port;
+    r.set_endpoints({addr_, local_port}, syn.src());
     r.seq = iss;
     r.ack = syn.seq + 1;
     r.flags = tcp_flag::syn | tcp_flag::ack;
@@ -123,10 +120,7 @@ std::optional<Segment> SynCookies::check_ack(std::uint16_t local_port, const Seg
     // The SYN the cookie stands for, with the options its TSval carried (RFC 7323: the ACK
     // echoes it in TSecr).
     Segment syn;
-    syn.src_addr = ack.src_addr;
-    syn.dst_addr = ack.dst_addr;
-    syn.src_port = ack.src_port;
-    syn.dst_port = ack.dst_port;
+    syn.set_endpoints(ack.src(), ack.dst());
     syn.seq = peer_iss;
     syn.flags = tcp_flag::syn;
     syn.window = ack.window;
