@@ -140,7 +140,7 @@ TEST_CASE("RFC 9293 §3.8.6 and RFC 7323 §2.4: a shrunk receive buffer never mo
     CHECK(t.conn().info(t.now()).rcv_wnd == 8192);
 }
 
-TEST_CASE("the receive buffer may be set in every state") {
+TEST_CASE("SO_SNDBUF and SO_RCVBUF: both sizes may be set in TIME-WAIT and in CLOSED") {
     Script t;
     t.to_time_wait();
     t.conn().set_recv_buffer(1000);

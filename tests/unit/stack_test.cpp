@@ -547,6 +547,88 @@ TEST_CASE("poll_transmit visits only connections touched since the last call") {
     CHECK(p.trace.size() == before + 1);  // the data segment (its ACK is delayed, RFC 1122)
 }
 
+// ---- buffer sizes (BufferSizes: SO_SNDBUF / SO_RCVBUF before connect / listen) ---------------
+
+TEST_CASE("BufferSizes: connect gives the connection its buffer sizes from the SYN on") {
+    Host h;
+    const auto id =
+        h.stack.connect({kThem, 80}, h.now, 0, BufferSizes{.send = 10000, .recv = 1 << 20});
+    REQUIRE(id.ok());
+    auto out = h.out();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0]->options.window_scale == std::optional<std::uint8_t>(5));  // RFC 7323 §2.2
+    CHECK(out[0]->window == 65535);
+    const Connection* c = h.stack.find(id.value);
+    REQUIRE(c != nullptr);
+    CHECK(c->send_buffer() == 10000);
+    CHECK(c->recv_buffer() == 1 << 20);
+
+    // 0 takes TcpConfig's sizes.
+    const auto d = h.stack.connect({kThem, 81}, h.now, 0, BufferSizes{.send = 0, .recv = 3000});
+    REQUIRE(d.ok());
+    out = h.out();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0]->options.window_scale == std::optional<std::uint8_t>(0));
+    CHECK(out[0]->window == 3000);
+    CHECK(h.stack.find(d.value)->send_buffer() == h.stack.config().tcp.send_buffer);
+    CHECK(h.stack.find(d.value)->recv_buffer() == 3000);
+}
+
+TEST_CASE("BufferSizes: a listener's sizes reach the connections it accepts") {
+    Host h;
+    const auto l = h.stack.listen(kPort, 4, BufferSizes{.send = 5000, .recv = 1 << 21});
+    REQUIRE(l.ok());
+    CHECK(h.stack.listener_buffers(l.value) == BufferSizes{.send = 5000, .recv = 1 << 21});
+    Segment syn = from_peer(4000, kPort, tcp_flag::syn, 100);
+    syn.options.window_scale = 2;
+    h.in(syn);
+    auto out = h.out();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0]->options.window_scale == std::optional<std::uint8_t>(6));
+    CHECK(out[0]->window == 65535);
+    h.in(from_peer(4000, kPort, tcp_flag::ack, 101, out[0]->seq.raw() + 1));
+    const auto id = h.stack.accept(l.value);
+    REQUIRE(id.ok());
+    const Connection* c = h.stack.find(id.value);
+    CHECK(c->send_buffer() == 5000);
+    CHECK(c->recv_buffer() == 1 << 21);
+    CHECK(c->rcv_wscale() == 6);
+
+    // set_listener_buffers: for the connections opened from then on.
+    REQUIRE(h.stack.set_listener_buffers(l.value, BufferSizes{.send = 0, .recv = 2000}) ==
+            Errc::ok);
+    syn.src_port = 4001;
+    h.in(syn);
+    out = h.out();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0]->options.window_scale == std::optional<std::uint8_t>(0));
+    CHECK(out[0]->window == 2000);
+    CHECK(h.stack.find(id.value)->recv_buffer() == 1 << 21);  // the accepted one keeps its own
+    CHECK(h.stack.set_listener_buffers(ListenerId{}, BufferSizes{}) == Errc::invalid_argument);
+}
+
+TEST_CASE("BufferSizes: two stacks exchange a transfer larger than a small receive buffer") {
+    StackPair p;
+    const auto l = p.b.listen(80, 0, BufferSizes{.send = 0, .recv = 2048}).value;
+    const auto c =
+        p.a.connect({kPairAddrB, 80}, p.now(), 0, BufferSizes{.send = 4096, .recv = 0}).value;
+    p.pump();
+    const auto s = p.b.accept(l);
+    REQUIRE(s.ok());
+    std::string big(50'000, 'x');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+    std::size_t sent = 0;
+    std::string got;
+    for (int round = 0; round < 10'000 && got.size() < big.size(); ++round) {
+        if (sent < big.size()) sent += StackPair::write(p.a, c, std::string_view(big).substr(sent));
+        CHECK(p.a.find(c)->send_queued() <= 4096);
+        p.run_for(Duration{50'000});
+        got += StackPair::read(p.b, s.value);
+    }
+    CHECK(got == big);
+    CHECK(p.b.find(s.value)->info(p.now()).rcv_wnd <= 2048);
+}
+
 // ---- two stacks --------------------------------------------------------------------------------
 
 TEST_CASE("RFC 9293 §3.5: two stacks connect and exchange data and forward events") {

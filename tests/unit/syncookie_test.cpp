@@ -418,4 +418,39 @@ TEST_CASE("RFC 4987 §3.6: 50000 spoofed SYNs leave the table at the backlog and
     CHECK(StackPair::read(p.a, c) == "pong");
 }
 
+TEST_CASE("RFC 4987 §3.6 and RFC 7323 §2.2: a SYN-cookie SYN-ACK carries the window and shift of "
+          "the listener's receive buffer and the cookie connection gets the listener's sizes") {
+    struct Case {
+        std::uint32_t recv;
+        std::uint8_t shift;
+        std::uint16_t window;
+    };
+    for (const Case k : {Case{1 << 21, 6, 65535}, Case{3000, 0, 3000}}) {
+        CAPTURE(k.recv);
+        Host h;
+        const auto l = h.stack.listen(kPort, 1, BufferSizes{.send = 7000, .recv = k.recv});
+        REQUIRE(l.ok());
+        h.in(syn_from(3999, 1));  // fills the SYN queue
+        REQUIRE(h.out().size() == 1);
+        Segment syn = syn_from(4000, 500);
+        syn.options.window_scale = 2;
+        syn.options.timestamps = Timestamps{77, 0};
+        const OwnedSegment sa = cookie_for(h, syn);
+        CHECK(sa->options.window_scale == std::optional<std::uint8_t>(k.shift));
+        CHECK(sa->window == k.window);
+        Segment ack = from(kThem, 4000, tcp_flag::ack, 501, sa->seq.raw() + 1);
+        ack.options.timestamps = Timestamps{78, sa->options.timestamps->tsval};
+        h.in(ack);
+        REQUIRE(h.stack.stats().syn_cookies_validated == 1);
+        const auto id = h.stack.accept(l.value);
+        REQUIRE(id.ok());
+        const Connection* c = h.stack.find(id.value);
+        CHECK(c->rcv_wscale() == k.shift);
+        CHECK(c->send_buffer() == 7000);
+        CHECK(c->recv_buffer() == k.recv);
+        // The window the cookie SYN-ACK offered is the connection's (RFC 9293 §3.8.6).
+        CHECK(c->info(h.now).rcv_wnd == k.window);
+    }
+}
+
 }  // TEST_SUITE

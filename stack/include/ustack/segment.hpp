@@ -111,6 +111,12 @@ struct Segment {
     }
     [[nodiscard]] Endpoint src() const { return {src_addr, src_port}; }
     [[nodiscard]] Endpoint dst() const { return {dst_addr, dst_port}; }
+    void set_endpoints(Endpoint from, Endpoint to) {
+        src_addr = from.addr;
+        src_port = from.port;
+        dst_addr = to.addr;
+        dst_port = to.port;
+    }
 };
 
 // A one-line, tcpdump-like description for traces and test failure messages.

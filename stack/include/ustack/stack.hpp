@@ -50,16 +50,10 @@
 // is recycled); rst_queue_limit stateless replies between two polls. Each is counted when hit.
 //
 // SYN cookies (RFC 4987 §3.6, as Linux): when a listener's SYN queue is full, a SYN is answered
-// with a SYN-ACK whose ISS is a cookie and nothing is kept. ISS = H(4-tuple) + (t mod 32) << 27 |
-// mss_index << 24 | MAC24(4-tuple, peer ISS, t, mss_index), with t a 64 s counter, H and MAC
-// SipHash-2-4 under keys derived from the secret. An ACK to that listener (within three ticks of
-// the last cookie it sent) whose SEG.ACK-1 is a valid cookie at most 2 ticks old for SEG.SEQ-1
-// creates the connection, which reaches ESTABLISHED on that ACK and joins the accept queue.
-// Options: the MSS is one of 8 table values (the largest not above the peer's). When the SYN
-// carried timestamps (and we use them), the low 6 bits of our SYN-ACK's TSval carry the peer's
-// window shift (4 bits, 15 = none), SACK-permitted and the disconnect-data offer, as Linux does;
-// the ACK echoes them in TSecr. Without timestamps the cookie SYN-ACK offers no window scaling,
-// no SACK and no disconnect data (the connection works without them).
+// with a SYN-ACK whose ISS is a cookie and nothing is kept (SynCookies, syn_cookie.hpp: the
+// cookie's layout and the options it can carry). An ACK to that listener within
+// SynCookies::kLifetime of the last cookie it sent is checked for a cookie; a valid one creates
+// the connection, which reaches ESTABLISHED on that ACK and joins the accept queue.
 // A connection holds its 4-tuple and its local port until it reaches CLOSED; TIME-WAIT counts as
 // holding them. A CLOSED connection still owned by the app keeps only its slot (and its close
 // reason) until release().
@@ -80,6 +74,7 @@
 #include "ustack/errc.hpp"
 #include "ustack/isn.hpp"
 #include "ustack/segment.hpp"
+#include "ustack/syn_cookie.hpp"
 #include "ustack/time.hpp"
 
 namespace ustack {
@@ -360,13 +355,9 @@ private:
     bool listener_admits(const Listener& l) const;
     void open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now);
     void queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack);
-    // SYN cookies (RFC 4987 §3.6).
+    // SYN cookies (RFC 4987 §3.6; the cookie itself is SynCookies').
     void send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now);
     bool accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now);
-    [[nodiscard]] std::uint32_t cookie_mac(std::uint16_t local_port, Endpoint remote,
-                                           SeqNum peer_iss, std::uint32_t tick,
-                                           std::uint32_t mss_index) const;
-    [[nodiscard]] std::uint32_t cookie_offset(std::uint16_t local_port, Endpoint remote) const;
     // Bounds.
     bool recycle_oldest_time_wait(Instant now);
 
@@ -396,8 +387,7 @@ private:
     StackConfig cfg_;
     IsnGenerator isn_;
     SipKey port_key_;  // RFC 6056 algorithm 3's F() key, derived from the secret
-    SipKey cookie_mac_key_;     // SYN cookie MAC key, derived from the secret
-    SipKey cookie_offset_key_;  // SYN cookie per-4-tuple offset key, derived from the secret
+    SynCookies cookies_;  // RFC 4987 §3.6, keyed from the secret
 
     // Connections. A deque keeps Connection addresses stable while the table grows.
     std::deque<Slot> slots_;

@@ -57,6 +57,7 @@ it. Each arrow has a test in tests/unit/connection_state_diagram_test.cpp.
 
 #include "ustack/connection.hpp"
 #include "ustack/option_space.hpp"
+#include "ustack/syn_options.hpp"
 
 namespace ustack {
 
@@ -122,15 +123,6 @@ constexpr std::uint16_t kDefaultPeerMss = 536;
 constexpr std::uint16_t kMinPeerMss = 64;
 // RFC 6298 §5.7: the RTO after a handshake whose SYN (or SYN,ACK) timed out.
 constexpr Duration kSynTimeoutRto{3'000'000};
-// RFC 7323 §2.3: the largest shift a window-scale option may carry.
-constexpr std::uint8_t kMaxWindowShift = 14;
-
-// RFC 7323 §2.3: the smallest shift with which `buffer` bytes fit the 16-bit window field.
-std::uint8_t window_shift_for(std::size_t buffer) {
-    std::uint8_t shift = 0;
-    while (shift < kMaxWindowShift && (buffer >> shift) > 65535U) ++shift;
-    return shift;
-}
 }  // namespace
 
 Connection::Connection(const TcpConfig& cfg, Endpoint local, Endpoint remote, SeqNum iss)
@@ -198,19 +190,19 @@ void Connection::open_passive(const Segment& syn, Instant now) {
 void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
     const std::uint16_t peer_mss = syn.options.mss.value_or(kDefaultPeerMss);
     snd_mss_ = std::max(kMinPeerMss, std::min(peer_mss, cfg_.mss));
-    // DESIGN.md §3: the extension is used only when both SYNs carried the option.
+    // RFC 7323 §2.2 / §3.2, RFC 2018 §2, DESIGN.md §3: each option is in use only if both SYNs
+    // carried it (syn_options.hpp).
+    const SynOptionSet agreed = syn_agreement(cfg_, syn.options);
     peer_offered_disc_ = syn.options.disconnect.has_value();
-    disc_ok_ = cfg_.disconnect_data && peer_offered_disc_;
-    // RFC 7323 §2.2: scaling is in effect only if both SYNs carried the option (an active opener
-    // offered it iff cfg_.window_scaling; a passive one answers only an offer). §2.3: a shift
-    // above 14 is taken as 14.
-    wscale_ok_ = cfg_.window_scaling && syn.options.window_scale.has_value();
+    disc_ok_ = agreed.disconnect;
+    wscale_ok_ = agreed.window_scaling;
     if (wscale_ok_) {
+        // RFC 7323 §2.3: a shift above 14 is taken as 14.
         snd_wscale_ = std::min(*syn.options.window_scale, kMaxWindowShift);
         rcv_wscale_ = wscale_offer_;
     }
-    // RFC 7323 §3.2: timestamps likewise; TS.Recent starts at the SYN's TSval (§4.3).
-    ts_ok_ = cfg_.timestamps && syn.options.timestamps.has_value();
+    // RFC 7323 §4.3: TS.Recent starts at the SYN's TSval.
+    ts_ok_ = agreed.timestamps;
     if (ts_ok_) {
         ts_recent_ = syn.options.timestamps->tsval;
         ts_recent_at_ = now;
@@ -219,17 +211,15 @@ void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
         constexpr auto ts_space = static_cast<std::uint16_t>(kTimestampOptionSpace);
         if (snd_mss_ > kMinPeerMss + ts_space) snd_mss_ -= ts_space;
     }
-    // RFC 2018 §2: SACK only if both sides sent SACK-permitted.
-    sack_ok_ = cfg_.sack && syn.options.sack_permitted;
+    sack_ok_ = agreed.sack;
     // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) (inside make_congestion_control).
     cc_ = make_congestion_control(cfg_.congestion, snd_mss_);
     if (cc_->wants_rate_samples()) rate_ = std::make_unique<DeliveryRateSampler>();
 }
 
 std::uint32_t Connection::tsval(Instant now) const {
-    // RFC 7323 §5.4: a 1 ms timestamp clock; the offset (here the ISS, itself from the RFC 6528
-    // keyed hash) keeps TSval from revealing the host's uptime.
-    return iss_.raw() + static_cast<std::uint32_t>(to_us(now) / 1000);
+    // RFC 7323 §5.4; the clock a cookie SYN-ACK's TSval came from too (syn_cookie.cpp).
+    return tsval_clock(iss_, now);
 }
 
 std::uint32_t Connection::next_tsval(Instant now) {

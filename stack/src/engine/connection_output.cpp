@@ -4,15 +4,13 @@
 
 #include "ustack/connection.hpp"
 #include "ustack/option_space.hpp"
+#include "ustack/syn_options.hpp"
 
 namespace ustack {
 
 Segment Connection::make_segment(SeqNum seq, std::uint8_t flags) const {
     Segment s;
-    s.src_addr = local_.addr;
-    s.src_port = local_.port;
-    s.dst_addr = remote_.addr;
-    s.dst_port = remote_.port;
+    s.set_endpoints(local_, remote_);
     s.seq = seq;
     s.flags = flags;
     if ((flags & tcp_flag::ack) != 0) s.ack = rcv_nxt_;
@@ -86,7 +84,7 @@ void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
         std::uint8_t shift = 0;
         std::uint32_t field = 0;
         if (seg.has(tcp_flag::syn)) {
-            field = std::min<std::uint32_t>(bytes, 65535);  // RFC 7323 §2.2: SYNs are unscaled
+            field = syn_window(bytes);  // RFC 7323 §2.2: SYNs are unscaled
         } else {
             // RFC 7323 §2.3: the field is the window >> Rcv.Wind.Shift. Rounding down could
             // retract the edge already advertised; round up then (§2.4, as Linux) -- but never
@@ -144,18 +142,14 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     // peer's retransmitted SYN, or the SYN,ACK of a simultaneous open re-sending our SYN).
     const bool first_transmission = snd_max_ == iss_;
     Segment s = make_segment(iss_, syn_ack ? (tcp_flag::syn | tcp_flag::ack) : tcp_flag::syn);
-    s.options.mss = cfg_.mss;
-    // DESIGN.md §3: offer the option on our SYN when enabled; on the SYN-ACK only if the SYN had
-    // it.
-    if (syn_ack ? disc_ok_ : cfg_.disconnect_data) s.options.disconnect = DisconnectData{};
-    // RFC 7323 §2.2 / §3.2 and RFC 2018 §2: offer on the SYN what is configured; answer on the
-    // SYN,ACK only what the SYN offered (the *_ok_ flags were set from it).
-    if (syn_ack ? wscale_ok_ : cfg_.window_scaling) s.options.window_scale = wscale_offer_;
+    // RFC 7323 §2.2 / §3.2, RFC 2018 §2, DESIGN.md §3: offer on the SYN what is configured;
+    // answer on the SYN,ACK only what the SYN offered (the *_ok_ flags were set from it).
+    const SynOptionSet set = syn_ack ? SynOptionSet{wscale_ok_, ts_ok_, sack_ok_, disc_ok_}
+                                     : syn_offer(cfg_);
+    Timestamps ts{};
+    if (set.timestamps) ts = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};
+    s.options = syn_options(set, cfg_.mss, wscale_offer_, ts);
     syn_options_sent_ = true;  // RFC 7323 §2.2: the shift is fixed from now on
-    if (syn_ack ? ts_ok_ : cfg_.timestamps) {
-        s.options.timestamps = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};
-    }
-    if (syn_ack ? sack_ok_ : cfg_.sack) s.options.sack_permitted = true;
     if (!first_transmission) {
         stats_.retransmits++;
         stats_.syn_retransmits++;

@@ -2,8 +2,9 @@
 //
 // Heads up! RFC 9293 §3.10.7.1 (CLOSED) and §3.10.7.2 (LISTEN) are implemented here, not in
 // Connection: a segment that matches no connection never reaches one. Everything after the 4-tuple
-// look-up is Connection's business. SYN cookies (RFC 4987 §3.6; the layout is in stack.hpp) live
-// here too: a cookie is a LISTEN-state reply, and its ACK arrives at the listener.
+// look-up is Connection's business. When to use SYN cookies (RFC 4987 §3.6) is decided here too --
+// a cookie is a LISTEN-state reply, and its ACK arrives at the listener -- while the cookie itself
+// is SynCookies' (syn_cookie.hpp).
 #include "ustack/stack.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "ustack/byte_order.hpp"
+#include "ustack/syn_options.hpp"
 
 namespace ustack {
 
@@ -40,43 +42,6 @@ SipKey derive_key(const SipKey& secret, std::uint8_t label) {
 // discarded, and we never answer such a source (nor 0.0.0.0) with a RST. 224/4 is multicast;
 // 240/4 is reserved and holds the limited broadcast 255.255.255.255.
 bool bad_address(Ipv4Addr a) { return a == 0 || (a >> 28) >= 0xe; }
-
-// ---- SYN cookies (RFC 4987 §3.6) ----
-// The coarse time counter ticks every 64 s (Linux: 60 s); a cookie is good for at most 2 ticks
-// after the one it was made in (Linux MAX_SYNCOOKIE_AGE = 2), i.e. 128..192 s.
-constexpr std::int64_t kCookieTickUs = 64'000'000;
-constexpr std::uint32_t kCookieMaxAge = 2;
-constexpr std::uint32_t kCookieMacMask = 0xffffff;  // 24 bits of MAC
-// MSS values a cookie can carry (3 bits): the largest not above the peer's MSS option is used
-// (536 without one, RFC 9293 §3.7.1). Ethernet, PPPoE / tunnels, IPv6-in-IPv4 and the minimums.
-constexpr std::array<std::uint16_t, 8> kCookieMss{64, 256, 536, 1200, 1360, 1400, 1440, 1460};
-// Low bits of the cookie SYN-ACK's TSval (echoed in TSecr): the peer's window shift (15: none),
-// SACK-permitted, the disconnect-data offer (Linux: 4 bits wscale, SACK, ECN).
-constexpr std::uint32_t kTsOptMask = 0x3f;
-constexpr std::uint32_t kTsNoWscale = 0xf;
-constexpr std::uint32_t kTsSack = 0x10;
-constexpr std::uint32_t kTsDisc = 0x20;
-// RFC 9293 §3.7.1: the MSS to assume without an MSS option.
-constexpr std::uint16_t kDefaultMss = 536;
-
-std::uint32_t cookie_tick(Instant now) {
-    const std::int64_t us = std::max<std::int64_t>(to_us(now), 0);
-    return static_cast<std::uint32_t>(us / kCookieTickUs);
-}
-
-// Connection::tsval's clock (RFC 7323 §5.4: 1 ms ticks offset by the ISS), so the connection
-// made from a cookie carries on from the SYN-ACK's TSval without going backwards.
-std::uint32_t tsval_at(SeqNum iss, Instant now) {
-    return iss.raw() + static_cast<std::uint32_t>(to_us(now) / 1000);
-}
-
-// RFC 7323 §2.3: the smallest shift with which `buffer` bytes fit the 16-bit window field (as
-// Connection computes its Rcv.Wind.Shift).
-std::uint8_t window_shift_for(std::size_t buffer) {
-    std::uint8_t shift = 0;
-    while (shift < 14 && (buffer >> shift) > 65535U) ++shift;
-    return shift;
-}
 
 bool is_pure_syn(const Segment& s) {
     return s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst);
@@ -108,8 +73,7 @@ Stack::Stack(const StackConfig& cfg, const SipKey& secret)
     : cfg_(cfg),
       isn_(secret),
       port_key_(derive_key(secret, 1)),
-      cookie_mac_key_(derive_key(secret, 4)),
-      cookie_offset_key_(derive_key(secret, 5)),
+      cookies_(derive_key(secret, 4), derive_key(secret, 5), cfg.addr),
       tuples_(0, TupleHash{derive_key(secret, 2)}),
       port_use_(std::size_t{65536}, 0U) {
     // RFC 6056 §3.3.3: "next_ephemeral ... Could be random" -- from the secret.
@@ -269,129 +233,28 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
     mark_dirty(*idx);
 }
 
-// ---- SYN cookies (RFC 4987 §3.6; layout in stack.hpp) -------------------------------------------
+// ---- SYN cookies (RFC 4987 §3.6; the cookie is in syn_cookie.hpp) ------------------------------
 
-std::uint32_t Stack::cookie_mac(std::uint16_t local_port, Endpoint remote, SeqNum peer_iss,
-                                std::uint32_t tick, std::uint32_t mss_index) const {
-    std::array<std::byte, 21> m{};
-    store_be32(m.data(), cfg_.addr);
-    store_be16(m.data() + 4, local_port);
-    store_be32(m.data() + 6, remote.addr);
-    store_be16(m.data() + 10, remote.port);
-    store_be32(m.data() + 12, peer_iss.raw());
-    store_be32(m.data() + 16, tick);
-    m[20] = static_cast<std::byte>(mss_index);
-    return static_cast<std::uint32_t>(siphash24(cookie_mac_key_, m)) & kCookieMacMask;
-}
-
-std::uint32_t Stack::cookie_offset(std::uint16_t local_port, Endpoint remote) const {
-    std::array<std::byte, 12> m{};
-    store_be32(m.data(), cfg_.addr);
-    store_be16(m.data() + 4, local_port);
-    store_be32(m.data() + 6, remote.addr);
-    store_be16(m.data() + 10, remote.port);
-    return static_cast<std::uint32_t>(siphash24(cookie_offset_key_, m));
-}
-
-// The SYN queue is full: answer with <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK> and keep nothing.
-// The SYN-ACK carries what Connection::send_syn would put on it, except the options the cookie
-// cannot remember (window scale, SACK-permitted and disconnect data need timestamps to ride on).
+// The SYN queue is full: answer with a cookie SYN-ACK (syn_cookie.hpp) and keep nothing.
 void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
     Listener& l = listeners_[li];
     if (rst_queue_.size() >= cfg_.rst_queue_limit) {
         stats_.syn_cookies_queue_drops++;
         return;
     }
-    const TcpConfig tc = tcp_config(l.sizes);
-    const std::uint16_t peer_mss = syn.options.mss.value_or(kDefaultMss);
-    std::uint32_t mss_index = 0;
-    for (std::uint32_t i = kCookieMss.size(); i-- > 0;) {
-        if (kCookieMss[i] <= peer_mss) {
-            mss_index = i;
-            break;
-        }
-    }
-    const std::uint32_t tick = cookie_tick(now);
-    const std::uint32_t raw = ((tick & 0x1fU) << 27) | (mss_index << 24) |
-                              cookie_mac(l.port, syn.src(), syn.seq, tick, mss_index);
-    const SeqNum iss(raw + cookie_offset(l.port, syn.src()));
-
-    Segment r;
-    r.src_addr = cfg_.addr;
-    r.src_port = l.port;
-    r.dst_addr = syn.src_addr;
-    r.dst_port = syn.src_port;
-    r.seq = iss;
-    r.ack = syn.seq + 1;
-    r.flags = tcp_flag::syn | tcp_flag::ack;
-    r.window = static_cast<std::uint16_t>(std::min<std::size_t>(tc.recv_buffer, 65535));
-    r.options.mss = tc.mss;
-    if (tc.timestamps && syn.options.timestamps) {
-        std::uint32_t bits = kTsNoWscale;
-        if (tc.window_scaling && syn.options.window_scale) {
-            bits = std::min<std::uint32_t>(*syn.options.window_scale, 14);
-            r.options.window_scale = window_shift_for(tc.recv_buffer);
-        }
-        if (tc.sack && syn.options.sack_permitted) {
-            bits |= kTsSack;
-            r.options.sack_permitted = true;
-        }
-        if (tc.disconnect_data && syn.options.disconnect) {
-            bits |= kTsDisc;
-            r.options.disconnect = DisconnectData{};
-        }
-        // Linux's cookie_init_timestamp: replace the low bits, and step back one unit if that
-        // went into the future, so later TSvals never fall below it (the peer's PAWS).
-        const std::uint32_t clock = tsval_at(iss, now);
-        std::uint32_t ts = (clock & ~kTsOptMask) | bits;
-        if (static_cast<std::int32_t>(ts - clock) > 0) ts -= kTsOptMask + 1;
-        r.options.timestamps = Timestamps{ts, syn.options.timestamps->tsval};
-    }
-    rst_queue_.push_back(r);
+    rst_queue_.push_back(cookies_.make_syn_ack(l.port, syn, tcp_config(l.sizes), now));
     stats_.syn_cookies_sent++;
-    l.cookies_until = now + Duration{kCookieTickUs * (kCookieMaxAge + 1)};
+    l.cookies_until = now + SynCookies::kLifetime;
 }
 
-// An ACK reached listener `li` while its cookies may be out: if SEG.ACK-1 is a valid cookie for
-// SEG.SEQ-1, rebuild the SYN it stands for and open the connection. Returns false (after counting
-// the failure) if it is not a valid cookie; the caller then answers as LISTEN does (RST).
+// An ACK reached listener `li` while its cookies may be out: if it returns a valid cookie, open
+// the connection of the SYN the cookie stands for. Returns false (after counting the failure) if
+// it is not a valid cookie; the caller then answers as LISTEN does (RST).
 bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now) {
     Listener& l = listeners_[li];
     const TcpConfig tc = tcp_config(l.sizes);
-    const SeqNum iss = ack.ack - 1;
-    const SeqNum peer_iss = ack.seq - 1;
-    const std::uint32_t raw = iss.raw() - cookie_offset(l.port, ack.src());
-    const std::uint32_t mss_index = (raw >> 24) & 0x7U;
-    const std::uint32_t now_tick = cookie_tick(now);
-    const std::uint32_t age = (now_tick - (raw >> 27)) & 0x1fU;
-    bool ok = age <= kCookieMaxAge && age <= now_tick &&
-              (raw & kCookieMacMask) == cookie_mac(l.port, ack.src(), peer_iss, now_tick - age,
-                                                   mss_index);
-    // The options the cookie's TSval carried (RFC 7323: the ACK echoes it in TSecr).
-    Segment syn;
-    syn.src_addr = ack.src_addr;
-    syn.dst_addr = ack.dst_addr;
-    syn.src_port = ack.src_port;
-    syn.dst_port = ack.dst_port;
-    syn.seq = peer_iss;
-    syn.flags = tcp_flag::syn;
-    syn.window = ack.window;
-    syn.options.mss = kCookieMss[mss_index];
-    if (ok && tc.timestamps && ack.options.timestamps) {
-        const std::uint32_t tsecr = ack.options.timestamps->tsecr;
-        const std::uint32_t ws = tsecr & kTsNoWscale;
-        // The echo must be one of our recent TSvals (no older than the cookie may be).
-        const std::uint32_t elapsed_ms = tsval_at(iss, now) - tsecr;
-        const std::uint32_t max_ms =
-            static_cast<std::uint32_t>(kCookieTickUs / 1000) * (kCookieMaxAge + 1) + kTsOptMask;
-        ok = elapsed_ms <= max_ms && (ws == kTsNoWscale || (ws <= 14 && tc.window_scaling)) &&
-             ((tsecr & kTsSack) == 0 || tc.sack) && ((tsecr & kTsDisc) == 0 || tc.disconnect_data);
-        syn.options.timestamps = Timestamps{ack.options.timestamps->tsval, 0};
-        if (ws != kTsNoWscale) syn.options.window_scale = static_cast<std::uint8_t>(ws);
-        syn.options.sack_permitted = (tsecr & kTsSack) != 0;
-        if ((tsecr & kTsDisc) != 0) syn.options.disconnect = DisconnectData{};
-    }
-    if (!ok) {
+    const std::optional<Segment> syn = cookies_.check_ack(l.port, ack, tc, now);
+    if (!syn) {
         stats_.syn_cookies_failed++;
         return false;
     }
@@ -408,7 +271,7 @@ bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now)
     }
     stats_.syn_cookies_validated++;
     Slot& s = slots_[*idx];
-    s.conn.emplace(tc, Endpoint{cfg_.addr, l.port}, ack.src(), iss);
+    s.conn.emplace(tc, Endpoint{cfg_.addr, l.port}, ack.src(), ack.ack - 1);
     s.owner = Owner::listener;
     s.listener = li;
     s.queued = false;
@@ -417,8 +280,7 @@ bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now)
     register_tuple(*idx);
     stats_.connections_opened++;
     Connection& c = *s.conn;
-    c.open_from_cookie(syn, static_cast<std::uint16_t>(std::min<std::size_t>(tc.recv_buffer, 65535)),
-                       now);
+    c.open_from_cookie(*syn, syn_window(tc.recv_buffer), now);
     c.on_segment(ack, now);  // SYN-RECEIVED -> ESTABLISHED, and any data or FIN on the ACK
     if (!c.is_synchronized() && !c.is_closed()) c.abort();  // cannot happen: the ACK is ISS+1
     settle(*idx, now);
@@ -432,10 +294,7 @@ void Stack::queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack)
         return;
     }
     Segment r;
-    r.src_addr = cfg_.addr;
-    r.src_port = seg.dst_port;
-    r.dst_addr = seg.src_addr;
-    r.dst_port = seg.src_port;
+    r.set_endpoints({cfg_.addr, seg.dst_port}, seg.src());
     r.seq = seq;
     r.flags = tcp_flag::rst;
     if (with_ack) {
