@@ -25,8 +25,10 @@ const char* host_options_help() {
 bool parse_ipv4(const std::string& s, IN_ADDR& out) {
     unsigned a = 0, b = 0, c = 0, d = 0;
     char tail = 0;
-    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return false;
-    if (a > 255 || b > 255 || c > 255 || d > 255) return false;
+    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4)
+        return false;
+    if (a > 255 || b > 255 || c > 255 || d > 255)
+        return false;
     auto* p = reinterpret_cast<unsigned char*>(&out.s_addr);
     p[0] = static_cast<unsigned char>(a);
     p[1] = static_cast<unsigned char>(b);
@@ -79,7 +81,8 @@ std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& 
         } else if (a == "--stats") {
             host.stats = true;
         } else if (a == "--msl-ms") {
-            host.msl_ms = static_cast<unsigned>(std::strtoul(need(i, "--msl-ms").c_str(), nullptr, 10));
+            host.msl_ms =
+                static_cast<unsigned>(std::strtoul(need(i, "--msl-ms").c_str(), nullptr, 10));
         } else {
             rest.push_back(a);
         }
@@ -96,7 +99,8 @@ bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error) {
     const auto slash = o.addr.find('/');
     const std::string ip = o.addr.substr(0, slash);
     int prefix = 24;
-    if (slash != std::string::npos) prefix = std::atoi(o.addr.c_str() + slash + 1);
+    if (slash != std::string::npos)
+        prefix = std::atoi(o.addr.c_str() + slash + 1);
     if (!parse_ipv4(ip, cfg.addr) || prefix < 1 || prefix > 32) {
         error = "--addr: expected A.B.C.D/N, got " + o.addr;
         return false;
@@ -114,7 +118,8 @@ bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error) {
 }
 
 void log(LogLevel level, const HostOptions& o, const std::string& msg) {
-    if (static_cast<int>(level) > static_cast<int>(o.log)) return;
+    if (static_cast<int>(level) > static_cast<int>(o.log))
+        return;
     static const auto start = std::chrono::steady_clock::now();
     const double t =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -140,7 +145,8 @@ WSPHOST start_host(const HostOptions& o) {
 void stop_host(WSPHOST host, const HostOptions& o) {
     if (o.stats) {
         char buf[4096];
-        if (WSPFormatHostStats(host, buf, sizeof buf) > 0) std::fputs(buf, stderr);
+        if (WSPFormatHostStats(host, buf, sizeof buf) > 0)
+            std::fputs(buf, stderr);
     }
     int err = 0;
     (void)WSPCleanup(host, &err);

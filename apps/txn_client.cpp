@@ -61,8 +61,9 @@ int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short
         apps::put_be64(tot, total);
         WSABUF d{8, reinterpret_cast<char*>(tot)};
         if (WSPSendDisconnect(s, &d, &err) != 0) {
-            std::printf("%s: WSPSendDisconnect failed: %s%s\n", me, WSPErrorName(err),
-                        err == WSAENOPROTOOPT ? " (the peer did not negotiate disconnect data)" : "");
+            std::printf(
+                "%s: WSPSendDisconnect failed: %s%s\n", me, WSPErrorName(err),
+                err == WSAENOPROTOOPT ? " (the peer did not negotiate disconnect data)" : "");
             break;
         }
         std::printf("%s: sent %d transactions, total %" PRId64 "\n", me, count, total);
@@ -98,7 +99,8 @@ int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short
         status = 0;
     } while (false);
     // Step 8.
-    if (s != INVALID_SOCKET) (void)WSPCloseSocket(s, &err);
+    if (s != INVALID_SOCKET)
+        (void)WSPCloseSocket(s, &err);
     WSACloseEvent(ev);
     return status;
 }
@@ -163,8 +165,8 @@ int main(int argc, char** argv) {
         for (int i = 0; i < clients; ++i) {
             threads.emplace_back([&, i] {
                 const std::string name = "txn-client[" + std::to_string(i + 1) + "]";
-                if (run_one(host, srv, server, port, count, seed + static_cast<unsigned>(i), timeout_ms,
-                            name.c_str()) != 0)
+                if (run_one(host, srv, server, port, count, seed + static_cast<unsigned>(i),
+                            timeout_ms, name.c_str()) != 0)
                     failed++;
             });
         }

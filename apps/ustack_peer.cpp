@@ -29,7 +29,8 @@
 namespace {
 
 const char* kHelp =
-    "usage: ustack-peer --addr A.B.C.D/N (--connect A.B.C.D | --listen) [--port P] --mode M [options]\n"
+    "usage: ustack-peer --addr A.B.C.D/N (--connect A.B.C.D | --listen) [--port P] --mode M "
+    "[options]\n"
     "One TCP connection on ustack, for end-to-end tests against Linux or another ustack.\n"
     "  --connect A.B.C.D   connect to this address (port --port)\n"
     "  --listen            listen on --port and accept one connection\n"
@@ -39,7 +40,8 @@ const char* kHelp =
     "     recv             read to end of stream, close\n"
     "     duplex           send --bytes (then SD_SEND) while reading to end of stream\n"
     "     send-then-recv   send --bytes, SD_SEND, then read to end of stream (half-close by us)\n"
-    "     recv-then-send   read to end of stream (the peer's half-close), then send --bytes, close\n"
+    "     recv-then-send   read to end of stream (the peer's half-close), then send --bytes, "
+    "close\n"
     "     wait-reset       read --bytes, select FD_READ|FD_CLOSE, send \"go\", wait for FD_CLOSE,\n"
     "                      then WSPRecv (expects the peer to reset: WSAECONNRESET twice)\n"
     "     abort            send --bytes, SO_LINGER {1,0}, close (RST)\n"
@@ -78,10 +80,13 @@ void line(const std::string& s) {
     std::fflush(stdout);
 }
 
-void report_err(int e, const std::string& what) { line(std::string("ERR ") + WSPErrorName(e) + " " + what); }
+void report_err(int e, const std::string& what) {
+    line(std::string("ERR ") + WSPErrorName(e) + " " + what);
+}
 
 double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 // Deterministic data: xorshift64* stream.
@@ -94,7 +99,8 @@ struct DataGen {
             x ^= x << 25;
             x ^= x >> 27;
             const std::uint64_t v = x * 0x2545F4914F6CDD1Dull;
-            for (std::size_t j = 0; j < 8 && i + j < n; ++j) p[i + j] = static_cast<unsigned char>(v >> (8 * j));
+            for (std::size_t j = 0; j < 8 && i + j < n; ++j)
+                p[i + j] = static_cast<unsigned char>(v >> (8 * j));
         }
     }
 };
@@ -102,8 +108,10 @@ struct DataGen {
 std::uint64_t parse_size(const std::string& s) {
     char* end = nullptr;
     std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
-    if (end && (*end == 'K' || *end == 'k')) v <<= 10;
-    if (end && (*end == 'M' || *end == 'm')) v <<= 20;
+    if (end && (*end == 'K' || *end == 'k'))
+        v <<= 10;
+    if (end && (*end == 'M' || *end == 'm'))
+        v <<= 20;
     return v;
 }
 
@@ -115,7 +123,8 @@ bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {
     std::uint64_t done = 0;
     const double t0 = now_s();
     while (done < n) {
-        const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
+        const std::size_t chunk =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
         if (g_digest || done == 0)
             g.fill(buf.data(), chunk);
         std::size_t off = 0;
@@ -124,7 +133,8 @@ bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {
             DWORD sent = 0;
             int e = 0;
             if (WSPSend(s, &b, 1, &sent, 0, &e) != 0) {
-                report_err(e, std::string(what) + " WSPSend after " + std::to_string(done + off) + " bytes");
+                report_err(e, std::string(what) + " WSPSend after " + std::to_string(done + off) +
+                                  " bytes");
                 return false;
             }
             off += sent;
@@ -134,9 +144,11 @@ bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {
         done += chunk;
     }
     const double dt = now_s() - t0;
-    line("sha256 sent " + (g_digest ? h.hex_digest() : std::string("-")) + " " + std::to_string(done));
+    line("sha256 sent " + (g_digest ? h.hex_digest() : std::string("-")) + " " +
+         std::to_string(done));
     char r[64];
-    std::snprintf(r, sizeof r, "rate sent %.1f MiB/s (%.2f s)", dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
+    std::snprintf(r, sizeof r, "rate sent %.1f MiB/s (%.2f s)",
+                  dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
     line(r);
     return true;
 }
@@ -156,16 +168,19 @@ bool recv_all(SOCKET s, const char* what) {
             line("sha256 recv " + h.hex_digest() + " " + std::to_string(done));
             return false;
         }
-        if (got == 0) break;
+        if (got == 0)
+            break;
         if (g_digest)
             h.update(buf.data(), got);
         done += got;
     }
     const double dt = now_s() - t0;
-    line("sha256 recv " + (g_digest ? h.hex_digest() : std::string("-")) + " " + std::to_string(done));
+    line("sha256 recv " + (g_digest ? h.hex_digest() : std::string("-")) + " " +
+         std::to_string(done));
     line("OK eof " + std::string(what));
     char r[64];
-    std::snprintf(r, sizeof r, "rate recv %.1f MiB/s (%.2f s)", dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
+    std::snprintf(r, sizeof r, "rate recv %.1f MiB/s (%.2f s)",
+                  dt > 0 ? static_cast<double>(done) / 1048576.0 / dt : 0.0, dt);
     line(r);
     return true;
 }
@@ -231,7 +246,9 @@ bool wait_fd_close(SOCKET s, WSAEVENT ev, unsigned timeout_ms) {
             line("ERR TIMEOUT waiting for FD_CLOSE");
             return false;
         }
-        if (WSAWaitForMultipleEvents(1, &ev, 0, static_cast<DWORD>(left * 1000) + 1, 0) != WSA_WAIT_EVENT_0) continue;
+        if (WSAWaitForMultipleEvents(1, &ev, 0, static_cast<DWORD>(left * 1000) + 1, 0) !=
+            WSA_WAIT_EVENT_0)
+            continue;
         WSANETWORKEVENTS ne{};
         int e = 0;
         if (WSPEnumNetworkEvents(s, ev, &ne, &e) != 0) {
@@ -239,9 +256,11 @@ bool wait_fd_close(SOCKET s, WSAEVENT ev, unsigned timeout_ms) {
             return false;
         }
         if (ne.lNetworkEvents & FD_READ)
-            line(std::string("FD_READ ") + (ne.iErrorCode[FD_READ_BIT] ? WSPErrorName(ne.iErrorCode[FD_READ_BIT]) : "0"));
+            line(std::string("FD_READ ") +
+                 (ne.iErrorCode[FD_READ_BIT] ? WSPErrorName(ne.iErrorCode[FD_READ_BIT]) : "0"));
         if (ne.lNetworkEvents & FD_CLOSE) {
-            line(std::string("FD_CLOSE ") + (ne.iErrorCode[FD_CLOSE_BIT] ? WSPErrorName(ne.iErrorCode[FD_CLOSE_BIT]) : "0"));
+            line(std::string("FD_CLOSE ") +
+                 (ne.iErrorCode[FD_CLOSE_BIT] ? WSPErrorName(ne.iErrorCode[FD_CLOSE_BIT]) : "0"));
             return true;
         }
     }
@@ -251,32 +270,42 @@ int run(SOCKET s, const Opts& o) {
     int e = 0;
     const std::string& m = o.mode;
     if (m == "send") {
-        if (!send_all(s, o.bytes, o.seed, "send") || !shutdown_send(s) || !recv_all(s, "after send")) return 1;
+        if (!send_all(s, o.bytes, o.seed, "send") || !shutdown_send(s) ||
+            !recv_all(s, "after send"))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "recv") {
-        if (!recv_all(s, "recv")) return 1;
+        if (!recv_all(s, "recv"))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "duplex") {
         std::atomic<bool> send_ok{false};
-        std::thread t([&] { send_ok = send_all(s, o.bytes, o.seed, "duplex") && shutdown_send(s); });
+        std::thread t(
+            [&] { send_ok = send_all(s, o.bytes, o.seed, "duplex") && shutdown_send(s); });
         const bool recv_ok = recv_all(s, "duplex");
         t.join();
-        if (!send_ok || !recv_ok) return 1;
+        if (!send_ok || !recv_ok)
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "send-then-recv") {
-        if (!send_all(s, o.bytes, o.seed, "first") || !shutdown_send(s) || !recv_all(s, "half-closed")) return 1;
+        if (!send_all(s, o.bytes, o.seed, "first") || !shutdown_send(s) ||
+            !recv_all(s, "half-closed"))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "recv-then-send") {
-        if (!recv_all(s, "peer half-closed")) return 1;
-        if (!send_all(s, o.bytes, o.seed, "after peer FIN")) return 1;
+        if (!recv_all(s, "peer half-closed"))
+            return 1;
+        if (!send_all(s, o.bytes, o.seed, "after peer FIN"))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "wait-reset") {
-        if (!recv_exact(s, o.bytes)) return 1;
+        if (!recv_exact(s, o.bytes))
+            return 1;
         WSAEVENT ev = WSACreateEvent();
         if (WSPEventSelect(s, ev, FD_READ | FD_CLOSE, &e) != 0) {
             report_err(e, "WSPEventSelect");
@@ -290,7 +319,8 @@ int run(SOCKET s, const Opts& o) {
             return 1;
         }
         line("OK sent go");
-        if (!wait_fd_close(s, ev, o.timeout_ms)) return 1;
+        if (!wait_fd_close(s, ev, o.timeout_ms))
+            return 1;
         char buf[256];
         WSABUF rb{sizeof buf, buf};
         DWORD got = 0, flags = 0;
@@ -304,9 +334,11 @@ int run(SOCKET s, const Opts& o) {
         return 0;
     }
     if (m == "abort") {
-        if (!send_all(s, o.bytes, o.seed, "abort")) return 1;
+        if (!send_all(s, o.bytes, o.seed, "abort"))
+            return 1;
         LINGER l{1, 0};
-        if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), sizeof l, &e) != 0) {
+        if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), sizeof l, &e) !=
+            0) {
             report_err(e, "SO_LINGER {1,0}");
             return 1;
         }
@@ -316,10 +348,14 @@ int run(SOCKET s, const Opts& o) {
         WSP_FD_SET rd{};
         rd.fd_count = 1;
         rd.fd_array[0] = s;
-        TIMEVAL tv{static_cast<long>(o.timeout_ms / 1000), static_cast<long>(o.timeout_ms % 1000) * 1000};
+        TIMEVAL tv{static_cast<long>(o.timeout_ms / 1000),
+                   static_cast<long>(o.timeout_ms % 1000) * 1000};
         const int n = WSPSelect(0, &rd, nullptr, nullptr, &tv, &e);
         if (n != 1) {
-            if (n < 0) report_err(e, "WSPSelect"); else line("ERR TIMEOUT waiting for data");
+            if (n < 0)
+                report_err(e, "WSPSelect");
+            else
+                line("ERR TIMEOUT waiting for data");
             return 1;
         }
         // Let the whole burst arrive, then report how much is left unread.
@@ -355,7 +391,8 @@ int run(SOCKET s, const Opts& o) {
                     return 1;
                 }
                 // Blocked: wait a little in case the peer's window still opens, then stop.
-                if (blocked) break;
+                if (blocked)
+                    break;
                 blocked = true;
                 std::this_thread::sleep_for(std::chrono::milliseconds(300));
                 continue;
@@ -363,38 +400,47 @@ int run(SOCKET s, const Opts& o) {
             blocked = false;
             queued += sent;
         }
-        line("OK queued " + std::to_string(queued) + " bytes" + (blocked ? " (WSAEWOULDBLOCK)" : ""));
+        line("OK queued " + std::to_string(queued) + " bytes" +
+             (blocked ? " (WSAEWOULDBLOCK)" : ""));
         nb = 0;
         if (WSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, &e) != 0) {
             report_err(e, "FIONBIO 0");
             return 1;
         }
         LINGER l{1, static_cast<u_short>(o.linger)};
-        if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), sizeof l, &e) != 0) {
+        if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), sizeof l, &e) !=
+            0) {
             report_err(e, "SO_LINGER");
             return 1;
         }
-        return close_socket(s, ("WSPCloseSocket linger {1," + std::to_string(o.linger) + "}").c_str()) ? 0 : 1;
+        return close_socket(s,
+                            ("WSPCloseSocket linger {1," + std::to_string(o.linger) + "}").c_str())
+                   ? 0
+                   : 1;
     }
     if (m == "discdata") {
         int len = 0;
         int optlen = sizeof len;
-        if (WSPGetSockOpt(s, SOL_SOCKET, SO_DISCDATALEN, reinterpret_cast<char*>(&len), &optlen, &e) != 0) {
+        if (WSPGetSockOpt(s, SOL_SOCKET, SO_DISCDATALEN, reinterpret_cast<char*>(&len), &optlen,
+                          &e) != 0) {
             report_err(e, "SO_DISCDATALEN");
         } else {
             line("OK SO_DISCDATALEN " + std::to_string(len));
         }
-        if (o.bytes > 0 && !send_all(s, o.bytes, o.seed, "discdata")) return 1;
+        if (o.bytes > 0 && !send_all(s, o.bytes, o.seed, "discdata"))
+            return 1;
         unsigned char d[8];
         ustack::store_be64(d, static_cast<std::uint64_t>(o.disc_total));
         WSABUF b{8, reinterpret_cast<char*>(d)};
         if (WSPSendDisconnect(s, &b, &e) != 0) {
             report_err(e, "WSPSendDisconnect");
-            if (e != WSAENOPROTOOPT || !shutdown_send(s)) return 1;
+            if (e != WSAENOPROTOOPT || !shutdown_send(s))
+                return 1;
         } else {
             line("OK WSPSendDisconnect");
         }
-        if (!recv_all(s, "after disconnect")) return 1;
+        if (!recv_all(s, "after disconnect"))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     std::cerr << "ustack-peer: unknown --mode " << m << " (see --help)\n";
@@ -451,7 +497,8 @@ int main(int argc, char** argv) {
         }
     }
     if (o.mode.empty() || (o.connect.empty() == !o.listen)) {
-        std::cerr << "ustack-peer: need --mode and exactly one of --connect/--listen (see --help)\n";
+        std::cerr
+            << "ustack-peer: need --mode and exactly one of --connect/--listen (see --help)\n";
         return 2;
     }
     if (!apps::sha256_self_test()) {
@@ -472,7 +519,8 @@ int main(int argc, char** argv) {
         if (o.listen) {
             ls = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
             SOCKADDR_IN sin = apps::make_sockaddr(IN_ADDR{INADDR_ANY}, o.port);
-            if (ls == INVALID_SOCKET || WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0 ||
+            if (ls == INVALID_SOCKET ||
+                WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0 ||
                 WSPListen(ls, 4, &e) != 0) {
                 report_err(e, "listen");
                 break;
@@ -491,7 +539,8 @@ int main(int argc, char** argv) {
         } else {
             s = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
             SOCKADDR_IN sin = apps::make_sockaddr(dst, o.port);
-            if (s == INVALID_SOCKET || WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0) {
+            if (s == INVALID_SOCKET ||
+                WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0) {
                 report_err(e, "WSPConnect " + o.connect);
                 break;
             }
@@ -499,8 +548,10 @@ int main(int argc, char** argv) {
         }
         status = run(s, o);
     } while (false);
-    if (ls != INVALID_SOCKET) (void)WSPCloseSocket(ls, &e);
-    if (o.hold_ms != 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.hold_ms));
+    if (ls != INVALID_SOCKET)
+        (void)WSPCloseSocket(ls, &e);
+    if (o.hold_ms != 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(o.hold_ms));
     apps::stop_host(host, ho);
     return status;
 }

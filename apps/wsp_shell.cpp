@@ -33,10 +33,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxLine = 64 * 1024;         // bytes per input line, newline excluded
-constexpr std::uint64_t kMaxBuffer = 1024 * 1024;   // recv max, recvdisconnect bufsize
+constexpr std::size_t kMaxLine = 64 * 1024;           // bytes per input line, newline excluded
+constexpr std::uint64_t kMaxBuffer = 1024 * 1024;     // recv max, recvdisconnect bufsize
 constexpr std::uint64_t kMaxFill = 16 * 1024 * 1024;  // fill:<n> data
-constexpr std::uint64_t kMaxMs = 86'400'000;        // timeout_ms, wait and sleep: one day
+constexpr std::uint64_t kMaxMs = 86'400'000;          // timeout_ms, wait and sleep: one day
 
 const char* kNotes =
     "<s>: a socket number. <data>: one word: text (no blanks), hex:<hex>, int:<n> (8 bytes,\n"
@@ -74,7 +74,8 @@ std::string quote(std::string_view w) {
     std::string r = "'";
     for (std::size_t i = 0; i < w.size() && i < 40; ++i)
         r += (w[i] >= 0x20 && w[i] < 0x7f) ? w[i] : '?';
-    if (w.size() > 40) r += "...";
+    if (w.size() > 40)
+        r += "...";
     return r + "'";
 }
 
@@ -82,7 +83,8 @@ template <class T>
 std::optional<T> to_number(std::string_view w) {
     T v{};
     const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
-    if (ec != std::errc{} || end != w.data() + w.size()) return std::nullopt;
+    if (ec != std::errc{} || end != w.data() + w.size())
+        return std::nullopt;
     return v;
 }
 
@@ -93,7 +95,8 @@ public:
 
     bool more() const { return next_ < words_.size(); }
     std::string_view word(std::string_view what) {
-        if (!more()) throw BadInput{"missing " + std::string(what)};
+        if (!more())
+            throw BadInput{"missing " + std::string(what)};
         return words_[next_++];
     }
     // A decimal number 0..hi (no sign, nothing after it).
@@ -101,20 +104,24 @@ public:
         const std::string_view w = word(what);
         const auto v = to_number<std::uint64_t>(w);
         if (!v || *v > hi)
-            throw BadInput{"bad " + std::string(what) + " " + quote(w) + " (0.." + std::to_string(hi) + ")"};
+            throw BadInput{"bad " + std::string(what) + " " + quote(w) + " (0.." +
+                           std::to_string(hi) + ")"};
         return *v;
     }
     std::optional<std::uint64_t> optional_number(std::string_view what, std::uint64_t hi) {
-        if (!more()) return std::nullopt;
+        if (!more())
+            return std::nullopt;
         return number(what, hi);
     }
     std::optional<Clock::time_point> deadline() {
         const auto ms = optional_number("timeout_ms", kMaxMs);
-        if (!ms) return std::nullopt;
+        if (!ms)
+            return std::nullopt;
         return Clock::now() + std::chrono::milliseconds(*ms);
     }
     void done() const {
-        if (more()) throw BadInput{"extra argument " + quote(words_[next_])};
+        if (more())
+            throw BadInput{"extra argument " + quote(words_[next_])};
     }
 
 private:
@@ -148,14 +155,18 @@ LineRead read_line(std::FILE* in, std::string& line) {
             over = true;
         }
     }
-    if (over) return LineRead::too_long;
+    if (over)
+        return LineRead::too_long;
     return c == EOF && line.empty() ? LineRead::end : LineRead::line;
 }
 
 int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -164,21 +175,25 @@ std::vector<unsigned char> parse_data(std::string_view arg) {
     std::vector<unsigned char> out;
     if (arg.starts_with("hex:")) {
         const std::string_view h = arg.substr(4);
-        if (h.size() % 2 != 0) throw BadInput{"hex: needs an even number of digits"};
+        if (h.size() % 2 != 0)
+            throw BadInput{"hex: needs an even number of digits"};
         for (std::size_t i = 0; i < h.size(); i += 2) {
             const int hi = hex_digit(h[i]), lo = hex_digit(h[i + 1]);
-            if (hi < 0 || lo < 0) throw BadInput{"bad hex digits " + quote(h.substr(i, 2))};
+            if (hi < 0 || lo < 0)
+                throw BadInput{"bad hex digits " + quote(h.substr(i, 2))};
             out.push_back(static_cast<unsigned char>(hi * 16 + lo));
         }
     } else if (arg.starts_with("int:")) {
         const auto v = to_number<long long>(arg.substr(4));
-        if (!v) throw BadInput{"bad int: " + quote(arg.substr(4)) + " (a 64-bit signed number)"};
+        if (!v)
+            throw BadInput{"bad int: " + quote(arg.substr(4)) + " (a 64-bit signed number)"};
         const auto u = static_cast<unsigned long long>(*v);
         for (int i = 0; i < 8; ++i) out.push_back(static_cast<unsigned char>(u >> (56 - 8 * i)));
     } else if (arg.starts_with("fill:")) {
         const auto n = to_number<std::uint64_t>(arg.substr(5));
         if (!n || *n > kMaxFill)
-            throw BadInput{"bad fill: " + quote(arg.substr(5)) + " (0.." + std::to_string(kMaxFill) + ")"};
+            throw BadInput{"bad fill: " + quote(arg.substr(5)) + " (0.." +
+                           std::to_string(kMaxFill) + ")"};
         out.resize(static_cast<std::size_t>(*n));
         for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<unsigned char>(i);
     } else {
@@ -209,9 +224,9 @@ std::string addr_str(const SOCKADDR_IN& sin) {
 
 // RFC 9293 §3.3.2 names, indexed by TCPSTATE.
 std::string state_name(TCPSTATE st) {
-    static const char* names[] = {"CLOSED",     "LISTEN",     "SYN-SENT",   "SYN-RECEIVED",
+    static const char* names[] = {"CLOSED",      "LISTEN",     "SYN-SENT",   "SYN-RECEIVED",
                                   "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT",
-                                  "CLOSING",    "LAST-ACK",   "TIME-WAIT"};
+                                  "CLOSING",     "LAST-ACK",   "TIME-WAIT"};
     const auto i = static_cast<unsigned>(st);
     return i < std::size(names) ? names[i] : "TCPSTATE(" + std::to_string(i) + ")";
 }
@@ -220,7 +235,8 @@ std::string state_name(TCPSTATE st) {
 std::string info_line(const USTACK_TCP_INFO& t) {
     std::string r;
     auto f = [&r](const char* name, auto v) {
-        if (!r.empty()) r += ' ';
+        if (!r.empty())
+            r += ' ';
         r += name;
         r += '=';
         if constexpr (std::is_same_v<decltype(v), std::string>) {
@@ -265,21 +281,26 @@ std::string info_line(const USTACK_TCP_INFO& t) {
 
 // One result line: "<head> <rest>", or "<head>" when rest is empty.
 void answer(std::string line, std::string_view rest) {
-    if (!rest.empty()) line.append(" ").append(rest);
+    if (!rest.empty())
+        line.append(" ").append(rest);
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);
 }
-void ok(std::string_view rest = {}) { answer("OK", rest); }
-void fail(int e, std::string_view rest = {}) { answer(std::string("ERR ") + WSPErrorName(e), rest); }
+void ok(std::string_view rest = {}) {
+    answer("OK", rest);
+}
+void fail(int e, std::string_view rest = {}) {
+    answer(std::string("ERR ") + WSPErrorName(e), rest);
+}
 
 // ---- sockets and waits -------------------------------------------------------------------
 
 struct Sock {
     SOCKET s = INVALID_SOCKET;
-    WSAEVENT ev = WSA_INVALID_EVENT;  // shared with the sockets accepted from this one
-    long mask = 0;                    // WSPEventSelect's lNetworkEvents
-    bool nonblocking = false;         // FIONBIO, or forced by WSPEventSelect
+    WSAEVENT ev = WSA_INVALID_EVENT;           // shared with the sockets accepted from this one
+    long mask = 0;                             // WSPEventSelect's lNetworkEvents
+    bool nonblocking = false;                  // FIONBIO, or forced by WSPEventSelect
     std::optional<unsigned short> bound_port;  // what `bind` asked for
 };
 
@@ -295,11 +316,14 @@ int set_nonblocking(SOCKET s, bool on) {
 class NonBlockingScope {
 public:
     explicit NonBlockingScope(const Sock& k) : s_(k.s), changed_(!k.nonblocking) {
-        if (changed_) error_ = set_nonblocking(s_, true);
-        if (error_ != 0) changed_ = false;
+        if (changed_)
+            error_ = set_nonblocking(s_, true);
+        if (error_ != 0)
+            changed_ = false;
     }
     ~NonBlockingScope() {
-        if (changed_) (void)set_nonblocking(s_, false);
+        if (changed_)
+            (void)set_nonblocking(s_, false);
     }
     NonBlockingScope(const NonBlockingScope&) = delete;
     NonBlockingScope& operator=(const NonBlockingScope&) = delete;
@@ -323,7 +347,8 @@ int select_one(SOCKET s, unsigned want, Clock::time_point deadline, int& e) {
         WSP_FD_SET sets[3]{};
         WSP_FD_SET* ptr[3]{};
         for (unsigned i = 0; i < 3; ++i) {
-            if ((want & (1u << i)) == 0) continue;
+            if ((want & (1u << i)) == 0)
+                continue;
             sets[i].fd_count = 1;
             sets[i].fd_array[0] = s;
             ptr[i] = &sets[i];
@@ -333,14 +358,17 @@ int select_one(SOCKET s, unsigned want, Clock::time_point deadline, int& e) {
         const TIMEVAL tv{static_cast<long>(left.count() / 1'000'000),
                          static_cast<long>(left.count() % 1'000'000)};
         const int n = WSPSelect(0, ptr[0], ptr[1], ptr[2], &tv, &e);
-        if (n == SOCKET_ERROR) return -1;
+        if (n == SOCKET_ERROR)
+            return -1;
         if (n > 0) {
             unsigned got = 0;
             for (unsigned i = 0; i < 3; ++i)
-                if (ptr[i] != nullptr && sets[i].fd_count > 0) got |= 1u << i;
+                if (ptr[i] != nullptr && sets[i].fd_count > 0)
+                    got |= 1u << i;
             return static_cast<int>(got);
         }
-        if (Clock::now() >= deadline) return 0;
+        if (Clock::now() >= deadline)
+            return 0;
     }
 }
 
@@ -350,20 +378,29 @@ template <class F>
 int retry_until(SOCKET s, unsigned want, Clock::time_point deadline, F attempt) {
     for (;;) {
         int e = attempt();
-        if (e != WSAEWOULDBLOCK) return e;
+        if (e != WSAEWOULDBLOCK)
+            return e;
         const int r = select_one(s, want, deadline, e);
-        if (r == 0) return WSAETIMEDOUT;
-        if (r < 0) return e;
+        if (r == 0)
+            return WSAETIMEDOUT;
+        if (r < 0)
+            return e;
     }
 }
 
 long event_bit(std::string_view n) {
-    if (n == "FD_READ") return FD_READ;
-    if (n == "FD_WRITE") return FD_WRITE;
-    if (n == "FD_OOB") return FD_OOB;
-    if (n == "FD_ACCEPT") return FD_ACCEPT;
-    if (n == "FD_CONNECT") return FD_CONNECT;
-    if (n == "FD_CLOSE") return FD_CLOSE;
+    if (n == "FD_READ")
+        return FD_READ;
+    if (n == "FD_WRITE")
+        return FD_WRITE;
+    if (n == "FD_OOB")
+        return FD_OOB;
+    if (n == "FD_ACCEPT")
+        return FD_ACCEPT;
+    if (n == "FD_CONNECT")
+        return FD_CONNECT;
+    if (n == "FD_CLOSE")
+        return FD_CLOSE;
     return 0;
 }
 
@@ -390,7 +427,8 @@ private:
     int number(Args& a) {
         const std::string_view w = a.word("<s>");
         const auto n = to_number<int>(w);
-        if (!n || socks_.count(*n) == 0) throw BadInput{"no socket " + quote(w)};
+        if (!n || socks_.count(*n) == 0)
+            throw BadInput{"no socket " + quote(w)};
         return *n;
     }
     Sock& sock(Args& a) { return socks_.at(number(a)); }
@@ -487,11 +525,14 @@ const Command Shell::kCommands[] = {
 std::string Shell::help() {
     std::string r = "commands (one per line):\n";
     for (const Command& c : kCommands) {
-        if (c.name == "exit") continue;
-        std::string left = "  " + std::string(c.name) + (c.args.empty() ? "" : " ") + std::string(c.args);
+        if (c.name == "exit")
+            continue;
+        std::string left =
+            "  " + std::string(c.name) + (c.args.empty() ? "" : " ") + std::string(c.args);
         if (!c.what.empty()) {
             constexpr std::size_t column = 38;
-            if (left.size() >= column) left += "\n";
+            if (left.size() >= column)
+                left += "\n";
             left.resize(left.size() < column ? column : left.size() + column, ' ');
             left += c.what;
         }
@@ -502,10 +543,12 @@ std::string Shell::help() {
 
 bool Shell::execute(std::string_view line) {
     std::vector<std::string_view> words = split(line);
-    if (words.empty() || words[0].starts_with("#")) return true;
+    if (words.empty() || words[0].starts_with("#"))
+        return true;
     const Command* c = nullptr;
     for (const Command& k : kCommands)
-        if (k.name == words[0]) c = &k;
+        if (k.name == words[0])
+            c = &k;
     if (c == nullptr) {
         fail(WSAEINVAL, "unknown command " + quote(words[0]) + " (help)");
         return true;
@@ -530,7 +573,8 @@ void Shell::cmd_socket(Args& a) {
     a.done();
     int e = 0;
     SOCKET h = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
-    if (h == INVALID_SOCKET) return fail(e);
+    if (h == INVALID_SOCKET)
+        return fail(e);
     ok(std::to_string(add(Sock{h})));
 }
 
@@ -540,7 +584,8 @@ void Shell::cmd_bind(Args& a) {
     a.done();
     SOCKADDR_IN sin = apps::make_sockaddr(IN_ADDR{INADDR_ANY}, port);
     int e = 0;
-    if (WSPBind(k.s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0) return fail(e);
+    if (WSPBind(k.s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0)
+        return fail(e);
     k.bound_port = port;
     ok();
 }
@@ -550,7 +595,8 @@ void Shell::cmd_listen(Args& a) {
     const auto backlog = static_cast<int>(a.optional_number("backlog", 65535).value_or(16));
     a.done();
     int e = 0;
-    if (WSPListen(k.s, backlog, &e) != 0) return fail(e);
+    if (WSPListen(k.s, backlog, &e) != 0)
+        return fail(e);
     ok();
 }
 
@@ -573,9 +619,11 @@ void Shell::cmd_accept(Args& a) {
         NonBlockingScope nb(k);
         e = nb.error() != 0 ? nb.error() : retry_until(k.s, kRead, *deadline, attempt);
         // The accepted socket inherited the temporary non-blocking mode: give it the listener's.
-        if (e == 0 && nb.changed()) (void)set_nonblocking(h, false);
+        if (e == 0 && nb.changed())
+            (void)set_nonblocking(h, false);
     }
-    if (e != 0) return fail(e);
+    if (e != 0)
+        return fail(e);
     Sock n{h, k.ev, k.mask, k.nonblocking, std::nullopt};
     ok(std::to_string(add(n)) + " " + addr_str(peer));
 }
@@ -584,7 +632,8 @@ void Shell::cmd_connect(Args& a) {
     Sock& k = sock(a);
     const std::string_view ip = a.word("<A.B.C.D>");
     IN_ADDR ia{};
-    if (!apps::parse_ipv4(std::string(ip), ia)) throw BadInput{"bad address " + quote(ip)};
+    if (!apps::parse_ipv4(std::string(ip), ia))
+        throw BadInput{"bad address " + quote(ip)};
     const auto port = static_cast<unsigned short>(a.number("port", 65535));
     const auto deadline = a.deadline();
     a.done();
@@ -592,16 +641,21 @@ void Shell::cmd_connect(Args& a) {
     const auto* name = reinterpret_cast<const SOCKADDR*>(&sin);
     int e = 0;
     if (!deadline) {
-        if (WSPConnect(k.s, name, sizeof sin, &e) != 0) return fail(e);
+        if (WSPConnect(k.s, name, sizeof sin, &e) != 0)
+            return fail(e);
         return ok();
     }
     NonBlockingScope nb(k);
-    if (nb.error() != 0) return fail(nb.error());
-    if (WSPConnect(k.s, name, sizeof sin, &e) == 0) return ok();
-    if (e != WSAEWOULDBLOCK) return fail(e);
+    if (nb.error() != 0)
+        return fail(nb.error());
+    if (WSPConnect(k.s, name, sizeof sin, &e) == 0)
+        return ok();
+    if (e != WSAEWOULDBLOCK)
+        return fail(e);
     // Readable also counts: connected and already reset, or data already there.
     const int r = select_one(k.s, kRead | kWrite | kExcept, *deadline, e);
-    if (r < 0) return fail(e);
+    if (r < 0)
+        return fail(e);
     if (r == 0) {
         nb.dismiss();
         const std::string lost = replace(k);
@@ -634,7 +688,8 @@ std::string Shell::replace(Sock& k) {
     const bool have_rcvbuf = get(SOL_SOCKET, SO_RCVBUF, rcvbuf);
     int e = 0;
     const LINGER hard{1, 0};
-    (void)WSPSetSockOpt(k.s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&hard), sizeof hard, &e);
+    (void)WSPSetSockOpt(k.s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&hard),
+                        sizeof hard, &e);
     (void)WSPCloseSocket(k.s, &e);
     k.s = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
     if (k.s == INVALID_SOCKET) {
@@ -644,7 +699,9 @@ std::string Shell::replace(Sock& k) {
     }
     std::string lost;
     auto note = [&](const char* what, bool done) {
-        if (!done) lost += std::string(lost.empty() ? "(not restored:" : "") + " " + what + " " + WSPErrorName(e);
+        if (!done)
+            lost += std::string(lost.empty() ? "(not restored:" : "") + " " + what + " " +
+                    WSPErrorName(e);
     };
     auto set = [&](int level, int opt, const auto& v) {
         return WSPSetSockOpt(k.s, level, opt, reinterpret_cast<const char*>(&v), sizeof v, &e) == 0;
@@ -657,10 +714,14 @@ std::string Shell::replace(Sock& k) {
         SOCKADDR_IN sin = apps::make_sockaddr(IN_ADDR{INADDR_ANY}, *k.bound_port);
         note("bind", WSPBind(k.s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) == 0);
     }
-    if (have_linger) note("SO_LINGER", set(SOL_SOCKET, SO_LINGER, linger));
-    if (have_nodelay && nodelay != 0) note("TCP_NODELAY", set(IPPROTO_TCP, TCP_NODELAY, nodelay));
-    if (have_sndbuf && differs(SO_SNDBUF, sndbuf)) note("SO_SNDBUF", set(SOL_SOCKET, SO_SNDBUF, sndbuf));
-    if (have_rcvbuf && differs(SO_RCVBUF, rcvbuf)) note("SO_RCVBUF", set(SOL_SOCKET, SO_RCVBUF, rcvbuf));
+    if (have_linger)
+        note("SO_LINGER", set(SOL_SOCKET, SO_LINGER, linger));
+    if (have_nodelay && nodelay != 0)
+        note("TCP_NODELAY", set(IPPROTO_TCP, TCP_NODELAY, nodelay));
+    if (have_sndbuf && differs(SO_SNDBUF, sndbuf))
+        note("SO_SNDBUF", set(SOL_SOCKET, SO_SNDBUF, sndbuf));
+    if (have_rcvbuf && differs(SO_RCVBUF, rcvbuf))
+        note("SO_RCVBUF", set(SOL_SOCKET, SO_RCVBUF, rcvbuf));
     if (k.mask != 0) {
         note("WSPEventSelect", WSPEventSelect(k.s, k.ev, k.mask, &e) == 0);
     } else if (k.nonblocking) {
@@ -677,10 +738,12 @@ void Shell::cmd_send(Args& a) {
     a.done();
     std::size_t done = 0;
     auto attempt = [&] {
-        WSABUF b{static_cast<u_long>(data.size() - done), reinterpret_cast<char*>(data.data() + done)};
+        WSABUF b{static_cast<u_long>(data.size() - done),
+                 reinterpret_cast<char*>(data.data() + done)};
         DWORD n = 0;
         int e = 0;
-        if (WSPSend(k.s, &b, 1, &n, 0, &e) != 0) return e;
+        if (WSPSend(k.s, &b, 1, &n, 0, &e) != 0)
+            return e;
         done += n;
         return done < data.size() ? WSAEWOULDBLOCK : 0;  // partial: wait for space, then more
     };
@@ -688,13 +751,16 @@ void Shell::cmd_send(Args& a) {
     if (!deadline) {
         WSABUF b{static_cast<u_long>(data.size()), reinterpret_cast<char*>(data.data())};
         DWORD n = 0;
-        if (WSPSend(k.s, &b, 1, &n, 0, &e) != 0) return fail(e);
+        if (WSPSend(k.s, &b, 1, &n, 0, &e) != 0)
+            return fail(e);
         return ok(std::to_string(n));
     }
     NonBlockingScope nb(k);
     e = nb.error() != 0 ? nb.error() : retry_until(k.s, kWrite, *deadline, attempt);
-    if (e == WSAETIMEDOUT || (e != 0 && done > 0)) return fail(e, std::to_string(done));
-    if (e != 0) return fail(e);
+    if (e == WSAETIMEDOUT || (e != 0 && done > 0))
+        return fail(e, std::to_string(done));
+    if (e != 0)
+        return fail(e);
     ok(std::to_string(done));
 }
 
@@ -718,7 +784,8 @@ void Shell::cmd_recv(Args& a) {
         NonBlockingScope nb(k);
         e = nb.error() != 0 ? nb.error() : retry_until(k.s, kRead | kExcept, *deadline, attempt);
     }
-    if (e != 0) return fail(e);
+    if (e != 0)
+        return fail(e);
     ok(std::to_string(n) + " " + hex(buf.data(), n));
 }
 
@@ -739,14 +806,16 @@ void Shell::cmd_shutdown(Args& a) {
         throw BadInput{"bad how " + quote(how)};
     }
     int e = 0;
-    if (WSPShutdown(k.s, h, &e) != 0) return fail(e);
+    if (WSPShutdown(k.s, h, &e) != 0)
+        return fail(e);
     ok();
 }
 
 void Shell::cmd_senddisconnect(Args& a) {
     Sock& k = sock(a);
     std::optional<std::vector<unsigned char>> data;
-    if (a.more()) data = parse_data(a.word("<data>"));
+    if (a.more())
+        data = parse_data(a.word("<data>"));
     a.done();
     int e = 0;
     int r = 0;
@@ -756,7 +825,8 @@ void Shell::cmd_senddisconnect(Args& a) {
         WSABUF b{static_cast<u_long>(data->size()), reinterpret_cast<char*>(data->data())};
         r = WSPSendDisconnect(k.s, &b, &e);
     }
-    if (r != 0) return fail(e);
+    if (r != 0)
+        return fail(e);
     ok();
 }
 
@@ -772,16 +842,21 @@ void Shell::cmd_recvdisconnect(Args& a) {
     // until a receive would find the end of the stream -- readable, nothing unread.
     if (deadline && WSPGetPeerName(k.s, reinterpret_cast<SOCKADDR*>(&sin), &len, &e) == 0) {
         const int r = select_one(k.s, kRead, *deadline, e);
-        if (r < 0) return fail(e);
-        if (r == 0) return fail(WSAETIMEDOUT);
+        if (r < 0)
+            return fail(e);
+        if (r == 0)
+            return fail(WSAETIMEDOUT);
         u_long unread = 0;
         DWORD ret = 0;
-        if (WSPIoctl(k.s, FIONREAD, nullptr, 0, &unread, sizeof unread, &ret, &e) != 0) return fail(e);
-        if (unread > 0) return fail(WSAEWOULDBLOCK, std::to_string(unread) + " bytes unread: recv first");
+        if (WSPIoctl(k.s, FIONREAD, nullptr, 0, &unread, sizeof unread, &ret, &e) != 0)
+            return fail(e);
+        if (unread > 0)
+            return fail(WSAEWOULDBLOCK, std::to_string(unread) + " bytes unread: recv first");
     }
     std::vector<unsigned char> buf(static_cast<std::size_t>(size));
     WSABUF b{static_cast<u_long>(buf.size()), reinterpret_cast<char*>(buf.data())};
-    if (WSPRecvDisconnect(k.s, &b, &e) != 0) return fail(e);
+    if (WSPRecvDisconnect(k.s, &b, &e) != 0)
+        return fail(e);
     ok(std::to_string(b.len) + " " + hex(buf.data(), b.len));
 }
 
@@ -792,7 +867,8 @@ void Shell::cmd_linger(Args& a) {
     a.done();
     const LINGER l{on, secs};
     int e = 0;
-    if (WSPSetSockOpt(k.s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l, &e) != 0)
+    if (WSPSetSockOpt(k.s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l,
+                      &e) != 0)
         return fail(e);
     ok();
 }
@@ -814,12 +890,14 @@ void Shell::buffer_option(Args& a, int opt) {
     int v = static_cast<int>(bytes.value_or(0));
     int e = 0;
     if (bytes) {
-        if (WSPSetSockOpt(k.s, SOL_SOCKET, opt, reinterpret_cast<const char*>(&v), sizeof v, &e) != 0)
+        if (WSPSetSockOpt(k.s, SOL_SOCKET, opt, reinterpret_cast<const char*>(&v), sizeof v, &e) !=
+            0)
             return fail(e);
         return ok();
     }
     int len = sizeof v;
-    if (WSPGetSockOpt(k.s, SOL_SOCKET, opt, reinterpret_cast<char*>(&v), &len, &e) != 0) return fail(e);
+    if (WSPGetSockOpt(k.s, SOL_SOCKET, opt, reinterpret_cast<char*>(&v), &len, &e) != 0)
+        return fail(e);
     ok(std::to_string(v));
 }
 
@@ -827,7 +905,8 @@ void Shell::cmd_nonblocking(Args& a) {
     Sock& k = sock(a);
     const bool on = a.number("0|1", 1) != 0;
     a.done();
-    if (const int e = set_nonblocking(k.s, on); e != 0) return fail(e);
+    if (const int e = set_nonblocking(k.s, on); e != 0)
+        return fail(e);
     k.nonblocking = on;
     ok();
 }
@@ -838,12 +917,15 @@ void Shell::cmd_select(Args& a) {
     while (a.more()) {
         const std::string_view n = a.word("event");
         const long bit = event_bit(n);
-        if (bit == 0) throw BadInput{"unknown event " + quote(n)};
+        if (bit == 0)
+            throw BadInput{"unknown event " + quote(n)};
         mask |= bit;
     }
-    if (k.ev == WSA_INVALID_EVENT) k.ev = WSACreateEvent();
+    if (k.ev == WSA_INVALID_EVENT)
+        k.ev = WSACreateEvent();
     int e = 0;
-    if (WSPEventSelect(k.s, k.ev, mask, &e) != 0) return fail(e);
+    if (WSPEventSelect(k.s, k.ev, mask, &e) != 0)
+        return fail(e);
     k.mask = mask;
     k.nonblocking = true;  // WSPEventSelect sets it, whatever the mask
     ok();
@@ -854,7 +936,8 @@ void Shell::cmd_events(Args& a) {
     a.done();
     WSANETWORKEVENTS ne{};
     int e = 0;
-    if (WSPEnumNetworkEvents(k.s, k.ev, &ne, &e) != 0) return fail(e);
+    if (WSPEnumNetworkEvents(k.s, k.ev, &ne, &e) != 0)
+        return fail(e);
     std::string r;
     const char* names[] = {"FD_READ", "FD_WRITE", "FD_OOB", "FD_ACCEPT", "FD_CONNECT", "FD_CLOSE"};
     for (int b = 0; b < 6; ++b)
@@ -868,9 +951,11 @@ void Shell::cmd_wait(Args& a) {
     Sock& k = sock(a);
     const auto ms = static_cast<DWORD>(a.number("ms", kMaxMs));
     a.done();
-    if (k.ev == WSA_INVALID_EVENT) throw BadInput{"no event object (select first)"};
+    if (k.ev == WSA_INVALID_EVENT)
+        throw BadInput{"no event object (select first)"};
     const DWORD r = WSAWaitForMultipleEvents(1, &k.ev, 0, ms, 0);
-    if (r == WSA_WAIT_EVENT_0) return ok();
+    if (r == WSA_WAIT_EVENT_0)
+        return ok();
     fail(r == WSA_WAIT_TIMEOUT ? WSAETIMEDOUT : WSAEINVAL);
 }
 
@@ -889,24 +974,28 @@ void Shell::cmd_getopt(Args& a) {
     if (name == "nread") {
         u_long n = 0;
         DWORD ret = 0;
-        if (WSPIoctl(k.s, FIONREAD, nullptr, 0, &n, sizeof n, &ret, &e) != 0) return fail(e);
+        if (WSPIoctl(k.s, FIONREAD, nullptr, 0, &n, sizeof n, &ret, &e) != 0)
+            return fail(e);
         return ok(std::to_string(n));
     }
-    const int opt = name == "discdatalen" ? SO_DISCDATALEN
+    const int opt = name == "discdatalen"  ? SO_DISCDATALEN
                     : name == "dontlinger" ? SO_DONTLINGER
                     : name == "error"      ? SO_ERROR
                                            : 0;
-    if (opt == 0) throw BadInput{"unknown option " + quote(name)};
+    if (opt == 0)
+        throw BadInput{"unknown option " + quote(name)};
     int v = 0;
     int len = sizeof v;
-    if (WSPGetSockOpt(k.s, SOL_SOCKET, opt, reinterpret_cast<char*>(&v), &len, &e) != 0) return fail(e);
+    if (WSPGetSockOpt(k.s, SOL_SOCKET, opt, reinterpret_cast<char*>(&v), &len, &e) != 0)
+        return fail(e);
     ok(opt == SO_ERROR && v != 0 ? WSPErrorName(v) : std::to_string(v));
 }
 
 bool Shell::tcp_info(SOCKET s, DWORD version, void* out, DWORD len) {
     DWORD ret = 0;
     int e = 0;
-    if (WSPIoctl(s, SIO_TCP_INFO, &version, sizeof version, out, len, &ret, &e) == 0) return true;
+    if (WSPIoctl(s, SIO_TCP_INFO, &version, sizeof version, out, len, &ret, &e) == 0)
+        return true;
     fail(e);
     return false;
 }
@@ -915,14 +1004,16 @@ void Shell::cmd_state(Args& a) {
     Sock& k = sock(a);
     a.done();
     TCP_INFO_v0 t{};
-    if (tcp_info(k.s, 0, &t, sizeof t)) ok(state_name(t.State));
+    if (tcp_info(k.s, 0, &t, sizeof t))
+        ok(state_name(t.State));
 }
 
 void Shell::cmd_info(Args& a) {
     Sock& k = sock(a);
     a.done();
     USTACK_TCP_INFO t{};
-    if (tcp_info(k.s, USTACK_TCP_INFO_VERSION, &t, sizeof t)) ok(info_line(t));
+    if (tcp_info(k.s, USTACK_TCP_INFO_VERSION, &t, sizeof t))
+        ok(info_line(t));
 }
 
 void Shell::address(Args& a, int (*get)(SOCKET, SOCKADDR*, LPINT, LPINT)) {
@@ -931,7 +1022,8 @@ void Shell::address(Args& a, int (*get)(SOCKET, SOCKADDR*, LPINT, LPINT)) {
     SOCKADDR_IN sin{};
     int len = sizeof sin;
     int e = 0;
-    if (get(k.s, reinterpret_cast<SOCKADDR*>(&sin), &len, &e) != 0) return fail(e);
+    if (get(k.s, reinterpret_cast<SOCKADDR*>(&sin), &len, &e) != 0)
+        return fail(e);
     ok(addr_str(sin));
 }
 
@@ -939,7 +1031,8 @@ void Shell::cmd_close(Args& a) {
     const int n = number(a);
     a.done();
     int e = 0;
-    if (WSPCloseSocket(socks_.at(n).s, &e) != 0) return fail(e);
+    if (WSPCloseSocket(socks_.at(n).s, &e) != 0)
+        return fail(e);
     socks_.erase(n);  // the event object may be shared with accepted sockets: keep it
     ok();
 }
@@ -954,7 +1047,8 @@ void Shell::cmd_sleep(Args& a) {
 void Shell::cmd_stats(Args& a) {
     a.done();
     std::vector<char> buf(16384);
-    if (WSPFormatHostStats(host_, buf.data(), buf.size()) < 0) return fail(WSANOTINITIALISED);
+    if (WSPFormatHostStats(host_, buf.data(), buf.size()) < 0)
+        return fail(WSANOTINITIALISED);
     std::fputs(buf.data(), stdout);
     ok();
 }
@@ -991,12 +1085,14 @@ int main(int argc, char** argv) {
     std::string line;
     for (;;) {
         const LineRead r = read_line(stdin, line);
-        if (r == LineRead::end) break;
+        if (r == LineRead::end)
+            break;
         if (r == LineRead::too_long) {
             fail(WSAEINVAL, "line longer than " + std::to_string(kMaxLine) + " bytes, ignored");
             continue;
         }
-        if (!shell.execute(line)) break;
+        if (!shell.execute(line))
+            break;
     }
     apps::stop_host(host, ho);
     return 0;

@@ -120,9 +120,7 @@ Expected reference_parse(std::span<const std::uint8_t> o) {
                 else
                     e.unknown_exid++;
                 break;
-            default:
-                e.unknown_options++;
-                break;
+            default: e.unknown_options++; break;
         }
         i += len;
     }

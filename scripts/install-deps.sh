@@ -9,8 +9,8 @@ PACKAGES=(
   libtins-dev libpcap-dev libboost-dev doctest-dev
   # end-to-end tests and demo: namespaces, veth, TUN, packet loss rules, captures
   iproute2 iputils-ping nftables tshark tcpdump procps ethtool
-  # fuzzing and sanitizers (clang's libFuzzer and runtimes)
-  clang libclang-rt-14-dev
+  # fuzzing and sanitizers (clang's libFuzzer and runtimes); the style checks
+  clang libclang-rt-14-dev clang-format clang-tidy
   # small tools the scripts use
   python3 coreutils
 )

@@ -32,9 +32,9 @@ namespace bench {
 // ---- options ---------------------------------------------------------------------------------
 
 struct Options {
-    std::string mode;          // bulk | pingpong | connrate | hold
-    std::string connect;       // client: the server's address
-    bool listen = false;       // server
+    std::string mode;     // bulk | pingpong | connrate | hold
+    std::string connect;  // client: the server's address
+    bool listen = false;  // server
     unsigned port = 5201;
     double seconds = 10;       // bulk, connrate: how long the client runs
     std::uint64_t count = 0;   // pingpong: round trips; hold: connections (0: mode default)
@@ -43,8 +43,8 @@ struct Options {
     unsigned settle_ms = 500;  // hold: pause between the last connection and the measurement
     unsigned hold_ms = 1000;   // hold server: keep everything open this long after measuring
     unsigned timeout_ms = 120000;  // watchdog: the whole run
-    bool disc_data = false;    // connrate: disconnect data both ways (ustack only)
-    std::string cc;            // congestion control (empty: the stack's default)
+    bool disc_data = false;        // connrate: disconnect data both ways (ustack only)
+    std::string cc;                // congestion control (empty: the stack's default)
 };
 
 inline const char* options_help() {
@@ -73,7 +73,8 @@ inline const char* options_help() {
            "  pingpong  1-byte request, 1-byte answer, --count times after a warm-up; median and\n"
            "            p99 round trip; TCP_NODELAY on both ends\n"
            "  connrate  --threads clients loop connect, 1 KiB request, 1 KiB echo, disconnect\n"
-           "            (client first), close, for --seconds; then one STOP request ends the server\n"
+           "            (client first), close, for --seconds; then one STOP request ends the "
+           "server\n"
            "  hold      --count idle established connections; both ends report their resident\n"
            "            size before and after (and linux-bench the kernel's socket memory); then\n"
            "            the server closes, the client reads end of stream and closes\n";
@@ -82,8 +83,10 @@ inline const char* options_help() {
 inline std::uint64_t parse_size(const std::string& s) {
     char* end = nullptr;
     std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
-    if (end != nullptr && (*end == 'K' || *end == 'k')) v <<= 10;
-    if (end != nullptr && (*end == 'M' || *end == 'm')) v <<= 20;
+    if (end != nullptr && (*end == 'K' || *end == 'k'))
+        v <<= 10;
+    if (end != nullptr && (*end == 'M' || *end == 'm'))
+        v <<= 20;
     return v;
 }
 
@@ -134,19 +137,23 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
             std::exit(2);
         }
     }
-    const bool known = o.mode == "bulk" || o.mode == "pingpong" || o.mode == "connrate" ||
-                       o.mode == "hold";
+    const bool known =
+        o.mode == "bulk" || o.mode == "pingpong" || o.mode == "connrate" || o.mode == "hold";
     if (!known || o.connect.empty() == !o.listen) {
-        std::fprintf(stderr, "%s: need --mode bulk|pingpong|connrate|hold and exactly one of "
-                             "--connect/--listen (see --help)\n", prog);
+        std::fprintf(stderr,
+                     "%s: need --mode bulk|pingpong|connrate|hold and exactly one of "
+                     "--connect/--listen (see --help)\n",
+                     prog);
         std::exit(2);
     }
     if (o.port == 0 || o.port > 65535 || o.seconds <= 0) {
         std::fprintf(stderr, "%s: bad --port or --seconds\n", prog);
         std::exit(2);
     }
-    if (o.count == 0) o.count = o.mode == "hold" ? 10000 : 20000;
-    if (o.threads == 0) o.threads = o.mode == "hold" ? 8 : 32;
+    if (o.count == 0)
+        o.count = o.mode == "hold" ? 10000 : 20000;
+    if (o.threads == 0)
+        o.threads = o.mode == "hold" ? 8 : 32;
     return o;
 }
 
@@ -154,8 +161,10 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
 inline bool parse_ipv4(const std::string& s, std::uint32_t& out) {
     unsigned a = 0, b = 0, c = 0, d = 0;
     char tail = 0;
-    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return false;
-    if (a > 255 || b > 255 || c > 255 || d > 255) return false;
+    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4)
+        return false;
+    if (a > 255 || b > 255 || c > 255 || d > 255)
+        return false;
     out = (a << 24) | (b << 16) | (c << 8) | d;
     return true;
 }
@@ -226,7 +235,8 @@ public:
     [[nodiscard]] bool matches(std::uint64_t offset, const unsigned char* p, std::size_t n) const {
         while (n > 0) {
             const std::size_t k = std::min<std::size_t>(n, kPeriod);
-            if (std::memcmp(at(offset), p, k) != 0) return false;
+            if (std::memcmp(at(offset), p, k) != 0)
+                return false;
             offset += k;
             p += k;
             n -= k;
@@ -240,16 +250,17 @@ private:
 
 // ---- wire constants --------------------------------------------------------------------------
 
-constexpr std::size_t kRequestSize = 1024;       // connrate request and response
+constexpr std::size_t kRequestSize = 1024;             // connrate request and response
 constexpr std::uint64_t kStopTag = ~std::uint64_t{0};  // connrate: first 8 bytes of STOP
-constexpr std::size_t kBulkReportSize = 16;      // bulk: 8-byte count + 8-byte verdict, BE
-constexpr unsigned char kPongXor = 0x5a;         // pingpong: answer = request ^ 0x5a
+constexpr std::size_t kBulkReportSize = 16;            // bulk: 8-byte count + 8-byte verdict, BE
+constexpr unsigned char kPongXor = 0x5a;               // pingpong: answer = request ^ 0x5a
 
 // ---- statistics ------------------------------------------------------------------------------
 
 // The q-quantile (0..1) of `v` (sorted in place), nearest rank.
 inline double quantile(std::vector<double>& v, double q) {
-    if (v.empty()) return 0;
+    if (v.empty())
+        return 0;
     std::sort(v.begin(), v.end());
     std::size_t rank = static_cast<std::size_t>(q * static_cast<double>(v.size()) + 0.999999);
     rank = std::clamp<std::size_t>(rank, 1, v.size());
@@ -271,7 +282,8 @@ inline std::uint64_t rss_kib() {
     std::ifstream f("/proc/self/status");
     std::string line;
     while (std::getline(f, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::strtoull(line.c_str() + 6, nullptr, 10);
     }
     return 0;
 }
@@ -289,9 +301,13 @@ struct KernelMem {
 };
 
 inline const std::array<const char*, 7>& kernel_socket_slabs() {
-    static const std::array<const char*, 7> names = {
-        "TCP",      "request_sock_TCP", "tcp_bind_bucket", "tcp_bind2_bucket", "sock_inode_cache",
-        "filp",     "dentry"};
+    static const std::array<const char*, 7> names = {"TCP",
+                                                     "request_sock_TCP",
+                                                     "tcp_bind_bucket",
+                                                     "tcp_bind2_bucket",
+                                                     "sock_inode_cache",
+                                                     "filp",
+                                                     "dentry"};
     return names;
 }
 
@@ -306,7 +322,8 @@ inline KernelMem kernel_mem() {
         std::string name;
         in >> name;
         const auto& names = kernel_socket_slabs();
-        if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+        if (std::find(names.begin(), names.end(), name) == names.end())
+            continue;
         // name active_objs num_objs objsize objperslab pagesperslab : tunables a b c : slabdata
         // active_slabs num_slabs sharedavail
         std::uint64_t active = 0, num = 0, objsize = 0, perslab = 0, pages = 0;
@@ -321,13 +338,16 @@ inline KernelMem kernel_mem() {
     }
     std::ifstream ss("/proc/net/sockstat");
     while (std::getline(ss, line)) {
-        if (line.rfind("TCP:", 0) != 0) continue;
+        if (line.rfind("TCP:", 0) != 0)
+            continue;
         std::istringstream in(line.substr(4));
         std::string key;
         std::uint64_t v = 0;
         while (in >> key >> v) {
-            if (key == "mem") m.tcp_mem_pages = v;
-            if (key == "inuse") m.tcp_inuse = v;
+            if (key == "mem")
+                m.tcp_mem_pages = v;
+            if (key == "inuse")
+                m.tcp_inuse = v;
         }
     }
     m.ok = any;
@@ -335,15 +355,19 @@ inline KernelMem kernel_mem() {
 }
 
 inline std::string kernel_mem_delta(const KernelMem& before, const KernelMem& after) {
-    if (!before.ok || !after.ok) return "kmem=unavailable";
-    const auto d = static_cast<long long>(after.slab_bytes) - static_cast<long long>(before.slab_bytes) +
+    if (!before.ok || !after.ok)
+        return "kmem=unavailable";
+    const auto d = static_cast<long long>(after.slab_bytes) -
+                   static_cast<long long>(before.slab_bytes) +
                    (static_cast<long long>(after.tcp_mem_pages) -
-                    static_cast<long long>(before.tcp_mem_pages)) * 4096;
-    return "kmem_delta_bytes=" + std::to_string(d) +
-           " kslab_delta_bytes=" +
-           std::to_string(static_cast<long long>(after.slab_bytes) - static_cast<long long>(before.slab_bytes)) +
+                    static_cast<long long>(before.tcp_mem_pages)) *
+                       4096;
+    return "kmem_delta_bytes=" + std::to_string(d) + " kslab_delta_bytes=" +
+           std::to_string(static_cast<long long>(after.slab_bytes) -
+                          static_cast<long long>(before.slab_bytes)) +
            " ktcp_mem_pages_delta=" +
-           std::to_string(static_cast<long long>(after.tcp_mem_pages) - static_cast<long long>(before.tcp_mem_pages)) +
+           std::to_string(static_cast<long long>(after.tcp_mem_pages) -
+                          static_cast<long long>(before.tcp_mem_pages)) +
            " ktcp_inuse=" + std::to_string(after.tcp_inuse);
 }
 

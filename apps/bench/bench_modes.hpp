@@ -36,7 +36,8 @@ bool send_all(Net& net, typename Net::Sock s, const unsigned char* p, std::size_
               std::string& err) {
     while (n > 0) {
         const long k = net.send(s, p, n, err);
-        if (k < 0) return false;
+        if (k < 0)
+            return false;
         p += k;
         n -= static_cast<std::size_t>(k);
     }
@@ -45,11 +46,11 @@ bool send_all(Net& net, typename Net::Sock s, const unsigned char* p, std::size_
 
 // Read exactly n bytes; end of stream first is an error named "EOF".
 template <class Net>
-bool recv_exact(Net& net, typename Net::Sock s, unsigned char* p, std::size_t n,
-                std::string& err) {
+bool recv_exact(Net& net, typename Net::Sock s, unsigned char* p, std::size_t n, std::string& err) {
     while (n > 0) {
         const long k = net.recv(s, p, n, err);
-        if (k < 0) return false;
+        if (k < 0)
+            return false;
         if (k == 0) {
             err = "EOF";
             return false;
@@ -65,7 +66,8 @@ template <class Net>
 bool expect_eof(Net& net, typename Net::Sock s, std::string& err) {
     unsigned char b[64];
     const long k = net.recv(s, b, sizeof b, err);
-    if (k < 0) return false;
+    if (k < 0)
+        return false;
     if (k > 0) {
         err = "DATA";
         return false;
@@ -73,7 +75,9 @@ bool expect_eof(Net& net, typename Net::Sock s, std::string& err) {
     return true;
 }
 
-inline std::string role_of(const Options& o) { return o.listen ? "server" : "client"; }
+inline std::string role_of(const Options& o) {
+    return o.listen ? "server" : "client";
+}
 
 inline void ready(unsigned port) {
     std::printf("READY port=%u\n", port);
@@ -87,29 +91,33 @@ int bulk_client(Net& net, const Options& o, std::uint32_t addr) {
     const Pattern pat;
     std::string err;
     auto s = net.connect(addr, o.port, false, err);
-    if (s == Net::kInvalid) return fail("bulk: connect: " + err);
+    if (s == Net::kInvalid)
+        return fail("bulk: connect: " + err);
     constexpr std::size_t kChunk = 128 * 1024;
     const auto t0 = Clock::now();
-    const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(o.seconds));
+    const auto deadline =
+        t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
     std::uint64_t sent = 0;
     while (Clock::now() < deadline) {
         const long k = net.send(s, pat.at(sent), kChunk, err);
-        if (k < 0) return fail("bulk: send after " + std::to_string(sent) + " bytes: " + err);
+        if (k < 0)
+            return fail("bulk: send after " + std::to_string(sent) + " bytes: " + err);
         sent += static_cast<std::uint64_t>(k);
     }
     unsigned char report[kBulkReportSize];
-    if (!net.shutdown_send(s, err)) return fail("bulk: shutdown: " + err);
+    if (!net.shutdown_send(s, err))
+        return fail("bulk: shutdown: " + err);
     if (!recv_exact(net, s, report, sizeof report, err))
         return fail("bulk: no report from the receiver: " + err);
     const double dt = seconds_since(t0);
-    if (!expect_eof(net, s, err)) return fail("bulk: after the report: " + err);
+    if (!expect_eof(net, s, err))
+        return fail("bulk: after the report: " + err);
     (void)net.close(s, err);
     const std::uint64_t got = ustack::load_be64(report);
     const std::uint64_t verdict = ustack::load_be64(report + 8);
     if (got != sent || verdict != 1) {
         return fail("bulk: sent " + std::to_string(sent) + " bytes, the receiver got " +
-                     std::to_string(got) + (verdict == 1 ? "" : ", pattern mismatch"));
+                    std::to_string(got) + (verdict == 1 ? "" : ", pattern mismatch"));
     }
     result("mode=bulk role=client bytes=" + std::to_string(sent) + " seconds=" + fmt(dt, 3) +
            " mib_s=" + fmt(static_cast<double>(sent) / 1048576.0 / dt, 2) + " verified=1");
@@ -121,12 +129,14 @@ int bulk_server(Net& net, const Options& o) {
     const Pattern pat;
     std::string err;
     auto l = net.listen(o.port, 4, false, err);
-    if (l == Net::kInvalid) return fail("bulk: listen: " + err);
+    if (l == Net::kInvalid)
+        return fail("bulk: listen: " + err);
     ready(o.port);
     auto s = net.accept(l, err);
     net.wake_listener(l);
     net.close_listener(l);
-    if (s == Net::kInvalid) return fail("bulk: accept: " + err);
+    if (s == Net::kInvalid)
+        return fail("bulk: accept: " + err);
     std::vector<unsigned char> buf(256 * 1024);
     std::uint64_t got = 0;
     bool ok = true;
@@ -134,9 +144,12 @@ int bulk_server(Net& net, const Options& o) {
     Clock::time_point first{};
     for (;;) {
         const long k = net.recv(s, buf.data(), buf.size(), err);
-        if (k < 0) return fail("bulk: recv after " + std::to_string(got) + " bytes: " + err);
-        if (k == 0) break;
-        if (got == 0) first = Clock::now();
+        if (k < 0)
+            return fail("bulk: recv after " + std::to_string(got) + " bytes: " + err);
+        if (k == 0)
+            break;
+        if (got == 0)
+            first = Clock::now();
         if (ok && !pat.matches(got, buf.data(), static_cast<std::size_t>(k))) {
             ok = false;
             bad_at = got;
@@ -150,7 +163,8 @@ int bulk_server(Net& net, const Options& o) {
     if (!send_all(net, s, report, sizeof report, err) || !net.shutdown_send(s, err))
         return fail("bulk: sending the report: " + err);
     (void)net.close(s, err);
-    if (!ok) return fail("bulk: pattern mismatch in the chunk at offset " + std::to_string(bad_at));
+    if (!ok)
+        return fail("bulk: pattern mismatch in the chunk at offset " + std::to_string(bad_at));
     result("mode=bulk role=server bytes=" + std::to_string(got) + " seconds=" + fmt(dt, 3) +
            " mib_s=" + fmt(dt > 0 ? static_cast<double>(got) / 1048576.0 / dt : 0, 2) +
            " verified=1");
@@ -163,7 +177,8 @@ template <class Net>
 int pingpong_client(Net& net, const Options& o, std::uint32_t addr) {
     std::string err;
     auto s = net.connect(addr, o.port, true, err);
-    if (s == Net::kInvalid) return fail("pingpong: connect: " + err);
+    if (s == Net::kInvalid)
+        return fail("pingpong: connect: " + err);
     const std::uint64_t warmup = std::min<std::uint64_t>(1000, o.count / 10 + 1);
     std::vector<double> rtt_us;
     rtt_us.reserve(o.count);
@@ -175,7 +190,8 @@ int pingpong_client(Net& net, const Options& o, std::uint32_t addr) {
         if (!send_all(net, s, &b, 1, err) || !recv_exact(net, s, &r, 1, err))
             return fail("pingpong: round trip " + std::to_string(i) + ": " + err);
         const double us = std::chrono::duration<double, std::micro>(Clock::now() - t).count();
-        if (r != (b ^ kPongXor)) return fail("pingpong: wrong answer in round trip " + std::to_string(i));
+        if (r != (b ^ kPongXor))
+            return fail("pingpong: wrong answer in round trip " + std::to_string(i));
         if (i >= warmup) {
             rtt_us.push_back(us);
             sum += us;
@@ -187,9 +203,9 @@ int pingpong_client(Net& net, const Options& o, std::uint32_t addr) {
     const double mean = sum / static_cast<double>(rtt_us.size());
     const double p50 = quantile(rtt_us, 0.50);
     const double p99 = quantile(rtt_us, 0.99);
-    result("mode=pingpong role=client rtts=" + std::to_string(rtt_us.size()) + " p50_us=" +
-           fmt(p50) + " p99_us=" + fmt(p99) + " mean_us=" + fmt(mean) + " min_us=" +
-           fmt(rtt_us.front()) + " max_us=" + fmt(rtt_us.back()));
+    result("mode=pingpong role=client rtts=" + std::to_string(rtt_us.size()) +
+           " p50_us=" + fmt(p50) + " p99_us=" + fmt(p99) + " mean_us=" + fmt(mean) +
+           " min_us=" + fmt(rtt_us.front()) + " max_us=" + fmt(rtt_us.back()));
     return 0;
 }
 
@@ -197,24 +213,29 @@ template <class Net>
 int pingpong_server(Net& net, const Options& o) {
     std::string err;
     auto l = net.listen(o.port, 4, true, err);
-    if (l == Net::kInvalid) return fail("pingpong: listen: " + err);
+    if (l == Net::kInvalid)
+        return fail("pingpong: listen: " + err);
     ready(o.port);
     auto s = net.accept(l, err);
     net.wake_listener(l);
     net.close_listener(l);
-    if (s == Net::kInvalid) return fail("pingpong: accept: " + err);
+    if (s == Net::kInvalid)
+        return fail("pingpong: accept: " + err);
     std::uint64_t echoed = 0;
     unsigned char buf[64];
     for (;;) {
         const long k = net.recv(s, buf, sizeof buf, err);
-        if (k < 0) return fail("pingpong: recv: " + err);
-        if (k == 0) break;
+        if (k < 0)
+            return fail("pingpong: recv: " + err);
+        if (k == 0)
+            break;
         for (long i = 0; i < k; ++i) buf[i] ^= kPongXor;
         if (!send_all(net, s, buf, static_cast<std::size_t>(k), err))
             return fail("pingpong: send: " + err);
         echoed += static_cast<std::uint64_t>(k);
     }
-    if (!net.shutdown_send(s, err)) return fail("pingpong: shutdown: " + err);
+    if (!net.shutdown_send(s, err))
+        return fail("pingpong: shutdown: " + err);
     (void)net.close(s, err);
     result("mode=pingpong role=server echoed=" + std::to_string(echoed));
     return 0;
@@ -236,7 +257,8 @@ struct ConnrateState {
     }
     void fail(const std::string& what) {
         std::lock_guard lock(mu);
-        if (fatal.empty()) fatal = what;
+        if (fatal.empty())
+            fatal = what;
         failed = true;
     }
     std::uint64_t error_total() {
@@ -276,7 +298,8 @@ void connrate_client_thread(Net& net, const Options& o, std::uint32_t addr, unsi
             if (!net.send_disconnect(s, d, sizeof d, err)) {
                 st.count("send-disconnect", err);
             } else if (!expect_eof(net, s, err)) {
-                if (err == "DATA") st.fail("connrate: data after the response");
+                if (err == "DATA")
+                    st.fail("connrate: data after the response");
                 st.count("eof", err);
             } else {
                 const long n = net.recv_disconnect(s, d, sizeof d, err);
@@ -292,7 +315,8 @@ void connrate_client_thread(Net& net, const Options& o, std::uint32_t addr, unsi
         } else if (!net.shutdown_send(s, err)) {
             st.count("shutdown", err);
         } else if (!expect_eof(net, s, err)) {
-            if (err == "DATA") st.fail("connrate: data after the response");
+            if (err == "DATA")
+                st.fail("connrate: data after the response");
             st.count("eof", err);
         } else {
             ok = true;
@@ -301,7 +325,8 @@ void connrate_client_thread(Net& net, const Options& o, std::uint32_t addr, unsi
             st.count("close", err);
             ok = false;
         }
-        if (ok) st.done++;
+        if (ok)
+            st.done++;
     }
 }
 
@@ -310,11 +335,12 @@ int connrate_client(Net& net, const Options& o, std::uint32_t addr) {
     const Pattern pat;
     ConnrateState st;
     const auto t0 = Clock::now();
-    const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(o.seconds));
+    const auto deadline =
+        t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < o.threads; ++i) {
-        threads.emplace_back([&, i] { connrate_client_thread(net, o, addr, i, pat, deadline, st); });
+        threads.emplace_back(
+            [&, i] { connrate_client_thread(net, o, addr, i, pat, deadline, st); });
     }
     for (auto& t : threads) t.join();
     const double dt = seconds_since(t0);
@@ -329,14 +355,17 @@ int connrate_client(Net& net, const Options& o, std::uint32_t addr) {
                   expect_eof(net, s, err);
         (void)net.close(s, err);
     }
-    if (!stopped) error("connrate: could not send STOP to the server: " + err);
+    if (!stopped)
+        error("connrate: could not send STOP to the server: " + err);
     const std::uint64_t n = st.done;
-    result("mode=connrate role=client threads=" + std::to_string(o.threads) + " conns=" +
-           std::to_string(n) + " seconds=" + fmt(dt, 3) + " conn_s=" +
+    result("mode=connrate role=client threads=" + std::to_string(o.threads) +
+           " conns=" + std::to_string(n) + " seconds=" + fmt(dt, 3) + " conn_s=" +
            fmt(static_cast<double>(n) / dt, 1) + " errors=" + std::to_string(st.error_total()) +
            " error_kinds=" + format_errors(st.errors) + " disc_data=" + (o.disc_data ? "1" : "0"));
-    if (st.failed) return fail(st.fatal);
-    if (n == 0) return fail("connrate: no connection completed");
+    if (st.failed)
+        return fail(st.fatal);
+    if (n == 0)
+        return fail("connrate: no connection completed");
     return stopped ? 0 : 1;
 }
 
@@ -355,7 +384,8 @@ void connrate_serve(Net& net, const Options& o, typename Net::Sock s, typename N
     } else if (!send_all(net, s, req, sizeof req, err)) {
         st.count("send", err);
     } else if (!expect_eof(net, s, err)) {
-        if (err == "DATA") st.fail("connrate: data after the request");
+        if (err == "DATA")
+            st.fail("connrate: data after the request");
         st.count("eof", err);
     } else if (o.disc_data) {
         unsigned char d[8];
@@ -380,14 +410,16 @@ void connrate_serve(Net& net, const Options& o, typename Net::Sock s, typename N
         st.count("close", err);
         ok = false;
     }
-    if (ok) st.done++;
+    if (ok)
+        st.done++;
 }
 
 template <class Net>
 int connrate_server(Net& net, const Options& o) {
     std::string err;
     auto l = net.listen(o.port, 1024, true, err);
-    if (l == Net::kInvalid) return fail("connrate: listen: " + err);
+    if (l == Net::kInvalid)
+        return fail("connrate: listen: " + err);
     ready(o.port);
     ConnrateState st;
     std::atomic<bool> stopping{false};
@@ -398,7 +430,8 @@ int connrate_server(Net& net, const Options& o) {
             while (!stopping) {
                 auto s = net.accept(l, e);
                 if (s == Net::kInvalid) {
-                    if (stopping) break;
+                    if (stopping)
+                        break;
                     st.count("accept", e);
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
                     continue;
@@ -411,7 +444,8 @@ int connrate_server(Net& net, const Options& o) {
     net.close_listener(l);
     result("mode=connrate role=server served=" + std::to_string(st.done.load()) + " errors=" +
            std::to_string(st.error_total()) + " error_kinds=" + format_errors(st.errors));
-    if (st.failed) return fail(st.fatal);
+    if (st.failed)
+        return fail(st.fatal);
     return 0;
 }
 
@@ -443,7 +477,8 @@ int hold_client(Net& net, const Options& o, std::uint32_t addr) {
             go.wait();
             for (std::uint64_t k = i; k < n && !st.failed; k += o.threads) {
                 socks[k] = net.connect(addr, o.port, false, e);
-                if (socks[k] == Net::kInvalid) st.fail("hold: connect #" + std::to_string(k) + ": " + e);
+                if (socks[k] == Net::kInvalid)
+                    st.fail("hold: connect #" + std::to_string(k) + ": " + e);
             }
         });
     }
@@ -453,20 +488,24 @@ int hold_client(Net& net, const Options& o, std::uint32_t addr) {
     go.count_down();
     for (auto& t : threads) t.join();
     const double dt = seconds_since(t0);
-    if (st.failed) return fail(st.fatal);
+    if (st.failed)
+        return fail(st.fatal);
     std::this_thread::sleep_for(std::chrono::milliseconds(o.settle_ms));
     const std::uint64_t rss1 = rss_kib();
     const std::string extra = net.mem_end();
-    result("mode=hold role=client " + memory_fields(n, rss0, rss1) + " connect_seconds=" +
-           fmt(dt, 2) + (extra.empty() ? "" : " " + extra));
+    result("mode=hold role=client " + memory_fields(n, rss0, rss1) +
+           " connect_seconds=" + fmt(dt, 2) + (extra.empty() ? "" : " " + extra));
     // The server closes first once it has measured; read each end of stream, then close.
     std::string err;
     std::uint64_t bad = 0;
     for (auto s : socks) {
-        if (!expect_eof(net, s, err)) bad++;
+        if (!expect_eof(net, s, err))
+            bad++;
         (void)net.close(s, err);
     }
-    if (bad != 0) return fail("hold: " + std::to_string(bad) + " connections did not end cleanly (last: " + err + ")");
+    if (bad != 0)
+        return fail("hold: " + std::to_string(bad) +
+                    " connections did not end cleanly (last: " + err + ")");
     return 0;
 }
 
@@ -475,7 +514,8 @@ int hold_server(Net& net, const Options& o) {
     const std::uint64_t n = o.count;
     std::string err;
     auto l = net.listen(o.port, 4096, false, err);
-    if (l == Net::kInvalid) return fail("hold: listen: " + err);
+    if (l == Net::kInvalid)
+        return fail("hold: listen: " + err);
     net.mem_begin();
     const std::uint64_t rss0 = rss_kib();
     std::vector<typename Net::Sock> socks;
@@ -495,14 +535,18 @@ int hold_server(Net& net, const Options& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(o.hold_ms));
     std::uint64_t bad = 0;
     for (auto s : socks)
-        if (!net.shutdown_send(s, err)) bad++;
+        if (!net.shutdown_send(s, err))
+            bad++;
     for (auto s : socks) {
-        if (!expect_eof(net, s, err)) bad++;
+        if (!expect_eof(net, s, err))
+            bad++;
         (void)net.close(s, err);
     }
     net.wake_listener(l);
     net.close_listener(l);
-    if (bad != 0) return fail("hold: " + std::to_string(bad) + " connections did not end cleanly (last: " + err + ")");
+    if (bad != 0)
+        return fail("hold: " + std::to_string(bad) +
+                    " connections did not end cleanly (last: " + err + ")");
     return 0;
 }
 
@@ -510,9 +554,12 @@ int hold_server(Net& net, const Options& o) {
 
 template <class Net>
 int run_mode(Net& net, const Options& o, std::uint32_t addr) {
-    if (o.mode == "bulk") return o.listen ? bulk_server(net, o) : bulk_client(net, o, addr);
-    if (o.mode == "pingpong") return o.listen ? pingpong_server(net, o) : pingpong_client(net, o, addr);
-    if (o.mode == "connrate") return o.listen ? connrate_server(net, o) : connrate_client(net, o, addr);
+    if (o.mode == "bulk")
+        return o.listen ? bulk_server(net, o) : bulk_client(net, o, addr);
+    if (o.mode == "pingpong")
+        return o.listen ? pingpong_server(net, o) : pingpong_client(net, o, addr);
+    if (o.mode == "connrate")
+        return o.listen ? connrate_server(net, o) : connrate_client(net, o, addr);
     return o.listen ? hold_server(net, o) : hold_client(net, o, addr);
 }
 

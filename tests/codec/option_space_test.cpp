@@ -1,10 +1,11 @@
 // encode(): the 40-byte option space (RFC 9293 §3.1: data offset is 4 bits of 32-bit words) and
 // what yields when the options do not fit (DESIGN.md §3: SACK blocks yield to disconnect data).
+#include "ustack/option_space.hpp"
+
 #include <doctest/doctest.h>
 
 #include "codec_test_util.hpp"
 #include "ustack/codec.hpp"
-#include "ustack/option_space.hpp"
 
 using namespace ustack;
 using namespace ustack::codec_test;
@@ -228,14 +229,14 @@ TEST_SUITE("codec") {
     TEST_CASE("option_space_left: each option's share of the 40 bytes (RFC 9293 §3.1)") {
         static_assert(option_space_left({}) == 40);
         CHECK(option_space_left({.mss = true}) == 36);
-        CHECK(option_space_left({.timestamps = true}) == 28);       // NOP NOP TS
-        CHECK(option_space_left({.sack_permitted = true}) == 36);   // NOP NOP SACKOK
+        CHECK(option_space_left({.timestamps = true}) == 28);      // NOP NOP TS
+        CHECK(option_space_left({.sack_permitted = true}) == 36);  // NOP NOP SACKOK
         CHECK(option_space_left({.sack_permitted = true, .timestamps = true}) == 28);  // SACKOK TS
-        CHECK(option_space_left({.window_scale = true}) == 36);     // NOP WS
-        CHECK(option_space_left({.sack_blocks = 1}) == 28);          // NOP NOP 5 10 + 8
+        CHECK(option_space_left({.window_scale = true}) == 36);                        // NOP WS
+        CHECK(option_space_left({.sack_blocks = 1}) == 28);  // NOP NOP 5 10 + 8
         CHECK(option_space_left({.sack_blocks = 4}) == 4);
-        CHECK(option_space_left({.disconnect_data = 0}) == 36);      // fd 04 d1 5c
-        CHECK(option_space_left({.disconnect_data = 5}) == 28);      // 9 bytes padded to 12
+        CHECK(option_space_left({.disconnect_data = 0}) == 36);  // fd 04 d1 5c
+        CHECK(option_space_left({.disconnect_data = 5}) == 28);  // 9 bytes padded to 12
         CHECK(option_space_left({.timestamps = true, .sack_blocks = 4}) == 0);  // does not fit
     }
 
@@ -245,18 +246,22 @@ TEST_SUITE("codec") {
         CHECK(disconnect_data_room({.timestamps = true, .sack_blocks = 1}) == 12);
     }
 
-    TEST_CASE("DESIGN.md §3c: a SYN with MSS SACK-permitted timestamps and window scale has room "
-              "for 16 bytes of connect data") {
-        CHECK(option_space_left(
-                  {.mss = true, .window_scale = true, .sack_permitted = true, .timestamps = true}) ==
-              20);
-        CHECK(disconnect_data_room(
-                  {.mss = true, .window_scale = true, .sack_permitted = true, .timestamps = true}) ==
-              16);
+    TEST_CASE(
+        "DESIGN.md §3c: a SYN with MSS SACK-permitted timestamps and window scale has room "
+        "for 16 bytes of connect data") {
+        CHECK(
+            option_space_left(
+                {.mss = true, .window_scale = true, .sack_permitted = true, .timestamps = true}) ==
+            20);
+        CHECK(
+            disconnect_data_room(
+                {.mss = true, .window_scale = true, .sack_permitted = true, .timestamps = true}) ==
+            16);
     }
 
-    TEST_CASE("RFC 2018 §3: sack_blocks_room is 4 alone and 3 with timestamps and yields to "
-              "disconnect data") {
+    TEST_CASE(
+        "RFC 2018 §3: sack_blocks_room is 4 alone and 3 with timestamps and yields to "
+        "disconnect data") {
         CHECK(sack_blocks_room({}) == 4);
         CHECK(sack_blocks_room({.timestamps = true}) == 3);
         CHECK(sack_blocks_room({.timestamps = true, .disconnect_data = 8}) == 1);   // 40-12-12=16
@@ -277,21 +282,24 @@ TEST_SUITE("codec") {
                                  .sack_permitted = (mask & 4) != 0,
                                  .timestamps = (mask & 8) != 0,
                                  .sack_blocks = blocks};
-                if (c.mss) s.options.mss = 1460;
-                if (c.window_scale) s.options.window_scale = 7;
+                if (c.mss)
+                    s.options.mss = 1460;
+                if (c.window_scale)
+                    s.options.window_scale = 7;
                 s.options.sack_permitted = c.sack_permitted;
-                if (c.timestamps) s.options.timestamps = Timestamps{1, 2};
+                if (c.timestamps)
+                    s.options.timestamps = Timestamps{1, 2};
                 add_sack_blocks(s, blocks);
                 std::vector<std::byte> wire;
                 const Segment back = encode_decode(codec, s, wire);
                 c.sack_blocks = back.options.sack_count;  // what fitted
                 CHECK(option_bytes(wire) == 40 - option_space_left(c));
                 CHECK(back.options.sack_count ==
-                      std::min<std::size_t>(blocks, sack_blocks_room({.mss = c.mss,
-                                                                      .window_scale = c.window_scale,
-                                                                      .sack_permitted =
-                                                                          c.sack_permitted,
-                                                                      .timestamps = c.timestamps})));
+                      std::min<std::size_t>(blocks,
+                                            sack_blocks_room({.mss = c.mss,
+                                                              .window_scale = c.window_scale,
+                                                              .sack_permitted = c.sack_permitted,
+                                                              .timestamps = c.timestamps})));
             }
         }
     }

@@ -360,8 +360,8 @@ TEST_SUITE("ring_buffer") {
     TEST_CASE("resize grows keeping readable and parked bytes (also when they wrap)") {
         RingBuffer rb(8);
         REQUIRE(rb.write(seq_bytes(6)) == 6);
-        rb.consume(4);  // head at 4: the next writes wrap
-        REQUIRE(rb.write(seq_bytes(4, 6)) == 4);   // readable 4..9, wrapping
+        rb.consume(4);                                   // head at 4: the next writes wrap
+        REQUIRE(rb.write(seq_bytes(4, 6)) == 4);         // readable 4..9, wrapping
         REQUIRE(rb.write_at(1, seq_bytes(1, 11)) == 1);  // parked 11 after a gap
         rb.resize(64);
         CHECK(rb.capacity() == 64);

@@ -26,10 +26,14 @@ TcpConfig all_on() {
 Segment peer_syn(const SynOptionSet& set) {
     SegBuilder b;
     b.seq(kPeerIss).syn().no_ack().mss(1400);
-    if (set.window_scaling) b.wscale(7);
-    if (set.timestamps) b.ts(4242, 0);
-    if (set.sack) b.sack_perm();
-    if (set.disconnect) b.disc_offer();
+    if (set.window_scaling)
+        b.wscale(7);
+    if (set.timestamps)
+        b.ts(4242, 0);
+    if (set.sack)
+        b.sack_perm();
+    if (set.disconnect)
+        b.disc_offer();
     return b.build();
 }
 
@@ -42,92 +46,94 @@ SipKey key(std::uint8_t seed) {
 }  // namespace
 
 TEST_SUITE("unit") {
-
-TEST_CASE("RFC 7323 §2.3: window_shift_for is the smallest shift that fits the buffer (at most 14)") {
-    static_assert(window_shift_for(0) == 0);
-    CHECK(window_shift_for(65535) == 0);
-    CHECK(window_shift_for(65536) == 1);
-    CHECK(window_shift_for(131070) == 1);
-    CHECK(window_shift_for(131071) == 1);
-    CHECK(window_shift_for(131072) == 2);
-    CHECK(window_shift_for(std::size_t{1} << 20) == 5);
-    CHECK(window_shift_for(std::size_t{1} << 30) == 14);
-    CHECK(window_shift_for(std::size_t{1} << 40) == 14);  // §2.3: 14 is the largest
-}
-
-TEST_CASE("RFC 7323 §2.2: the window of a SYN is the buffer and at most 65535 (never scaled)") {
-    CHECK(syn_window(3000) == 3000);
-    CHECK(syn_window(65535) == 65535);
-    CHECK(syn_window(std::size_t{1} << 24) == 65535);
-}
-
-TEST_CASE("RFC 7323 §5.4: the TSval clock ticks in milliseconds from the ISS and wraps") {
-    static_assert(tsval_clock(SeqNum(1000), instant_from_us(5'500'999)) == 1000 + 5500);
-    CHECK(tsval_clock(SeqNum(0xfffffff0U), instant_from_us(32'000)) == 0x10U);
-}
-
-TEST_CASE("RFC 7323 §2.2 §3.2 and RFC 2018 §2 and DESIGN.md §3: the SYN offers what is configured "
-          "and an option is agreed only when both SYNs carry it") {
-    TcpConfig c = all_on();
-    CHECK(syn_offer(c) == SynOptionSet{true, true, true, true});
-    c.sack = false;
-    c.disconnect_data = false;
-    CHECK(syn_offer(c) == SynOptionSet{true, true, false, false});
-    const Segment everything = peer_syn({true, true, true, true});
-    CHECK(syn_agreement(c, everything.options) == SynOptionSet{true, true, false, false});
-    const Segment bare = peer_syn({});
-    CHECK(syn_agreement(all_on(), bare.options) == SynOptionSet{});
-    const Segment ts_only = peer_syn({false, true, false, false});
-    CHECK(syn_agreement(all_on(), ts_only.options) == SynOptionSet{false, true, false, false});
-}
-
-TEST_CASE("syn_options: MSS always and each option of the set") {
-    const TcpOptions none = syn_options({}, 1460, 7, Timestamps{1, 2});
-    CHECK(none.mss == std::optional<std::uint16_t>(1460));
-    CHECK_FALSE(none.window_scale.has_value());
-    CHECK_FALSE(none.timestamps.has_value());
-    CHECK_FALSE(none.sack_permitted);
-    CHECK_FALSE(none.disconnect.has_value());
-    const TcpOptions all = syn_options({true, true, true, true}, 1200, 7, Timestamps{1, 2});
-    CHECK(all.mss == std::optional<std::uint16_t>(1200));
-    CHECK(all.window_scale == std::optional<std::uint8_t>(7));
-    CHECK(all.timestamps == std::optional<Timestamps>(Timestamps{1, 2}));
-    CHECK(all.sack_permitted);
-    CHECK(all.disconnect == std::optional<DisconnectData>(DisconnectData{}));
-}
-
-TEST_CASE("RFC 4987 §3.6: a cookie SYN-ACK carries the options Connection's SYN-ACK carries for the "
-          "same SYN when timestamps hold the rest") {
-    for (const SynOptionSet peer : {SynOptionSet{true, true, true, true},
-                                    SynOptionSet{false, true, true, false},
-                                    SynOptionSet{true, true, false, true}}) {
-        CAPTURE(peer.window_scaling);
-        CAPTURE(peer.sack);
-        CAPTURE(peer.disconnect);
-        TcpConfig cfg = all_on();
-        cfg.recv_buffer = 1 << 20;
-        const Segment syn = peer_syn(peer);
-        Script t(cfg);
-        t.conn().open_passive(syn, t.now());
-        const OwnedSegment conn_sa = t.expect_one();
-        const SynCookies cookies(key(1), key(2), kLocal.addr);
-        const Segment cookie_sa = cookies.make_syn_ack(kLocal.port, syn, cfg, t.now());
-        CHECK(cookie_sa.flags == conn_sa->flags);
-        CHECK(cookie_sa.ack == conn_sa->ack);
-        CHECK(cookie_sa.window == conn_sa->window);
-        CHECK(cookie_sa.options.mss == conn_sa->options.mss);
-        CHECK(cookie_sa.options.window_scale == conn_sa->options.window_scale);
-        CHECK(cookie_sa.options.sack_permitted == conn_sa->options.sack_permitted);
-        CHECK(cookie_sa.options.disconnect == conn_sa->options.disconnect);
-        REQUIRE(cookie_sa.options.timestamps.has_value());
-        REQUIRE(conn_sa->options.timestamps.has_value());
-        CHECK(cookie_sa.options.timestamps->tsecr == conn_sa->options.timestamps->tsecr);
-        // The same clock, from each one's ISS: the cookie's TSval is its clock but for the low
-        // 6 bits (SynCookies::cookie_tsval).
-        CHECK(tsval_clock(cookie_sa.seq, t.now()) - cookie_sa.options.timestamps->tsval <
-              SynCookies::kTsOptMask + 1);
-        CHECK(conn_sa->options.timestamps->tsval == tsval_clock(conn_sa->seq, t.now()));
+    TEST_CASE(
+        "RFC 7323 §2.3: window_shift_for is the smallest shift that fits the buffer (at most 14)") {
+        static_assert(window_shift_for(0) == 0);
+        CHECK(window_shift_for(65535) == 0);
+        CHECK(window_shift_for(65536) == 1);
+        CHECK(window_shift_for(131070) == 1);
+        CHECK(window_shift_for(131071) == 1);
+        CHECK(window_shift_for(131072) == 2);
+        CHECK(window_shift_for(std::size_t{1} << 20) == 5);
+        CHECK(window_shift_for(std::size_t{1} << 30) == 14);
+        CHECK(window_shift_for(std::size_t{1} << 40) == 14);  // §2.3: 14 is the largest
     }
-}
+
+    TEST_CASE("RFC 7323 §2.2: the window of a SYN is the buffer and at most 65535 (never scaled)") {
+        CHECK(syn_window(3000) == 3000);
+        CHECK(syn_window(65535) == 65535);
+        CHECK(syn_window(std::size_t{1} << 24) == 65535);
+    }
+
+    TEST_CASE("RFC 7323 §5.4: the TSval clock ticks in milliseconds from the ISS and wraps") {
+        static_assert(tsval_clock(SeqNum(1000), instant_from_us(5'500'999)) == 1000 + 5500);
+        CHECK(tsval_clock(SeqNum(0xfffffff0U), instant_from_us(32'000)) == 0x10U);
+    }
+
+    TEST_CASE(
+        "RFC 7323 §2.2 §3.2 and RFC 2018 §2 and DESIGN.md §3: the SYN offers what is configured "
+        "and an option is agreed only when both SYNs carry it") {
+        TcpConfig c = all_on();
+        CHECK(syn_offer(c) == SynOptionSet{true, true, true, true});
+        c.sack = false;
+        c.disconnect_data = false;
+        CHECK(syn_offer(c) == SynOptionSet{true, true, false, false});
+        const Segment everything = peer_syn({true, true, true, true});
+        CHECK(syn_agreement(c, everything.options) == SynOptionSet{true, true, false, false});
+        const Segment bare = peer_syn({});
+        CHECK(syn_agreement(all_on(), bare.options) == SynOptionSet{});
+        const Segment ts_only = peer_syn({false, true, false, false});
+        CHECK(syn_agreement(all_on(), ts_only.options) == SynOptionSet{false, true, false, false});
+    }
+
+    TEST_CASE("syn_options: MSS always and each option of the set") {
+        const TcpOptions none = syn_options({}, 1460, 7, Timestamps{1, 2});
+        CHECK(none.mss == std::optional<std::uint16_t>(1460));
+        CHECK_FALSE(none.window_scale.has_value());
+        CHECK_FALSE(none.timestamps.has_value());
+        CHECK_FALSE(none.sack_permitted);
+        CHECK_FALSE(none.disconnect.has_value());
+        const TcpOptions all = syn_options({true, true, true, true}, 1200, 7, Timestamps{1, 2});
+        CHECK(all.mss == std::optional<std::uint16_t>(1200));
+        CHECK(all.window_scale == std::optional<std::uint8_t>(7));
+        CHECK(all.timestamps == std::optional<Timestamps>(Timestamps{1, 2}));
+        CHECK(all.sack_permitted);
+        CHECK(all.disconnect == std::optional<DisconnectData>(DisconnectData{}));
+    }
+
+    TEST_CASE(
+        "RFC 4987 §3.6: a cookie SYN-ACK carries the options Connection's SYN-ACK carries for the "
+        "same SYN when timestamps hold the rest") {
+        for (const SynOptionSet peer :
+             {SynOptionSet{true, true, true, true}, SynOptionSet{false, true, true, false},
+              SynOptionSet{true, true, false, true}}) {
+            CAPTURE(peer.window_scaling);
+            CAPTURE(peer.sack);
+            CAPTURE(peer.disconnect);
+            TcpConfig cfg = all_on();
+            cfg.recv_buffer = 1 << 20;
+            const Segment syn = peer_syn(peer);
+            Script t(cfg);
+            t.conn().open_passive(syn, t.now());
+            const OwnedSegment conn_sa = t.expect_one();
+            const SynCookies cookies(key(1), key(2), kLocal.addr);
+            const Segment cookie_sa = cookies.make_syn_ack(kLocal.port, syn, cfg, t.now());
+            CHECK(cookie_sa.flags == conn_sa->flags);
+            CHECK(cookie_sa.ack == conn_sa->ack);
+            CHECK(cookie_sa.window == conn_sa->window);
+            CHECK(cookie_sa.options.mss == conn_sa->options.mss);
+            CHECK(cookie_sa.options.window_scale == conn_sa->options.window_scale);
+            CHECK(cookie_sa.options.sack_permitted == conn_sa->options.sack_permitted);
+            CHECK(cookie_sa.options.disconnect == conn_sa->options.disconnect);
+            REQUIRE(cookie_sa.options.timestamps.has_value());
+            REQUIRE(conn_sa->options.timestamps.has_value());
+            CHECK(cookie_sa.options.timestamps->tsecr == conn_sa->options.timestamps->tsecr);
+            // The same clock, from each one's ISS: the cookie's TSval is its clock but for the low
+            // 6 bits (SynCookies::cookie_tsval).
+            CHECK(tsval_clock(cookie_sa.seq, t.now()) - cookie_sa.options.timestamps->tsval <
+                  SynCookies::kTsOptMask + 1);
+            CHECK(conn_sa->options.timestamps->tsval == tsval_clock(conn_sa->seq, t.now()));
+        }
+    }
 
 }  // TEST_SUITE

@@ -140,8 +140,10 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
             opts.stack.tcp.msl = ustack::Duration(std::int64_t{config->msl_ms} * 1000);
         }
         opts.stack.tcp.tail_loss_probe = true;  // RFC 8985 §7 (config.hpp)
-        opts.stack.tcp.recv_buffer = config->recv_buffer != 0 ? config->recv_buffer : kDefaultRecvBuffer;
-        opts.stack.tcp.send_buffer = config->send_buffer != 0 ? config->send_buffer : kDefaultSendBuffer;
+        opts.stack.tcp.recv_buffer =
+            config->recv_buffer != 0 ? config->recv_buffer : kDefaultRecvBuffer;
+        opts.stack.tcp.send_buffer =
+            config->send_buffer != 0 ? config->send_buffer : kDefaultSendBuffer;
         if (config->cleanup_timeout_ms != 0) {
             opts.cleanup_timeout =
                 ustack::Duration(std::int64_t{config->cleanup_timeout_ms} * 1000);

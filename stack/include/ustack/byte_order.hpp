@@ -26,9 +26,9 @@
 namespace ustack {
 
 template <class B>
-concept ByteLike = std::same_as<std::remove_const_t<B>, std::byte> ||
-                   std::same_as<std::remove_const_t<B>, unsigned char> ||
-                   std::same_as<std::remove_const_t<B>, char>;
+concept ByteLike =
+    std::same_as<std::remove_const_t<B>, std::byte> || std::same_as < std::remove_const_t<B>,
+unsigned char > || std::same_as<std::remove_const_t<B>, char>;
 
 namespace byte_order_detail {
 

@@ -27,7 +27,7 @@ struct TcpConfig {
     // value costs nothing on an idle connection. Windows above 65535 bytes need window scaling
     // (RFC 7323 §2): the shift we announce is the smallest that covers recv_buffer (at most 14,
     // i.e. 1 GiB). 4 MiB (shift 7) lets one connection fill a 1 Gbit/s path with a 30 ms RTT.
-    std::size_t send_buffer = 256 * 1024;
+    std::size_t send_buffer = std::size_t{256} * 1024;
     std::size_t recv_buffer = 65535;
 
     // RFC 7323 §2: offer the window-scale option on SYN (used only if both SYNs carry it).
@@ -39,8 +39,9 @@ struct TcpConfig {
     // RFC 2018: offer SACK-permitted on SYN; when negotiated we report out-of-order blocks and
     // recover with the RFC 6675 scoreboard.
     bool sack = true;
-    // At most this many SACKed ranges are kept in the sender's scoreboard (a bound on per-connection
-    // bookkeeping; a range that would exceed it is not recorded and simply retransmitted later).
+    // At most this many SACKed ranges are kept in the sender's scoreboard (a bound on
+    // per-connection bookkeeping; a range that would exceed it is not recorded and simply
+    // retransmitted later).
     std::size_t max_sack_ranges = 32;
 
     // Congestion control (RFC 5681 §3, RFC 9438). The initial window follows RFC 6928:

@@ -30,10 +30,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <vector>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "ustack/assembler.hpp"
 #include "ustack/config.hpp"
@@ -95,13 +95,13 @@ struct Event {
 
 // The timers, stored as data (deadlines), not callbacks.
 enum class Timer : std::uint8_t {
-    retransmit,   // SYN, SYN-ACK, data and FIN retransmission (RFC 6298)
-    delayed_ack,  // RFC 1122 §4.2.3.2
-    persist,      // zero-window probes (RFC 9293 §3.8.6.1)
-    time_wait,    // 2*MSL (RFC 9293 §3.4.2)
-    keepalive,    // idle probe / next probe (RFC 1122 §4.2.3.6)
-    user_timeout, // data unacknowledged (or held by a zero window) too long (RFC 9293 §3.8.3,
-                  // RFC 5482)
+    retransmit,       // SYN, SYN-ACK, data and FIN retransmission (RFC 6298)
+    delayed_ack,      // RFC 1122 §4.2.3.2
+    persist,          // zero-window probes (RFC 9293 §3.8.6.1)
+    time_wait,        // 2*MSL (RFC 9293 §3.4.2)
+    keepalive,        // idle probe / next probe (RFC 1122 §4.2.3.6)
+    user_timeout,     // data unacknowledged (or held by a zero window) too long (RFC 9293 §3.8.3,
+                      // RFC 5482)
     tail_loss_probe,  // RFC 8985 §7 probe timeout (PTO), when TcpConfig::tail_loss_probe
     count_,
 };
@@ -111,23 +111,23 @@ std::string_view to_string(Timer t);
 struct ConnStats {
     std::uint64_t segs_in = 0;
     std::uint64_t segs_out = 0;
-    std::uint64_t bytes_in = 0;   // payload bytes accepted in order
-    std::uint64_t bytes_out = 0;  // payload bytes sent, including retransmissions
-    std::uint64_t retransmits = 0;        // segments re-sent (timeout, fast retransmit, TLP,
-                                          // SYN / SYN-ACK)
+    std::uint64_t bytes_in = 0;             // payload bytes accepted in order
+    std::uint64_t bytes_out = 0;            // payload bytes sent, including retransmissions
+    std::uint64_t retransmits = 0;          // segments re-sent (timeout, fast retransmit, TLP,
+                                            // SYN / SYN-ACK)
     std::uint64_t bytes_retransmitted = 0;  // payload bytes of those segments
-    std::uint64_t syn_retransmits = 0;    // SYN or SYN-ACK sent again (included in retransmits)
-    std::uint64_t timeouts = 0;           // retransmission timer expiries
-    std::uint64_t timeout_episodes = 0;   // runs of consecutive expiries with no ACK of new
-                                          // data between them (Windows' TimeoutEpisodes)
+    std::uint64_t syn_retransmits = 0;      // SYN or SYN-ACK sent again (included in retransmits)
+    std::uint64_t timeouts = 0;             // retransmission timer expiries
+    std::uint64_t timeout_episodes = 0;     // runs of consecutive expiries with no ACK of new
+                                            // data between them (Windows' TimeoutEpisodes)
     std::uint64_t fast_retransmits = 0;
-    std::uint64_t dup_acks_in = 0;        // duplicate ACKs received, RFC 5681 §2 (a)-(e)
+    std::uint64_t dup_acks_in = 0;       // duplicate ACKs received, RFC 5681 §2 (a)-(e)
     std::uint64_t tail_loss_probes = 0;  // RFC 8985 §7 probes sent
     std::uint64_t rst_sent = 0;
-    std::uint64_t rst_received = 0;       // acceptable RSTs that reset us
-    std::uint64_t rst_ignored = 0;        // out of window, or in TIME-WAIT (RFC 1337)
-    std::uint64_t challenge_acks = 0;     // RFC 5961 challenge ACKs sent (incl. answers to
-                                          // unacceptable ACKs, §5, under the same §7 limit)
+    std::uint64_t rst_received = 0;    // acceptable RSTs that reset us
+    std::uint64_t rst_ignored = 0;     // out of window, or in TIME-WAIT (RFC 1337)
+    std::uint64_t challenge_acks = 0;  // RFC 5961 challenge ACKs sent (incl. answers to
+                                       // unacceptable ACKs, §5, under the same §7 limit)
     std::uint64_t challenge_acks_suppressed = 0;  // over the rate limit
     std::uint64_t dropped_unacceptable = 0;       // failed the §3.10.7.4 sequence test
     std::uint64_t dropped_bad_ack = 0;            // RFC 5961 §5 ACK test, or ACK of unsent data
@@ -138,12 +138,12 @@ struct ConnStats {
                                                   // negotiated
     std::uint64_t zero_window_probes = 0;
     std::uint64_t keepalive_probes = 0;
-    std::uint64_t paws_dropped = 0;          // RFC 7323 §5.3 R1: old timestamp
-    std::uint64_t missing_ts_dropped = 0;    // RFC 7323 §3.2: no TSopt after negotiating it
-    std::uint64_t sack_recoveries = 0;       // RFC 6675 recovery episodes
-    std::uint64_t sack_retransmits = 0;      // segments re-sent by the RFC 6675 NextSeg rule 1
-    std::uint64_t limited_transmits = 0;     // RFC 3042 segments
-    std::uint64_t sack_blocks_sent = 0;      // blocks reported to the peer (RFC 2018)
+    std::uint64_t paws_dropped = 0;        // RFC 7323 §5.3 R1: old timestamp
+    std::uint64_t missing_ts_dropped = 0;  // RFC 7323 §3.2: no TSopt after negotiating it
+    std::uint64_t sack_recoveries = 0;     // RFC 6675 recovery episodes
+    std::uint64_t sack_retransmits = 0;    // segments re-sent by the RFC 6675 NextSeg rule 1
+    std::uint64_t limited_transmits = 0;   // RFC 3042 segments
+    std::uint64_t sack_blocks_sent = 0;    // blocks reported to the peer (RFC 2018)
 
     // Fold another connection's counters in (host-wide totals). Keep in step with the fields.
     ConnStats& operator+=(const ConnStats& o) {
@@ -188,32 +188,32 @@ struct ConnStats {
 // when it ended.
 struct TcpInfo {
     TcpState state = TcpState::closed;
-    std::uint32_t mss = 0;            // send MSS: payload bytes per segment (options deducted)
-    Duration connection_time{0};      // since the connection was opened: our SYN queued
-                                      // (active), the peer's SYN taken (passive), or the ACK
-                                      // that returned a SYN cookie; 0 if never opened
+    std::uint32_t mss = 0;        // send MSS: payload bytes per segment (options deducted)
+    Duration connection_time{0};  // since the connection was opened: our SYN queued
+                                  // (active), the peer's SYN taken (passive), or the ACK
+                                  // that returned a SYN cookie; 0 if never opened
     // Negotiated on the SYNs (RFC 7323 §2-3, RFC 2018 §2).
     bool timestamps = false;
     bool sack = false;
     bool window_scaling = false;
-    std::uint8_t snd_wscale = 0;      // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
-    std::uint8_t rcv_wscale = 0;      // Rcv.Wind.Shift: ours
+    std::uint8_t snd_wscale = 0;  // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
+    std::uint8_t rcv_wscale = 0;  // Rcv.Wind.Shift: ours
     // RFC 6298: 0 (srtt, min_rtt) before the first RTT sample.
     Duration srtt{0};
     Duration rttvar{0};
-    Duration rto{0};                  // the current RTO, backoff included (§5.5)
-    Duration min_rtt{0};              // smallest RTT sample taken
+    Duration rto{0};      // the current RTO, backoff included (§5.5)
+    Duration min_rtt{0};  // smallest RTT sample taken
     // Windows and buffers, in bytes.
-    std::uint32_t bytes_in_flight = 0;  // SND.MAX - SND.UNA (SYN and FIN count one each)
-    std::uint32_t cwnd = 0;           // 0 until the SYN exchange fixed the MSS
+    std::uint32_t bytes_in_flight = 0;     // SND.MAX - SND.UNA (SYN and FIN count one each)
+    std::uint32_t cwnd = 0;                // 0 until the SYN exchange fixed the MSS
     std::uint32_t ssthresh = 0xffffffffU;  // 0xffffffff: no congestion event yet
-    std::uint32_t snd_wnd = 0;        // SND.WND: the peer's window, scaled
-    std::uint32_t rcv_wnd = 0;        // RCV.WND: what we advertised beyond RCV.NXT
-    std::size_t recv_buffer = 0;      // the receive buffer's size (SO_RCVBUF)
-    std::size_t send_buffer = 0;      // the send buffer's size (SO_SNDBUF)
+    std::uint32_t snd_wnd = 0;             // SND.WND: the peer's window, scaled
+    std::uint32_t rcv_wnd = 0;             // RCV.WND: what we advertised beyond RCV.NXT
+    std::size_t recv_buffer = 0;           // the receive buffer's size (SO_RCVBUF)
+    std::size_t send_buffer = 0;           // the send buffer's size (SO_SNDBUF)
     // Counters (ConnStats).
-    std::uint64_t bytes_out = 0;      // payload bytes sent, retransmissions included
-    std::uint64_t bytes_in = 0;       // payload bytes accepted in order
+    std::uint64_t bytes_out = 0;            // payload bytes sent, retransmissions included
+    std::uint64_t bytes_in = 0;             // payload bytes accepted in order
     std::uint64_t bytes_reordered = 0;      // payload bytes that arrived out of order
     std::uint64_t bytes_retransmitted = 0;  // payload bytes sent again
     std::uint64_t fast_retransmits = 0;     // RFC 5681 §3.2 / RFC 6675 recoveries entered
@@ -222,7 +222,7 @@ struct TcpInfo {
     std::uint64_t syn_retransmits = 0;      // SYN or SYN-ACK retransmissions
     std::uint64_t segs_in = 0;
     std::uint64_t segs_out = 0;
-    std::uint64_t retransmits = 0;          // segments sent again (any cause)
+    std::uint64_t retransmits = 0;  // segments sent again (any cause)
 };
 
 class Connection {
@@ -325,7 +325,9 @@ public:
     [[nodiscard]] bool nodelay() const { return nodelay_; }
     // Negotiated on the SYNs (RFC 7323, RFC 2018).
     [[nodiscard]] bool window_scaling_enabled() const { return wscale_ok_; }
-    [[nodiscard]] std::uint8_t snd_wscale() const { return snd_wscale_; }  // applied to peer windows
+    [[nodiscard]] std::uint8_t snd_wscale() const {
+        return snd_wscale_;
+    }  // applied to peer windows
     [[nodiscard]] std::uint8_t rcv_wscale() const { return rcv_wscale_; }  // applied to ours
     [[nodiscard]] bool timestamps_enabled() const { return ts_ok_; }
     [[nodiscard]] bool sack_enabled() const { return sack_ok_; }
@@ -373,23 +375,23 @@ private:
     // §3.10.7 handlers, one per group of states.
     void on_segment_syn_sent(const Segment& seg, Instant now);
     void on_segment_synchronized(const Segment& seg, Instant now);
-    bool check_sequence(const Segment& seg, Instant now);              // "first"
-    bool check_rst(const Segment& seg, Instant now);                   // "second"
-    bool check_syn(const Segment& seg, Instant now);                   // "fourth"
-    bool check_ack(const Segment& seg, Instant now);                   // "fifth"
-    void process_text(const Segment& seg, Instant now);                // "seventh"
+    bool check_sequence(const Segment& seg, Instant now);  // "first"
+    bool check_rst(const Segment& seg, Instant now);       // "second"
+    bool check_syn(const Segment& seg, Instant now);       // "fourth"
+    bool check_ack(const Segment& seg, Instant now);       // "fifth"
+    void process_text(const Segment& seg, Instant now);    // "seventh"
     void process_fin(SeqNum fin_seq, const std::optional<DisconnectData>& disc, Instant now);
     void accept_options_on_syn(const Segment& seg, Instant now);
     void on_handshake_acked();
     void on_new_ack(SeqNum ack, Instant now);
-    bool paws_reject(const Segment& seg, Instant now);   // RFC 7323 §5.3 R1
+    bool paws_reject(const Segment& seg, Instant now);       // RFC 7323 §5.3 R1
     void update_ts_recent(const Segment& seg, Instant now);  // RFC 7323 §4.3 / §5.3 R3
     void on_ack_congestion(std::uint32_t acked, std::uint32_t flight_before, Instant now);
     void on_duplicate_ack(const Segment& seg, bool sack_news, Instant now);
     // After an ACK: what it delivered (cumulative advance plus SACK growth since `una_before`
     // / `sacked_before`) as a rate sample for a model-based controller (rate_ set).
     void on_delivery(SeqNum una_before, std::uint32_t sacked_before, Instant now);
-    bool update_scoreboard(const Segment& seg);   // true if the SACKed set grew
+    bool update_scoreboard(const Segment& seg);  // true if the SACKed set grew
     void on_sack_recovery_ack(Instant now);
     // Lost-retransmission detection during RFC 6675 recovery (see connection_recovery.cpp).
     void note_recovery_retransmission(SeqNum seq, std::uint32_t len);
@@ -397,8 +399,8 @@ private:
     void end_recovery_bookkeeping();
     [[nodiscard]] std::uint32_t sacked_above(SeqNum s) const;
     [[nodiscard]] std::uint32_t sacked_bytes() const;
-    [[nodiscard]] bool is_lost(SeqNum s) const;   // RFC 6675 IsLost
-    [[nodiscard]] std::uint32_t pipe() const;     // RFC 6675 SetPipe
+    [[nodiscard]] bool is_lost(SeqNum s) const;  // RFC 6675 IsLost
+    [[nodiscard]] std::uint32_t pipe() const;    // RFC 6675 SetPipe
     [[nodiscard]] std::uint32_t tsval(Instant now) const;
     // The TSval to put on a segment sent now: tsval(now), never below one sent before.
     std::uint32_t next_tsval(Instant now);
@@ -490,46 +492,46 @@ private:
     std::optional<DisconnectData> disc_out_;  // carried on every transmission of our FIN
 
     // ---- receive sequence space ----
-    SeqNum irs_;      // IRS
-    SeqNum rcv_nxt_;  // RCV.NXT
-    SeqNum rcv_adv_;  // right edge RCV.NXT + RCV.WND last advertised (never moved left)
-    RingBuffer recv_buf_;  // in-order unread bytes, then room for out-of-order data
-    std::size_t rcv_buf_size_;  // SO_RCVBUF: unread bytes + the window we offer stay within
-                                // it; recv_buf_'s capacity is at least this, more only while a
-                                // window promised before the size was lowered is outstanding
-    Assembler reassembly_;  // out-of-order ranges beyond RCV.NXT
-    bool rcv_shut_ = false;          // the application reads no more
-    bool fin_received_ = false;      // the peer's FIN was accepted in sequence
-    std::optional<SeqNum> ooo_fin_;  // a FIN seen beyond a gap: its sequence number
+    SeqNum irs_;                 // IRS
+    SeqNum rcv_nxt_;             // RCV.NXT
+    SeqNum rcv_adv_;             // right edge RCV.NXT + RCV.WND last advertised (never moved left)
+    RingBuffer recv_buf_;        // in-order unread bytes, then room for out-of-order data
+    std::size_t rcv_buf_size_;   // SO_RCVBUF: unread bytes + the window we offer stay within
+                                 // it; recv_buf_'s capacity is at least this, more only while a
+                                 // window promised before the size was lowered is outstanding
+    Assembler reassembly_;       // out-of-order ranges beyond RCV.NXT
+    bool rcv_shut_ = false;      // the application reads no more
+    bool fin_received_ = false;  // the peer's FIN was accepted in sequence
+    std::optional<SeqNum> ooo_fin_;               // a FIN seen beyond a gap: its sequence number
     std::optional<DisconnectData> ooo_fin_disc_;  // ... and its option, kept until the gap fills
     std::optional<DisconnectData> peer_disc_;     // the accepted FIN's disconnect data
 
     // ---- options ----
-    bool disc_ok_ = false;       // disconnect-data option negotiated (both SYNs carried it)
+    bool disc_ok_ = false;  // disconnect-data option negotiated (both SYNs carried it)
     bool peer_offered_disc_ = false;
-    bool nodelay_ = false;       // Nagle off (TCP_NODELAY)
-    bool wscale_ok_ = false;     // RFC 7323 §2: both SYNs carried window scale
-    std::uint8_t snd_wscale_ = 0;  // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
-    std::uint8_t rcv_wscale_ = 0;  // Rcv.Wind.Shift: our shift (0 unless wscale_ok_)
+    bool nodelay_ = false;           // Nagle off (TCP_NODELAY)
+    bool wscale_ok_ = false;         // RFC 7323 §2: both SYNs carried window scale
+    std::uint8_t snd_wscale_ = 0;    // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
+    std::uint8_t rcv_wscale_ = 0;    // Rcv.Wind.Shift: our shift (0 unless wscale_ok_)
     std::uint8_t wscale_offer_ = 0;  // the shift our SYN / SYN-ACK carries: from the receive
                                      // buffer, fixed once syn_options_sent_
     bool syn_options_sent_ = false;  // our SYN or SYN-ACK has been sent (or stood in for)
-    bool ts_ok_ = false;         // RFC 7323 §3: both SYNs carried timestamps
-    bool sack_ok_ = false;       // RFC 2018: both SYNs carried SACK-permitted
-    std::uint32_t ts_recent_ = 0;  // TS.Recent (RFC 7323 §4.3): the peer's TSval to echo
+    bool ts_ok_ = false;             // RFC 7323 §3: both SYNs carried timestamps
+    bool sack_ok_ = false;           // RFC 2018: both SYNs carried SACK-permitted
+    std::uint32_t ts_recent_ = 0;    // TS.Recent (RFC 7323 §4.3): the peer's TSval to echo
     std::uint32_t ts_sent_max_ = 0;  // the largest TSval sent (next_tsval)
     bool ts_sent_any_ = false;
-    Instant ts_recent_at_{};       // when TS.Recent was last set (§5.5 24-day validity)
-    SeqNum last_ack_sent_;         // Last.ACK.sent (§4.3)
-    SeqNum ts_sample_seq_;         // take the next TS RTT sample once SND.UNA passes this
+    Instant ts_recent_at_{};  // when TS.Recent was last set (§5.5 24-day validity)
+    SeqNum last_ack_sent_;    // Last.ACK.sent (§4.3)
+    SeqNum ts_sample_seq_;    // take the next TS RTT sample once SND.UNA passes this
     std::optional<std::uint32_t> seg_tsecr_;  // TSecr of the segment being processed
-    SeqNum sack_latest_;           // left edge of the newest out-of-order arrival (first block)
+    SeqNum sack_latest_;  // left edge of the newest out-of-order arrival (first block)
 
     // ---- timers and RTT ----
     std::array<std::optional<Instant>, static_cast<std::size_t>(Timer::count_)> timers_{};
     RttEstimator rtt_;
-    unsigned retries_ = 0;               // consecutive retransmission timeouts
-    std::optional<SeqNum> rtt_seq_;      // timing the segment that ends at this seq (Karn)
+    unsigned retries_ = 0;           // consecutive retransmission timeouts
+    std::optional<SeqNum> rtt_seq_;  // timing the segment that ends at this seq (Karn)
     Instant rtt_start_{};
     Duration persist_backoff_{0};
 
@@ -537,12 +539,12 @@ private:
     std::unique_ptr<CongestionControl> cc_;  // created when the MSS is known (SYN exchange)
     // Send records for delivery-rate samples, only for a controller that wants them (BBR).
     std::unique_ptr<DeliveryRateSampler> rate_;
-    bool rto_recovery_ = false;  // a retransmission timeout's data is not all acknowledged yet
-    unsigned dup_acks_ = 0;                  // consecutive duplicate ACKs (RFC 5681 §2)
-    bool in_fast_recovery_ = false;          // RFC 6582 / RFC 6675 recovery in progress
-    bool tlp_pending_ = false;               // the PTO fired: send the probe on the next poll
-    bool tlp_outstanding_ = false;           // a probe is out, no new data ACKed since
-    SeqNum recover_;  // RFC 6582 "recover" = RFC 6675 RecoveryPoint
+    bool rto_recovery_ = false;      // a retransmission timeout's data is not all acknowledged yet
+    unsigned dup_acks_ = 0;          // consecutive duplicate ACKs (RFC 5681 §2)
+    bool in_fast_recovery_ = false;  // RFC 6582 / RFC 6675 recovery in progress
+    bool tlp_pending_ = false;       // the PTO fired: send the probe on the next poll
+    bool tlp_outstanding_ = false;   // a probe is out, no new data ACKed since
+    SeqNum recover_;                 // RFC 6582 "recover" = RFC 6675 RecoveryPoint
     // RFC 6675 scoreboard: SACKed ranges above SND.UNA, sorted, disjoint, at most
     // cfg_.max_sack_ranges (empty vector = no heap; cleared on RTO per RFC 6675 §5.1).
     std::vector<SackBlock> scoreboard_;
@@ -572,7 +574,7 @@ private:
     bool rst_has_ack_ = false;
     SeqNum rst_ack_;
     bool fast_retransmit_pending_ = false;
-    bool probe_pending_ = false;      // send a zero-window probe
+    bool probe_pending_ = false;  // send a zero-window probe
     Instant challenge_window_start_{};
     unsigned challenge_count_ = 0;
     std::uint16_t last_adv_window_ = 0;

@@ -24,12 +24,12 @@ enum class Errc : std::uint8_t {
     invalid_argument,
     addr_in_use,
     addr_not_available,
-    no_buffers,         // a bounded table is full
+    no_buffers,  // a bounded table is full
     not_listening,
     // WSP layer outcomes (stack/src/api; the engine never returns these).
-    interrupted,        // the socket was closed while the call was blocked on it
-    too_many_sockets,   // the host's socket table is full
-    buffer_too_small,   // the caller's buffer cannot hold what is to be returned
+    interrupted,       // the socket was closed while the call was blocked on it
+    too_many_sockets,  // the host's socket table is full
+    buffer_too_small,  // the caller's buffer cannot hold what is to be returned
 };
 
 constexpr std::string_view to_string(Errc e) {
@@ -65,7 +65,7 @@ struct [[nodiscard]] Result {
     T value{};
     Errc error = Errc::ok;
 
-    Result(T v) : value(v) {}  // NOLINT(google-explicit-constructor): implicit success
+    Result(T v) : value(v) {}     // NOLINT(google-explicit-constructor): implicit success
     Result(Errc e) : error(e) {}  // NOLINT(google-explicit-constructor): implicit failure
     [[nodiscard]] bool ok() const { return error == Errc::ok; }
     explicit operator bool() const { return ok(); }

@@ -29,8 +29,8 @@ inline constexpr std::size_t kMssOptionSpace = 4;
 inline constexpr std::size_t kTimestampOptionSpace = 12;
 inline constexpr std::size_t kSackPermittedOptionSpace = 4;  // without timestamps
 inline constexpr std::size_t kWindowScaleOptionSpace = 4;
-inline constexpr std::size_t kSackOptionBase = 4;   // NOP NOP kind len
-inline constexpr std::size_t kSackBlockSpace = 8;   // one block: left and right edge
+inline constexpr std::size_t kSackOptionBase = 4;  // NOP NOP kind len
+inline constexpr std::size_t kSackBlockSpace = 8;  // one block: left and right edge
 
 // The bytes n SACK blocks take (0 for none).
 constexpr std::size_t sack_option_space(std::size_t blocks) {
@@ -55,12 +55,17 @@ struct CarriedOptions {
 // does not fit at all).
 constexpr std::size_t option_space_left(const CarriedOptions& c) {
     std::size_t used = 0;
-    if (c.mss) used += kMssOptionSpace;
-    if (c.timestamps) used += kTimestampOptionSpace;
-    if (c.sack_permitted && !c.timestamps) used += kSackPermittedOptionSpace;
-    if (c.window_scale) used += kWindowScaleOptionSpace;
+    if (c.mss)
+        used += kMssOptionSpace;
+    if (c.timestamps)
+        used += kTimestampOptionSpace;
+    if (c.sack_permitted && !c.timestamps)
+        used += kSackPermittedOptionSpace;
+    if (c.window_scale)
+        used += kWindowScaleOptionSpace;
     used += sack_option_space(c.sack_blocks);
-    if (c.disconnect_data) used += disconnect_option_space(*c.disconnect_data);
+    if (c.disconnect_data)
+        used += disconnect_option_space(*c.disconnect_data);
     return used >= kMaxOptionSpace ? 0 : kMaxOptionSpace - used;
 }
 
@@ -75,7 +80,8 @@ constexpr std::size_t disconnect_data_room(const CarriedOptions& c) {
 // room for.
 constexpr std::size_t sack_blocks_room(const CarriedOptions& c) {
     const std::size_t left = option_space_left(c);
-    if (left < sack_option_space(1)) return 0;
+    if (left < sack_option_space(1))
+        return 0;
     return std::min<std::size_t>(kMaxSackBlocks, (left - kSackOptionBase) / kSackBlockSpace);
 }
 

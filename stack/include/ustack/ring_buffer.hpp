@@ -71,7 +71,7 @@ private:
     std::size_t capacity_ = 0;
     std::size_t alloc_ = 0;  // storage held: 0, or kInitialStorage doubled up to capacity_
     std::size_t head_ = 0;   // index of the first readable byte, < alloc_ (0 if alloc_ == 0)
-    std::size_t size_ = 0;  // readable bytes, 0..capacity_; size_ > 0 implies allocated()
+    std::size_t size_ = 0;   // readable bytes, 0..capacity_; size_ > 0 implies allocated()
 };
 
 }  // namespace ustack

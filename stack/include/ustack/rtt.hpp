@@ -34,11 +34,11 @@ public:
 
 private:
     Duration initial_rto_, min_rto_, max_rto_, granularity_;  // as configured; G = granularity
-    std::optional<Duration> srtt_;  // SRTT; empty until the first sample (§2.1)
+    std::optional<Duration> srtt_;     // SRTT; empty until the first sample (§2.1)
     std::optional<Duration> min_rtt_;  // smallest sample so far (not part of RFC 6298)
-    Duration rttvar_{0};            // RTTVAR; meaningful once srtt_ is set
-    Duration base_rto_;             // RTO before backoff once srtt_ is set: §2.3 value, clamped
-    unsigned backoff_shift_ = 0;    // number of §5.5 doublings applied on top of base_rto_
+    Duration rttvar_{0};               // RTTVAR; meaningful once srtt_ is set
+    Duration base_rto_;                // RTO before backoff once srtt_ is set: §2.3 value, clamped
+    unsigned backoff_shift_ = 0;       // number of §5.5 doublings applied on top of base_rto_
 };
 
 }  // namespace ustack

@@ -53,7 +53,8 @@ inline constexpr std::size_t kMaxOptionSpace = 40;
 inline constexpr std::uint8_t kDisconnectOptionKind = 253;
 inline constexpr std::uint16_t kDisconnectExId = 0xD15C;
 inline constexpr std::size_t kDisconnectOptionOverhead = 4;  // kind, len, ExID
-inline constexpr std::size_t kMaxDisconnectData = kMaxOptionSpace - kDisconnectOptionOverhead;  // 36
+inline constexpr std::size_t kMaxDisconnectData =
+    kMaxOptionSpace - kDisconnectOptionOverhead;  // 36
 
 struct DisconnectData {
     std::uint8_t len = 0;  // N, 0..36
@@ -79,13 +80,13 @@ inline constexpr std::size_t kMaxSackBlocks = 4;
 
 // The closed set of options the engine understands. Anything else is skipped by the codec.
 struct TcpOptions {
-    std::optional<std::uint16_t> mss;           // kind 2 (RFC 9293 §3.7.1), SYN only
-    std::optional<std::uint8_t> window_scale;   // kind 3 (RFC 7323 §2), SYN only
-    bool sack_permitted = false;                // kind 4 (RFC 2018), SYN only
-    std::uint8_t sack_count = 0;                // kind 5 (RFC 2018): blocks in `sack`
+    std::optional<std::uint16_t> mss;          // kind 2 (RFC 9293 §3.7.1), SYN only
+    std::optional<std::uint8_t> window_scale;  // kind 3 (RFC 7323 §2), SYN only
+    bool sack_permitted = false;               // kind 4 (RFC 2018), SYN only
+    std::uint8_t sack_count = 0;               // kind 5 (RFC 2018): blocks in `sack`
     std::array<SackBlock, kMaxSackBlocks> sack{};
-    std::optional<Timestamps> timestamps;       // kind 8 (RFC 7323 §3)
-    std::optional<DisconnectData> disconnect;   // kind 253 / ExID 0xD15C (DESIGN.md §3)
+    std::optional<Timestamps> timestamps;      // kind 8 (RFC 7323 §3)
+    std::optional<DisconnectData> disconnect;  // kind 253 / ExID 0xD15C (DESIGN.md §3)
 
     bool operator==(const TcpOptions&) const = default;
 };

@@ -104,9 +104,10 @@ struct StackConfig {
     std::size_t max_accept_backlog = 4096;
 
     // Stack-generated RSTs (for segments that match nothing), and SYN-ACKs carrying SYN cookies,
-    // wait for the next poll_transmit in a queue this long; beyond it they are dropped and counted. This bounds the work a flood of
-    // stray segments can cause between two polls (RFC 9293 §3.5.2 does not require a RST for
-    // every stray segment; a RST that is not sent is just a later retransmission's business).
+    // wait for the next poll_transmit in a queue this long; beyond it they are dropped and counted.
+    // This bounds the work a flood of stray segments can cause between two polls (RFC 9293 §3.5.2
+    // does not require a RST for every stray segment; a RST that is not sent is just a later
+    // retransmission's business).
     std::size_t rst_queue_limit = 256;
 
     // An orphaned connection (released by the app) in FIN-WAIT-2 waits at most this long for the
@@ -126,9 +127,10 @@ struct StackConfig {
 
     // At most this many connections in TIME-WAIT; one more recycles the oldest (it ends at once,
     // as its 2 MSL would have: no RST). Enforced at each poll_transmit, once the newcomers have
-    // sent their last ACK (between two polls the table may exceed it by what one batch brings). Linux net.ipv4.tcp_max_tw_buckets bounds the same table
-    // (Linux skips TIME-WAIT for the newcomer instead). Half the slot table by default, so
-    // TIME-WAIT can never crowd out live connections. 0: no TIME-WAIT is kept.
+    // sent their last ACK (between two polls the table may exceed it by what one batch brings).
+    // Linux net.ipv4.tcp_max_tw_buckets bounds the same table (Linux skips TIME-WAIT for the
+    // newcomer instead). Half the slot table by default, so TIME-WAIT can never crowd out live
+    // connections. 0: no TIME-WAIT is kept.
     std::size_t max_time_wait = 32768;
 };
 
@@ -180,31 +182,31 @@ struct StackEvent {
 
 // Counters (drops are outcomes, not errors). "Current" values are gauges.
 struct StackStats {
-    std::uint64_t segs_in = 0;             // every segment given to on_segment
-    std::uint64_t segs_out = 0;            // every segment emitted by poll_transmit
-    std::uint64_t dropped_not_for_us = 0;  // dst_addr is not our address
-    std::uint64_t dropped_invalid = 0;     // port 0, or a broadcast/multicast/zero source
-    std::uint64_t rst_sent_unknown = 0;    // RSTs for segments matching no connection (CLOSED,
-                                           // or an ACK to a listener)
-    std::uint64_t rst_ignored_unknown = 0;  // a RST that matched nothing: never answered
-    std::uint64_t rst_queue_drops = 0;      // stack RSTs not sent because the queue was full
+    std::uint64_t segs_in = 0;                 // every segment given to on_segment
+    std::uint64_t segs_out = 0;                // every segment emitted by poll_transmit
+    std::uint64_t dropped_not_for_us = 0;      // dst_addr is not our address
+    std::uint64_t dropped_invalid = 0;         // port 0, or a broadcast/multicast/zero source
+    std::uint64_t rst_sent_unknown = 0;        // RSTs for segments matching no connection (CLOSED,
+                                               // or an ACK to a listener)
+    std::uint64_t rst_ignored_unknown = 0;     // a RST that matched nothing: never answered
+    std::uint64_t rst_queue_drops = 0;         // stack RSTs not sent because the queue was full
     std::uint64_t dropped_listener_other = 0;  // neither SYN, ACK nor RST, at a listener
-    std::uint64_t syn_backlog_drops = 0;    // SYN dropped: SYN or accept queue full
-    std::uint64_t syn_limit_drops = 0;      // SYN dropped: max_connections reached
-    std::uint64_t accept_overflows = 0;     // established with the accept queue full: reset
-    std::uint64_t removed_before_accept = 0;  // passive connections that closed before accept
-    std::uint64_t time_wait_reopened = 0;   // TIME-WAIT ended by a new SYN (RFC 9293 MAY-2)
-    std::uint64_t orphan_timeouts = 0;      // orphans aborted in FIN-WAIT-2
-    std::uint64_t connections_opened = 0;   // active + passive, ever
-    std::uint64_t connections_current = 0;  // slots in use (every state, unreleased CLOSED too)
+    std::uint64_t syn_backlog_drops = 0;       // SYN dropped: SYN or accept queue full
+    std::uint64_t syn_limit_drops = 0;         // SYN dropped: max_connections reached
+    std::uint64_t accept_overflows = 0;        // established with the accept queue full: reset
+    std::uint64_t removed_before_accept = 0;   // passive connections that closed before accept
+    std::uint64_t time_wait_reopened = 0;      // TIME-WAIT ended by a new SYN (RFC 9293 MAY-2)
+    std::uint64_t orphan_timeouts = 0;         // orphans aborted in FIN-WAIT-2
+    std::uint64_t connections_opened = 0;      // active + passive, ever
+    std::uint64_t connections_current = 0;     // slots in use (every state, unreleased CLOSED too)
     std::uint64_t connections_peak = 0;
-    std::uint64_t time_wait = 0;            // connections now in TIME-WAIT
-    std::uint64_t orphans = 0;              // connections now owned by nobody but the Stack
+    std::uint64_t time_wait = 0;  // connections now in TIME-WAIT
+    std::uint64_t orphans = 0;    // connections now owned by nobody but the Stack
     // SYN cookies (RFC 4987 §3.6).
-    std::uint64_t syn_cookies_sent = 0;       // SYN-ACKs carrying a cookie (SYN queue full)
-    std::uint64_t syn_cookies_validated = 0;  // ACKs whose cookie verified: connection created
-    std::uint64_t syn_cookies_failed = 0;     // ACKs to a listener in cookie mode that did not
-                                              // verify (forged, stale, bad TSecr bits): RST
+    std::uint64_t syn_cookies_sent = 0;         // SYN-ACKs carrying a cookie (SYN queue full)
+    std::uint64_t syn_cookies_validated = 0;    // ACKs whose cookie verified: connection created
+    std::uint64_t syn_cookies_failed = 0;       // ACKs to a listener in cookie mode that did not
+                                                // verify (forged, stale, bad TSecr bits): RST
     std::uint64_t syn_cookies_queue_drops = 0;  // cookie SYN-ACKs not sent: reply queue full
     // Bounds hit (README "Limits").
     std::uint64_t connect_limit_failures = 0;  // connect() refused: max_connections reached
@@ -237,8 +239,8 @@ public:
     // Errors: invalid_argument (remote address 0, broadcast or multicast, or port 0),
     // addr_in_use (local_port is used by a listener or a connection), addr_not_available (no
     // free ephemeral port), no_buffers (max_connections reached).
-    [[nodiscard]] Result<ConnId> connect(Endpoint remote, Instant now,
-                                         std::uint16_t local_port = 0, BufferSizes sizes = {});
+    [[nodiscard]] Result<ConnId> connect(Endpoint remote, Instant now, std::uint16_t local_port = 0,
+                                         BufferSizes sizes = {});
 
     // Listen on `port` (0: an ephemeral port; see listener_port). `backlog` bounds both the
     // SYN-RECEIVED connections and the accept queue of this listener; 0 means
@@ -302,10 +304,10 @@ private:
         std::optional<Connection> conn;  // engaged unless owner == free
         std::uint32_t generation = 1;    // bumped on free; ConnId{} (generation 0) never matches
         Owner owner = Owner::free;
-        bool dirty = false;       // in dirty_ (touched since the last poll_transmit)
-        bool registered = false;  // holds its 4-tuple in tuples_ and its port in port_use_
-        bool queued = false;      // owner == listener: in the accept queue (else the SYN queue)
-        bool time_wait = false;   // counted in stats_.time_wait
+        bool dirty = false;          // in dirty_ (touched since the last poll_transmit)
+        bool registered = false;     // holds its 4-tuple in tuples_ and its port in port_use_
+        bool queued = false;         // owner == listener: in the accept queue (else the SYN queue)
+        bool time_wait = false;      // counted in stats_.time_wait
         std::uint32_t listener = 0;  // owner == listener: the listener's index
         std::uint32_t syn_pos = 0;   // owner == listener && !queued: index in Listener::syn
         std::optional<Instant> deadline;         // what the heap knows (see update_deadline)
@@ -342,8 +344,7 @@ private:
     };
     // Our address is fixed, so remote addr, remote port and local port identify a connection.
     static std::uint64_t tuple_key(std::uint16_t local_port, Endpoint remote) {
-        return (std::uint64_t{remote.addr} << 32) | (std::uint64_t{remote.port} << 16) |
-               local_port;
+        return (std::uint64_t{remote.addr} << 32) | (std::uint64_t{remote.port} << 16) | local_port;
     }
 
     // The TCP knobs of a connection with these buffer sizes (0: cfg_.tcp's).
@@ -386,7 +387,7 @@ private:
 
     StackConfig cfg_;
     IsnGenerator isn_;
-    SipKey port_key_;  // RFC 6056 algorithm 3's F() key, derived from the secret
+    SipKey port_key_;     // RFC 6056 algorithm 3's F() key, derived from the secret
     SynCookies cookies_;  // RFC 4987 §3.6, keyed from the secret
 
     // Connections. A deque keeps Connection addresses stable while the table grows.
@@ -408,8 +409,8 @@ private:
     std::vector<std::uint32_t> scratch_;  // reused by poll_transmit / on_timeout
     std::vector<Deadline> heap_;          // min-heap (std::push_heap with greater<>)
     std::size_t armed_ = 0;               // slots with a deadline (bounds the heap's garbage)
-    std::vector<Segment> rst_queue_;       // stack RSTs and cookie SYN-ACKs (no payload) for the
-                                           // next poll_transmit
+    std::vector<Segment> rst_queue_;      // stack RSTs and cookie SYN-ACKs (no payload) for the
+                                          // next poll_transmit
     // Slots that entered TIME-WAIT, oldest first (entries go stale when the slot leaves
     // TIME-WAIT or is freed: checked by generation and Slot::time_wait).
     struct TimeWaitEntry {

@@ -20,7 +20,8 @@
 //
 // The cookie (our ISS), t a 64 s tick counter, H and MAC SipHash-2-4 under keys the Stack derives
 // from its secret (RFC 6528: not computable from outside):
-//   ISS = H(4-tuple) + ((t mod 32) << 27 | mss_index << 24 | MAC24(4-tuple, peer ISS, t, mss_index))
+//   ISS = H(4-tuple) + ((t mod 32) << 27 | mss_index << 24 | MAC24(4-tuple, peer ISS, t,
+//   mss_index))
 // mss_index picks one of 8 MSS values: the largest not above the peer's MSS option (536 without
 // one, RFC 9293 §3.7.1).
 // Options: the SYN-ACK carries what Connection's would (syn_options.hpp). When the SYN carried

@@ -71,10 +71,13 @@ constexpr TcpOptions syn_options(const SynOptionSet& set, std::uint16_t mss, std
                                  Timestamps ts) {
     TcpOptions o;
     o.mss = mss;
-    if (set.window_scaling) o.window_scale = shift;
-    if (set.timestamps) o.timestamps = ts;
+    if (set.window_scaling)
+        o.window_scale = shift;
+    if (set.timestamps)
+        o.timestamps = ts;
     o.sack_permitted = set.sack;
-    if (set.disconnect) o.disconnect = DisconnectData{};
+    if (set.disconnect)
+        o.disconnect = DisconnectData{};
     return o;
 }
 

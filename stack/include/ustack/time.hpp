@@ -1,7 +1,8 @@
 // Time as the engine sees it: an Instant it is *given*, never one it reads.
 //
-// The engine (stack/) has no clock. The host runtime (tun/) converts the system's monotonic clock to
-// Instant; tests advance a virtual clock by hand. Instants passed to the engine must be monotonic.
+// The engine (stack/) has no clock. The host runtime (tun/) converts the system's monotonic clock
+// to Instant; tests advance a virtual clock by hand. Instants passed to the engine must be
+// monotonic.
 #pragma once
 
 #include <chrono>
@@ -22,8 +23,12 @@ struct EngineClock {
 
 using Instant = EngineClock::time_point;
 
-constexpr Instant instant_from_us(std::int64_t us) { return Instant(Duration(us)); }
-constexpr std::int64_t to_us(Instant t) { return t.time_since_epoch().count(); }
+constexpr Instant instant_from_us(std::int64_t us) {
+    return Instant(Duration(us));
+}
+constexpr std::int64_t to_us(Instant t) {
+    return t.time_since_epoch().count();
+}
 
 using namespace std::chrono_literals;
 

@@ -59,13 +59,11 @@ namespace ustack {
 
 std::string_view to_string(DropReason r) {
     switch (r) {
-#define USTACK_X(name)     \
-    case DropReason::name: \
-        return #name;
+#define USTACK_X(name) \
+    case DropReason::name: return #name;
         USTACK_CODEC_DROP_REASONS(USTACK_X)
 #undef USTACK_X
-        case DropReason::count_:
-            break;
+        case DropReason::count_: break;
     }
     return "unknown";
 }

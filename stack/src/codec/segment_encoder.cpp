@@ -37,8 +37,8 @@ bool SegmentEncoder::joins(const Segment& seg) const {
            seg.seq == next_seq_ && len_ + n <= offload_.max_super_packet &&
            seg.src_addr == first_.src_addr && seg.dst_addr == first_.dst_addr &&
            seg.src_port == first_.src_port && seg.dst_port == first_.dst_port &&
-           seg.ack == first_.ack && seg.window == first_.window && seg.urgent == 0 && first_.urgent == 0 &&
-           seg.options == first_.options;
+           seg.ack == first_.ack && seg.window == first_.window && seg.urgent == 0 &&
+           first_.urgent == 0 && seg.options == first_.options;
 }
 
 void SegmentEncoder::emit(const Segment& seg) {

@@ -26,19 +26,15 @@
 
 namespace ustack::tcp_options {
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string_view kind_name(std::uint8_t k) {
     switch (k) {
 #define USTACK_X(name, kv, len) \
-    case kv:                    \
-        return #name;
+    case kv: return #name;
         USTACK_TCP_OPTION_KINDS(USTACK_X)
 #undef USTACK_X
-        default:
-            return "unknown";
+        default: return "unknown";
     }
 }
 

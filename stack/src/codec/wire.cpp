@@ -35,21 +35,21 @@ std::uint32_t ones_sum(std::span<const std::byte> data, std::uint32_t acc) {
     std::size_t n = data.size();
     std::uint64_t sum = 0;
     while (n >= 8) {
-        std::uint64_t w;
+        std::uint64_t w = 0;
         std::memcpy(&w, p, 8);
         sum += (w & 0xffffffffU) + (w >> 32);
         p += 8;
         n -= 8;
     }
     if (n >= 4) {
-        std::uint32_t w;
+        std::uint32_t w = 0;
         std::memcpy(&w, p, 4);
         sum += w;
         p += 4;
         n -= 4;
     }
     if (n >= 2) {
-        std::uint16_t w;
+        std::uint16_t w = 0;
         std::memcpy(&w, p, 2);
         sum += w;
         p += 2;
@@ -109,7 +109,8 @@ std::optional<std::size_t> walk_options(std::span<const std::byte> tcp_header) {
 
 }  // namespace
 
-CheckResult check_packet(std::span<const std::byte> packet, bool link_checked_tcp_checksum) noexcept {
+CheckResult check_packet(std::span<const std::byte> packet,
+                         bool link_checked_tcp_checksum) noexcept {
     // --- IPv4, RFC 791 §3.1 ---
     if (packet.size() < kIpv4MinHeader)
         return reject(DropReason::truncated_ip);

@@ -53,9 +53,10 @@ taken as the ACK of our SYN (Figure 8 line 6); a RST in TIME-WAIT is ignored (RF
 passively opened connection "returning to LISTEN" closes with reason reset and the Stack forgets
 it. Each arrow has a test in tests/unit/connection_state_diagram_test.cpp.
 */
+#include "ustack/connection.hpp"
+
 #include <algorithm>
 
-#include "ustack/connection.hpp"
 #include "ustack/option_space.hpp"
 #include "ustack/syn_options.hpp"
 
@@ -161,7 +162,8 @@ bool Connection::is_synchronized() const {
 // ---- opening ---------------------------------------------------------------------------------
 
 void Connection::open_active(Instant now) {
-    if (state_ != TcpState::closed || reason_ != CloseReason::none) return;
+    if (state_ != TcpState::closed || reason_ != CloseReason::none)
+        return;
     // RFC 5681 §3.1 / RFC 6928: initial window set once the MSS is known (on the SYN-ACK).
     opened_at_ = now;
     enter(TcpState::syn_sent, now);
@@ -169,7 +171,8 @@ void Connection::open_active(Instant now) {
 }
 
 void Connection::open_passive(const Segment& syn, Instant now) {
-    if (state_ != TcpState::closed || reason_ != CloseReason::none) return;
+    if (state_ != TcpState::closed || reason_ != CloseReason::none)
+        return;
     passive_ = true;
     opened_at_ = now;
     stats_.segs_in++;
@@ -209,12 +212,14 @@ void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
         // §3.2: TSopt with padding takes kTimestampOptionSpace bytes of every segment; the
         // payload per segment shrinks by that much so segments still fit the path MTU (Linux).
         constexpr auto ts_space = static_cast<std::uint16_t>(kTimestampOptionSpace);
-        if (snd_mss_ > kMinPeerMss + ts_space) snd_mss_ -= ts_space;
+        if (snd_mss_ > kMinPeerMss + ts_space)
+            snd_mss_ -= ts_space;
     }
     sack_ok_ = agreed.sack;
     // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) (inside make_congestion_control).
     cc_ = make_congestion_control(cfg_.congestion, snd_mss_);
-    if (cc_->wants_rate_samples()) rate_ = std::make_unique<DeliveryRateSampler>();
+    if (cc_->wants_rate_samples())
+        rate_ = std::make_unique<DeliveryRateSampler>();
 }
 
 std::uint32_t Connection::tsval(Instant now) const {
@@ -231,7 +236,8 @@ std::uint32_t Connection::next_tsval(Instant now) {
     // to PAWS because it carried TSval n after a window update with n + 1; bulk throughput fell
     // to 5-200 MiB/s while the sender retransmitted one segment per delayed ACK.)
     std::uint32_t v = tsval(now);
-    if (ts_sent_any_ && static_cast<std::int32_t>(v - ts_sent_max_) < 0) v = ts_sent_max_;
+    if (ts_sent_any_ && static_cast<std::int32_t>(v - ts_sent_max_) < 0)
+        v = ts_sent_max_;
     ts_sent_max_ = v;
     ts_sent_any_ = true;
     return v;
@@ -241,7 +247,8 @@ std::uint32_t Connection::next_tsval(Instant now) {
 void Connection::on_handshake_acked() {
     // Timer expiries while waiting for the ACK of our SYN (rtt_ backed off; Karn left no sample).
     const unsigned syn_timeouts = rtt_.backoff_count();
-    if (syn_timeouts == 0 || rtt_.srtt()) return;
+    if (syn_timeouts == 0 || rtt_.srtt())
+        return;
     // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment and the TCP
     // implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized to 3
     // seconds when data transmission begins". Without a sample the fresh estimator's RTO is its
@@ -250,7 +257,8 @@ void Connection::on_handshake_acked() {
                         cfg_.clock_granularity);
     // RFC 6928 §2 (relaxing RFC 5681 §3.1): the initial window drops to one segment only after
     // more than one SYN or SYN,ACK retransmission.
-    if (syn_timeouts > 1 && cc_) cc_->set_initial_window(snd_mss_);
+    if (syn_timeouts > 1 && cc_)
+        cc_->set_initial_window(snd_mss_);
 }
 
 // ---- application calls -------------------------------------------------------------------------
@@ -277,14 +285,16 @@ std::size_t Connection::send_space() const {
         case TcpState::close_wait: break;
         default: return 0;
     }
-    if (snd_shut_ || send_buf_.size() >= snd_buf_size_) return 0;
+    if (snd_shut_ || send_buf_.size() >= snd_buf_size_)
+        return 0;
     return std::min(snd_buf_size_ - send_buf_.size(), send_buf_.free());
 }
 
 void Connection::set_send_buffer(std::size_t bytes) {
     snd_buf_size_ = bytes;
     // Queued bytes above a smaller size stay; the ring shrinks to it once they fit (on_new_ack).
-    if (bytes > send_buf_.capacity() || send_buf_.size() <= bytes) send_buf_.resize(bytes);
+    if (bytes > send_buf_.capacity() || send_buf_.size() <= bytes)
+        send_buf_.resize(bytes);
 }
 
 void Connection::set_recv_buffer(std::size_t bytes) {
@@ -294,7 +304,8 @@ void Connection::set_recv_buffer(std::size_t bytes) {
         // RFC 7323 §2.2: the shift is sent on the SYN (SYN-ACK) and holds for the connection's
         // life; until then it follows the buffer.
         wscale_offer_ = window_shift_for(bytes);
-        if (wscale_ok_) rcv_wscale_ = wscale_offer_;
+        if (wscale_ok_)
+            rcv_wscale_ = wscale_offer_;
     }
     if (bytes > recv_buf_.capacity()) {
         recv_buf_.resize(bytes);
@@ -311,7 +322,8 @@ std::size_t Connection::rcv_space() const {
 
 std::size_t Connection::rcv_promised() const {
     // In SYN-SENT the window of our SYN becomes the peer's to fill once it answers.
-    if (state_ == TcpState::syn_sent) return syn_options_sent_ ? last_adv_window_ : 0U;
+    if (state_ == TcpState::syn_sent)
+        return syn_options_sent_ ? last_adv_window_ : 0U;
     return rcv_wnd();
 }
 
@@ -337,7 +349,8 @@ void Connection::announce_window_if_opened(std::uint32_t old_wnd) {
 }
 
 Result<std::size_t> Connection::send(std::span<const std::byte> data) {
-    if (snd_shut_) return Errc::shutdown;
+    if (snd_shut_)
+        return Errc::shutdown;
     switch (state_) {
         case TcpState::closed: return error_for(reason_);
         case TcpState::listen: return Errc::not_connected;
@@ -347,16 +360,20 @@ Result<std::size_t> Connection::send(std::span<const std::byte> data) {
         case TcpState::close_wait: break;
         default: return Errc::closing;  // RFC 9293 §3.10.2 "error: connection closing"
     }
-    if (data.empty()) return std::size_t{0};
+    if (data.empty())
+        return std::size_t{0};
     const std::size_t n = send_buf_.write(data.first(std::min(data.size(), send_space())));
-    if (n == 0) return Errc::would_block;
+    if (n == 0)
+        return Errc::would_block;
     return n;
 }
 
 Result<std::size_t> Connection::recv(std::span<std::byte> out) {
-    if (rcv_shut_) return Errc::shutdown;
+    if (rcv_shut_)
+        return Errc::shutdown;
     if (!recv_buf_.empty()) {
-        if (out.empty()) return std::size_t{0};
+        if (out.empty())
+            return std::size_t{0};
         const std::uint32_t old_wnd = rcv_wnd();
         const std::size_t n = recv_buf_.read(out);
         fit_recv_buffer();
@@ -371,7 +388,8 @@ Result<std::size_t> Connection::recv(std::span<std::byte> out) {
         reason_ != CloseReason::none) {
         return error_for(reason_);
     }
-    if (fin_received_) return std::size_t{0};  // end of stream
+    if (fin_received_)
+        return std::size_t{0};  // end of stream
     switch (state_) {
         case TcpState::closed: return error_for(reason_);
         case TcpState::listen:
@@ -383,8 +401,8 @@ Result<std::size_t> Connection::recv(std::span<std::byte> out) {
 
 Errc Connection::shutdown_send(const DisconnectData* disc) {
     switch (state_) {
-        case TcpState::closed: return reason_ == CloseReason::none ? Errc::not_connected
-                                                                   : error_for(reason_);
+        case TcpState::closed:
+            return reason_ == CloseReason::none ? Errc::not_connected : error_for(reason_);
         case TcpState::listen:
         case TcpState::syn_sent: return Errc::not_connected;
         case TcpState::syn_received:
@@ -394,10 +412,13 @@ Errc Connection::shutdown_send(const DisconnectData* disc) {
             // Already shut: no second FIN (RFC 9293 §3.10.4). Disconnect data can no longer go.
             return disc != nullptr ? Errc::shutdown : Errc::ok;
     }
-    if (snd_shut_) return disc != nullptr ? Errc::shutdown : Errc::ok;
+    if (snd_shut_)
+        return disc != nullptr ? Errc::shutdown : Errc::ok;
     if (disc != nullptr) {
-        if (!disc_ok_) return Errc::no_proto_opt;          // DESIGN.md §3: not negotiated
-        if (disc->len > disconnect_data_limit()) return Errc::msg_size;
+        if (!disc_ok_)
+            return Errc::no_proto_opt;  // DESIGN.md §3: not negotiated
+        if (disc->len > disconnect_data_limit())
+            return Errc::msg_size;
         disc_out_ = *disc;
     }
     snd_shut_ = true;
@@ -413,7 +434,8 @@ Errc Connection::shutdown_send(const DisconnectData* disc) {
 Errc Connection::shutdown_receive() {
     switch (state_) {
         case TcpState::closed:
-            if (reason_ == CloseReason::none) return Errc::not_connected;
+            if (reason_ == CloseReason::none)
+                return Errc::not_connected;
             break;
         case TcpState::listen:
         case TcpState::syn_sent: return Errc::not_connected;
@@ -450,7 +472,8 @@ void Connection::close() {
         default: break;
     }
     (void)shutdown_receive();  // resets on unread data (RFC 2525 §2.17)
-    if (state_ != TcpState::closed) (void)shutdown_send(nullptr);
+    if (state_ != TcpState::closed)
+        (void)shutdown_send(nullptr);
     release_buffers_if_done();
 }
 
@@ -481,20 +504,25 @@ void Connection::discard_unread_after_close() {
     // report a clean end of stream (0: "the peer's FIN, all data read"): the stream was cut
     // short, as by close / shutdown_receive with unread data in any other state (RFC 2525
     // §2.17). No RST -- there is no connection left to reset.
-    if (reason_ == CloseReason::graceful && !recv_buf_.empty()) reason_ = CloseReason::aborted;
+    if (reason_ == CloseReason::graceful && !recv_buf_.empty())
+        reason_ = CloseReason::aborted;
 }
 
 // ---- state queries ---------------------------------------------------------------------------
 
 bool Connection::all_acked() const {
-    if (!send_buf_.empty()) return false;
-    if (snd_una_ != snd_max_) return false;
-    if (snd_shut_ && !(fin_sent_ && snd_una_ == fin_seq_ + 1)) return false;
+    if (!send_buf_.empty())
+        return false;
+    if (snd_una_ != snd_max_)
+        return false;
+    if (snd_shut_ && !(fin_sent_ && snd_una_ == fin_seq_ + 1))
+        return false;
     return true;
 }
 
 std::size_t Connection::disconnect_data_limit() const {
-    if (!disc_ok_) return 0;
+    if (!disc_ok_)
+        return 0;
     // DESIGN.md §3: what the FIN must carry besides -- timestamps once they are in use -- leaves
     // 40 - 12 - 4 = 24 bytes of data, 36 without them.
     return disconnect_data_room(CarriedOptions{.timestamps = ts_ok_});
@@ -506,8 +534,8 @@ std::uint32_t Connection::rcv_wnd() const {
 }
 
 bool Connection::persisting_with_data() const {
-    return snd_wnd_ == 0 && (data_end() > snd_nxt_ || (snd_shut_ && !fin_sent_) ||
-                             snd_nxt_ != snd_max_);
+    return snd_wnd_ == 0 &&
+           (data_end() > snd_nxt_ || (snd_shut_ && !fin_sent_) || snd_nxt_ != snd_max_);
 }
 
 SeqNum Connection::data_end() const {
@@ -518,7 +546,8 @@ TcpInfo Connection::info(Instant now) const {
     TcpInfo i;
     i.state = state_;
     i.mss = snd_mss_;
-    if (opened_at_ && now > *opened_at_) i.connection_time = now - *opened_at_;
+    if (opened_at_ && now > *opened_at_)
+        i.connection_time = now - *opened_at_;
     i.timestamps = ts_ok_;
     i.sack = sack_ok_;
     i.window_scaling = wscale_ok_;
@@ -554,14 +583,16 @@ TcpInfo Connection::info(Instant now) const {
 std::optional<Instant> Connection::poll_timeout() const {
     std::optional<Instant> next;
     for (const auto& t : timers_) {
-        if (t && (!next || *t < *next)) next = t;
+        if (t && (!next || *t < *next))
+            next = t;
     }
     return next;
 }
 
 void Connection::on_timeout(Instant now) {
     for (std::size_t i = 0; i < timers_.size(); ++i) {
-        if (!timers_[i] || *timers_[i] > now) continue;
+        if (!timers_[i] || *timers_[i] > now)
+            continue;
         timers_[i].reset();
         switch (static_cast<Timer>(i)) {
             case Timer::retransmit: on_retransmit_timeout(now); break;
@@ -569,12 +600,14 @@ void Connection::on_timeout(Instant now) {
             case Timer::persist: on_persist_timeout(now); break;
             case Timer::time_wait:
                 // RFC 9293 §3.10.8: TIME-WAIT timeout -> delete the TCB.
-                if (state_ == TcpState::time_wait) enter_closed(CloseReason::graceful);
+                if (state_ == TcpState::time_wait)
+                    enter_closed(CloseReason::graceful);
                 break;
             case Timer::keepalive: on_keepalive_timeout(now); break;
             case Timer::tail_loss_probe:
                 // RFC 8985 §7.3: the probe goes out on the next poll_transmit.
-                if (snd_una_ != snd_max_ && !tlp_outstanding_) tlp_pending_ = true;
+                if (snd_una_ != snd_max_ && !tlp_outstanding_)
+                    tlp_pending_ = true;
                 break;
             case Timer::user_timeout:
                 // RFC 9293 §3.10.8 USER TIMEOUT: "flush all queues, signal the user 'error:
@@ -588,7 +621,8 @@ void Connection::on_timeout(Instant now) {
                 break;
             case Timer::count_: break;
         }
-        if (state_ == TcpState::closed) return;
+        if (state_ == TcpState::closed)
+            return;
     }
 }
 
@@ -614,8 +648,7 @@ void Connection::arm_tail_loss_probe(Instant now) {
     // segment then).
     // Also once our FIN is out (FIN-WAIT-1, CLOSING, LAST-ACK): the tail of a transfer that
     // ends with a close is the tail TLP exists for.
-    const bool sending_state = state_ == TcpState::established ||
-                               state_ == TcpState::close_wait ||
+    const bool sending_state = state_ == TcpState::established || state_ == TcpState::close_wait ||
                                state_ == TcpState::fin_wait_1 || state_ == TcpState::closing ||
                                state_ == TcpState::last_ack;
     if (!cfg_.tail_loss_probe || !srtt || tlp_outstanding_ || snd_una_ == snd_max_ ||
@@ -642,7 +675,8 @@ void Connection::restart_keepalive(Instant now) {
 }
 
 void Connection::on_keepalive_timeout(Instant now) {
-    if (!cfg_.keepalive || state_ == TcpState::time_wait || !is_synchronized()) return;
+    if (!cfg_.keepalive || state_ == TcpState::time_wait || !is_synchronized())
+        return;
     if (snd_una_ != snd_max_ || armed(Timer::persist)) {
         // Data is outstanding: the retransmission (or persist) timer watches the path.
         arm(Timer::keepalive, now + cfg_.keepalive_idle);
@@ -665,10 +699,13 @@ void Connection::on_retransmit_timeout(Instant now) {
     stats_.timeouts++;
     // An episode is a run of consecutive expiries: retries_ is 0 after an ACK of new data (or
     // the other resets of the retry count), so this expiry starts a new one.
-    if (retries_ == 0) stats_.timeout_episodes++;
+    if (retries_ == 0)
+        stats_.timeout_episodes++;
     unsigned limit = cfg_.max_retransmits;
-    if (state_ == TcpState::syn_sent) limit = cfg_.max_syn_retransmits;
-    if (state_ == TcpState::syn_received) limit = cfg_.max_synack_retransmits;
+    if (state_ == TcpState::syn_sent)
+        limit = cfg_.max_syn_retransmits;
+    if (state_ == TcpState::syn_received)
+        limit = cfg_.max_synack_retransmits;
     if (retries_ >= limit) {
         // RFC 9293 §3.8.3 (R2): give up and close; RFC 1122 says inform the user. No RST: the
         // path is presumed dead.
@@ -676,16 +713,18 @@ void Connection::on_retransmit_timeout(Instant now) {
         return;
     }
     retries_++;
-    rtt_.backoff();        // RFC 6298 §5.5
-    rtt_seq_.reset();      // Karn's rule: no sample from a retransmitted segment
+    rtt_.backoff();    // RFC 6298 §5.5
+    rtt_seq_.reset();  // Karn's rule: no sample from a retransmitted segment
     if (state_ == TcpState::syn_sent || state_ == TcpState::syn_received) {
         syn_pending_ = true;
     } else if (snd_una_ != snd_max_) {
         // RFC 5681 §3.1 eq. (4) (RFC 9438 §4.8 for CUBIC): ssthresh from FlightSize; cwnd =
         // 1 SMSS (LW). Only the first expiry of a series counts as a congestion signal (the
         // later ones find FlightSize already collapsed; RFC 5681 §3.1 "subsequent" note).
-        if (cc_ && retries_ == 1) cc_->on_rto(flight_size(), now);
-        if (cc_) cc_->set_cwnd(snd_mss_);
+        if (cc_ && retries_ == 1)
+            cc_->on_rto(flight_size(), now);
+        if (cc_)
+            cc_->set_cwnd(snd_mss_);
         in_fast_recovery_ = false;
         rto_recovery_ = true;
         // RFC 6675 §5.1 / RFC 2018 §8: after a timeout the receiver may have reneged; forget the
@@ -703,7 +742,8 @@ void Connection::on_retransmit_timeout(Instant now) {
 void Connection::on_persist_timeout(Instant now) {
     // RFC 9293 §3.8.6.1: probe the zero window; keep probing (with backoff) as long as the
     // peer answers -- the connection is not closed for a zero window (MUST-67).
-    if (snd_wnd_ != 0 || state_ == TcpState::closed) return;
+    if (snd_wnd_ != 0 || state_ == TcpState::closed)
+        return;
     probe_pending_ = true;
     stats_.zero_window_probes++;
     // RFC 5482 / RFC 9293 §3.8.3: data held back by a zero window is as undelivered as data in
@@ -737,7 +777,8 @@ void Connection::enter_time_wait(Instant now) {
 }
 
 void Connection::enter_closed(CloseReason reason) {
-    if (state_ == TcpState::closed && reason_ != CloseReason::none) return;
+    if (state_ == TcpState::closed && reason_ != CloseReason::none)
+        return;
     state_ = TcpState::closed;
     reason_ = reason;
     for (auto& t : timers_) t.reset();
@@ -768,7 +809,8 @@ void Connection::reset_connection(CloseReason reason) {
 
 void Connection::release_buffers_if_done() {
     const bool done_sending = state_ == TcpState::time_wait || state_ == TcpState::closed;
-    if (done_sending && send_buf_.allocated()) send_buf_.release();
+    if (done_sending && send_buf_.allocated())
+        send_buf_.release();
     if ((done_sending || rcv_shut_) && recv_buf_.empty() && recv_buf_.allocated() &&
         (fin_received_ || rcv_shut_ || state_ == TcpState::closed)) {
         recv_buf_.release();
@@ -779,13 +821,15 @@ void Connection::push_event(EventKind k, CloseReason r) {
     // Coalesce: readable/writable are level information; one pending copy is enough.
     if (k == EventKind::readable || k == EventKind::writable) {
         for (const auto& e : events_)
-            if (e.kind == k) return;
+            if (e.kind == k)
+                return;
     }
     events_.push_back(Event{k, r});
 }
 
 std::optional<Event> Connection::poll_event() {
-    if (events_.empty()) return std::nullopt;
+    if (events_.empty())
+        return std::nullopt;
     Event e = events_.front();
     events_.pop_front();
     return e;

@@ -11,7 +11,8 @@
 namespace ustack {
 
 void Connection::open_from_cookie(const Segment& syn, std::uint16_t syn_ack_window, Instant now) {
-    if (state_ != TcpState::closed || reason_ != CloseReason::none) return;
+    if (state_ != TcpState::closed || reason_ != CloseReason::none)
+        return;
     // RFC 9293 §3.10.7.2 (LISTEN, third): IRS, RCV.NXT, options, SND.WND from the SYN.
     open_passive(syn, now);
     // What send_syn() would have done for the SYN-ACK the Stack sent in our name: our SYN occupies

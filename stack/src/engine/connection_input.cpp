@@ -17,9 +17,11 @@ constexpr Duration kOutOfWindowAckInterval{500'000};
 void Connection::on_segment(const Segment& seg, Instant now) {
     stats_.segs_in++;
     seg_tsecr_.reset();
-    if (ts_ok_ && seg.options.timestamps) seg_tsecr_ = seg.options.timestamps->tsecr;
+    if (ts_ok_ && seg.options.timestamps)
+        seg_tsecr_ = seg.options.timestamps->tsecr;
     // RFC 1122 §4.2.3.6: anything from the peer shows it is alive; the idle period restarts.
-    if (armed(Timer::keepalive)) restart_keepalive(now);
+    if (armed(Timer::keepalive))
+        restart_keepalive(now);
     // DESIGN.md §3: the disconnect option only means something on SYN or FIN.
     if (seg.options.disconnect && !seg.has(tcp_flag::syn) && !seg.has(tcp_flag::fin)) {
         stats_.disc_option_ignored++;
@@ -57,7 +59,8 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
         return;
     }
     // Fourth, the SYN bit.
-    if (!seg.has(tcp_flag::syn)) return;
+    if (!seg.has(tcp_flag::syn))
+        return;
     irs_ = seg.seq;
     rcv_nxt_ = seg.seq + 1;
     // The window our SYN advertised starts at RCV.NXT now that it is known: data on the SYN,ACK
@@ -82,7 +85,8 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
             process_text(rest, now);
         }
         // SYN-RECEIVED's deferred close does not apply here; a close in SYN-SENT deletes the TCB.
-        if (snd_shut_) state_ = TcpState::fin_wait_1;
+        if (snd_shut_)
+            state_ = TcpState::fin_wait_1;
     } else {
         // Simultaneous open (RFC 9293 §3.5, Figure 8): SYN-RECEIVED, send SYN,ACK
         // <SEQ=ISS><ACK=RCV.NXT>. Data on the SYN is not kept (the peer resends it). (The
@@ -116,8 +120,10 @@ void Connection::on_segment_synchronized(const Segment& seg, Instant now) {
         return;
     }
     // RFC 7323 §5.3 R1 (PAWS) comes before the acceptability test.
-    if (paws_reject(seg, now)) return;
-    if (!check_sequence(seg, now)) return;
+    if (paws_reject(seg, now))
+        return;
+    if (!check_sequence(seg, now))
+        return;
     // TS.Recent (RFC 7323 §5.3 R3 / §4.3) is updated in check_ack, once the ACK is acceptable:
     // a segment that is dropped must not move it (see there).
     if (seg.has(tcp_flag::rst)) {
@@ -128,8 +134,10 @@ void Connection::on_segment_synchronized(const Segment& seg, Instant now) {
         (void)check_syn(seg, now);
         return;
     }
-    if (!seg.has(tcp_flag::ack)) return;  // fifth: "if the ACK bit is off, drop the segment"
-    if (!check_ack(seg, now)) return;
+    if (!seg.has(tcp_flag::ack))
+        return;  // fifth: "if the ACK bit is off, drop the segment"
+    if (!check_ack(seg, now))
+        return;
     process_text(seg, now);
 }
 
@@ -148,7 +156,8 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     } else {
         ok = seg.seq.in_window(rcv_nxt_, wnd) || (seg.seq + (len - 1)).in_window(rcv_nxt_, wnd);
     }
-    if (ok) return true;
+    if (ok)
+        return true;
 
     if (seg.has(tcp_flag::rst)) {
         stats_.rst_ignored++;  // RFC 5961 §3.2: out-of-window RST is silently dropped
@@ -172,7 +181,8 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     // is answered at most once per kOutOfWindowAckInterval, so two ends that disagree can never
     // ping-pong ACKs forever (Linux's tcp_invalid_ratelimit does the same).
     if (seg.payload.empty() && !seg.has(tcp_flag::syn) && !seg.has(tcp_flag::fin)) {
-        if (oow_ack_at_ && now - *oow_ack_at_ < kOutOfWindowAckInterval) return false;
+        if (oow_ack_at_ && now - *oow_ack_at_ < kOutOfWindowAckInterval)
+            return false;
         oow_ack_at_ = now;
     }
     ack_pending_ = true;
@@ -236,7 +246,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
         on_handshake_acked();
         on_new_ack(seg.ack, now);
         enter(TcpState::established, now);
-        if (snd_shut_) state_ = TcpState::fin_wait_1;  // the CLOSE queued in SYN-RECEIVED
+        if (snd_shut_)
+            state_ = TcpState::fin_wait_1;  // the CLOSE queued in SYN-RECEIVED
         return true;
     }
 
@@ -267,7 +278,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     if (snd_una_ < seg.ack) {
         on_new_ack(seg.ack, now);
         (void)update_scoreboard(seg);
-        if (in_fast_recovery_ && sack_ok_) on_sack_recovery_ack(now);
+        if (in_fast_recovery_ && sack_ok_)
+            on_sack_recovery_ack(now);
     } else {
         // RFC 2018 / RFC 6675 §2: an ACK that does not move SND.UNA may still SACK new data.
         const bool sack_news = update_scoreboard(seg);
@@ -287,7 +299,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             on_duplicate_ack(seg, sack_news, now);
         }
         // New SACK information in recovery may show a retransmission lost.
-        if (sack_news && in_fast_recovery_ && sack_ok_) on_sack_recovery_ack(now);
+        if (sack_news && in_fast_recovery_ && sack_ok_)
+            on_sack_recovery_ack(now);
         if (sack_news) {
             // Feedback arrived: a probe sent is answered, and the next one waits for silence
             // from now on (arm_tail_loss_probe: TLP also covers holes and recovery).
@@ -295,7 +308,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             arm_tail_loss_probe(now);
         }
     }
-    if (rate_ && cc_) on_delivery(una_before, sacked_before, now);
+    if (rate_ && cc_)
+        on_delivery(una_before, sacked_before, now);
 
     // Window update (RFC 9293 §3.10.7.4 fifth): "If SND.UNA =< SEG.ACK =< SND.NXT" (SND.UNA as it
     // was before this ACK, so SEG.ACK >= the updated snd_una_ is the same test), and only from a
@@ -312,7 +326,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             persist_backoff_ = Duration{0};
             // The window reopened: the user timeout run for the persist state stops (with
             // nothing in flight; the data now sent starts it again, restart_retransmit_timer).
-            if (snd_una_ == snd_max_) disarm(Timer::user_timeout);
+            if (snd_una_ == snd_max_)
+                disarm(Timer::user_timeout);
         }
         if (snd_wnd_ == 0 && snd_una_ != snd_max_) {
             // The window shrank to zero under data in flight (RFC 9293 §3.8.6.2.2). That data lies
@@ -331,7 +346,8 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     const bool fin_acked = fin_sent_ && snd_una_ == fin_seq_ + 1;
     switch (state_) {
         case TcpState::fin_wait_1:
-            if (fin_acked) state_ = TcpState::fin_wait_2;
+            if (fin_acked)
+                state_ = TcpState::fin_wait_2;
             break;
         case TcpState::closing:
             if (fin_acked) {
@@ -361,10 +377,12 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
         if (send_buf_.capacity() > snd_buf_size_ && send_buf_.size() <= snd_buf_size_) {
             send_buf_.resize(snd_buf_size_);  // a lowered send buffer size, now met
         }
-        if (!snd_shut_) push_event(EventKind::writable);
+        if (!snd_shut_)
+            push_event(EventKind::writable);
     }
     snd_una_ = ack;
-    if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+    if (snd_nxt_ < snd_una_)
+        snd_nxt_ = snd_una_;
 
     if (rtt_seq_ && ack >= *rtt_seq_) {
         // RTT sample (RFC 6298 §3) from the one segment timed per flight, on the microsecond
@@ -383,7 +401,8 @@ void Connection::on_new_ack(SeqNum ack, Instant now) {
         // with it the RTO).
         if (ack >= ts_sample_seq_) {
             const std::uint32_t ms = tsval(now) - *seg_tsecr_;
-            if (ms < 0x7fffffffU) rtt_.on_sample(Duration{std::int64_t{ms} * 1000});
+            if (ms < 0x7fffffffU)
+                rtt_.on_sample(Duration{std::int64_t{ms} * 1000});
             ts_sample_seq_ = snd_max_;
         } else if (rtt_.backoff_count() > 0) {
             // New data acknowledged after a retransmission timeout: the path works again, so
@@ -422,7 +441,8 @@ void Connection::process_text(const Segment& seg, Instant now) {
             // ignored. A repeated FIN is acknowledged (TIME-WAIT restarts its timer).
             if (seg.has(tcp_flag::fin)) {
                 ack_pending_ = true;
-                if (state_ == TcpState::time_wait) arm(Timer::time_wait, now + 2 * cfg_.msl);
+                if (state_ == TcpState::time_wait)
+                    arm(Timer::time_wait, now + 2 * cfg_.msl);
             }
             return;
     }
@@ -446,7 +466,8 @@ void Connection::process_text(const Segment& seg, Instant now) {
         text = text.first(std::min(keep, text.size()));
         fin = false;  // the FIN lies beyond the window
     }
-    if (fin && fin_seq < rcv_nxt_) fin = false;  // an old FIN (already accepted)
+    if (fin && fin_seq < rcv_nxt_)
+        fin = false;  // an old FIN (already accepted)
     // With window scaling the advertised edge may exceed the free buffer by less than one
     // scaling unit (RFC 7323 §2.4 rounding): never record bytes the buffer cannot hold.
     if (offset + text.size() > recv_buf_.free()) {
@@ -522,7 +543,8 @@ void Connection::process_fin(SeqNum fin_seq, const std::optional<DisconnectData>
     ooo_fin_disc_.reset();
     if (disc) {
         if (disc_ok_) {
-            if (!peer_disc_) peer_disc_ = disc;  // DESIGN.md §3: the first accepted copy wins
+            if (!peer_disc_)
+                peer_disc_ = disc;  // DESIGN.md §3: the first accepted copy wins
         } else {
             stats_.disc_option_ignored++;
         }
@@ -566,8 +588,10 @@ void Connection::schedule_ack(bool immediate, Instant now, std::size_t bytes) {
     // coalesced by the link (TUN offload: one 64 KB "segment" for many wire segments) count as
     // the wire segments they stand for.
     // Before any segment: RFC 9293 §3.7.1's default of 536, or our MSS if smaller.
-    if (rcv_mss_ == 0) rcv_mss_ = static_cast<std::uint32_t>(std::min<std::size_t>(536, cfg_.mss));
-    rcv_mss_ = std::max(rcv_mss_, static_cast<std::uint32_t>(std::min<std::size_t>(bytes, cfg_.mss)));
+    if (rcv_mss_ == 0)
+        rcv_mss_ = static_cast<std::uint32_t>(std::min<std::size_t>(536, cfg_.mss));
+    rcv_mss_ =
+        std::max(rcv_mss_, static_cast<std::uint32_t>(std::min<std::size_t>(bytes, cfg_.mss)));
     if (immediate || !cfg_.delayed_ack) {
         ack_pending_ = true;
         return;

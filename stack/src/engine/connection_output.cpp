@@ -13,7 +13,8 @@ Segment Connection::make_segment(SeqNum seq, std::uint8_t flags) const {
     s.set_endpoints(local_, remote_);
     s.seq = seq;
     s.flags = flags;
-    if ((flags & tcp_flag::ack) != 0) s.ack = rcv_nxt_;
+    if ((flags & tcp_flag::ack) != 0)
+        s.ack = rcv_nxt_;
     return s;
 }
 
@@ -22,8 +23,7 @@ std::uint32_t Connection::advertised_window() const {
     if (state_ == TcpState::syn_sent) {
         return static_cast<std::uint32_t>(std::min<std::size_t>(rcv_space(), 65535));
     }
-    std::uint32_t wnd =
-        static_cast<std::uint32_t>(std::min<std::size_t>(rcv_space(), max_offer()));
+    std::uint32_t wnd = static_cast<std::uint32_t>(std::min<std::size_t>(rcv_space(), max_offer()));
     const SeqNum edge = rcv_nxt_ + wnd;
     if (edge < rcv_adv_) {
         // Never shrink the window (RFC 9293 §3.8.6.2.2, SHLD-14).
@@ -33,10 +33,12 @@ std::uint32_t Connection::advertised_window() const {
         // by at least min(buffer/2, MSS). (A closed window -- rcv_adv_ == rcv_nxt_ -- is reopened
         // by the same rule, applied to the whole new window.)
         const auto step = static_cast<std::uint32_t>(std::min<std::size_t>(cap / 2, snd_mss_));
-        if (static_cast<std::uint32_t>(edge - rcv_adv_) < step) wnd = rcv_wnd();
+        if (static_cast<std::uint32_t>(edge - rcv_adv_) < step)
+            wnd = rcv_wnd();
     } else if (rcv_adv_ == rcv_nxt_) {
         const auto step = static_cast<std::uint32_t>(std::min<std::size_t>(cap / 2, snd_mss_));
-        if (wnd < step) wnd = 0;
+        if (wnd < step)
+            wnd = 0;
     }
     return wnd;
 }
@@ -48,13 +50,16 @@ void Connection::add_options(Segment& seg, Instant now) {
         seg.options.timestamps =
             Timestamps{next_tsval(now), seg.has(tcp_flag::ack) ? ts_recent_ : 0U};
     }
-    if (!sack_ok_ || !seg.has(tcp_flag::ack) || reassembly_.empty()) return;
+    if (!sack_ok_ || !seg.has(tcp_flag::ack) || reassembly_.empty())
+        return;
     // RFC 2018 §3: 2 + 8n bytes (plus 2 NOPs); at most 4 blocks, 3 with timestamps. DESIGN.md §3:
     // on a FIN with disconnect data the blocks yield (fewer, or none).
     CarriedOptions carried{.timestamps = ts_ok_};
-    if (seg.options.disconnect) carried.disconnect_data = seg.options.disconnect->len;
+    if (seg.options.disconnect)
+        carried.disconnect_data = seg.options.disconnect->len;
     const std::size_t max_blocks = sack_blocks_room(carried);
-    if (max_blocks == 0) return;
+    if (max_blocks == 0)
+        return;
     const auto& ranges = reassembly_.ranges();
     auto block = [&](const Assembler::Range& r) {
         return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
@@ -66,12 +71,15 @@ void Connection::add_options(Segment& seg, Instant now) {
     std::size_t latest = ranges.size();
     for (std::size_t i = 0; i < ranges.size(); ++i) {
         const SackBlock b = block(ranges[i]);
-        if (b.left <= sack_latest_ && sack_latest_ < b.right) latest = i;
+        if (b.left <= sack_latest_ && sack_latest_ < b.right)
+            latest = i;
     }
     std::uint8_t n = 0;
-    if (latest < ranges.size()) seg.options.sack[n++] = block(ranges[latest]);
+    if (latest < ranges.size())
+        seg.options.sack[n++] = block(ranges[latest]);
     for (std::size_t k = ranges.size(); k-- > 0 && n < max_blocks;) {
-        if (k == latest) continue;
+        if (k == latest)
+            continue;
         seg.options.sack[n++] = block(ranges[k]);
     }
     seg.options.sack_count = n;
@@ -110,10 +118,12 @@ void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
         seg.window = static_cast<std::uint16_t>(field);
         if (state_ != TcpState::syn_sent) {
             const SeqNum edge = rcv_nxt_ + (field << shift);
-            if (edge > rcv_adv_) rcv_adv_ = edge;
+            if (edge > rcv_adv_)
+                rcv_adv_ = edge;
         }
         last_adv_window_ = seg.window;
-        if (!seg.has(tcp_flag::syn)) add_options(seg, now);
+        if (!seg.has(tcp_flag::syn))
+            add_options(seg, now);
     }
     if (seg.has(tcp_flag::ack)) {
         ack_pending_ = false;
@@ -144,10 +154,11 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     Segment s = make_segment(iss_, syn_ack ? (tcp_flag::syn | tcp_flag::ack) : tcp_flag::syn);
     // RFC 7323 §2.2 / §3.2, RFC 2018 §2, DESIGN.md §3: offer on the SYN what is configured;
     // answer on the SYN,ACK only what the SYN offered (the *_ok_ flags were set from it).
-    const SynOptionSet set = syn_ack ? SynOptionSet{wscale_ok_, ts_ok_, sack_ok_, disc_ok_}
-                                     : syn_offer(cfg_);
+    const SynOptionSet set =
+        syn_ack ? SynOptionSet{wscale_ok_, ts_ok_, sack_ok_, disc_ok_} : syn_offer(cfg_);
     Timestamps ts{};
-    if (set.timestamps) ts = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};
+    if (set.timestamps)
+        ts = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};
     s.options = syn_options(set, cfg_.mss, wscale_offer_, ts);
     syn_options_sent_ = true;  // RFC 7323 §2.2: the shift is fixed from now on
     if (!first_transmission) {
@@ -163,17 +174,21 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
         rtt_seq_ = iss_ + 1;
         rtt_start_ = now;
     }
-    if (!armed(Timer::retransmit)) restart_retransmit_timer(now);
+    if (!armed(Timer::retransmit))
+        restart_retransmit_timer(now);
 }
 
 bool Connection::sender_may_send(std::uint32_t len, std::uint32_t avail) const {
     // RFC 1122 §4.2.3.4: send (1) a full-sized segment, or (2) when everything queued fits and
     // nothing is unacknowledged -- Nagle (RFC 896) -- or always with TCP_NODELAY, or (3) at
     // least half the largest window the peer ever offered (sender SWS avoidance, Fs = 1/2).
-    if (len >= snd_mss_) return true;
+    if (len >= snd_mss_)
+        return true;
     const bool idle = snd_una_ == snd_max_;
-    if (len == avail && (nodelay_ || idle || snd_shut_)) return true;  // a FIN pushes the tail
-    if (max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2) return true;
+    if (len == avail && (nodelay_ || idle || snd_shut_))
+        return true;  // a FIN pushes the tail
+    if (max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2)
+        return true;
     // (4) The window, not the queue, limits us and nothing is in flight: no ACK will come to
     // reopen it, so send now (this stands in for RFC 1122's override timeout).
     return idle && len < avail;
@@ -186,11 +201,13 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
     if (seq < end) {
         const auto avail = static_cast<std::uint32_t>(end - seq);
         len = std::min({avail, std::uint32_t{snd_mss_}, room});
-        if (len == 0) return 0;  // window closed: the persist timer takes over
+        if (len == 0)
+            return 0;  // window closed: the persist timer takes over
         // Our FIN rides on the last data segment when it fits in the window.
         fin = snd_shut_ && len == avail && room > len;
     } else if (snd_shut_ && seq == end && (!fin_sent_ || seq == fin_seq_)) {
-        if (room == 0) return 0;
+        if (room == 0)
+            return 0;
         fin = true;
     } else {
         return 0;
@@ -199,8 +216,10 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
     const bool retransmission = seq < snd_max_;
     const auto inflight_before = static_cast<std::uint32_t>(snd_max_ - snd_una_);
     std::uint8_t flags = tcp_flag::ack;
-    if (len > 0 && seq + len == end) flags |= tcp_flag::psh;
-    if (fin) flags |= tcp_flag::fin;
+    if (len > 0 && seq + len == end)
+        flags |= tcp_flag::psh;
+    if (fin)
+        flags |= tcp_flag::fin;
     Segment s = make_segment(seq, flags);
     // Scratch for a payload that wraps around the ring (one copy; the common case borrows).
     std::vector<std::byte> scratch;
@@ -223,12 +242,14 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
     if (retransmission) {
         stats_.retransmits++;
         stats_.bytes_retransmitted += len;
-        if (rtt_seq_ && *rtt_seq_ > seq) rtt_seq_.reset();  // Karn
+        if (rtt_seq_ && *rtt_seq_ > seq)
+            rtt_seq_.reset();  // Karn
     }
     emit(out, s, now);
     const std::uint32_t used = len + (fin ? 1U : 0U);
     const SeqNum next = seq + used;
-    if (rate_) rate_->on_send(seq, next, inflight_before, now);
+    if (rate_)
+        rate_->on_send(seq, next, inflight_before, now);
     if (next > snd_max_) {
         snd_max_ = next;
         if (!rtt_seq_ && !retransmission) {
@@ -236,10 +257,12 @@ std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t r
             rtt_start_ = now;
         }
     }
-    if (!armed(Timer::retransmit)) restart_retransmit_timer(now);
+    if (!armed(Timer::retransmit))
+        restart_retransmit_timer(now);
     // RFC 8985 §7.2: after new data; in recovery after every transmission (see
     // arm_tail_loss_probe), so a recovery whose ACK clock stops is probed, not timed out.
-    if (!retransmission || in_fast_recovery_) arm_tail_loss_probe(now);
+    if (!retransmission || in_fast_recovery_)
+        arm_tail_loss_probe(now);
     return used;
 }
 
@@ -254,7 +277,8 @@ bool Connection::send_data(SegmentSink& out, Instant now, unsigned max_segments)
         std::uint32_t cw = cwnd();
         const bool limited = cfg_.limited_transmit && !in_fast_recovery_ && dup_acks_ > 0 &&
                              dup_acks_ < cfg_.dupthresh && snd_nxt_ == snd_max_;
-        if (limited) cw += std::min(dup_acks_, 2U) * std::uint32_t{snd_mss_};
+        if (limited)
+            cw += std::min(dup_acks_, 2U) * std::uint32_t{snd_mss_};
         const std::uint32_t limit = std::min(snd_wnd_, cw);
         const SeqNum wnd_end = snd_una_ + limit;
         const std::int32_t room_signed = wnd_end - snd_nxt_;
@@ -263,17 +287,20 @@ bool Connection::send_data(SegmentSink& out, Instant now, unsigned max_segments)
         if (snd_nxt_ >= snd_max_ && snd_nxt_ < end) {
             const auto avail = static_cast<std::uint32_t>(end - snd_nxt_);
             const std::uint32_t len = std::min({avail, std::uint32_t{snd_mss_}, room});
-            if (len == 0 || !sender_may_send(len, avail)) break;
+            if (len == 0 || !sender_may_send(len, avail))
+                break;
         }
         const std::uint32_t used = send_one(out, snd_nxt_, room, now);
-        if (used == 0) break;
+        if (used == 0)
+            break;
         if (limited && snd_nxt_ + used > snd_una_ + std::min(snd_wnd_, cwnd())) {
             stats_.limited_transmits++;
         }
         snd_nxt_ = snd_nxt_ + used;
         sent_any = true;
         ++segments;
-        if (fin_sent_ && snd_nxt_ == fin_seq_ + 1) break;
+        if (fin_sent_ && snd_nxt_ == fin_seq_ + 1)
+            break;
     }
     return sent_any;
 }
@@ -342,10 +369,12 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
             // Exactly one segment at SND.UNA, outside the window checks (room for one full
             // segment and a FIN riding on it).
             const std::uint32_t used = send_one(out, snd_una_, snd_mss_ + 1U, now);
-            if (snd_nxt_ < snd_una_ + used) snd_nxt_ = snd_una_ + used;
+            if (snd_nxt_ < snd_una_ + used)
+                snd_nxt_ = snd_una_ + used;
             restart_retransmit_timer(now);
             // RFC 6675 §5 step 4.3: that was the first NextSeg; HighRxt moves past it.
-            if (sack_ok_) high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + snd_mss_, snd_max_));
+            if (sack_ok_)
+                high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + snd_mss_, snd_max_));
             note_recovery_retransmission(snd_una_, used);
         }
     }
@@ -373,10 +402,10 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
     // Arm the persist timer when the peer's window is closed, something waits to be sent (new
     // data, our FIN, or what was in flight when the window shrank to zero -- snd_nxt_ pulled
     // back), and no retransmission timer covers data in flight.
-    const bool waiting =
-        data_end() > snd_nxt_ || (snd_shut_ && !fin_sent_) || snd_nxt_ != snd_max_;
+    const bool waiting = data_end() > snd_nxt_ || (snd_shut_ && !fin_sent_) || snd_nxt_ != snd_max_;
     if (snd_wnd_ == 0 && waiting && !armed(Timer::retransmit) && !armed(Timer::persist)) {
-        if (persist_backoff_ == Duration{0}) persist_backoff_ = rtt_.rto();
+        if (persist_backoff_ == Duration{0})
+            persist_backoff_ = rtt_.rto();
         arm(Timer::persist, now + persist_backoff_);
     }
 

@@ -45,7 +45,8 @@ public:
             // after slow start ends without one: then W_max is the current window, K = 0).
             epoch_ = now;
             cwnd_epoch_ = cwnd;
-            if (w_max_ < cwnd) w_max_ = cwnd;
+            if (w_max_ < cwnd)
+                w_max_ = cwnd;
             k_ = std::cbrt((w_max_ - cwnd_epoch_) / kC);
             w_est_ = cwnd;
         }
@@ -59,12 +60,9 @@ public:
         // bytes); above W_max the RFC lets α become 1 (§4.3, "once W_est reaches W_max").
         const double alpha = w_est_ >= w_max_ ? 1.0 : kAlpha;
         w_est_ += alpha * (acked / mss) / cwnd;
-        double next = cwnd;
-        if (w_est_ > target) {
-            next = w_est_;  // Reno-friendly region
-        } else {
-            next = cwnd + (target - cwnd) * (acked / mss) / cwnd;  // concave / convex regions
-        }
+        // The Reno-friendly region, else the concave / convex regions.
+        const double next =
+            w_est_ > target ? w_est_ : cwnd + (target - cwnd) * (acked / mss) / cwnd;
         cwnd_ = std::max(cwnd_, static_cast<std::uint32_t>(next * mss));
     }
 

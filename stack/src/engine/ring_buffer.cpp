@@ -169,7 +169,8 @@ void RingBuffer::resize(std::size_t capacity) {
         release();
     } else if (capacity < alloc_) {
         // Keep the first `capacity` bytes from head_ (readable, then parked), unrolled.
-        auto fresh = std::make_unique_for_overwrite<std::byte[]>(capacity);  // NOLINT(*-avoid-c-arrays)
+        auto fresh =
+            std::make_unique_for_overwrite<std::byte[]>(capacity);  // NOLINT(*-avoid-c-arrays)
         copy_from_ring({storage_.get(), alloc_}, head_, {fresh.get(), capacity});
         storage_ = std::move(fresh);
         alloc_ = capacity;

@@ -41,7 +41,9 @@ SipKey derive_key(const SipKey& secret, std::uint8_t label) {
 // RFC 1122 §4.2.3.10 (and RFC 9293 §3.9.2.1): a SYN from a broadcast or multicast address is
 // discarded, and we never answer such a source (nor 0.0.0.0) with a RST. 224/4 is multicast;
 // 240/4 is reserved and holds the limited broadcast 255.255.255.255.
-bool bad_address(Ipv4Addr a) { return a == 0 || (a >> 28) >= 0xe; }
+bool bad_address(Ipv4Addr a) {
+    return a == 0 || (a >> 28) >= 0xe;
+}
 
 bool is_pure_syn(const Segment& s) {
     return s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst);
@@ -82,8 +84,10 @@ Stack::Stack(const StackConfig& cfg, const SipKey& secret)
 
 TcpConfig Stack::tcp_config(BufferSizes sizes) const {
     TcpConfig t = cfg_.tcp;
-    if (sizes.send != 0) t.send_buffer = sizes.send;
-    if (sizes.recv != 0) t.recv_buffer = sizes.recv;
+    if (sizes.send != 0)
+        t.send_buffer = sizes.send;
+    if (sizes.recv != 0)
+        t.recv_buffer = sizes.recv;
     return t;
 }
 
@@ -103,7 +107,8 @@ void Stack::on_segment(const Segment& seg, Instant now) {
     // Level one: the exact 4-tuple (our address is implied).
     if (const auto it = tuples_.find(tuple_key(seg.dst_port, seg.src())); it != tuples_.end()) {
         const std::uint32_t idx = it->second;
-        if (try_reopen_time_wait(idx, seg, now)) return;
+        if (try_reopen_time_wait(idx, seg, now))
+            return;
         slots_[idx].conn->on_segment(seg, now);
         settle(idx, now);
         mark_dirty(idx);
@@ -198,11 +203,14 @@ bool Stack::try_reopen_time_wait(std::uint32_t idx, const Segment& seg, Instant 
     if (s.owner != Owner::orphan || c.state() != TcpState::time_wait || !is_pure_syn(seg)) {
         return false;
     }
-    if (!(seg.seq > c.rcv_nxt())) return false;
+    if (!(seg.seq > c.rcv_nxt()))
+        return false;
     const auto it = listener_by_port_.find(seg.dst_port);
-    if (it == listener_by_port_.end() || !listener_admits(listeners_[it->second])) return false;
+    if (it == listener_by_port_.end() || !listener_admits(listeners_[it->second]))
+        return false;
     const SeqNum iss = isn_.generate(c.local(), c.remote(), now);
-    if (!(iss > c.snd_nxt())) return false;
+    if (!(iss > c.snd_nxt()))
+        return false;
     c.abort();  // TIME-WAIT: "delete the TCB", no RST (RFC 9293 §3.10.5)
     while (c.poll_event()) {
     }
@@ -282,7 +290,8 @@ bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now)
     Connection& c = *s.conn;
     c.open_from_cookie(*syn, syn_window(tc.recv_buffer), now);
     c.on_segment(ack, now);  // SYN-RECEIVED -> ESTABLISHED, and any data or FIN on the ACK
-    if (!c.is_synchronized() && !c.is_closed()) c.abort();  // cannot happen: the ACK is ISS+1
+    if (!c.is_synchronized() && !c.is_closed())
+        c.abort();  // cannot happen: the ACK is ISS+1
     settle(*idx, now);
     mark_dirty(*idx);
     return true;
@@ -316,7 +325,8 @@ void Stack::on_timeout(Instant now) {
         const Deadline d = heap_.front();
         std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
         heap_.pop_back();
-        if (!entry_valid(d)) continue;
+        if (!entry_valid(d))
+            continue;
         Slot& s = slots_[d.index];
         s.deadline.reset();  // also invalidates duplicates of this entry
         armed_--;
@@ -334,7 +344,8 @@ void Stack::on_timeout(Instant now) {
                 c.abort();
             }
         }
-        if (const auto t = c.poll_timeout(); t && *t <= now) c.on_timeout(now);
+        if (const auto t = c.poll_timeout(); t && *t <= now)
+            c.on_timeout(now);
         settle(idx, now);
         mark_dirty(idx);
     }
@@ -344,7 +355,8 @@ void Stack::on_timeout(Instant now) {
 
 std::optional<Instant> Stack::poll_timeout() const {
     // prune_heap keeps the top valid after every change.
-    if (heap_.empty()) return std::nullopt;
+    if (heap_.empty())
+        return std::nullopt;
     return heap_.front().at;
 }
 
@@ -363,11 +375,13 @@ void Stack::poll_transmit(Instant now, SegmentSink& out) {
         for (const std::uint32_t idx : scratch_) {
             Slot& s = slots_[idx];
             s.dirty = false;
-            if (s.owner == Owner::free) continue;
+            if (s.owner == Owner::free)
+                continue;
             s.conn->poll_transmit(now, sink);
             settle(idx, now);
             // An orphan that reached CLOSED has sent its last segment (a RST, if any): free it.
-            if (s.owner == Owner::orphan && s.conn->is_closed() && !s.dirty) free_slot(idx);
+            if (s.owner == Owner::orphan && s.conn->is_closed() && !s.dirty)
+                free_slot(idx);
         }
         scratch_.clear();
     }
@@ -378,7 +392,8 @@ void Stack::poll_transmit(Instant now, SegmentSink& out) {
 }
 
 std::optional<StackEvent> Stack::poll_event() {
-    if (events_.empty()) return std::nullopt;
+    if (events_.empty())
+        return std::nullopt;
     const StackEvent e = events_.front();
     events_.pop_front();
     return e;
@@ -390,7 +405,8 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
                               BufferSizes sizes) {
     see(now);
     // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address must be rejected.
-    if (remote.port == 0 || bad_address(remote.addr)) return Errc::invalid_argument;
+    if (remote.port == 0 || bad_address(remote.addr))
+        return Errc::invalid_argument;
     if (stats_.connections_current >= cfg_.max_connections) {
         stats_.connect_limit_failures++;
         return Errc::no_buffers;
@@ -398,13 +414,15 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     std::uint16_t port = local_port;
     if (port == 0) {
         const auto p = pick_ephemeral(remote);
-        if (!p) return Errc::addr_not_available;
+        if (!p)
+            return Errc::addr_not_available;
         port = *p;
     } else if (port_use_[port] != 0) {
         return Errc::addr_in_use;
     }
     const auto idx = alloc_slot();
-    if (!idx) return Errc::no_buffers;
+    if (!idx)
+        return Errc::no_buffers;
     Slot& s = slots_[*idx];
     const Endpoint local{cfg_.addr, port};
     s.conn.emplace(tcp_config(sizes), local, remote, isn_.generate(local, remote, now));
@@ -420,7 +438,8 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
 Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes) {
     if (port == 0) {
         const auto p = pick_ephemeral(Endpoint{});
-        if (!p) return Errc::addr_not_available;
+        if (!p)
+            return Errc::addr_not_available;
         port = *p;
     } else if (port_use_[port] != 0) {
         return Errc::addr_in_use;
@@ -446,8 +465,10 @@ Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, Buffer
 
 Result<ConnId> Stack::accept(ListenerId lid) {
     Listener* l = listener_of(lid);
-    if (l == nullptr) return Errc::invalid_argument;
-    if (l->accept.empty()) return Errc::would_block;
+    if (l == nullptr)
+        return Errc::invalid_argument;
+    if (l->accept.empty())
+        return Errc::would_block;
     const std::uint32_t idx = l->accept.front();
     l->accept.pop_front();
     Slot& s = slots_[idx];
@@ -468,7 +489,8 @@ Result<ConnId> Stack::accept(ListenerId lid) {
 
 Connection* Stack::connection(ConnId id) {
     Slot* s = slot_of(id);
-    if (s == nullptr) return nullptr;
+    if (s == nullptr)
+        return nullptr;
     mark_dirty(id.index);
     return &*s->conn;
 }
@@ -480,9 +502,11 @@ const Connection* Stack::find(ConnId id) const {
 
 Errc Stack::release(ConnId id) {
     Slot* s = slot_of(id);
-    if (s == nullptr) return Errc::invalid_argument;
+    if (s == nullptr)
+        return Errc::invalid_argument;
     // Closing is what the app would have done; an already closed connection just goes.
-    if (!s->conn->is_closed()) s->conn->close();
+    if (!s->conn->is_closed())
+        s->conn->close();
     // Bound the orphans (README "Limits"): past max_orphans the background close becomes an
     // abort (RST where RFC 9293 §3.10.5 sends one), as Linux does with too many orphans.
     Connection& c = *s->conn;
@@ -499,7 +523,8 @@ Errc Stack::release(ConnId id) {
 
 Errc Stack::close_listener(ListenerId lid) {
     Listener* l = listener_of(lid);
-    if (l == nullptr) return Errc::invalid_argument;
+    if (l == nullptr)
+        return Errc::invalid_argument;
     const std::uint32_t li = lid.index;
     // Every connection the app never saw is reset (RFC 9293 §3.10.5 ABORT: RST in SYN-RECEIVED
     // and the synchronized states) and freed after its RST went out.
@@ -518,14 +543,16 @@ Errc Stack::close_listener(ListenerId lid) {
     lr.port = 0;
     lr.syn.clear();
     lr.accept.clear();
-    if (++lr.generation == 0) lr.generation = 1;
+    if (++lr.generation == 0)
+        lr.generation = 1;
     free_listeners_.push_back(li);
     return Errc::ok;
 }
 
 Errc Stack::set_listener_buffers(ListenerId lid, BufferSizes sizes) {
     Listener* l = listener_of(lid);
-    if (l == nullptr) return Errc::invalid_argument;
+    if (l == nullptr)
+        return Errc::invalid_argument;
     l->sizes = sizes;
     return Errc::ok;
 }
@@ -558,27 +585,33 @@ const Connection* Stack::lookup(std::uint16_t local_port, Endpoint remote) const
 }
 
 Stack::Slot* Stack::slot_of(ConnId id) {
-    if (id.index >= slots_.size()) return nullptr;
+    if (id.index >= slots_.size())
+        return nullptr;
     Slot& s = slots_[id.index];
-    if (s.generation != id.generation || s.owner != Owner::app) return nullptr;
+    if (s.generation != id.generation || s.owner != Owner::app)
+        return nullptr;
     return &s;
 }
 
 const Stack::Slot* Stack::slot_of(ConnId id) const {
-    if (id.index >= slots_.size()) return nullptr;
+    if (id.index >= slots_.size())
+        return nullptr;
     const Slot& s = slots_[id.index];
-    if (s.generation != id.generation || s.owner != Owner::app) return nullptr;
+    if (s.generation != id.generation || s.owner != Owner::app)
+        return nullptr;
     return &s;
 }
 
 Stack::Listener* Stack::listener_of(ListenerId id) {
-    if (id.index >= listeners_.size()) return nullptr;
+    if (id.index >= listeners_.size())
+        return nullptr;
     Listener& l = listeners_[id.index];
     return l.active && l.generation == id.generation ? &l : nullptr;
 }
 
 const Stack::Listener* Stack::listener_of(ListenerId id) const {
-    if (id.index >= listeners_.size()) return nullptr;
+    if (id.index >= listeners_.size())
+        return nullptr;
     const Listener& l = listeners_[id.index];
     return l.active && l.generation == id.generation ? &l : nullptr;
 }
@@ -591,7 +624,8 @@ const Stack::Listener* Stack::listener_of(ListenerId id) const {
 std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
     const std::uint32_t first = cfg_.ephemeral_first;
     const std::uint32_t last = cfg_.ephemeral_last;
-    if (first == 0 || first > last) return std::nullopt;
+    if (first == 0 || first > last)
+        return std::nullopt;
     const std::uint32_t num = last - first + 1;
     std::array<std::byte, 10> id{};
     store_be32(id.data(), cfg_.addr);
@@ -601,7 +635,8 @@ std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
     for (std::uint32_t tried = 0; tried < num; ++tried) {
         const auto port = static_cast<std::uint16_t>(first + (offset + ephemeral_counter_) % num);
         ephemeral_counter_++;
-        if (port_use_[port] == 0) return port;
+        if (port_use_[port] == 0)
+            return port;
     }
     return std::nullopt;
 }
@@ -609,7 +644,8 @@ std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
 // ---- slot life -------------------------------------------------------------------------------
 
 std::optional<std::uint32_t> Stack::alloc_slot() {
-    if (stats_.connections_current >= cfg_.max_connections) return std::nullopt;
+    if (stats_.connections_current >= cfg_.max_connections)
+        return std::nullopt;
     std::uint32_t idx = 0;
     if (!free_slots_.empty()) {
         idx = free_slots_.front();
@@ -626,26 +662,34 @@ std::optional<std::uint32_t> Stack::alloc_slot() {
 ConnStats Stack::connection_totals() const {
     ConnStats t = retired_conn_stats_;
     for (const Slot& s : slots_)
-        if (s.conn) t += s.conn->stats();
+        if (s.conn)
+            t += s.conn->stats();
     return t;
 }
 
 void Stack::free_slot(std::uint32_t idx) {
     Slot& s = slots_[idx];
-    if (s.conn) retired_conn_stats_ += s.conn->stats();
+    if (s.conn)
+        retired_conn_stats_ += s.conn->stats();
     unregister_tuple(idx);
-    if (s.owner == Owner::listener) detach_from_listener(idx);
-    if (s.owner == Owner::orphan) stats_.orphans--;
-    if (s.time_wait) stats_.time_wait--;
-    if (s.owner == Owner::orphan && s.time_wait) time_wait_orphans_--;
-    if (s.deadline) armed_--;
+    if (s.owner == Owner::listener)
+        detach_from_listener(idx);
+    if (s.owner == Owner::orphan)
+        stats_.orphans--;
+    if (s.time_wait)
+        stats_.time_wait--;
+    if (s.owner == Owner::orphan && s.time_wait)
+        time_wait_orphans_--;
+    if (s.deadline)
+        armed_--;
     s.conn.reset();
     s.owner = Owner::free;
     s.queued = false;
     s.time_wait = false;
     s.deadline.reset();
     s.orphan_deadline.reset();
-    if (++s.generation == 0) s.generation = 1;  // never 0: ConnId{} stays invalid
+    if (++s.generation == 0)
+        s.generation = 1;  // never 0: ConnId{} stays invalid
     // s.dirty is left as is: the index may still sit in dirty_, and a reused slot then is
     // already marked.
     free_slots_.push_back(idx);
@@ -663,10 +707,12 @@ void Stack::register_tuple(std::uint32_t idx) {
 
 void Stack::unregister_tuple(std::uint32_t idx) {
     Slot& s = slots_[idx];
-    if (!s.registered) return;
+    if (!s.registered)
+        return;
     const Connection& c = *s.conn;
     const auto it = tuples_.find(tuple_key(c.local().port, c.remote()));
-    if (it != tuples_.end() && it->second == idx) tuples_.erase(it);
+    if (it != tuples_.end() && it->second == idx)
+        tuples_.erase(it);
     port_use_[c.local().port]--;
     s.registered = false;
 }
@@ -676,7 +722,8 @@ void Stack::detach_from_listener(std::uint32_t idx) {
     Listener& l = listeners_[s.listener];
     if (s.queued) {
         const auto it = std::find(l.accept.begin(), l.accept.end(), idx);
-        if (it != l.accept.end()) l.accept.erase(it);
+        if (it != l.accept.end())
+            l.accept.erase(it);
     } else {
         // Swap-remove from the SYN queue, keeping the moved member's position right.
         const std::uint32_t pos = s.syn_pos;
@@ -690,17 +737,20 @@ void Stack::detach_from_listener(std::uint32_t idx) {
 
 void Stack::make_orphan(std::uint32_t idx) {
     Slot& s = slots_[idx];
-    if (s.owner == Owner::listener) detach_from_listener(idx);
+    if (s.owner == Owner::listener)
+        detach_from_listener(idx);
     if (s.owner != Owner::orphan) {
         stats_.orphans++;
-        if (s.time_wait) time_wait_orphans_++;
+        if (s.time_wait)
+            time_wait_orphans_++;
     }
     s.owner = Owner::orphan;
 }
 
 void Stack::mark_dirty(std::uint32_t idx) {
     Slot& s = slots_[idx];
-    if (s.dirty) return;
+    if (s.dirty)
+        return;
     s.dirty = true;
     dirty_.push_back(idx);
 }
@@ -760,14 +810,17 @@ void Stack::settle(std::uint32_t idx, Instant now) {
                     detach_from_listener(idx);
                     s.queued = true;
                     l.accept.push_back(idx);
-                    events_.push_back({StackEventKind::accept_ready, {},
-                                       ListenerId{s.listener, l.generation}, {}});
+                    events_.push_back({StackEventKind::accept_ready,
+                                       {},
+                                       ListenerId{s.listener, l.generation},
+                                       {}});
                 }
             }
             break;
         case Owner::orphan:
             if (c.state() == TcpState::fin_wait_2) {
-                if (!s.orphan_deadline) s.orphan_deadline = now + cfg_.orphan_fin_wait_2_timeout;
+                if (!s.orphan_deadline)
+                    s.orphan_deadline = now + cfg_.orphan_fin_wait_2_timeout;
             } else {
                 s.orphan_deadline.reset();
             }
@@ -775,7 +828,8 @@ void Stack::settle(std::uint32_t idx, Instant now) {
         case Owner::app:
         case Owner::free: break;
     }
-    if (c.is_closed()) unregister_tuple(idx);
+    if (c.is_closed())
+        unregister_tuple(idx);
     update_deadline(idx);
 }
 
@@ -789,11 +843,13 @@ bool Stack::recycle_oldest_time_wait(Instant now) {
         const TimeWaitEntry e = time_wait_fifo_.front();
         time_wait_fifo_.pop_front();
         Slot& v = slots_[e.index];
-        if (v.generation != e.generation || !v.time_wait || !v.conn) continue;
+        if (v.generation != e.generation || !v.time_wait || !v.conn)
+            continue;
         stats_.time_wait_recycled++;
         v.conn->abort();
         settle(e.index, now);
-        if (v.owner == Owner::orphan) free_slot(e.index);
+        if (v.owner == Owner::orphan)
+            free_slot(e.index);
         return true;
     }
     return false;
@@ -806,11 +862,15 @@ void Stack::update_deadline(std::uint32_t idx) {
     std::optional<Instant> d;
     if (s.conn && !s.conn->is_closed()) {
         d = s.conn->poll_timeout();
-        if (s.orphan_deadline && (!d || *s.orphan_deadline < *d)) d = s.orphan_deadline;
+        if (s.orphan_deadline && (!d || *s.orphan_deadline < *d))
+            d = s.orphan_deadline;
     }
-    if (d == s.deadline) return;
-    if (s.deadline && !d) armed_--;
-    if (!s.deadline && d) armed_++;
+    if (d == s.deadline)
+        return;
+    if (s.deadline && !d)
+        armed_--;
+    if (!s.deadline && d)
+        armed_++;
     s.deadline = d;
     if (d) {
         heap_.push_back(Deadline{*d, idx, s.generation});
@@ -820,7 +880,8 @@ void Stack::update_deadline(std::uint32_t idx) {
 }
 
 bool Stack::entry_valid(const Deadline& d) const {
-    if (d.index >= slots_.size()) return false;
+    if (d.index >= slots_.size())
+        return false;
     const Slot& s = slots_[d.index];
     return s.generation == d.generation && s.deadline && *s.deadline == d.at;
 }

@@ -52,7 +52,8 @@ std::uint32_t SynCookies::offset(std::uint16_t local_port, Endpoint remote) cons
 std::uint32_t SynCookies::mss_index(std::optional<std::uint16_t> peer_mss) {
     const std::uint16_t mss = peer_mss.value_or(kDefaultMss);
     for (std::uint32_t i = kMss.size(); i-- > 0;) {
-        if (kMss[i] <= mss) return i;
+        if (kMss[i] <= mss)
+            return i;
     }
     return 0;
 }
@@ -70,14 +71,15 @@ std::uint32_t SynCookies::cookie_tsval(SeqNum iss, std::uint32_t bits, Instant n
     // into the future.
     const std::uint32_t clock = tsval_clock(iss, now);
     std::uint32_t ts = (clock & ~kTsOptMask) | bits;
-    if (static_cast<std::int32_t>(ts - clock) > 0) ts -= kTsOptMask + 1;
+    if (static_cast<std::int32_t>(ts - clock) > 0)
+        ts -= kTsOptMask + 1;
     return ts;
 }
 
 // <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK>, with what Connection::send_syn would put on it
 // except the options the cookie cannot remember.
-Segment SynCookies::make_syn_ack(std::uint16_t local_port, const Segment& syn,
-                                 const TcpConfig& cfg, Instant now) const {
+Segment SynCookies::make_syn_ack(std::uint16_t local_port, const Segment& syn, const TcpConfig& cfg,
+                                 Instant now) const {
     const std::uint32_t index = mss_index(syn.options.mss);
     const SeqNum iss = cookie(local_port, syn.src(), syn.seq, index, now);
 
@@ -90,15 +92,18 @@ Segment SynCookies::make_syn_ack(std::uint16_t local_port, const Segment& syn,
     // Window scale, SACK-permitted and the disconnect offer ride on the TSval: without
     // timestamps the cookie offers none of them.
     SynOptionSet set = syn_agreement(cfg, syn.options);
-    if (!set.timestamps) set = SynOptionSet{};
+    if (!set.timestamps)
+        set = SynOptionSet{};
     Timestamps ts{};
     if (set.timestamps) {
         std::uint32_t bits = kTsNoWscale;
         if (set.window_scaling) {
             bits = std::min<std::uint32_t>(*syn.options.window_scale, kMaxWindowShift);
         }
-        if (set.sack) bits |= kTsSack;
-        if (set.disconnect) bits |= kTsDisc;
+        if (set.sack)
+            bits |= kTsSack;
+        if (set.disconnect)
+            bits |= kTsDisc;
         ts = Timestamps{cookie_tsval(iss, bits, now), syn.options.timestamps->tsval};
     }
     r.options = syn_options(set, cfg.mss, window_shift_for(cfg.recv_buffer), ts);
@@ -135,11 +140,14 @@ std::optional<Segment> SynCookies::check_ack(std::uint16_t local_port, const Seg
                         (ws == kTsNoWscale || (ws <= kMaxWindowShift && cfg.window_scaling)) &&
                         ((tsecr & kTsSack) == 0 || cfg.sack) &&
                         ((tsecr & kTsDisc) == 0 || cfg.disconnect_data);
-        if (!ok) return std::nullopt;
+        if (!ok)
+            return std::nullopt;
         syn.options.timestamps = Timestamps{ack.options.timestamps->tsval, 0};
-        if (ws != kTsNoWscale) syn.options.window_scale = static_cast<std::uint8_t>(ws);
+        if (ws != kTsNoWscale)
+            syn.options.window_scale = static_cast<std::uint8_t>(ws);
         syn.options.sack_permitted = (tsecr & kTsSack) != 0;
-        if ((tsecr & kTsDisc) != 0) syn.options.disconnect = DisconnectData{};
+        if ((tsecr & kTsDisc) != 0)
+            syn.options.disconnect = DisconnectData{};
     }
     return syn;
 }
