@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "host_options.hpp"
+#include "ustack/byte_order.hpp"
 
 namespace {
 
@@ -219,7 +220,7 @@ std::string addr_str(const SOCKADDR_IN& sin) {
     const auto* a = reinterpret_cast<const unsigned char*>(&sin.sin_addr.s_addr);
     const auto* p = reinterpret_cast<const unsigned char*>(&sin.sin_port);
     return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
-           std::to_string(a[3]) + ":" + std::to_string((p[0] << 8) | p[1]);
+           std::to_string(a[3]) + ":" + std::to_string(ustack::load_be16(p));
 }
 
 // RFC 9293 §3.3.2 names, indexed by TCPSTATE.

@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 
+#include "ustack/byte_order.hpp"
 #include "ustack/host.hpp"
 #include "ustack/host_core.hpp"
 #include "ustack/pcap_writer.hpp"
@@ -47,10 +48,7 @@ int reject(LPINT lpErrno, const std::string& why) {
 // IN_ADDR holds the address in network byte order: its first byte in memory is the most
 // significant. Read it that way, independent of the machine's byte order.
 ustack::Ipv4Addr host_order(IN_ADDR a) {
-    std::array<std::uint8_t, 4> b{};
-    std::memcpy(b.data(), &a.s_addr, b.size());
-    return (ustack::Ipv4Addr{b[0]} << 24) | (ustack::Ipv4Addr{b[1]} << 16) |
-           (ustack::Ipv4Addr{b[2]} << 8) | ustack::Ipv4Addr{b[3]};
+    return ustack::load_be32(reinterpret_cast<const std::uint8_t*>(&a.s_addr));
 }
 
 // A unicast address a host can own: not 0/8 ("this network", RFC 1122 §3.2.1.3), loopback

@@ -10,6 +10,7 @@
 #include "host.hpp"
 #include "socket.hpp"
 #include "socket_table.hpp"
+#include "ustack/byte_order.hpp"
 #include "wsa_errors.hpp"
 
 using namespace ustack;
@@ -26,10 +27,8 @@ bool parse_sockaddr(const SOCKADDR* name, int namelen, Endpoint& out) {
     if (sin.sin_family != AF_INET) {
         return false;
     }
-    const auto* a = reinterpret_cast<const std::uint8_t*>(&sin.sin_addr.s_addr);
-    const auto* p = reinterpret_cast<const std::uint8_t*>(&sin.sin_port);
-    out.addr = ipv4(a[0], a[1], a[2], a[3]);
-    out.port = static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+    out.addr = load_be32(reinterpret_cast<const std::uint8_t*>(&sin.sin_addr.s_addr));
+    out.port = load_be16(reinterpret_cast<const std::uint8_t*>(&sin.sin_port));
     return true;
 }
 
@@ -39,14 +38,8 @@ int write_sockaddr(Endpoint e, SOCKADDR* name, LPINT namelen) {
     }
     SOCKADDR_IN sin{};
     sin.sin_family = AF_INET;
-    auto* a = reinterpret_cast<std::uint8_t*>(&sin.sin_addr.s_addr);
-    a[0] = static_cast<std::uint8_t>(e.addr >> 24);
-    a[1] = static_cast<std::uint8_t>(e.addr >> 16);
-    a[2] = static_cast<std::uint8_t>(e.addr >> 8);
-    a[3] = static_cast<std::uint8_t>(e.addr);
-    auto* p = reinterpret_cast<std::uint8_t*>(&sin.sin_port);
-    p[0] = static_cast<std::uint8_t>(e.port >> 8);
-    p[1] = static_cast<std::uint8_t>(e.port);
+    store_be32(reinterpret_cast<std::uint8_t*>(&sin.sin_addr.s_addr), e.addr);
+    store_be16(reinterpret_cast<std::uint8_t*>(&sin.sin_port), e.port);
     std::memcpy(name, &sin, sizeof sin);
     *namelen = static_cast<int>(sizeof sin);
     return 0;
