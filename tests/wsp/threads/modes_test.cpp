@@ -20,9 +20,9 @@ TEST_SUITE("wsp") {
         DWORD n = 0;
         CHECK(recv_bytes(c, buf, sizeof buf, &n) == WSAEWOULDBLOCK);  // not yet connected
         Events ev(c, FD_CONNECT);
-        CHECK_FALSE(ev.wait(FD_CONNECT, kQuiet));
+        CHECK_FALSE(wait_event(ev, FD_CONNECT, kQuiet));
         h.set_loss(0.0);  // the SYN retransmission gets through
-        REQUIRE(ev.wait(FD_CONNECT));
+        REQUIRE(wait_event(ev, FD_CONNECT));
         CHECK(ev.error(FD_CONNECT_BIT) == 0);
         CHECK(connect_to(c, kAddrB, 5000) == WSAEISCONN);
         // Blocking connect: WSAEISCONN too.

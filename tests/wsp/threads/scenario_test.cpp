@@ -237,7 +237,7 @@ TEST_SUITE("wsp") {
             const std::string t = bytes64(total);
             REQUIRE(send_disconnect(c, t.data(), t.size()) == 0);
             // 2: server gets FD_CLOSE (error 0), and WSPRecv returns zero.
-            REQUIRE(sev.wait(FD_CLOSE));
+            REQUIRE(wait_event(sev, FD_CLOSE));
             CHECK(sev.error(FD_CLOSE_BIT) == 0);
             CHECK((sev.seen() & FD_READ) == 0);  // no FD_READ for the FIN (checklist 44)
             char b[16];
@@ -255,7 +255,7 @@ TEST_SUITE("wsp") {
             // 5': server WSPCloseSocket at once.
             REQUIRE(close_socket(sv) == 0);
             // 6: client receives FD_CLOSE (error 0).
-            REQUIRE(cev.wait(FD_CLOSE));
+            REQUIRE(wait_event(cev, FD_CLOSE));
             CHECK(cev.error(FD_CLOSE_BIT) == 0);
             // 7: client WSPRecvDisconnect receives the grand total.
             REQUIRE(recv_disconnect(c, &disc) == 0);
@@ -284,7 +284,7 @@ TEST_SUITE("wsp") {
             REQUIRE(send_disconnect(c, t.data(), t.size()) == 0);
             {
                 Events sev(sv, FD_CLOSE);
-                REQUIRE(sev.wait(FD_CLOSE));
+                REQUIRE(wait_event(sev, FD_CLOSE));
                 CHECK(sev.error(FD_CLOSE_BIT) == 0);
             }
             std::string disc;
@@ -297,7 +297,7 @@ TEST_SUITE("wsp") {
             // Only now does the client even register for events: FD_CLOSE (already true) is
             // recorded at once or when the retransmitted FIN gets through (checklist 49).
             Events cev(c, FD_CLOSE);
-            REQUIRE(cev.wait(FD_CLOSE));
+            REQUIRE(wait_event(cev, FD_CLOSE));
             CHECK(cev.error(FD_CLOSE_BIT) == 0);
             REQUIRE(recv_disconnect(c, &disc) == 0);
             REQUIRE(disc.size() == 8);

@@ -22,7 +22,7 @@ TEST_SUITE("wsp") {
             DWORD n = 0;
             const int e = recv_bytes(p.server, buf, sizeof buf, &n);
             if (e == WSAEWOULDBLOCK) {
-                REQUIRE(sev.wait(FD_READ | FD_CLOSE));
+                REQUIRE(wait_event(sev, FD_READ | FD_CLOSE));
                 sev.take(FD_READ);
                 continue;
             }
@@ -31,7 +31,7 @@ TEST_SUITE("wsp") {
             got.append(buf, n);
         }
         CHECK(got == data);
-        REQUIRE(sev.wait(FD_CLOSE));  // FD_CLOSE once everything was read (43, 44)
+        REQUIRE(wait_event(sev, FD_CLOSE));  // FD_CLOSE once everything was read (43, 44)
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
         // Half-close (9): the server still sends, the client (FIN-WAIT-2) receives it.
         REQUIRE(set_nonblocking(p.server, false) == WSAEINVAL);  // EventSelect in force (50)
@@ -132,7 +132,7 @@ TEST_SUITE("wsp") {
             Pair p = fresh_pair();
             REQUIRE(send_disconnect(p.server, "bye", 3) == 0);
             Events ev(p.client, FD_CLOSE);
-            REQUIRE(ev.wait(FD_CLOSE));
+            REQUIRE(wait_event(ev, FD_CLOSE));
             std::string d;
             REQUIRE(recv_disconnect(p.client, &d) == 0);
             CHECK(d == "bye");
@@ -146,16 +146,16 @@ TEST_SUITE("wsp") {
         Events cev(p.client, FD_CLOSE);
         Events sev(p.server, FD_READ | FD_CLOSE);
         REQUIRE(send_str(p.client, "unread") == 0);
-        REQUIRE(sev.wait(FD_READ));
+        REQUIRE(wait_event(sev, FD_READ));
         REQUIRE(shutdown_socket(p.server, SD_RECEIVE) == 0);
-        REQUIRE(cev.wait(FD_CLOSE));
+        REQUIRE(wait_event(cev, FD_CLOSE));
         CHECK(cev.error(FD_CLOSE_BIT) == WSAECONNRESET);  // 41: FD_CLOSE with WSAECONNRESET on RST
         char buf[8];
         DWORD n = 0;
         CHECK(recv_bytes(p.client, buf, sizeof buf, &n) == WSAECONNRESET);  // 27
         CHECK(send_str(p.client, "x") == WSAECONNRESET);
         // Our side reset the connection: "terminated due to ... other failure" (42).
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == WSAECONNABORTED);
     }
 
@@ -164,9 +164,9 @@ TEST_SUITE("wsp") {
         Pair p = connect_pair(h);
         Events cev(p.client, FD_CLOSE);
         REQUIRE(shutdown_socket(p.server, SD_RECEIVE) == 0);
-        CHECK_FALSE(cev.wait(FD_CLOSE, kQuiet));  // nothing happens until data arrives
+        CHECK_FALSE(wait_event(cev, FD_CLOSE, kQuiet));  // nothing happens until data arrives
         REQUIRE(send_str(p.client, "too late") == 0);
-        REQUIRE(cev.wait(FD_CLOSE));
+        REQUIRE(wait_event(cev, FD_CLOSE));
         CHECK(cev.error(FD_CLOSE_BIT) == WSAECONNRESET);
         CHECK(send_str(p.client, "x") == WSAECONNRESET);
     }
@@ -179,12 +179,12 @@ TEST_SUITE("wsp") {
         int err = 0;
         REQUIRE(WSPSendDisconnect(p.client, nullptr, &err) == 0);
         CHECK(send_str(p.client, "x") == WSAESHUTDOWN);
-        REQUIRE(sev.wait(FD_READ));  // FD_CLOSE waits until the data is read (44)
+        REQUIRE(wait_event(sev, FD_READ));  // FD_CLOSE waits until the data is read (44)
         char buf[16];
         DWORD n = 0;
         REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
         CHECK(std::string(buf, n) == "data");
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
         // A FIN without the option: RecvDisconnect succeeds with len 0 (21).
         char dbuf[8];
@@ -196,7 +196,7 @@ TEST_SUITE("wsp") {
         Events qev(q.server, FD_CLOSE);
         WSABUF empty{0, nullptr};
         REQUIRE(WSPSendDisconnect(q.client, &empty, &err) == 0);
-        REQUIRE(qev.wait(FD_CLOSE));
+        REQUIRE(wait_event(qev, FD_CLOSE));
         WSABUF wb2{sizeof dbuf, dbuf};
         REQUIRE(WSPRecvDisconnect(q.server, &wb2, &err) == 0);
         CHECK(wb2.len == 0);
@@ -258,12 +258,12 @@ TEST_SUITE("wsp") {
         const std::string max = pattern(static_cast<std::size_t>(limit), 2);
         REQUIRE(send_disconnect(p.client, max.data(), max.size()) == 0);  // 14
         Events sev(p.server, FD_READ | FD_CLOSE);
-        REQUIRE(sev.wait(FD_READ));
+        REQUIRE(wait_event(sev, FD_READ));
         char buf[4];
         DWORD n = 0;
         REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
         CHECK(n == 1);
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         std::string d;
         REQUIRE(recv_disconnect(p.server, &d) == 0);
         CHECK(d == max);
@@ -275,7 +275,7 @@ TEST_SUITE("wsp") {
         const std::string data = "0123456789abcdef";
         REQUIRE(send_disconnect(p.client, data.data(), data.size()) == 0);
         Events sev(p.server, FD_CLOSE);
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
         char small[8];
         WSABUF wb{sizeof small, small};
@@ -317,7 +317,7 @@ TEST_SUITE("wsp") {
         CHECK(std::string(buf, n) == "hi");
         Events cev(p.client, FD_CLOSE);
         REQUIRE(send_str(p.client, "late") == 0);
-        REQUIRE(cev.wait(FD_CLOSE));
+        REQUIRE(wait_event(cev, FD_CLOSE));
         CHECK(cev.error(FD_CLOSE_BIT) == WSAECONNRESET);
     }
 
@@ -368,10 +368,10 @@ TEST_SUITE("wsp") {
         Events sev(p.server, FD_READ | FD_CLOSE);
         const std::string data = pattern(3000);
         REQUIRE(send_str(p.client, data) == 0);
-        REQUIRE(sev.wait(FD_READ));
+        REQUIRE(wait_event(sev, FD_READ));
         REQUIRE(set_linger(p.client, 1, 0) == 0);
         REQUIRE(close_socket(p.client) == 0);
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == WSAECONNRESET);
         std::string got;
         char buf[512];

@@ -53,7 +53,7 @@ TEST_SUITE("wsp") {
         REQUIRE(send_str(p.client, pattern(1000)) == 0);
         REQUIRE(set_linger(p.client, 1, 0) == 0);
         REQUIRE(close_socket(p.client) == 0);
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == WSAECONNRESET);
         char buf[2000];
         DWORD n = 0;
@@ -91,7 +91,7 @@ TEST_SUITE("wsp") {
         REQUIRE(set_nonblocking(p.client, false) == 0);
         REQUIRE(set_linger(p.client, 1, 1) == 0);
         CHECK(close_socket(p.client) == 0);  // "won't return an error code" [S14]
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == WSAECONNRESET);
         CHECK(host_stat(h.a, "time_wait") == 0);
         int err = 0;
@@ -121,7 +121,7 @@ TEST_SUITE("wsp") {
             DWORD n = 0;
             const int e = recv_bytes(p.server, buf, sizeof buf, &n);
             if (e == WSAEWOULDBLOCK) {
-                REQUIRE(sev.wait(FD_READ | FD_CLOSE));
+                REQUIRE(wait_event(sev, FD_READ | FD_CLOSE));
                 sev.take(FD_READ);
                 continue;
             }
@@ -130,7 +130,7 @@ TEST_SUITE("wsp") {
             got.append(buf, n);
         }
         CHECK(got == want);
-        CHECK_FALSE(sev.wait(FD_CLOSE, kQuiet));
+        CHECK_FALSE(wait_event(sev, FD_CLOSE, kQuiet));
         DWORD n = 0;
         CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == WSAEWOULDBLOCK);  // not 0: no FIN
         // A remedy: SO_DONTLINGER (graceful close in the background).
@@ -139,7 +139,7 @@ TEST_SUITE("wsp") {
         REQUIRE(WSPSetSockOpt(p.client, SOL_SOCKET, SO_DONTLINGER,
                               reinterpret_cast<const char*>(&dont), sizeof dont, &err) == 0);
         CHECK(close_socket(p.client) == 0);
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
     }
 
@@ -284,9 +284,9 @@ TEST_SUITE("wsp") {
         Events cev(p.client, FD_CLOSE);
         Events sev(p.server, FD_READ);
         REQUIRE(send_str(p.client, "never read") == 0);
-        REQUIRE(sev.wait(FD_READ));
+        REQUIRE(wait_event(sev, FD_READ));
         REQUIRE(close_socket(p.server) == 0);
-        REQUIRE(cev.wait(FD_CLOSE));
+        REQUIRE(wait_event(cev, FD_CLOSE));
         CHECK(cev.error(FD_CLOSE_BIT) == WSAECONNRESET);
         char buf[8];
         DWORD n = 0;

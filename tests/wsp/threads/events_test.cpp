@@ -13,11 +13,11 @@ TEST_SUITE("wsp") {
         Events cev(p.client, FD_CLOSE);
         Events sev(p.server, FD_CLOSE);
         REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
-        REQUIRE(sev.wait(FD_CLOSE));  // server: CLOSE-WAIT
+        REQUIRE(wait_event(sev, FD_CLOSE));  // server: CLOSE-WAIT
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
-        CHECK_FALSE(cev.wait(FD_CLOSE, kQuiet));  // client: FIN-WAIT-2, no FD_CLOSE yet
+        CHECK_FALSE(wait_event(cev, FD_CLOSE, kQuiet));  // client: FIN-WAIT-2, no FD_CLOSE yet
         REQUIRE(shutdown_socket(p.server, SD_SEND) == 0);
-        REQUIRE(cev.wait(FD_CLOSE));  // client: TIME-WAIT
+        REQUIRE(wait_event(cev, FD_CLOSE));  // client: TIME-WAIT
         CHECK(cev.error(FD_CLOSE_BIT) == 0);
         // One-shot (45): reading end of stream and the connection closing do not repeat it.
         char buf[4];
@@ -37,9 +37,9 @@ TEST_SUITE("wsp") {
         Events sev(p.server, FD_READ | FD_CLOSE);
         REQUIRE(send_str(p.client, "0123456789") == 0);
         REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
-        REQUIRE(sev.wait(FD_READ));
+        REQUIRE(wait_event(sev, FD_READ));
         // The FIN has arrived once the client's FIN is acked; let it, then check no FD_CLOSE.
-        CHECK_FALSE(sev.wait(FD_CLOSE, kQuiet));
+        CHECK_FALSE(wait_event(sev, FD_CLOSE, kQuiet));
         sev.take(FD_READ);
         char buf[4];
         DWORD n = 0;
@@ -50,7 +50,7 @@ TEST_SUITE("wsp") {
         char rest[16];
         REQUIRE(recv_bytes(p.server, rest, sizeof rest, &n) == 0);
         CHECK(n == 6);
-        REQUIRE(sev.wait(FD_CLOSE));
+        REQUIRE(wait_event(sev, FD_CLOSE));
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
         sev.take(FD_CLOSE);
         sev.poll();
@@ -62,7 +62,7 @@ TEST_SUITE("wsp") {
         Pair p = connect_pair(h);
         Events sev(p.server, FD_READ);
         REQUIRE(send_str(p.client, pattern(100)) == 0);
-        REQUIRE(sev.wait(FD_READ));
+        REQUIRE(wait_event(sev, FD_READ));
         sev.take(FD_READ);
         CHECK(sev.count(FD_READ_BIT) == 1);
         // More data arriving without a WSPRecv does not record FD_READ again.
@@ -83,7 +83,7 @@ TEST_SUITE("wsp") {
         CHECK(recv_bytes(p.server, buf, 64, &n) == WSAEWOULDBLOCK);
         sev.take(FD_READ);
         REQUIRE(send_str(p.client, "x") == 0);
-        REQUIRE(sev.wait(FD_READ));
+        REQUIRE(wait_event(sev, FD_READ));
         CHECK(sev.error(FD_READ_BIT) == 0);
     }
 
@@ -96,8 +96,8 @@ TEST_SUITE("wsp") {
         const SOCKET c = new_socket(h.a);
         Events cev(c, FD_CONNECT | FD_WRITE);
         CHECK(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
-        REQUIRE(cev.wait(FD_CONNECT));
-        REQUIRE(cev.wait(FD_WRITE));  // on connection
+        REQUIRE(wait_event(cev, FD_CONNECT));
+        REQUIRE(wait_event(cev, FD_WRITE));  // on connection
         CHECK(cev.error(FD_WRITE_BIT) == 0);
         cev.take(FD_WRITE);
         int err = 0;
@@ -156,7 +156,7 @@ TEST_SUITE("wsp") {
         // The second connection may still be completing on the server side; once queued it is
         // recorded because WSPAccept re-armed FD_ACCEPT (48).
         lev.take(FD_ACCEPT);
-        REQUIRE(lev.wait(FD_ACCEPT));
+        REQUIRE(wait_event(lev, FD_ACCEPT));
         const SOCKET s2 = WSPAccept(listener, nullptr, nullptr, &err);
         REQUIRE(s2 != INVALID_SOCKET);
         CHECK((lev.poll() & FD_ACCEPT) == 0);
@@ -166,7 +166,7 @@ TEST_SUITE("wsp") {
         lev.take(FD_ACCEPT);
         const SOCKET c3 = new_socket(h.a);
         REQUIRE(connect_to(c3, kAddrB, 5000) == 0);
-        REQUIRE(lev.wait(FD_ACCEPT));
+        REQUIRE(wait_event(lev, FD_ACCEPT));
         // Accepted sockets inherit the registration (54): same event object, same mask, and
         // non-blocking.
         char buf[8];
@@ -273,12 +273,12 @@ TEST_SUITE("wsp") {
         const SOCKET c = new_socket(h.a);
         Events cev(c, FD_CONNECT | FD_CLOSE);
         CHECK(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
-        REQUIRE(cev.wait(FD_CONNECT));
+        REQUIRE(wait_event(cev, FD_CONNECT));
         CHECK(cev.error(FD_CONNECT_BIT) == 0);
         const SOCKET r = new_socket(h.a);
         Events rev(r, FD_CONNECT | FD_CLOSE | FD_WRITE);
         CHECK(connect_to(r, kAddrB, 5999) == WSAEWOULDBLOCK);
-        REQUIRE(rev.wait(FD_CONNECT));
+        REQUIRE(wait_event(rev, FD_CONNECT));
         CHECK(rev.error(FD_CONNECT_BIT) == WSAECONNREFUSED);
         CHECK((rev.seen() & (FD_CLOSE | FD_WRITE)) == 0);  // a failed connect is not a close
         int so_error = -1;
@@ -287,7 +287,7 @@ TEST_SUITE("wsp") {
         // After a refused connect the socket may connect again (SPI WSPConnect).
         CHECK(connect_to(r, kAddrB, 5000) == WSAEWOULDBLOCK);
         rev.take(FD_CONNECT);
-        REQUIRE(rev.wait(FD_CONNECT));
+        REQUIRE(wait_event(rev, FD_CONNECT));
         CHECK(rev.error(FD_CONNECT_BIT) == 0);
         cev.poll();
         CHECK(cev.count(FD_CONNECT_BIT) == 1);
