@@ -2,12 +2,24 @@
 // WSPCloseSocket, WSPCloseSocket cancelling calls blocked in other threads, WSPSelect and
 // WSAWaitForMultipleEvents waits. (SEMANTICS.md checklist 26-28, 32, 33, 38, 55, 56.) Every
 // other WSP semantics test runs on virtual time (../*_test.cpp).
+#include <atomic>
 #include <string>
 #include <thread>
 
 #include "wsp_fixture.hpp"
 
 using namespace wsptest;
+
+namespace {
+// Fill the peer's (small) receive window and our send buffer's first part, so some of what we
+// sent stays unacknowledged while the peer does not read.
+void send_unacked(SOCKET s, std::size_t n) {
+    REQUIRE(set_nonblocking(s, true) == 0);
+    DWORD sent = 0;
+    REQUIRE(send_str(s, pattern(n), &sent) == 0);
+    REQUIRE(sent == n);  // fits in the send buffer
+}
+}  // namespace
 
 TEST_SUITE("wsp") {
     TEST_CASE("SEMANTICS 26 28 - blocking recv returns on one byte and 0 after FIN once data is read - never WSAEDISCON") {
@@ -47,6 +59,77 @@ TEST_SUITE("wsp") {
         char buf[8];
         DWORD n = 0;
         CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == WSAECONNRESET);
+    }
+
+    TEST_CASE("SEMANTICS 32 - SO_LINGER 1 n blocking close waits until everything is acknowledged and returns 0") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        const std::string data = pattern(30000);  // fits in the peer's window
+        DWORD sent = 0;
+        REQUIRE(send_str(p.client, data, &sent) == 0);
+        REQUIRE(set_linger(p.client, 1, 30) == 0);
+        REQUIRE(close_socket(p.client) == 0);
+        // close returned only after the data was acknowledged, so it sits in the peer's buffer.
+        CHECK(fionread(p.server) == data.size());
+        int e = 0;
+        CHECK(read_to_eof(p.server, &e) == data);
+        CHECK(e == 0);
+    }
+
+    TEST_CASE("SEMANTICS 33 - SO_LINGER 1 n blocking close resets when the time runs out - peer sees WSAECONNRESET") {
+        PairParams pp;
+        pp.b.recv_buffer = 2048;  // the peer does not read: most data stays unacknowledged
+        Hosts h(pp);
+        Pair p = connect_pair(h);
+        Events sev(p.server, FD_CLOSE);
+        send_unacked(p.client, 50000);
+        REQUIRE(set_nonblocking(p.client, false) == 0);
+        REQUIRE(set_linger(p.client, 1, 1) == 0);
+        CHECK(close_socket(p.client) == 0);  // "won't return an error code" [S14]
+        REQUIRE(wait_event(sev, FD_CLOSE));
+        CHECK(sev.error(FD_CLOSE_BIT) == WSAECONNRESET);
+        CHECK(host_stat(h.a, "time_wait") == 0);
+        int err = 0;
+        CHECK(WSPCloseSocket(p.client, &err) == SOCKET_ERROR);  // the handle is gone (37)
+        CHECK(err == WSAENOTSOCK);
+    }
+
+    TEST_CASE("SEMANTICS 38 - close cancels blocked WSPRecv WSPAccept and WSPSend in other threads") {
+        PairParams pp;
+        pp.b.recv_buffer = 2048;
+        pp.a.send_buffer = 8192;
+        Hosts h(pp);
+        Pair p = connect_pair(h);
+        const SOCKET idle_listener = listen_on(h.b, kAddrB, 5001);
+        std::atomic<int> recv_err{-1}, accept_err{-1}, send_err{-1};
+        std::atomic<int> started{0};
+        std::thread tr([&] {
+            char buf[8];
+            DWORD n = 0;
+            started++;
+            recv_err = recv_bytes(p.client, buf, sizeof buf, &n);  // the server sends nothing
+        });
+        std::thread ta([&] {
+            int err = 0;
+            started++;
+            if (WSPAccept(idle_listener, nullptr, nullptr, &err) == INVALID_SOCKET) accept_err = err;
+            else accept_err = 0;
+        });
+        std::thread ts([&] {
+            DWORD sent = 0;
+            started++;
+            send_err = send_str(p.client, pattern(200000), &sent);  // blocks: window and buffer full
+        });
+        REQUIRE(eventually([&] { return started.load() == 3; }));
+        // Whether or not the threads are already blocked, closing makes their calls fail.
+        REQUIRE(close_socket(idle_listener) == 0);
+        REQUIRE(close_socket(p.client) == 0);
+        tr.join();
+        ta.join();
+        ts.join();
+        CHECK((recv_err == WSAEINTR || recv_err == WSAENOTSOCK));
+        CHECK((accept_err == WSAEINTR || accept_err == WSAENOTSOCK));
+        CHECK((send_err == WSAEINTR || send_err == WSAENOTSOCK));
     }
 
 }
