@@ -132,4 +132,100 @@ TEST_SUITE("wsp") {
         CHECK((send_err == WSAEINTR || send_err == WSAENOTSOCK));
     }
 
+    TEST_CASE("SEMANTICS 55 56 - blocking connect returns 0 and then WSAEISCONN - and fails WSAECONNREFUSED to a closed port") {
+        Hosts h;
+        const SOCKET listener = listen_on(h.b, kAddrB, 5000);
+        (void)listener;
+        const SOCKET b = new_socket(h.a);
+        REQUIRE(connect_to(b, kAddrB, 5000) == 0);
+        CHECK(connect_to(b, kAddrB, 5000) == WSAEISCONN);
+        CHECK(connect_to(new_socket(h.a), kAddrB, 5999) == WSAECONNREFUSED);
+    }
+
+    TEST_CASE("WSPSelect - readable writable and exceptfds with timeouts") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        int err = 0;
+        WSP_FD_SET rd{};
+        rd.fd_count = 1;
+        rd.fd_array[0] = p.server;
+        TIMEVAL zero{0, 0};
+        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 0);  // nothing to read
+        CHECK(rd.fd_count == 0);
+        WSP_FD_SET wr{};
+        wr.fd_count = 2;
+        wr.fd_array[0] = p.client;
+        wr.fd_array[1] = p.server;
+        CHECK(WSPSelect(0, nullptr, &wr, nullptr, &zero, &err) == 2);
+        REQUIRE(send_str(p.client, "x") == 0);
+        rd.fd_count = 1;
+        rd.fd_array[0] = p.server;
+        TIMEVAL tv{30, 0};
+        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &tv, &err) == 1);
+        CHECK(rd.fd_count == 1);
+        CHECK(rd.fd_array[0] == p.server);
+        // A listener with a pending connection is readable.
+        const SOCKET c2 = new_socket(h.a);
+        REQUIRE(connect_to(c2, kAddrB, 5000) == 0);
+        rd.fd_count = 1;
+        rd.fd_array[0] = p.listener;
+        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &tv, &err) == 1);
+        // A failed non-blocking connect shows in exceptfds.
+        const SOCKET r = new_socket(h.a);
+        REQUIRE(set_nonblocking(r, true) == 0);
+        CHECK(connect_to(r, kAddrB, 5999) == WSAEWOULDBLOCK);
+        WSP_FD_SET ex{};
+        ex.fd_count = 1;
+        ex.fd_array[0] = r;
+        CHECK(WSPSelect(0, nullptr, nullptr, &ex, &tv, &err) == 1);
+        // A socket with end of stream is readable.
+        REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
+        char buf[4];
+        DWORD n = 0;
+        REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
+        rd.fd_count = 1;
+        rd.fd_array[0] = p.server;
+        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &tv, &err) == 1);
+        // Errors.
+        WSP_FD_SET bad{};
+        bad.fd_count = 1;
+        bad.fd_array[0] = 0xdead;
+        CHECK(WSPSelect(0, &bad, nullptr, nullptr, &zero, &err) == SOCKET_ERROR);
+        CHECK(err == WSAENOTSOCK);
+        CHECK(WSPSelect(0, nullptr, nullptr, nullptr, &zero, &err) == SOCKET_ERROR);
+        CHECK(err == WSAEINVAL);
+        TIMEVAL negative{-1, 0};
+        rd.fd_count = 1;
+        rd.fd_array[0] = p.server;
+        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &negative, &err) == SOCKET_ERROR);
+        CHECK(err == WSAEINVAL);
+    }
+
+    TEST_CASE("API misuse - event objects and WSAWaitForMultipleEvents") {
+        WSAEVENT ev = WSACreateEvent();
+        REQUIRE(ev != WSA_INVALID_EVENT);
+        CHECK(WSAWaitForMultipleEvents(1, &ev, 0, 0, 0) == WSA_WAIT_TIMEOUT);
+        CHECK(WSASetEvent(ev) == 1);
+        CHECK(WSAWaitForMultipleEvents(1, &ev, 0, 0, 0) == WSA_WAIT_EVENT_0);
+        CHECK(WSAWaitForMultipleEvents(1, &ev, 1, 0, 0) == WSA_WAIT_EVENT_0);
+        CHECK(WSAResetEvent(ev) == 1);
+        WSAEVENT two[2] = {ev, WSACreateEvent()};
+        CHECK(WSASetEvent(two[1]) == 1);
+        CHECK(WSAWaitForMultipleEvents(2, two, 0, 0, 0) == WSA_WAIT_EVENT_0 + 1);
+        CHECK(WSAWaitForMultipleEvents(2, two, 1, 10, 0) == WSA_WAIT_TIMEOUT);  // wait-all
+        CHECK(WSAWaitForMultipleEvents(0, two, 0, 0, 0) == WSA_WAIT_FAILED);
+        CHECK(WSAWaitForMultipleEvents(1, nullptr, 0, 0, 0) == WSA_WAIT_FAILED);
+        CHECK(WSAWaitForMultipleEvents(WSA_MAXIMUM_WAIT_EVENTS + 1, two, 0, 0, 0) == WSA_WAIT_FAILED);
+        CHECK(WSACloseEvent(two[1]) == 1);
+        CHECK(WSACloseEvent(two[1]) == 0);  // closed twice
+        CHECK(WSASetEvent(two[1]) == 0);
+        CHECK(WSAResetEvent(two[1]) == 0);
+        CHECK(WSAWaitForMultipleEvents(2, two, 0, 0, 0) == WSA_WAIT_FAILED);
+        CHECK(WSACloseEvent(nullptr) == 0);
+        CHECK(WSACloseEvent(ev) == 1);
+        CHECK(std::string(WSPErrorName(WSAECONNRESET)) == "WSAECONNRESET");
+        CHECK(std::string(WSPErrorName(12345)) == "WSA?");
+        char stats[16];
+        CHECK(WSPFormatHostStats(nullptr, stats, sizeof stats) == -1);
+    }
 }
