@@ -3,6 +3,7 @@
 // WSAWaitForMultipleEvents waits. (SEMANTICS.md checklist 26-28, 32, 33, 38, 55, 56.) Every
 // other WSP semantics test runs on virtual time (../*_test.cpp).
 #include <atomic>
+#include <latch>
 #include <string>
 #include <thread>
 
@@ -102,25 +103,25 @@ TEST_SUITE("wsp") {
         Pair p = connect_pair(h);
         const SOCKET idle_listener = listen_on(h.b, kAddrB, 5001);
         std::atomic<int> recv_err{-1}, accept_err{-1}, send_err{-1};
-        std::atomic<int> started{0};
+        std::latch started(3);  // each thread is about to make its call
         std::thread tr([&] {
             char buf[8];
             DWORD n = 0;
-            started++;
+            started.count_down();
             recv_err = recv_bytes(p.client, buf, sizeof buf, &n);  // the server sends nothing
         });
         std::thread ta([&] {
             int err = 0;
-            started++;
+            started.count_down();
             if (WSPAccept(idle_listener, nullptr, nullptr, &err) == INVALID_SOCKET) accept_err = err;
             else accept_err = 0;
         });
         std::thread ts([&] {
             DWORD sent = 0;
-            started++;
+            started.count_down();
             send_err = send_str(p.client, pattern(200000), &sent);  // blocks: window and buffer full
         });
-        REQUIRE(eventually([&] { return started.load() == 3; }));
+        started.wait();
         // Whether or not the threads are already blocked, closing makes their calls fail.
         REQUIRE(close_socket(idle_listener) == 0);
         REQUIRE(close_socket(p.client) == 0);

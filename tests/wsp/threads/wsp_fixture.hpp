@@ -1,7 +1,9 @@
-// Fixture for the WSP tests on real threads: two real hosts (HostCore + AsioHost
+// Fixture for the WSP tests that exercise blocking itself (blocking calls, close cancelling
+// them, event and select waits, many application threads): two real hosts (HostCore + AsioHost
 // engine threads) joined by tun/'s in-memory link with optional seeded loss -- no TUN, no root.
-// Everything that waits is bounded: event waits take a timeout, and a watchdog ends the
-// process if a blocking call hangs.
+// Nothing here sleeps: every wait is an event wait with an upper bound (a hang guard, never a
+// timing assertion), and a watchdog ends the process if a blocking call hangs. Everything else
+// runs on virtual time (../virtual_fixture.hpp).
 //
 // This header includes ustack/wsp.h, so no socket header may be included next to it.
 #pragma once
@@ -26,9 +28,6 @@ using ustack::test::Watchdog;
 
 // Upper bound of any single wait -- a hang guard, never a timing assertion.
 constexpr Ms kWait{30'000};
-// How long a negative check ("no FD_CLOSE arrives") watches. Passing it proves nothing arrived
-// in that window, so it can only fail when the stack really misbehaves.
-constexpr Ms kQuiet{300};
 
 struct PairParams {
     double loss = 0.0;
@@ -70,13 +69,6 @@ public:
     Hosts& operator=(const Hosts&) = delete;
 
     void set_loss(double loss) { link_->set_loss(loss); }
-    // WSPCleanup one host now (the destructor then skips it).
-    int cleanup(WSPHOST& h) {
-        int err = 0;
-        const int r = WSPCleanup(h, &err);
-        h = nullptr;
-        return r == 0 ? 0 : err;
-    }
 
     WSPHOST a = nullptr;
     WSPHOST b = nullptr;
@@ -144,17 +136,6 @@ inline bool wait_event(Events& ev, long bits, Ms timeout = kWait) {
         const DWORD r = WSAWaitForMultipleEvents(1, &e, 0, static_cast<DWORD>(left.count()), 0);
         if (r == WSA_WAIT_FAILED) return false;
     }
-}
-
-// Poll a condition with a deadline (for state only the host stats expose).
-template <class Pred>
-bool eventually(Pred pred, Ms timeout = kWait) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > end) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
 }
 
 }  // namespace wsptest
