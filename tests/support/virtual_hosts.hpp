@@ -64,20 +64,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "support/wsp_address.hpp"
 #include "ustack/host_core.hpp"
 #include "ustack/wsp.h"
 
 namespace ustack::test {
-
-// An address as wsp.h wants it (IN_ADDR holds network byte order).
-inline IN_ADDR wsp_addr(Ipv4Addr a) {
-    IN_ADDR r{};
-    const std::uint8_t bytes[4] = {static_cast<std::uint8_t>(a >> 24),
-                                   static_cast<std::uint8_t>(a >> 16),
-                                   static_cast<std::uint8_t>(a >> 8), static_cast<std::uint8_t>(a)};
-    std::memcpy(&r.s_addr, bytes, 4);
-    return r;
-}
 
 struct VirtualLinkParams {
     double loss = 0.0;       // probability that a packet is lost (each packet, each way)
@@ -360,57 +351,31 @@ public:
     // run(); then jump to each next deadline up to now + d and run() there; then to now + d.
     void advance(Duration d) {
         const Instant end = now() + d;
-        run();
-        int stuck = 0;
-        for (;;) {
-            const std::optional<Instant> next = next_deadline();
-            if (!next || *next > end) break;
-            if (!to_deadline(*next, stuck)) return;
+        if (walk(end, [] { return false; }) == Walk::idle) {
+            set_now(end);
             run();
         }
-        set_now(end);
-        run();
     }
     void run_for(Duration d) { advance(d); }
     // advance() until no host has a deadline left, at most `bound`; returns whether it got
     // there (false: deadlines remain at the bound, e.g. a persist timer that probes forever).
-    bool settle(Duration bound) {
-        const Instant end = now() + bound;
-        run();
-        int stuck = 0;
-        for (;;) {
-            const std::optional<Instant> next = next_deadline();
-            if (!next) return true;
-            if (*next > end) {
-                set_now(end);
-                run();
-                return false;
-            }
-            if (!to_deadline(*next, stuck)) return false;
-            run();
-        }
-    }
+    bool settle(Duration bound) { return walk(now() + bound, [] { return false; }) == Walk::idle; }
     // run(), then advance deadline by deadline until pred() holds; fail (and return false) if
     // it still does not once `bound` of virtual time has passed.
     template <class Pred>
     bool run_until(Pred&& pred, Duration bound, const std::string& what = "the condition") {
         const Instant end = now() + bound;
-        run();
-        int stuck = 0;
-        while (!pred()) {
-            const std::optional<Instant> next = next_deadline();
-            if (!next || *next > end) {
-                set_now(end);
-                run();
-                if (pred()) return true;
-                fail_("run_until: " + what + " did not hold within " +
-                      std::to_string(bound.count()) + " us of virtual time");
-                return false;
-            }
-            if (!to_deadline(*next, stuck)) return false;
+        const Walk w = walk(end, pred);
+        if (w == Walk::done) return true;
+        if (w == Walk::stuck) return false;
+        if (w == Walk::idle) {
+            set_now(end);
             run();
         }
-        return true;
+        if (pred()) return true;
+        fail_("run_until: " + what + " did not hold within " + std::to_string(bound.count()) +
+              " us of virtual time");
+        return false;
     }
 
     // ---- calls that wait ----------------------------------------------------------------------
@@ -516,6 +481,30 @@ private:
         if (++stuck <= 1000) return true;
         fail_("a host keeps asking for a deadline at or before now that service() does not clear");
         return false;
+    }
+    enum class Walk {
+        done,   // done() holds
+        idle,   // no host has a deadline left (the clock stays where the last one was)
+        bound,  // the next deadline lies beyond `end`: the clock is at `end`, the link run
+        stuck,  // a host keeps asking for a deadline that does not move (reported)
+    };
+    // run(); then, until done() holds, move to each next deadline up to `end` and run() there.
+    template <class Done>
+    Walk walk(Instant end, Done&& done) {
+        run();
+        int stuck = 0;
+        for (;;) {
+            if (done()) return Walk::done;
+            const std::optional<Instant> next = next_deadline();
+            if (!next) return Walk::idle;
+            if (*next > end) {
+                set_now(end);
+                run();
+                return Walk::bound;
+            }
+            if (!to_deadline(*next, stuck)) return Walk::stuck;
+            run();
+        }
     }
     double draw() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 

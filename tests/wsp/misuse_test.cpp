@@ -15,6 +15,18 @@ struct Case {
     int want;
     std::function<int()> call;  // returns the WSAE* code (0: success)
 };
+
+// `gone` has been stopped: its socket `s` and the host handle itself are invalid.
+void check_gone(WSPHOST gone, SOCKET s) {
+    CHECK(send_str(s, "x") == WSAENOTSOCK);
+    CHECK(close_socket(s) == WSAENOTSOCK);
+    int e = 0;
+    CHECK(WSPSocket(gone, AF_INET, SOCK_STREAM, 0, &e) == INVALID_SOCKET);
+    CHECK(e == WSANOTINITIALISED);
+    CHECK(WSPCleanup(gone, &e) == SOCKET_ERROR);
+    CHECK(e == WSANOTINITIALISED);
+    CHECK(ustack::destroy_host(gone) == WSANOTINITIALISED);
+}
 }  // namespace
 
 TEST_SUITE("wsp") {
@@ -142,11 +154,7 @@ TEST_SUITE("wsp") {
             gone = h.a;
             REQUIRE(h.cleanup(h.a) == 0);
         }
-        CHECK(send_str(s, "x") == WSAENOTSOCK);
-        CHECK(close_socket(s) == WSAENOTSOCK);
-        int e = 0;
-        CHECK(WSPSocket(gone, AF_INET, SOCK_STREAM, 0, &e) == INVALID_SOCKET);
-        CHECK(e == WSANOTINITIALISED);
+        check_gone(gone, s);
     }
 
     TEST_CASE("API misuse - calls on sockets of a host after destroy_host fail WSAENOTSOCK") {
@@ -155,13 +163,6 @@ TEST_SUITE("wsp") {
         const SOCKET s = p.client;
         WSPHOST gone = h.a;
         REQUIRE(h.destroy(h.a) == 0);
-        CHECK(send_str(s, "x") == WSAENOTSOCK);
-        CHECK(close_socket(s) == WSAENOTSOCK);
-        int e = 0;
-        CHECK(WSPSocket(gone, AF_INET, SOCK_STREAM, 0, &e) == INVALID_SOCKET);
-        CHECK(e == WSANOTINITIALISED);
-        CHECK(WSPCleanup(gone, &e) == SOCKET_ERROR);
-        CHECK(e == WSANOTINITIALISED);
-        CHECK(ustack::destroy_host(gone) == WSANOTINITIALISED);
+        check_gone(gone, s);
     }
 }

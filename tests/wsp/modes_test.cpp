@@ -82,47 +82,21 @@ TEST_SUITE("wsp") {
     TEST_CASE("WSPSelect - readable writable and exceptfds with zero timeouts") {
         Net net;
         Pair p = connect_pair(net);
-        int err = 0;
-        WSP_FD_SET rd{};
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        const TIMEVAL zero{0, 0};
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 0);  // nothing to read
-        CHECK(rd.fd_count == 0);
-        WSP_FD_SET wr{};
-        wr.fd_count = 2;
-        wr.fd_array[0] = p.client;
-        wr.fd_array[1] = p.server;
-        CHECK(WSPSelect(0, nullptr, &wr, nullptr, &zero, &err) == 2);
+        check_select_idle(p.client, p.server);  // nothing to read, both writable
         REQUIRE(send_str(p.client, "x") == 0);
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 0);  // not there yet
+        CHECK(select_one(p.server, Sel::read) == 0);  // not there yet
         net.run();
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 1);
-        CHECK(rd.fd_count == 1);
-        CHECK(rd.fd_array[0] == p.server);
+        check_select_readable(p.server, {0, 0});
         // A listener with a pending connection is readable.
         (void)connect_client(net, 5000);
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.listener;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 1);
+        CHECK(select_one(p.listener, Sel::read) == 1);
         // A connect in progress is neither writable nor failed; a failed one shows in exceptfds.
         const SOCKET r = nb_socket(net.a);
         CHECK(connect_to(r, kAddrB, 5999) == WSAEWOULDBLOCK);
-        WSP_FD_SET ex{};
-        ex.fd_count = 1;
-        ex.fd_array[0] = r;
-        CHECK(WSPSelect(0, nullptr, nullptr, &ex, &zero, &err) == 0);
-        wr.fd_count = 1;
-        wr.fd_array[0] = r;
-        CHECK(WSPSelect(0, nullptr, &wr, nullptr, &zero, &err) == 0);
+        CHECK(select_one(r, Sel::except) == 0);
+        CHECK(select_one(r, Sel::write) == 0);
         net.run();
-        ex.fd_count = 1;
-        ex.fd_array[0] = r;
-        CHECK(WSPSelect(0, nullptr, nullptr, &ex, &zero, &err) == 1);
+        CHECK(select_one(r, Sel::except) == 1);
         // A socket with end of stream is readable.
         REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
         net.run();
@@ -130,22 +104,8 @@ TEST_SUITE("wsp") {
         DWORD n = 0;
         REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
         CHECK(n == 1);
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 1);
-        // Errors.
-        WSP_FD_SET bad{};
-        bad.fd_count = 1;
-        bad.fd_array[0] = 0xdead;
-        CHECK(WSPSelect(0, &bad, nullptr, nullptr, &zero, &err) == SOCKET_ERROR);
-        CHECK(err == WSAENOTSOCK);
-        CHECK(WSPSelect(0, nullptr, nullptr, nullptr, &zero, &err) == SOCKET_ERROR);
-        CHECK(err == WSAEINVAL);
-        TIMEVAL negative{-1, 0};
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &negative, &err) == SOCKET_ERROR);
-        CHECK(err == WSAEINVAL);
+        CHECK(select_one(p.server, Sel::read) == 1);
+        check_select_errors(p.server);
     }
 
     // Enable when WSPSelect's timeout is on the host clock.
@@ -158,13 +118,7 @@ TEST_SUITE("wsp") {
         int err = 0;
         net.run_blocking(
             net.b,
-            [&] {
-                WSP_FD_SET rd{};
-                rd.fd_count = 1;
-                rd.fd_array[0] = p.server;  // nothing arrives
-                const TIMEVAL two{2, 0};
-                r = WSPSelect(0, &rd, nullptr, nullptr, &two, &err);
-            },
+            [&] { r = select_one(p.server, Sel::read, {2, 0}, &err); },  // nothing arrives
             10s, "WSPSelect with a 2 s timeout");
         CHECK(r == 0);
         CHECK(net.now() - t0 >= 2s);

@@ -13,28 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "support/wsp_address.hpp"
 #include "ustack/wsp.h"
 
 namespace wsptest {
 
-inline IN_ADDR in_addr_of(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-    IN_ADDR r{};
-    const std::uint8_t bytes[4] = {a, b, c, d};  // network order
-    std::memcpy(&r.s_addr, bytes, 4);
-    return r;
-}
+using ustack::test::in_addr_of;
+using ustack::test::sockaddr_of;
+
 inline const IN_ADDR kAddrA = in_addr_of(10, 0, 0, 1);  // client side
 inline const IN_ADDR kAddrB = in_addr_of(10, 0, 0, 2);  // server side
 
-inline SOCKADDR_IN sockaddr_of(IN_ADDR addr, std::uint16_t port) {
-    SOCKADDR_IN s{};
-    s.sin_family = AF_INET;
-    s.sin_addr = addr;
-    const std::uint8_t p[2] = {static_cast<std::uint8_t>(port >> 8),
-                               static_cast<std::uint8_t>(port & 0xff)};
-    std::memcpy(&s.sin_port, p, 2);
-    return s;
-}
 inline const SOCKADDR* sa(const SOCKADDR_IN& s) { return reinterpret_cast<const SOCKADDR*>(&s); }
 inline constexpr int kSaLen = static_cast<int>(sizeof(SOCKADDR_IN));
 
@@ -148,23 +137,64 @@ inline u_long fionread(SOCKET s) {
     return n;
 }
 
-// WSPSelect with a zero timeout on one socket: readable (data, end of stream, reset, or a
-// pending connection on a listener) / writable.
-inline bool readable(SOCKET s) {
+// WSPSelect on one socket in one of its sets; returns WSPSelect's result (the count, or
+// SOCKET_ERROR with the code in *err).
+enum class Sel { read, write, except };
+inline int select_one(SOCKET s, Sel which, TIMEVAL tv = {0, 0}, int* err = nullptr) {
+    WSP_FD_SET set{};
+    set.fd_count = 1;
+    set.fd_array[0] = s;
+    int e = 0;
+    const int r = WSPSelect(0, which == Sel::read ? &set : nullptr,
+                            which == Sel::write ? &set : nullptr,
+                            which == Sel::except ? &set : nullptr, &tv, &e);
+    if (err != nullptr) *err = e;
+    return r;
+}
+// With a zero timeout: readable (data, end of stream, reset, or a pending connection on a
+// listener) / writable.
+inline bool readable(SOCKET s) { return select_one(s, Sel::read) == 1; }
+inline bool writable(SOCKET s) { return select_one(s, Sel::write) == 1; }
+
+// WSPSelect on an idle connected pair: the server is not readable (its set comes back
+// empty), both ends are writable.
+inline void check_select_idle(SOCKET client, SOCKET server) {
+    int err = 0;
+    WSP_FD_SET rd{};
+    rd.fd_count = 1;
+    rd.fd_array[0] = server;
+    const TIMEVAL zero{0, 0};
+    CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 0);
+    CHECK(rd.fd_count == 0);
+    WSP_FD_SET wr{};
+    wr.fd_count = 2;
+    wr.fd_array[0] = client;
+    wr.fd_array[1] = server;
+    CHECK(WSPSelect(0, nullptr, &wr, nullptr, &zero, &err) == 2);
+    CHECK(wr.fd_count == 2);
+}
+// WSPSelect reports `s` readable and leaves just it in the set.
+inline void check_select_readable(SOCKET s, TIMEVAL tv) {
+    int err = 0;
     WSP_FD_SET rd{};
     rd.fd_count = 1;
     rd.fd_array[0] = s;
-    const TIMEVAL zero{0, 0};
-    int err = 0;
-    return WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 1;
+    CHECK(WSPSelect(0, &rd, nullptr, nullptr, &tv, &err) == 1);
+    CHECK(rd.fd_count == 1);
+    CHECK(rd.fd_array[0] == s);
 }
-inline bool writable(SOCKET s) {
-    WSP_FD_SET wr{};
-    wr.fd_count = 1;
-    wr.fd_array[0] = s;
-    const TIMEVAL zero{0, 0};
+
+// WSPSelect's argument errors: an unknown handle, no sets at all, a negative time-out (`valid`
+// is any open socket).
+inline void check_select_errors(SOCKET valid) {
     int err = 0;
-    return WSPSelect(0, nullptr, &wr, nullptr, &zero, &err) == 1;
+    CHECK(select_one(0xdead, Sel::read, {0, 0}, &err) == SOCKET_ERROR);
+    CHECK(err == WSAENOTSOCK);
+    const TIMEVAL zero{0, 0};
+    CHECK(WSPSelect(0, nullptr, nullptr, nullptr, &zero, &err) == SOCKET_ERROR);
+    CHECK(err == WSAEINVAL);
+    CHECK(select_one(valid, Sel::read, {-1, 0}, &err) == SOCKET_ERROR);
+    CHECK(err == WSAEINVAL);
 }
 
 // A connected pair: client on host a, server (accepted) on host b.

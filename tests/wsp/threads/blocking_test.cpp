@@ -146,60 +146,26 @@ TEST_SUITE("wsp") {
     TEST_CASE("WSPSelect - readable writable and exceptfds with timeouts") {
         Hosts h;
         Pair p = connect_pair(h);
-        int err = 0;
-        WSP_FD_SET rd{};
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        TIMEVAL zero{0, 0};
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &zero, &err) == 0);  // nothing to read
-        CHECK(rd.fd_count == 0);
-        WSP_FD_SET wr{};
-        wr.fd_count = 2;
-        wr.fd_array[0] = p.client;
-        wr.fd_array[1] = p.server;
-        CHECK(WSPSelect(0, nullptr, &wr, nullptr, &zero, &err) == 2);
+        check_select_idle(p.client, p.server);  // nothing to read, both writable
         REQUIRE(send_str(p.client, "x") == 0);
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        TIMEVAL tv{30, 0};
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &tv, &err) == 1);
-        CHECK(rd.fd_count == 1);
-        CHECK(rd.fd_array[0] == p.server);
+        const TIMEVAL tv{30, 0};  // waits until the data has arrived
+        check_select_readable(p.server, tv);
         // A listener with a pending connection is readable.
         const SOCKET c2 = new_socket(h.a);
         REQUIRE(connect_to(c2, kAddrB, 5000) == 0);
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.listener;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &tv, &err) == 1);
+        CHECK(select_one(p.listener, Sel::read, tv) == 1);
         // A failed non-blocking connect shows in exceptfds.
         const SOCKET r = new_socket(h.a);
         REQUIRE(set_nonblocking(r, true) == 0);
         CHECK(connect_to(r, kAddrB, 5999) == WSAEWOULDBLOCK);
-        WSP_FD_SET ex{};
-        ex.fd_count = 1;
-        ex.fd_array[0] = r;
-        CHECK(WSPSelect(0, nullptr, nullptr, &ex, &tv, &err) == 1);
+        CHECK(select_one(r, Sel::except, tv) == 1);
         // A socket with end of stream is readable.
         REQUIRE(shutdown_socket(p.client, SD_SEND) == 0);
         char buf[4];
         DWORD n = 0;
         REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &tv, &err) == 1);
-        // Errors.
-        WSP_FD_SET bad{};
-        bad.fd_count = 1;
-        bad.fd_array[0] = 0xdead;
-        CHECK(WSPSelect(0, &bad, nullptr, nullptr, &zero, &err) == SOCKET_ERROR);
-        CHECK(err == WSAENOTSOCK);
-        CHECK(WSPSelect(0, nullptr, nullptr, nullptr, &zero, &err) == SOCKET_ERROR);
-        CHECK(err == WSAEINVAL);
-        TIMEVAL negative{-1, 0};
-        rd.fd_count = 1;
-        rd.fd_array[0] = p.server;
-        CHECK(WSPSelect(0, &rd, nullptr, nullptr, &negative, &err) == SOCKET_ERROR);
-        CHECK(err == WSAEINVAL);
+        CHECK(select_one(p.server, Sel::read, tv) == 1);
+        check_select_errors(p.server);
     }
 
     TEST_CASE("API misuse - event objects and WSAWaitForMultipleEvents") {
