@@ -113,6 +113,22 @@ TEST_SUITE("wsp") {
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
     }
 
+    TEST_CASE("SEMANTICS 34 - SO_LINGER 1 n non-blocking close succeeds at once when everything is acknowledged - then FIN") {
+        Net net;
+        Pair p = connect_pair(net);
+        Events sev(p.server, FD_READ | FD_CLOSE);
+        REQUIRE(send_str(p.client, "abc") == 0);
+        REQUIRE(net.run_until([&] { return fionread(p.server) == 3; }, kBound, "data arrived"));
+        net.advance(1s);  // and was acknowledged (delayed ACK)
+        REQUIRE(set_linger(p.client, 1, 5) == 0);
+        CHECK(close_socket(p.client) == 0);  // completable at once: no WSAEWOULDBLOCK
+        int e = 0;
+        CHECK(read_to_eof(net, p.server, &e) == "abc");
+        CHECK(e == 0);
+        REQUIRE(net.until_event(sev, FD_CLOSE));
+        CHECK(sev.error(FD_CLOSE_BIT) == 0);  // graceful
+    }
+
     TEST_CASE("SEMANTICS 35 36 - SO_DONTLINGER TRUE is SO_LINGER l_onoff 0 and FALSE reinstates the previous l_linger") {
         Net net;
         const SOCKET s = new_socket(net.a);

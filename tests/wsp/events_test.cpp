@@ -213,6 +213,42 @@ TEST_SUITE("wsp") {
         (void)c2;
     }
 
+    TEST_CASE("SEMANTICS 47 54 - an accepted socket inherits the listener's FD_WRITE registration and records FD_WRITE at once") {
+        Net net;
+        const SOCKET listener = listen_on(net.b, kAddrB, 5000);
+        Events lev(listener, FD_ACCEPT | FD_WRITE | FD_READ);
+        (void)connect_client(net, 5000);
+        REQUIRE(net.until_event(lev, FD_ACCEPT));
+        int err = 0;
+        const SOCKET s = WSPAccept(listener, nullptr, nullptr, &err);
+        REQUIRE(s != INVALID_SOCKET);
+        // "FD_WRITE ... when a socket is first connected ... or accepted" [S10], on the
+        // listener's event object.
+        WSANETWORKEVENTS ne{};
+        REQUIRE(WSPEnumNetworkEvents(s, lev.event(), &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == FD_WRITE);
+        CHECK(ne.iErrorCode[FD_WRITE_BIT] == 0);
+        char buf[4];
+        DWORD n = 0;
+        CHECK(recv_bytes(s, buf, sizeof buf, &n) == WSAEWOULDBLOCK);  // non-blocking (50)
+    }
+
+    TEST_CASE("SEMANTICS 57 - an accepted socket has the non-blocking mode of its FIONBIO listener") {
+        Net net;
+        const SOCKET listener = listen_on(net.b, kAddrB, 5000);
+        REQUIRE(set_nonblocking(listener, true) == 0);
+        (void)connect_client(net, 5000);
+        REQUIRE(net.until_readable(listener));
+        int err = 0;
+        const SOCKET s = WSPAccept(listener, nullptr, nullptr, &err);
+        REQUIRE(s != INVALID_SOCKET);
+        // "Newly created sockets have the same properties as the socket s" [S12]. (On
+        // virtual time a blocking WSPRecv would never return.)
+        char buf[4];
+        DWORD n = 0;
+        CHECK(recv_bytes(s, buf, sizeof buf, &n) == WSAEWOULDBLOCK);
+    }
+
     TEST_CASE("SEMANTICS 50 - EventSelect forces non-blocking and FIONBIO 0 fails WSAEINVAL until EventSelect s 0 0") {
         Net net;
         Pair p = connect_pair(net);
@@ -342,6 +378,12 @@ TEST_SUITE("wsp") {
         int so_error = -1;
         CHECK(get_int_opt(c, SOL_SOCKET, SO_ERROR, &so_error) == 0);
         CHECK(so_error == WSAETIMEDOUT);
+        // After WSAETIMEDOUT the socket may connect again (SPI WSPConnect).
+        net.set_loss(0.0);
+        cev.take(FD_CONNECT);
+        CHECK(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_event(cev, FD_CONNECT));
+        CHECK(cev.error(FD_CONNECT_BIT) == 0);
     }
 
     TEST_CASE("SEMANTICS 42 - FD_CLOSE with WSAECONNABORTED when the retransmissions give up") {
@@ -355,5 +397,13 @@ TEST_SUITE("wsp") {
         CHECK(cev.error(FD_CLOSE_BIT) == WSAECONNABORTED);
         CHECK(net.now() - t0 >= 100s);  // RFC 9293 §3.8.3 R2: at least 100 s
         CHECK(host_stat(net.a, "retransmission_timeouts") >= 12);
+        // The calls report the give-up too (never a graceful end): WSAETIMEDOUT or
+        // WSAECONNABORTED, both "time-out" codes of WSPRecv / WSPSend.
+        char buf[8];
+        DWORD n = 0;
+        const int r = recv_bytes(p.client, buf, sizeof buf, &n);
+        CHECK((r == WSAETIMEDOUT || r == WSAECONNABORTED));
+        const int s = send_str(p.client, "x");
+        CHECK((s == WSAETIMEDOUT || s == WSAECONNABORTED));
     }
 }
