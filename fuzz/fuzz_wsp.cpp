@@ -2,32 +2,30 @@
 // short and oversized buffers, over two hosts joined in memory.
 //
 // The hosts are real HostCores (the WSP layer, the Stack, the codec -- what WSPStartup builds)
-// created with ustack::create_host, but driven by a deterministic, single-threaded driver
-// instead of AsioHost's engine thread: packets move between the hosts and virtual time advances
-// only in the `pump` step. That keeps every run reproducible (libFuzzer must be able to replay a
-// crash) and fast; tests/wsp covers the threaded runtime over tun/'s MemoryLink.
+// created with ustack::create_host, but driven by the deterministic, single-threaded driver of
+// tests/support/virtual_hosts.hpp instead of AsioHost's engine thread: packets move between the
+// hosts and virtual time advances only in the `pump` step. That keeps every run reproducible
+// (libFuzzer must be able to replay a crash) and fast; tests/wsp runs the WSP semantics on the
+// same driver, and the threaded runtime over tun/'s MemoryLink.
 //
 // Nothing may block: every socket is made non-blocking (FIONBIO) as soon as it exists, FIONBIO
 // is only ever set to non-blocking, WSPSelect gets a zero (or an invalid) timeout and
-// WSAWaitForMultipleEvents a zero timeout. WSPCleanup waits for engine passes, so it runs with a
-// helper thread pumping both hosts until it returns (only where the input asks for WSPCleanup;
-// otherwise an input ends with a fast, single-threaded teardown).
+// WSAWaitForMultipleEvents a zero timeout. WSPCleanup waits for engine passes, so it runs on
+// the fixture's helper thread while this thread pumps both hosts until it returns (only where
+// the input asks for WSPCleanup; otherwise an input ends with a fast, single-threaded teardown).
 //
 // Invariants: no crash, no sanitizer report, no hang; every call returns success (0, a count or
 // a handle, with *lpErrno == 0) or SOCKET_ERROR / INVALID_SOCKET with a known WSAE* code;
 // byte counts never exceed the buffers given.
-#include <atomic>
-#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "block_cache.hpp"
 #include "fuzz_common.hpp"
+#include "support/virtual_hosts.hpp"
 #include "ustack/host_core.hpp"
 #include "ustack/wsp.h"
 
@@ -57,102 +55,6 @@ void check_socket(const char* call, SOCKET s, int err) {
     }
 }
 
-// One host's side of the in-process link and clock.
-struct HostCtl {
-    std::mutex m;          // held while the pump uses the host; stop() takes it
-    bool stopped = false;  // WSPCleanup stopped the driver: the host is gone
-    ustack::HostCore* core = nullptr;
-    std::vector<std::vector<std::byte>> outbox;
-};
-
-struct Clock {
-    std::atomic<std::int64_t> us{0};
-};
-
-class FakeDriver final : public ustack::HostDriver {
-public:
-    FakeDriver(std::shared_ptr<HostCtl> ctl, Clock& clock) : ctl_(std::move(ctl)), clock_(clock) {}
-    [[nodiscard]] ustack::Instant now() const override {
-        return ustack::instant_from_us(clock_.us.load());
-    }
-    void wake() override {}  // the pump services both hosts anyway
-    void stop() override {
-        std::lock_guard lock(ctl_->m);
-        ctl_->stopped = true;
-        ctl_->core = nullptr;
-    }
-
-private:
-    std::shared_ptr<HostCtl> ctl_;
-    Clock& clock_;
-};
-
-// One long-lived helper thread (starting a thread per input cost more than the input): runs
-// `job` in a loop between start() and stop(); stop() returns once the job is no longer running.
-class Helper {
-public:
-    Helper() {
-        std::thread([this] { loop(); }).detach();
-    }
-    void start(std::function<void()> job) {
-        std::lock_guard lock(m_);
-        job_ = std::move(job);
-        active_ = true;
-        cv_.notify_all();
-    }
-    void stop() {
-        std::unique_lock lock(m_);
-        active_ = false;
-        cv_.wait(lock, [this] { return !running_; });
-        job_ = nullptr;
-    }
-
-private:
-    void loop() {
-        std::unique_lock lock(m_);
-        for (;;) {
-            cv_.wait(lock, [this] { return active_; });
-            running_ = true;
-            while (active_) {
-                auto job = job_;
-                lock.unlock();
-                job();
-                std::this_thread::yield();
-                lock.lock();
-            }
-            running_ = false;
-            cv_.notify_all();
-        }
-    }
-    std::mutex m_;
-    std::condition_variable cv_;
-    std::function<void()> job_;
-    bool active_ = false;
-    bool running_ = false;
-};
-Helper& helper() {
-    static Helper* h = new Helper();  // never destroyed: its thread outlives every input
-    return *h;
-}
-
-class Collect final : public ustack::PacketSink {
-public:
-    explicit Collect(std::vector<std::vector<std::byte>>& out) : out_(out) {}
-    void send_packet(std::span<const std::byte> p, const ustack::TxPacketInfo& /*info*/) override {
-        out_.emplace_back(p.begin(), p.end());
-    }
-
-private:
-    std::vector<std::vector<std::byte>>& out_;
-};
-
-IN_ADDR in_addr_of(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-    IN_ADDR r{};
-    const std::uint8_t bytes[4] = {a, b, c, d};
-    std::memcpy(&r.s_addr, bytes, 4);
-    return r;
-}
-
 class Harness {
 public:
     explicit Harness(Reader& in) : in_(in) {
@@ -170,25 +72,18 @@ public:
             }
             o.secret = ustack::SipKey{static_cast<std::uint8_t>(i + 1)};
             o.cleanup_timeout = ustack::Duration(1'000'000);
-            ctl_[i] = std::make_shared<HostCtl>();
-            auto ctl = ctl_[i];
-            int err = 0;
-            host_[i] = ustack::create_host(
-                o,
-                [&](ustack::HostCore& core) -> std::unique_ptr<ustack::HostDriver> {
-                    ctl->core = &core;
-                    return std::make_unique<FakeDriver>(ctl, clock_);
-                },
-                &err);
-            FUZZ_CHECK(host_[i] != nullptr, "create_host failed: %d", err);
+            host_[i] = net_.add_host(o);
+            addr_[i] = ustack::test::wsp_addr(o.stack.addr);
         }
-        addr_[0] = in_addr_of(10, 0, 0, 1);
-        addr_[1] = in_addr_of(10, 0, 0, 2);
+        // The input may drop, corrupt or duplicate what a lossy pump carries.
+        net_.set_filter([this](std::size_t /*from*/, std::vector<std::vector<std::byte>>& batch) {
+            if (lossy_)
+                mangle(batch);
+        });
     }
 
     ~Harness() {
         if (real_cleanup_) {
-            // Both hosts at once, so each one's orphaned closes can still be answered by the other.
             cleanup({0, 1});
         } else {
             teardown();
@@ -205,40 +100,12 @@ public:
 private:
     // ---- the link and the clock ---------------------------------------------------------------
 
-    // Service both hosts and carry packets across until nothing moves (bounded). `lossy`: the
-    // input may drop or corrupt packets.
+    // Service both hosts and carry packets across until nothing moves (at most 32 rounds).
+    // `lossy`: the input may drop or corrupt packets.
     void pump(bool lossy) {
-        for (int round = 0; round < 32; ++round) {
-            bool moved = false;
-            for (int i = 0; i < 2; ++i) {
-                std::lock_guard lock(ctl_[i]->m);
-                if (ctl_[i]->stopped)
-                    continue;
-                Collect sink(ctl_[i]->outbox);
-                (void)ctl_[i]->core->service(ustack::instant_from_us(clock_.us.load()), sink);
-            }
-            for (int i = 0; i < 2; ++i) {
-                std::vector<std::vector<std::byte>> batch;
-                {
-                    std::lock_guard lock(ctl_[i]->m);
-                    batch.swap(ctl_[i]->outbox);
-                }
-                if (batch.empty())
-                    continue;
-                moved = true;
-                if (lossy)
-                    mangle(batch);
-                HostCtl& to = *ctl_[1 - i];
-                std::lock_guard lock(to.m);
-                if (to.stopped)
-                    continue;
-                std::vector<ustack::RxPacket> spans;
-                for (const auto& b : batch) spans.push_back(ustack::RxPacket{b, false});
-                to.core->on_packets(spans, ustack::instant_from_us(clock_.us.load()));
-            }
-            if (!moved)
-                return;
-        }
+        lossy_ = lossy;
+        (void)net_.run_rounds(32);
+        lossy_ = false;
     }
 
     void mangle(std::vector<std::vector<std::byte>>& batch) {
@@ -254,30 +121,26 @@ private:
             batch.push_back(batch.front());
     }
 
+    // A clock jump (timers run late, at the pump), then a pump.
     void advance() {
         static constexpr std::int64_t kSteps[] = {0, 1'000, 40'000, 200'000, 1'000'000, 5'000'000};
         const std::uint8_t k = in_.u8();
-        clock_.us += kSteps[k % std::size(kSteps)];
+        net_.jump(ustack::Duration(kSteps[k % std::size(kSteps)]));
         pump((k & 0x80) != 0);
     }
 
-    // WSPCleanup the given hosts (one after the other; the other host keeps answering) while
-    // the helper thread pumps both and advances time.
+    // WSPCleanup the given hosts, one after the other (the other host keeps answering), on the
+    // fixture's helper thread while this thread pumps both and advances virtual time (never
+    // lossy: the pump must not read the input while WSPCleanup runs).
     void cleanup(std::initializer_list<int> which) {
-        helper().start([this] {
-            clock_.us += 50'000;
-            pump_quiet();
-        });
-        for (int i : which) {
-            if (host_[i] == nullptr)
-                continue;
-            WSPHOST h = host_[i];
-            host_[i] = nullptr;
-            int err = kUnset;
-            const int r = WSPCleanup(h, &err);
-            check_int("WSPCleanup", r, err);
+        std::vector<WSPHOST*> hosts;
+        for (int i : which)
+            if (host_[i] != nullptr)
+                hosts.push_back(&host_[i]);
+        for (WSPHOST* h : hosts) {
+            const auto r = net_.cleanup({h}, kUnset);
+            check_int("WSPCleanup", r[0].rc, r[0].err);
         }
-        helper().stop();
     }
 
     // The fast end of an input (no threads): close every socket as WSPCloseSocket does, let
@@ -299,39 +162,13 @@ private:
             }
         }
         for (int i = 0; i < 40; ++i) {
-            clock_.us += 100'000;
-            pump_quiet();
+            net_.jump(ustack::Duration(100'000));
+            (void)net_.step();
         }
         for (WSPHOST& h : host_) {
             if (h == nullptr)
                 continue;
-            FUZZ_CHECK(ustack::destroy_host(h) == 0, "destroy_host failed");
-            h = nullptr;
-        }
-    }
-
-    // pump() without reading the input (the helper thread must not race the main thread's reads).
-    void pump_quiet() {
-        for (int i = 0; i < 2; ++i) {
-            std::lock_guard lock(ctl_[i]->m);
-            if (ctl_[i]->stopped)
-                continue;
-            Collect sink(ctl_[i]->outbox);
-            (void)ctl_[i]->core->service(ustack::instant_from_us(clock_.us.load()), sink);
-        }
-        for (int i = 0; i < 2; ++i) {
-            std::vector<std::vector<std::byte>> batch;
-            {
-                std::lock_guard lock(ctl_[i]->m);
-                batch.swap(ctl_[i]->outbox);
-            }
-            HostCtl& to = *ctl_[1 - i];
-            std::lock_guard lock(to.m);
-            if (to.stopped || batch.empty())
-                continue;
-            std::vector<ustack::RxPacket> spans;
-            for (const auto& b : batch) spans.push_back(ustack::RxPacket{b, false});
-            to.core->on_packets(spans, ustack::instant_from_us(clock_.us.load()));
+            FUZZ_CHECK(net_.destroy(h) == 0, "destroy_host failed");
         }
     }
 
@@ -402,7 +239,7 @@ private:
                 a.sin.sin_addr.s_addr = INADDR_ANY;
                 break;
             case 3:
-                a.sin.sin_addr = in_addr_of(10, 0, 0, 9);
+                a.sin.sin_addr = ustack::test::wsp_addr(ustack::ipv4(10, 0, 0, 9));
                 break;
             default:
                 a.sin.sin_addr.s_addr = in_.u32();
@@ -783,8 +620,10 @@ private:
     }
 
     Reader& in_;
-    Clock clock_;
-    std::shared_ptr<HostCtl> ctl_[2];
+    ustack::test::VirtualHosts net_{{}, [](const std::string& m) {
+                                        FUZZ_CHECK(false, "%s", m.c_str());
+                                    }};
+    bool lossy_ = false;
     WSPHOST host_[2] = {nullptr, nullptr};
     IN_ADDR addr_[2]{};
     std::vector<SOCKET> sockets_;

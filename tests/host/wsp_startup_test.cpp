@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "device_peer.hpp"
+#include "support/wsp_address.hpp"
 #include "ustack/codec.hpp"
 #include "ustack/memory_link.hpp"
 #include "ustack/wsp.h"
@@ -17,25 +18,10 @@
 using namespace std::chrono_literals;
 using ustack::MemoryLink;
 using ustack::test::DevicePeer;
+using ustack::test::in_addr_of;
+using ustack::test::sockaddr_of;
 
 namespace {
-
-IN_ADDR in_addr_of(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-    IN_ADDR r{};
-    const std::uint8_t bytes[4] = {a, b, c, d};  // network order: most significant first
-    std::memcpy(&r.s_addr, bytes, 4);
-    return r;
-}
-
-SOCKADDR_IN sockaddr_of(IN_ADDR addr, std::uint16_t port) {
-    SOCKADDR_IN s{};
-    s.sin_family = AF_INET;
-    s.sin_addr = addr;
-    const std::uint8_t p[2] = {static_cast<std::uint8_t>(port >> 8),
-                               static_cast<std::uint8_t>(port & 0xff)};
-    std::memcpy(&s.sin_port, p, 2);
-    return s;
-}
 
 WSPHOSTCONFIG config_for(void* device, IN_ADDR addr) {
     WSPHOSTCONFIG c{};
