@@ -177,12 +177,9 @@ private:
     WSPHOST pick_host() {
         const std::uint8_t k = in_.u8();
         switch (k % 8) {
-            case 6:
-                return nullptr;
-            case 7:
-                return reinterpret_cast<WSPHOST>(static_cast<std::uintptr_t>(0x1000 + k));
-            default:
-                return host_[k % 2];  // may be nullptr after a cleanup
+            case 6: return nullptr;
+            case 7: return reinterpret_cast<WSPHOST>(static_cast<std::uintptr_t>(0x1000 + k));
+            default: return host_[k % 2];  // may be nullptr after a cleanup
         }
     }
 
@@ -191,14 +188,10 @@ private:
         if (k < 224 && !sockets_.empty())
             return sockets_[k % sockets_.size()];
         switch (k % 4) {
-            case 0:
-                return INVALID_SOCKET;
-            case 1:
-                return 0;
-            case 2:
-                return static_cast<SOCKET>(0x100 + in_.u8());
-            default:
-                return static_cast<SOCKET>(in_.u32());
+            case 0: return INVALID_SOCKET;
+            case 1: return 0;
+            case 2: return static_cast<SOCKET>(0x100 + in_.u8());
+            default: return static_cast<SOCKET>(in_.u32());
         }
     }
 
@@ -229,21 +222,11 @@ private:
         const std::uint8_t k = in_.u8();
         a.sin.sin_family = (k & 0x40) != 0 ? static_cast<short>(in_.u8()) : AF_INET;
         switch (k % 5) {
-            case 0:
-                a.sin.sin_addr = addr_[0];
-                break;
-            case 1:
-                a.sin.sin_addr = addr_[1];
-                break;
-            case 2:
-                a.sin.sin_addr.s_addr = INADDR_ANY;
-                break;
-            case 3:
-                a.sin.sin_addr = ustack::test::wsp_addr(ustack::ipv4(10, 0, 0, 9));
-                break;
-            default:
-                a.sin.sin_addr.s_addr = in_.u32();
-                break;
+            case 0: a.sin.sin_addr = addr_[0]; break;
+            case 1: a.sin.sin_addr = addr_[1]; break;
+            case 2: a.sin.sin_addr.s_addr = INADDR_ANY; break;
+            case 3: a.sin.sin_addr = ustack::test::wsp_addr(ustack::ipv4(10, 0, 0, 9)); break;
+            default: a.sin.sin_addr.s_addr = in_.u32(); break;
         }
         const std::uint16_t port = pick_port();
         const std::uint8_t p[2] = {static_cast<std::uint8_t>(port >> 8),
@@ -404,27 +387,13 @@ private:
                 check_int("WSPCloseSocket", WSPCloseSocket(s, &err), err);
                 break;
             }
-            case 14:
-                sockopt_set();
-                break;
-            case 15:
-                sockopt_get();
-                break;
-            case 16:
-                ioctl();
-                break;
-            case 17:
-                event_select();
-                break;
-            case 18:
-                select();
-                break;
-            case 19:
-                event_ops();
-                break;
-            case 20:
-                names();
-                break;
+            case 14: sockopt_set(); break;
+            case 15: sockopt_get(); break;
+            case 16: ioctl(); break;
+            case 17: event_select(); break;
+            case 18: select(); break;
+            case 19: event_ops(); break;
+            case 20: names(); break;
             case 21: {
                 WSPHOST h = pick_host();
                 (void)WSPGetServiceFlags(h);
@@ -441,9 +410,7 @@ private:
                     cleanup({in_.u8() % 2});
                 }
                 break;
-            default:
-                advance();
-                break;
+            default: advance(); break;
         }
     }
 
@@ -576,12 +543,8 @@ private:
                 events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(i));
                 break;
             }
-            case 2:
-                (void)WSASetEvent(pick_event());
-                break;
-            case 3:
-                (void)WSAResetEvent(pick_event());
-                break;
+            case 2: (void)WSASetEvent(pick_event()); break;
+            case 3: (void)WSAResetEvent(pick_event()); break;
             default: {
                 WSAEVENT list[WSA_MAXIMUM_WAIT_EVENTS + 1];
                 const std::uint8_t n = in_.u8();
@@ -620,9 +583,8 @@ private:
     }
 
     Reader& in_;
-    ustack::test::VirtualHosts net_{{}, [](const std::string& m) {
-                                        FUZZ_CHECK(false, "%s", m.c_str());
-                                    }};
+    ustack::test::VirtualHosts net_{
+        {}, [](const std::string& m) { FUZZ_CHECK(false, "%s", m.c_str()); }};
     bool lossy_ = false;
     WSPHOST host_[2] = {nullptr, nullptr};
     IN_ADDR addr_[2]{};

@@ -9,10 +9,11 @@
 //   WSPHOST b = net.add_host(VirtualHosts::wsp_options(ipv4(10, 0, 0, 2)));
 //   ...non-blocking WSP calls (FIONBIO or WSPEventSelect)...
 //   net.run();                          // service every host and carry packets until nothing moves
-//   net.advance(2s);                    // time to each next deadline up to now + 2 s, running the link
-//   net.run_until([&] { return ...; }, 10s);  // advance until pred holds; fail once 10 s pass
+//   net.advance(2s);                    // time to each next deadline up to now + 2 s, running the
+//   link net.run_until([&] { return ...; }, 10s);  // advance until pred holds; fail once 10 s pass
 //   net.destroy(a);                     // ustack::destroy_host: no waiting
-//   net.cleanup(b);                     // WSPCleanup's semantics: on a helper thread, pumped from here
+//   net.cleanup(b);                     // WSPCleanup's semantics: on a helper thread, pumped from
+//   here
 //
 // The driver (HostDriver) of each host: now() reads the shared clock, wake() only notes that the
 // host has work (run() services every host anyway), no direct sink (application calls leave
@@ -39,6 +40,9 @@
 // This header includes ustack/wsp.h, so no socket header may be included next to it.
 #pragma once
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -60,9 +64,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "support/wsp_address.hpp"
 #include "ustack/host_core.hpp"
@@ -108,10 +109,12 @@ public:
     // and either returned or gone back to sleep.
     [[nodiscard]] bool asleep() const {
         const long tid = tid_.load(std::memory_order_acquire);
-        if (tid == 0) return false;
+        if (tid == 0)
+            return false;
         std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
         std::string line;
-        if (!std::getline(f, line)) return false;
+        if (!std::getline(f, line))
+            return false;
         const std::size_t close = line.rfind(')');
         return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'S';
     }
@@ -238,7 +241,8 @@ public:
     // Stops every host still running with ustack::destroy_host (no waiting).
     ~VirtualHosts() {
         for (auto& n : nodes_) {
-            if (alive(*n)) (void)destroy_host(n->host);
+            if (alive(*n))
+                (void)destroy_host(n->host);
         }
     }
     VirtualHosts(const VirtualHosts&) = delete;
@@ -299,7 +303,8 @@ public:
         const Instant t = now();
         for (auto& n : nodes_) {
             std::lock_guard lock(n->m);
-            if (n->core == nullptr) continue;
+            if (n->core == nullptr)
+                continue;
             n->wakes_at_service = n->wakes.load(std::memory_order_acquire);
             detail::CollectSink sink(n->outbox);
             n->timer = n->core->service(t, sink);
@@ -311,14 +316,17 @@ public:
                 std::lock_guard lock(nodes_[i]->m);
                 batch.swap(nodes_[i]->outbox);
             }
-            if (batch.empty()) continue;
+            if (batch.empty())
+                continue;
             moved = true;
-            if (filter_) filter_(i, batch);
+            if (filter_)
+                filter_(i, batch);
             deliver(i, batch, t);
         }
         for (auto& n : nodes_) {
             std::lock_guard lock(n->m);
-            if (n->core != nullptr && n->wakes.load(std::memory_order_acquire) != n->wakes_at_service)
+            if (n->core != nullptr &&
+                n->wakes.load(std::memory_order_acquire) != n->wakes_at_service)
                 moved = true;
         }
         return moved;
@@ -326,7 +334,8 @@ public:
     // step() until nothing moves, at most `max_rounds` rounds; returns whether it went quiet.
     bool run_rounds(std::size_t max_rounds) {
         for (std::size_t r = 0; r < max_rounds; ++r)
-            if (!step()) return true;
+            if (!step())
+                return true;
         return false;
     }
     // Service and deliver until nothing moves (fails after VirtualLinkParams::max_rounds).
@@ -340,8 +349,10 @@ public:
         std::optional<Instant> best;
         for (auto& n : nodes_) {
             std::lock_guard lock(n->m);
-            if (n->core == nullptr || !n->timer) continue;
-            if (!best || *n->timer < *best) best = n->timer;
+            if (n->core == nullptr || !n->timer)
+                continue;
+            if (!best || *n->timer < *best)
+                best = n->timer;
         }
         return best;
     }
@@ -359,20 +370,25 @@ public:
     void run_for(Duration d) { advance(d); }
     // advance() until no host has a deadline left, at most `bound`; returns whether it got
     // there (false: deadlines remain at the bound, e.g. a persist timer that probes forever).
-    bool settle(Duration bound) { return walk(now() + bound, [] { return false; }) == Walk::idle; }
+    bool settle(Duration bound) {
+        return walk(now() + bound, [] { return false; }) == Walk::idle;
+    }
     // run(), then advance deadline by deadline until pred() holds; fail (and return false) if
     // it still does not once `bound` of virtual time has passed.
     template <class Pred>
     bool run_until(Pred&& pred, Duration bound, const std::string& what = "the condition") {
         const Instant end = now() + bound;
         const Walk w = walk(end, pred);
-        if (w == Walk::done) return true;
-        if (w == Walk::stuck) return false;
+        if (w == Walk::done)
+            return true;
+        if (w == Walk::stuck)
+            return false;
         if (w == Walk::idle) {
             set_now(end);
             run();
         }
-        if (pred()) return true;
+        if (pred())
+            return true;
         fail_("run_until: " + what + " did not hold within " + std::to_string(bound.count()) +
               " us of virtual time");
         return false;
@@ -397,8 +413,8 @@ public:
         }
         const std::uint64_t base = g->wakes.load(std::memory_order_acquire);
         pump_while(
-            std::move(call),
-            [&] { return g->wakes.load(std::memory_order_acquire) != base; }, now() + bound, what);
+            std::move(call), [&] { return g->wakes.load(std::memory_order_acquire) != base; },
+            now() + bound, what);
     }
 
     struct CleanupResult {
@@ -417,7 +433,8 @@ public:
             std::shared_ptr<detail::VirtualNode> n = node_of(*h);
             handles.push_back(*h);
             which.push_back(n);
-            if (n) total += n->options.cleanup_timeout + Duration(1'000'000);
+            if (n)
+                total += n->options.cleanup_timeout + Duration(1'000'000);
             *h = nullptr;
         }
         std::vector<CleanupResult> results(handles.size());
@@ -428,7 +445,8 @@ public:
         pump_while(
             [&] {
                 for (std::size_t i = 0; i < handles.size(); ++i) {
-                    if (which[i]) base[i].store(which[i]->wakes.load());
+                    if (which[i])
+                        base[i].store(which[i]->wakes.load());
                     current.store(i);
                     results[i].err = err_before;
                     results[i].rc = WSPCleanup(handles[i], &results[i].err);
@@ -437,7 +455,8 @@ public:
             },
             [&] {
                 const std::size_t i = current.load();
-                if (i == kBetween) return false;
+                if (i == kBetween)
+                    return false;
                 return !which[i] || which[i]->wakes.load() != base[i].load();
             },
             now() + total, "WSPCleanup");
@@ -464,11 +483,13 @@ private:
     // The running host behind a handle (a stopped host's handle may have been reused).
     std::shared_ptr<detail::VirtualNode> node_of(WSPHOST h) const {
         for (const auto& n : nodes_)
-            if (h != nullptr && n->host == h && alive(*n)) return n;
+            if (h != nullptr && n->host == h && alive(*n))
+                return n;
         return nullptr;
     }
     void set_now(Instant t) {
-        if (t > now()) clock_us_.store(to_us(t), std::memory_order_release);
+        if (t > now())
+            clock_us_.store(to_us(t), std::memory_order_release);
     }
     // Move to `next` (a deadline); counts passes that find it not ahead of now (a host that
     // keeps asking for a time it does not clear) and fails after many.
@@ -478,7 +499,8 @@ private:
             stuck = 0;
             return true;
         }
-        if (++stuck <= 1000) return true;
+        if (++stuck <= 1000)
+            return true;
         fail_("a host keeps asking for a deadline at or before now that service() does not clear");
         return false;
     }
@@ -494,15 +516,18 @@ private:
         run();
         int stuck = 0;
         for (;;) {
-            if (done()) return Walk::done;
+            if (done())
+                return Walk::done;
             const std::optional<Instant> next = next_deadline();
-            if (!next) return Walk::idle;
+            if (!next)
+                return Walk::idle;
             if (*next > end) {
                 set_now(end);
                 run();
                 return Walk::bound;
             }
-            if (!to_deadline(*next, stuck)) return Walk::stuck;
+            if (!to_deadline(*next, stuck))
+                return Walk::stuck;
             run();
         }
     }
@@ -515,9 +540,11 @@ private:
                                  (Ipv4Addr{std::to_integer<std::uint8_t>(p[18])} << 8) |
                                  Ipv4Addr{std::to_integer<std::uint8_t>(p[19])};
             for (std::size_t j = 0; j < nodes_.size(); ++j)
-                if (nodes_[j]->options.stack.addr == dst) return j;
+                if (nodes_[j]->options.stack.addr == dst)
+                    return j;
         }
-        if (nodes_.size() == 2) return 1 - from;
+        if (nodes_.size() == 2)
+            return 1 - from;
         return std::nullopt;
     }
 
@@ -541,7 +568,8 @@ private:
             for (int c = 0; c < copies; ++c) to[*j].push_back(RxPacket{p, false});
         }
         for (std::size_t j = 0; j < nodes_.size(); ++j) {
-            if (to[j].empty()) continue;
+            if (to[j].empty())
+                continue;
             detail::VirtualNode& n = *nodes_[j];
             std::lock_guard lock(n.m);
             if (n.core == nullptr) {
@@ -572,9 +600,12 @@ private:
         detail::BlockingWorker& worker = detail::BlockingWorker::instance();
         for (;;) {
             const std::uint64_t gen = signal_.generation();
-            if (done->load(std::memory_order_acquire)) break;
-            if (step()) continue;
-            if (std::chrono::steady_clock::now() > wall_end) hang(what, frozen);
+            if (done->load(std::memory_order_acquire))
+                break;
+            if (step())
+                continue;
+            if (std::chrono::steady_clock::now() > wall_end)
+                hang(what, frozen);
             // The call is running (it was just woken, or has not got to its wait yet): let it
             // return or block again before time moves on.
             if (!worker.asleep()) {
@@ -589,14 +620,16 @@ private:
                         stuck = 0;
                         continue;
                     }
-                    if (++stuck <= 1000) continue;
+                    if (++stuck <= 1000)
+                        continue;
                 }
                 if (next && *next > bound) {
                     frozen = true;
                     wall_end = std::min(wall_end, std::chrono::steady_clock::now() + kFrozenGuard);
                 }
             }
-            if (!signal_.wait_changed(gen, wall_end)) hang(what, frozen);
+            if (!signal_.wait_changed(gen, wall_end))
+                hang(what, frozen);
         }
         run();
     }

@@ -20,7 +20,9 @@ void send_unacked(Net& net, SOCKET s, std::size_t n) {
 }  // namespace
 
 TEST_SUITE("wsp") {
-    TEST_CASE("SEMANTICS 29 - default close returns at once and queued data is still delivered then FIN") {
+    TEST_CASE(
+        "SEMANTICS 29 - default close returns at once and queued data is still delivered then "
+        "FIN") {
         Net net;
         Pair p = connect_pair(net);
         const std::string data = pattern(150 * 1000, 4);
@@ -33,7 +35,9 @@ TEST_SUITE("wsp") {
         CHECK(e == 0);
     }
 
-    TEST_CASE("SEMANTICS 30 - default close on a non-blocking socket with unacked data never fails WSAEWOULDBLOCK") {
+    TEST_CASE(
+        "SEMANTICS 30 - default close on a non-blocking socket with unacked data never fails "
+        "WSAEWOULDBLOCK") {
         NetParams np;
         np.b.recv_buffer = 2048;
         Net net(np);
@@ -45,7 +49,9 @@ TEST_SUITE("wsp") {
         CHECK(e == 0);
     }
 
-    TEST_CASE("SEMANTICS 31 41 - SO_LINGER 1 0 resets and the peer's WSPRecv fails WSAECONNRESET - no TIME-WAIT") {
+    TEST_CASE(
+        "SEMANTICS 31 41 - SO_LINGER 1 0 resets and the peer's WSPRecv fails WSAECONNRESET - no "
+        "TIME-WAIT") {
         Net net;
         Pair p = connect_pair(net);
         Events sev(p.server, FD_CLOSE);
@@ -66,7 +72,9 @@ TEST_SUITE("wsp") {
         CHECK(host_stat(net.a, "connections_current") == 0);
     }
 
-    TEST_CASE("SEMANTICS 34 - SO_LINGER 1 n non-blocking close fails WSAEWOULDBLOCK - handle still valid and no FIN sent") {
+    TEST_CASE(
+        "SEMANTICS 34 - SO_LINGER 1 n non-blocking close fails WSAEWOULDBLOCK - handle still valid "
+        "and no FIN sent") {
         NetParams np;
         np.b.recv_buffer = 2048;
         Net net(np);
@@ -113,7 +121,9 @@ TEST_SUITE("wsp") {
         CHECK(sev.error(FD_CLOSE_BIT) == 0);
     }
 
-    TEST_CASE("SEMANTICS 34 - SO_LINGER 1 n non-blocking close succeeds at once when everything is acknowledged - then FIN") {
+    TEST_CASE(
+        "SEMANTICS 34 - SO_LINGER 1 n non-blocking close succeeds at once when everything is "
+        "acknowledged - then FIN") {
         Net net;
         Pair p = connect_pair(net);
         Events sev(p.server, FD_READ | FD_CLOSE);
@@ -129,7 +139,9 @@ TEST_SUITE("wsp") {
         CHECK(sev.error(FD_CLOSE_BIT) == 0);  // graceful
     }
 
-    TEST_CASE("SEMANTICS 35 36 - SO_DONTLINGER TRUE is SO_LINGER l_onoff 0 and FALSE reinstates the previous l_linger") {
+    TEST_CASE(
+        "SEMANTICS 35 36 - SO_DONTLINGER TRUE is SO_LINGER l_onoff 0 and FALSE reinstates the "
+        "previous l_linger") {
         Net net;
         const SOCKET s = new_socket(net.a);
         auto get_linger = [&] {
@@ -247,7 +259,9 @@ TEST_SUITE("wsp") {
         CHECK(recv_bytes(p.client, buf, sizeof buf, &n) == WSAECONNRESET);
     }
 
-    TEST_CASE("WSPCleanup - waits for orphaned FINs so owed disconnect data is delivered - and is bounded when the peer is gone") {
+    TEST_CASE(
+        "WSPCleanup - waits for orphaned FINs so owed disconnect data is delivered - and is "
+        "bounded when the peer is gone") {
         NetParams np;
         np.loss = 0.1;
         np.seed = 99;
@@ -260,7 +274,8 @@ TEST_SUITE("wsp") {
             servers.push_back(p.server);
             const std::string d = "owed #" + std::to_string(i);
             REQUIRE(send_disconnect(p.client, d.data(), d.size()) == 0);
-            if (i % 2 == 0) REQUIRE(close_socket(p.client) == 0);  // the others WSPCleanup closes
+            if (i % 2 == 0)
+                REQUIRE(close_socket(p.client) == 0);  // the others WSPCleanup closes
         }
         const Instant t0 = net.now();
         REQUIRE(net.cleanup(net.a) == 0);  // returns once every FIN was acknowledged

@@ -7,7 +7,9 @@
 using namespace wsptest;
 
 TEST_SUITE("wsp") {
-    TEST_CASE("SEMANTICS 41 43 45 - FD_CLOSE 0 on entering CLOSE-WAIT and on TIME-WAIT after our SD_SEND - once only") {
+    TEST_CASE(
+        "SEMANTICS 41 43 45 - FD_CLOSE 0 on entering CLOSE-WAIT and on TIME-WAIT after our SD_SEND "
+        "- once only") {
         Net net;
         Pair p = connect_pair(net);
         Events cev(p.client, FD_CLOSE);
@@ -35,7 +37,8 @@ TEST_SUITE("wsp") {
         CHECK(sev.count(FD_CLOSE_BIT) == 1);
     }
 
-    TEST_CASE("SEMANTICS 43 - TIME-WAIT lasts 2 MSL on the host clock then the connection is gone") {
+    TEST_CASE(
+        "SEMANTICS 43 - TIME-WAIT lasts 2 MSL on the host clock then the connection is gone") {
         Net net;
         Pair p = connect_pair(net);
         Events cev(p.client, FD_CLOSE);
@@ -51,7 +54,9 @@ TEST_SUITE("wsp") {
         CHECK(net.now() - entered >= 60s);
     }
 
-    TEST_CASE("SEMANTICS 44 - FD_CLOSE is withheld until all data is read and no FD_READ is raised for the FIN") {
+    TEST_CASE(
+        "SEMANTICS 44 - FD_CLOSE is withheld until all data is read and no FD_READ is raised for "
+        "the FIN") {
         Net net;
         Pair p = connect_pair(net);
         Events sev(p.server, FD_READ | FD_CLOSE);
@@ -78,7 +83,9 @@ TEST_SUITE("wsp") {
         CHECK((sev.seen() & FD_READ) == 0);  // the FIN raised no FD_READ
     }
 
-    TEST_CASE("SEMANTICS 46 - FD_READ is level-triggered and re-armed by any WSPRecv even a failing one") {
+    TEST_CASE(
+        "SEMANTICS 46 - FD_READ is level-triggered and re-armed by any WSPRecv even a failing "
+        "one") {
         Net net;
         Pair p = connect_pair(net);
         Events sev(p.server, FD_READ);
@@ -108,7 +115,9 @@ TEST_SUITE("wsp") {
         CHECK(sev.error(FD_READ_BIT) == 0);
     }
 
-    TEST_CASE("SEMANTICS 47 59 - FD_WRITE on connect and again only after a WSAEWOULDBLOCK send once space frees") {
+    TEST_CASE(
+        "SEMANTICS 47 59 - FD_WRITE on connect and again only after a WSAEWOULDBLOCK send once "
+        "space frees") {
         NetParams np;
         np.a.send_buffer = 8192;
         np.b.recv_buffer = 2048;
@@ -134,7 +143,8 @@ TEST_SUITE("wsp") {
         for (int i = 0; i < 1000; ++i) {
             DWORD sent = 0;
             e = send_str(c, chunk, &sent);
-            if (e != 0) break;
+            if (e != 0)
+                break;
             queued += sent;
             net.run();
         }
@@ -158,7 +168,9 @@ TEST_SUITE("wsp") {
         CHECK(got.size() <= queued);
     }
 
-    TEST_CASE("SEMANTICS 48 49 54 - FD_ACCEPT recorded at once for a pending connection - re-armed by WSPAccept - inherited registration") {
+    TEST_CASE(
+        "SEMANTICS 48 49 54 - FD_ACCEPT recorded at once for a pending connection - re-armed by "
+        "WSPAccept - inherited registration") {
         Net net;
         const SOCKET listener = listen_on(net.b, kAddrB, 5000);
         const SOCKET c1 = connect_client(net, 5000);
@@ -213,7 +225,9 @@ TEST_SUITE("wsp") {
         (void)c2;
     }
 
-    TEST_CASE("SEMANTICS 47 54 - an accepted socket inherits the listener's FD_WRITE registration and records FD_WRITE at once") {
+    TEST_CASE(
+        "SEMANTICS 47 54 - an accepted socket inherits the listener's FD_WRITE registration and "
+        "records FD_WRITE at once") {
         Net net;
         const SOCKET listener = listen_on(net.b, kAddrB, 5000);
         Events lev(listener, FD_ACCEPT | FD_WRITE | FD_READ);
@@ -233,7 +247,8 @@ TEST_SUITE("wsp") {
         CHECK(recv_bytes(s, buf, sizeof buf, &n) == WSAEWOULDBLOCK);  // non-blocking (50)
     }
 
-    TEST_CASE("SEMANTICS 57 - an accepted socket has the non-blocking mode of its FIONBIO listener") {
+    TEST_CASE(
+        "SEMANTICS 57 - an accepted socket has the non-blocking mode of its FIONBIO listener") {
         Net net;
         const SOCKET listener = listen_on(net.b, kAddrB, 5000);
         REQUIRE(set_nonblocking(listener, true) == 0);
@@ -249,7 +264,9 @@ TEST_SUITE("wsp") {
         CHECK(recv_bytes(s, buf, sizeof buf, &n) == WSAEWOULDBLOCK);
     }
 
-    TEST_CASE("SEMANTICS 50 - EventSelect forces non-blocking and FIONBIO 0 fails WSAEINVAL until EventSelect s 0 0") {
+    TEST_CASE(
+        "SEMANTICS 50 - EventSelect forces non-blocking and FIONBIO 0 fails WSAEINVAL until "
+        "EventSelect s 0 0") {
         Net net;
         Pair p = connect_pair(net);
         REQUIRE(set_nonblocking(p.server, false) == 0);  // a blocking socket to begin with
@@ -279,8 +296,9 @@ TEST_SUITE("wsp") {
         int err = 0;
         REQUIRE(WSPEventSelect(p.server, e1, FD_READ, &err) == 0);
         REQUIRE(send_str(p.client, "x") == 0);
-        REQUIRE(net.run_until([&] { return WSAWaitForMultipleEvents(1, &e1, 0, 0, 0) == WSA_WAIT_EVENT_0; },
-                              kBound, "event 1 signalled"));
+        REQUIRE(net.run_until(
+            [&] { return WSAWaitForMultipleEvents(1, &e1, 0, 0, 0) == WSA_WAIT_EVENT_0; }, kBound,
+            "event 1 signalled"));
         // FD_READ is recorded; the new selection (FD_CLOSE only) clears it.
         REQUIRE(WSPEventSelect(p.server, e2, FD_CLOSE, &err) == 0);
         WSANETWORKEVENTS ne{};
@@ -293,8 +311,9 @@ TEST_SUITE("wsp") {
         char buf[4];
         DWORD n = 0;
         REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
-        REQUIRE(net.run_until([&] { return WSAWaitForMultipleEvents(1, &e2, 0, 0, 0) == WSA_WAIT_EVENT_0; },
-                              kBound, "event 2 signalled"));
+        REQUIRE(net.run_until(
+            [&] { return WSAWaitForMultipleEvents(1, &e2, 0, 0, 0) == WSA_WAIT_EVENT_0; }, kBound,
+            "event 2 signalled"));
         REQUIRE(WSPEnumNetworkEvents(p.server, e2, &ne, &err) == 0);
         CHECK(ne.lNetworkEvents == FD_CLOSE);
         CHECK(WSAWaitForMultipleEvents(1, &e1, 0, 0, 0) == WSA_WAIT_TIMEOUT);
@@ -302,7 +321,9 @@ TEST_SUITE("wsp") {
         WSACloseEvent(e2);
     }
 
-    TEST_CASE("SEMANTICS 52 53 - EnumNetworkEvents clears record and event atomically - on failure neither - iErrorCode only at reported bits") {
+    TEST_CASE(
+        "SEMANTICS 52 53 - EnumNetworkEvents clears record and event atomically - on failure "
+        "neither - iErrorCode only at reported bits") {
         Net net;
         Pair p = connect_pair(net);
         WSAEVENT ev = WSACreateEvent();
@@ -310,8 +331,9 @@ TEST_SUITE("wsp") {
         REQUIRE(WSPEventSelect(p.server, ev, FD_READ | FD_CLOSE, &err) == 0);
         REQUIRE(set_linger(p.client, 1, 0) == 0);
         REQUIRE(close_socket(p.client) == 0);  // RST: FD_CLOSE with WSAECONNRESET
-        REQUIRE(net.run_until([&] { return WSAWaitForMultipleEvents(1, &ev, 0, 0, 0) == WSA_WAIT_EVENT_0; },
-                              kBound, "event signalled"));
+        REQUIRE(net.run_until(
+            [&] { return WSAWaitForMultipleEvents(1, &ev, 0, 0, 0) == WSA_WAIT_EVENT_0; }, kBound,
+            "event signalled"));
         // A failing call (NULL output) leaves the event signalled and the record intact.
         CHECK(WSPEnumNetworkEvents(p.server, ev, nullptr, &err) == SOCKET_ERROR);
         CHECK(err == WSAEFAULT);
@@ -322,7 +344,8 @@ TEST_SUITE("wsp") {
         CHECK(ne.lNetworkEvents == FD_CLOSE);
         CHECK(ne.iErrorCode[FD_CLOSE_BIT] == WSAECONNRESET);
         for (int b = 0; b < FD_MAX_EVENTS; ++b)
-            if (b != FD_CLOSE_BIT) CHECK(ne.iErrorCode[b] == 0x7777);  // 53
+            if (b != FD_CLOSE_BIT)
+                CHECK(ne.iErrorCode[b] == 0x7777);  // 53
         // Cleared and reset (52).
         CHECK(WSAWaitForMultipleEvents(1, &ev, 0, 0, 0) == WSA_WAIT_TIMEOUT);
         WSANETWORKEVENTS again{};

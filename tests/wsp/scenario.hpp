@@ -18,6 +18,8 @@ inline std::uint64_t load64(const std::string& s, std::size_t at = 0) {
     std::memcpy(&v, s.data() + at, 8);
     return v;
 }
-inline std::uint64_t grand_of(std::uint64_t total) { return total * 3 + 0x1234; }
+inline std::uint64_t grand_of(std::uint64_t total) {
+    return total * 3 + 0x1234;
+}
 
 }  // namespace wsptest

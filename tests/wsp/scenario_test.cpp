@@ -2,10 +2,11 @@
 // scenario, exactly in the table's order, step by step -- on virtual time, with and without
 // loss. (Thousands of concurrent runs by application threads: threads/scenario_test.cpp.)
 // Checklist items 20, 24, 25, 41, 43, 44, 49.
+#include "scenario.hpp"
+
 #include <cstdint>
 #include <string>
 
-#include "scenario.hpp"
 #include "virtual_fixture.hpp"
 
 using namespace wsptest;
@@ -61,7 +62,9 @@ TEST_SUITE("wsp") {
         CHECK(host_stat(net.a, "disconnect_data_received") == 20);
     }
 
-    TEST_CASE("SEMANTICS 1.1 checklist 25 - server closes (5') before the client has read anything - 10 pct loss") {
+    TEST_CASE(
+        "SEMANTICS 1.1 checklist 25 - server closes (5') before the client has read anything - 10 "
+        "pct loss") {
         NetParams np;
         np.loss = 0.10;
         np.seed = 11;
@@ -99,7 +102,9 @@ TEST_SUITE("wsp") {
         }
     }
 
-    TEST_CASE("SEMANTICS 1.1 checklist 25 - slow client reader gets data then grand total after the server's state is gone") {
+    TEST_CASE(
+        "SEMANTICS 1.1 checklist 25 - slow client reader gets data then grand total after the "
+        "server's state is gone") {
         // The client's host has a 4 KB receive buffer; the server answers with 64 KB of data,
         // then its grand total, and closes at once. The client reads slowly, in 500-byte bites,
         // and asks for the disconnect data only after the server host has freed the
@@ -141,7 +146,8 @@ TEST_SUITE("wsp") {
                     continue;
                 }
                 REQUIRE(r == 0);
-                if (n == 0) break;
+                if (n == 0)
+                    break;
                 got.append(buf, n);
             }
             CHECK(got == response);

@@ -7,7 +7,9 @@
 using namespace wsptest;
 
 TEST_SUITE("wsp") {
-    TEST_CASE("SEMANTICS 1 and 9 and 43 - SD_SEND sends FIN after queued data and the half-closed socket still receives") {
+    TEST_CASE(
+        "SEMANTICS 1 and 9 and 43 - SD_SEND sends FIN after queued data and the half-closed socket "
+        "still receives") {
         Net net;
         Pair p = connect_pair(net);
         Events sev(p.server, FD_READ | FD_CLOSE);
@@ -28,7 +30,8 @@ TEST_SUITE("wsp") {
                 continue;
             }
             REQUIRE(e == 0);
-            if (n == 0) break;
+            if (n == 0)
+                break;
             got.append(buf, n);
         }
         CHECK(got == data);
@@ -49,22 +52,23 @@ TEST_SUITE("wsp") {
     TEST_CASE("SEMANTICS 2 3 12 18 - shutdown errors WSAEINVAL and WSAENOTCONN") {
         Net net;
         const SOCKET fresh = new_socket(net.a);
-        CHECK(shutdown_socket(fresh, SD_SEND) == WSAENOTCONN);        // 3
-        CHECK(shutdown_socket(fresh, SD_RECEIVE) == WSAENOTCONN);     // 3
-        CHECK(send_disconnect(fresh, "x", 1) == WSAENOTCONN);         // 12
+        CHECK(shutdown_socket(fresh, SD_SEND) == WSAENOTCONN);     // 3
+        CHECK(shutdown_socket(fresh, SD_RECEIVE) == WSAENOTCONN);  // 3
+        CHECK(send_disconnect(fresh, "x", 1) == WSAENOTCONN);      // 12
         int err = 0;
         CHECK(WSPSendDisconnect(fresh, nullptr, &err) == SOCKET_ERROR);
-        CHECK(err == WSAENOTCONN);                                    // 12
+        CHECK(err == WSAENOTCONN);  // 12
         std::string d;
-        CHECK(recv_disconnect(fresh, &d) == WSAENOTCONN);             // 18
+        CHECK(recv_disconnect(fresh, &d) == WSAENOTCONN);  // 18
         Pair p = connect_pair(net);
-        CHECK(shutdown_socket(p.client, 3) == WSAEINVAL);             // 2
-        CHECK(shutdown_socket(p.client, -1) == WSAEINVAL);            // 2
-        CHECK(shutdown_socket(p.listener, SD_SEND) == WSAENOTCONN);   // a listener is not connected
+        CHECK(shutdown_socket(p.client, 3) == WSAEINVAL);            // 2
+        CHECK(shutdown_socket(p.client, -1) == WSAEINVAL);           // 2
+        CHECK(shutdown_socket(p.listener, SD_SEND) == WSAENOTCONN);  // a listener is not connected
         CHECK(shutdown_socket(p.client, SD_BOTH) == 0);
     }
 
-    TEST_CASE("SEMANTICS 4 - shutdown and the disconnect calls never block whatever SO_LINGER says") {
+    TEST_CASE(
+        "SEMANTICS 4 - shutdown and the disconnect calls never block whatever SO_LINGER says") {
         // Blocking sockets lingering {1, 3600} with data the peer never acknowledges (its
         // window is full). On virtual time nothing runs the engine while a call waits, so a
         // call that waited for anything -- an ACK, the linger time -- would never return and
@@ -90,7 +94,9 @@ TEST_SUITE("wsp") {
         CHECK(shutdown_socket(p.server, SD_BOTH) == 0);  // SD_RECEIVE with unread data: RST (7)
     }
 
-    TEST_CASE("SEMANTICS 5 6 17 23 - WSAESHUTDOWN after SD_SEND SD_RECEIVE SD_BOTH SendDisconnect and RecvDisconnect") {
+    TEST_CASE(
+        "SEMANTICS 5 6 17 23 - WSAESHUTDOWN after SD_SEND SD_RECEIVE SD_BOTH SendDisconnect and "
+        "RecvDisconnect") {
         Net net;
         const SOCKET listener = listen_on(net.b, kAddrB, 5000);
         auto fresh_pair = [&] { return accept_pair(net, listener, 5000); };
@@ -136,7 +142,9 @@ TEST_SUITE("wsp") {
         }
     }
 
-    TEST_CASE("SEMANTICS 7 and 42 - SD_RECEIVE with unread data resets - peer sees WSAECONNRESET and we see WSAECONNABORTED") {
+    TEST_CASE(
+        "SEMANTICS 7 and 42 - SD_RECEIVE with unread data resets - peer sees WSAECONNRESET and we "
+        "see WSAECONNABORTED") {
         Net net;
         Pair p = connect_pair(net);
         Events cev(p.client, FD_CLOSE);
@@ -173,7 +181,9 @@ TEST_SUITE("wsp") {
         CHECK(send_str(p.client, "x") == WSAECONNRESET);
     }
 
-    TEST_CASE("SEMANTICS 10 and 21 - SendDisconnect NULL is shutdown SD_SEND and the peer's RecvDisconnect gets 0 bytes") {
+    TEST_CASE(
+        "SEMANTICS 10 and 21 - SendDisconnect NULL is shutdown SD_SEND and the peer's "
+        "RecvDisconnect gets 0 bytes") {
         Net net;
         Pair p = connect_pair(net);
         Events sev(p.server, FD_READ | FD_CLOSE);
@@ -205,7 +215,9 @@ TEST_SUITE("wsp") {
         CHECK(wb2.len == 0);
     }
 
-    TEST_CASE("SEMANTICS 11 and 60 and 61 - WSAENOPROTOOPT when one host does not offer disconnect data") {
+    TEST_CASE(
+        "SEMANTICS 11 and 60 and 61 - WSAENOPROTOOPT when one host does not offer disconnect "
+        "data") {
         NetParams np;
         np.b.disconnect_data = 0;
         Net net(np);
@@ -237,7 +249,9 @@ TEST_SUITE("wsp") {
         CHECK(d.empty());
     }
 
-    TEST_CASE("SEMANTICS 13 - SendDisconnect with a NULL data pointer and nonzero length fails WSAEFAULT") {
+    TEST_CASE(
+        "SEMANTICS 13 - SendDisconnect with a NULL data pointer and nonzero length fails "
+        "WSAEFAULT") {
         Net net;
         Pair p = connect_pair(net);
         WSABUF bad{8, nullptr};
@@ -247,7 +261,9 @@ TEST_SUITE("wsp") {
         CHECK(send_str(p.client, "still open") == 0);  // nothing was shut
     }
 
-    TEST_CASE("SEMANTICS 14 15 16 61 - SO_DISCDATALEN is the limit - longer data fails WSAEMSGSIZE and the limit itself arrives intact") {
+    TEST_CASE(
+        "SEMANTICS 14 15 16 61 - SO_DISCDATALEN is the limit - longer data fails WSAEMSGSIZE and "
+        "the limit itself arrives intact") {
         NetParams np;
         np.loss = 0.2;  // retransmitted FINs must carry the same bytes (15)
         np.seed = 5;
@@ -278,7 +294,9 @@ TEST_SUITE("wsp") {
         CHECK(host_stat(net.b, "disconnect_data_received") == 1);
     }
 
-    TEST_CASE("SEMANTICS 19 20 - a short RecvDisconnect buffer fails WSAEFAULT and the data stays retrievable") {
+    TEST_CASE(
+        "SEMANTICS 19 20 - a short RecvDisconnect buffer fails WSAEFAULT and the data stays "
+        "retrievable") {
         Net net;
         Pair p = connect_pair(net);
         const std::string data = "0123456789abcdef";
@@ -309,7 +327,9 @@ TEST_SUITE("wsp") {
         CHECK(std::string(big, wb3.len) == data);
     }
 
-    TEST_CASE("SEMANTICS 22 - RecvDisconnect before the peer's FIN returns 0 bytes and disables receives") {
+    TEST_CASE(
+        "SEMANTICS 22 - RecvDisconnect before the peer's FIN returns 0 bytes and disables "
+        "receives") {
         Net net;
         Pair p = connect_pair(net);
         char dbuf[16];
@@ -331,7 +351,9 @@ TEST_SUITE("wsp") {
         CHECK(cev.error(FD_CLOSE_BIT) == WSAECONNRESET);
     }
 
-    TEST_CASE("SEMANTICS 26 - non-blocking recv returns 0 after the FIN once all data is read - sticky - never WSAEDISCON") {
+    TEST_CASE(
+        "SEMANTICS 26 - non-blocking recv returns 0 after the FIN once all data is read - sticky - "
+        "never WSAEDISCON") {
         Net net;
         Pair p = connect_pair(net);
         REQUIRE(send_str(p.client, "abc") == 0);
@@ -371,7 +393,8 @@ TEST_SUITE("wsp") {
         for (int i = 0; i < 100; ++i) {
             DWORD n = 0;
             e = recv_bytes(p.server, buf, sizeof buf, &n);
-            if (e != 0) break;
+            if (e != 0)
+                break;
             REQUIRE(n > 0);  // never a graceful end of stream
             got.append(buf, n);
         }

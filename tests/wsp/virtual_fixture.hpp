@@ -73,8 +73,9 @@ public:
 
     // Advance until one of `bits` has been reported on `ev` since its last take().
     bool until_event(Events& ev, long bits, Duration bound = kBound) {
-        return run_until([&] { return ev.has(bits); }, bound,
-                         "network event 0x" + hex(bits) + " on socket " + std::to_string(ev.socket()));
+        return run_until(
+            [&] { return ev.has(bits); }, bound,
+            "network event 0x" + hex(bits) + " on socket " + std::to_string(ev.socket()));
     }
     // Advance until WSPSelect (zero timeout) reports `s` readable / writable.
     bool until_readable(SOCKET s, Duration bound = kBound) {
@@ -96,8 +97,10 @@ private:
     static ustack::HostOptions options(ustack::Ipv4Addr addr, const NetParams& p,
                                        const HostParams& hp) {
         ustack::HostOptions o = wsp_options(addr, hp.disconnect_data != 0);
-        if (hp.recv_buffer != 0) o.stack.tcp.recv_buffer = hp.recv_buffer;
-        if (hp.send_buffer != 0) o.stack.tcp.send_buffer = hp.send_buffer;
+        if (hp.recv_buffer != 0)
+            o.stack.tcp.recv_buffer = hp.recv_buffer;
+        if (hp.send_buffer != 0)
+            o.stack.tcp.send_buffer = hp.send_buffer;
         o.stack.tcp.msl = p.msl;
         o.cleanup_timeout = p.cleanup_timeout;
         return o;
@@ -162,10 +165,12 @@ inline std::string read_to_eof(Net& net, SOCKET s, int* err, Duration bound = kB
         DWORD got = 0;
         *err = recv_bytes(s, buf, sizeof buf, &got);
         if (*err == WSAEWOULDBLOCK) {
-            if (!net.until_readable(s, bound)) return out;
+            if (!net.until_readable(s, bound))
+                return out;
             continue;
         }
-        if (*err != 0 || got == 0) return out;
+        if (*err != 0 || got == 0)
+            return out;
         out.append(buf, got);
     }
 }
@@ -177,10 +182,12 @@ inline int send_all(Net& net, SOCKET s, const std::string& data, Duration bound 
         DWORD sent = 0;
         const int e = send_bytes(s, data.data() + off, data.size() - off, &sent);
         if (e == WSAEWOULDBLOCK) {
-            if (!net.until_writable(s, bound)) return e;
+            if (!net.until_writable(s, bound))
+                return e;
             continue;
         }
-        if (e != 0) return e;
+        if (e != 0)
+            return e;
         off += sent;
     }
     return 0;

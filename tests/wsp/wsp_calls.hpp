@@ -24,7 +24,9 @@ using ustack::test::sockaddr_of;
 inline const IN_ADDR kAddrA = in_addr_of(10, 0, 0, 1);  // client side
 inline const IN_ADDR kAddrB = in_addr_of(10, 0, 0, 2);  // server side
 
-inline const SOCKADDR* sa(const SOCKADDR_IN& s) { return reinterpret_cast<const SOCKADDR*>(&s); }
+inline const SOCKADDR* sa(const SOCKADDR_IN& s) {
+    return reinterpret_cast<const SOCKADDR*>(&s);
+}
 inline constexpr int kSaLen = static_cast<int>(sizeof(SOCKADDR_IN));
 
 // One host's settings in a test pair.
@@ -69,7 +71,8 @@ inline int send_bytes(SOCKET s, const void* data, std::size_t len, DWORD* sent =
     DWORD n = 0;
     int err = 0;
     const int r = WSPSend(s, &b, 1, &n, 0, &err);
-    if (sent != nullptr) *sent = n;
+    if (sent != nullptr)
+        *sent = n;
     return r == 0 ? 0 : err;
 }
 inline int send_str(SOCKET s, const std::string& d, DWORD* sent = nullptr) {
@@ -101,7 +104,8 @@ inline int recv_disconnect(SOCKET s, std::string* out, u_long cap = 64) {
     std::vector<CHAR> buf(cap == 0 ? 1 : cap);
     WSABUF b{cap, buf.data()};
     int err = 0;
-    if (WSPRecvDisconnect(s, &b, &err) != 0) return err;
+    if (WSPRecvDisconnect(s, &b, &err) != 0)
+        return err;
     out->assign(buf.data(), b.len);
     return 0;
 }
@@ -125,8 +129,7 @@ inline int set_nonblocking(SOCKET s, bool on) {
 inline int get_int_opt(SOCKET s, int level, int name, int* value) {
     int len = sizeof(int);
     int err = 0;
-    return WSPGetSockOpt(s, level, name, reinterpret_cast<char*>(value), &len, &err) == 0 ? 0
-                                                                                          : err;
+    return WSPGetSockOpt(s, level, name, reinterpret_cast<char*>(value), &len, &err) == 0 ? 0 : err;
 }
 
 inline u_long fionread(SOCKET s) {
@@ -145,16 +148,21 @@ inline int select_one(SOCKET s, Sel which, TIMEVAL tv = {0, 0}, int* err = nullp
     set.fd_count = 1;
     set.fd_array[0] = s;
     int e = 0;
-    const int r = WSPSelect(0, which == Sel::read ? &set : nullptr,
-                            which == Sel::write ? &set : nullptr,
-                            which == Sel::except ? &set : nullptr, &tv, &e);
-    if (err != nullptr) *err = e;
+    const int r =
+        WSPSelect(0, which == Sel::read ? &set : nullptr, which == Sel::write ? &set : nullptr,
+                  which == Sel::except ? &set : nullptr, &tv, &e);
+    if (err != nullptr)
+        *err = e;
     return r;
 }
 // With a zero timeout: readable (data, end of stream, reset, or a pending connection on a
 // listener) / writable.
-inline bool readable(SOCKET s) { return select_one(s, Sel::read) == 1; }
-inline bool writable(SOCKET s) { return select_one(s, Sel::write) == 1; }
+inline bool readable(SOCKET s) {
+    return select_one(s, Sel::read) == 1;
+}
+inline bool writable(SOCKET s) {
+    return select_one(s, Sel::write) == 1;
+}
 
 // WSPSelect on an idle connected pair: the server is not readable (its set comes back
 // empty), both ends are writable.
@@ -226,7 +234,8 @@ public:
     long poll() {
         WSANETWORKEVENTS ne{};
         int err = 0;
-        if (WSPEnumNetworkEvents(s_, ev_, &ne, &err) != 0) return 0;
+        if (WSPEnumNetworkEvents(s_, ev_, &ne, &err) != 0)
+            return 0;
         for (int b = 0; b < FD_MAX_EVENTS; ++b) {
             if (ne.lNetworkEvents & (1L << b)) {
                 errors_[static_cast<std::size_t>(b)] = ne.iErrorCode[b];
@@ -257,15 +266,18 @@ private:
 // One counter of WSPFormatHostStats ("name value" lines), or -1.
 inline long long host_stat(WSPHOST h, const std::string& name) {
     std::vector<char> buf(8192);
-    if (WSPFormatHostStats(h, buf.data(), buf.size()) < 0) return -1;
+    if (WSPFormatHostStats(h, buf.data(), buf.size()) < 0)
+        return -1;
     const std::string text(buf.data());
     const std::string key = name + " ";
     std::size_t pos = 0;
     while (pos < text.size()) {
         const std::size_t eol = text.find('\n', pos);
         const std::string line = text.substr(pos, eol - pos);
-        if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size()));
-        if (eol == std::string::npos) break;
+        if (line.rfind(key, 0) == 0)
+            return std::stoll(line.substr(key.size()));
+        if (eol == std::string::npos)
+            break;
         pos = eol + 1;
     }
     return -1;

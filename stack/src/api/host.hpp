@@ -65,12 +65,11 @@ public:
             driver_->wake();
         }
     }
-    // A blocked call's deadline was added: the driver's timer must fire by then.
-    void arm_deadlines() override {
-        if (timer_late()) {
-            wake_engine();
-        }
-    }
+    // A blocked call's deadline was added: the engine runs a pass, which sets the driver's
+    // timer to it if it is the earliest. (Always a pass, not only when the timer is late: a
+    // blocking call costs a wake-up anyway, and a driver on virtual time learns from it that a
+    // call now waits on its clock.)
+    void arm_deadlines() override { wake_engine(); }
     // Waiters woken by every engine pass (a lingering close waits for "everything acked",
     // which no engine event announces). Under the lock.
     void watch(Waiter* w) { watched_.push_back(w); }

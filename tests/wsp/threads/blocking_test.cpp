@@ -23,7 +23,9 @@ void send_unacked(SOCKET s, std::size_t n) {
 }  // namespace
 
 TEST_SUITE("wsp") {
-    TEST_CASE("SEMANTICS 26 28 - blocking recv returns on one byte and 0 after FIN once data is read - never WSAEDISCON") {
+    TEST_CASE(
+        "SEMANTICS 26 28 - blocking recv returns on one byte and 0 after FIN once data is read - "
+        "never WSAEDISCON") {
         Hosts h;
         Pair p = connect_pair(h);
         REQUIRE(send_str(p.client, "a") == 0);
@@ -62,7 +64,9 @@ TEST_SUITE("wsp") {
         CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == WSAECONNRESET);
     }
 
-    TEST_CASE("SEMANTICS 32 - SO_LINGER 1 n blocking close waits until everything is acknowledged and returns 0") {
+    TEST_CASE(
+        "SEMANTICS 32 - SO_LINGER 1 n blocking close waits until everything is acknowledged and "
+        "returns 0") {
         Hosts h;
         Pair p = connect_pair(h);
         const std::string data = pattern(30000);  // fits in the peer's window
@@ -77,7 +81,9 @@ TEST_SUITE("wsp") {
         CHECK(e == 0);
     }
 
-    TEST_CASE("SEMANTICS 33 - SO_LINGER 1 n blocking close resets when the time runs out - peer sees WSAECONNRESET") {
+    TEST_CASE(
+        "SEMANTICS 33 - SO_LINGER 1 n blocking close resets when the time runs out - peer sees "
+        "WSAECONNRESET") {
         PairParams pp;
         pp.b.recv_buffer = 2048;  // the peer does not read: most data stays unacknowledged
         Hosts h(pp);
@@ -95,7 +101,8 @@ TEST_SUITE("wsp") {
         CHECK(err == WSAENOTSOCK);
     }
 
-    TEST_CASE("SEMANTICS 38 - close cancels blocked WSPRecv WSPAccept and WSPSend in other threads") {
+    TEST_CASE(
+        "SEMANTICS 38 - close cancels blocked WSPRecv WSPAccept and WSPSend in other threads") {
         PairParams pp;
         pp.b.recv_buffer = 2048;
         pp.a.send_buffer = 8192;
@@ -113,13 +120,16 @@ TEST_SUITE("wsp") {
         std::thread ta([&] {
             int err = 0;
             started.count_down();
-            if (WSPAccept(idle_listener, nullptr, nullptr, &err) == INVALID_SOCKET) accept_err = err;
-            else accept_err = 0;
+            if (WSPAccept(idle_listener, nullptr, nullptr, &err) == INVALID_SOCKET)
+                accept_err = err;
+            else
+                accept_err = 0;
         });
         std::thread ts([&] {
             DWORD sent = 0;
             started.count_down();
-            send_err = send_str(p.client, pattern(200000), &sent);  // blocks: window and buffer full
+            send_err =
+                send_str(p.client, pattern(200000), &sent);  // blocks: window and buffer full
         });
         started.wait();
         // Whether or not the threads are already blocked, closing makes their calls fail.
@@ -133,7 +143,9 @@ TEST_SUITE("wsp") {
         CHECK((send_err == WSAEINTR || send_err == WSAENOTSOCK));
     }
 
-    TEST_CASE("SEMANTICS 55 56 - blocking connect returns 0 and then WSAEISCONN - and fails WSAECONNREFUSED to a closed port") {
+    TEST_CASE(
+        "SEMANTICS 55 56 - blocking connect returns 0 and then WSAEISCONN - and fails "
+        "WSAECONNREFUSED to a closed port") {
         Hosts h;
         const SOCKET listener = listen_on(h.b, kAddrB, 5000);
         (void)listener;
@@ -182,7 +194,8 @@ TEST_SUITE("wsp") {
         CHECK(WSAWaitForMultipleEvents(2, two, 1, 10, 0) == WSA_WAIT_TIMEOUT);  // wait-all
         CHECK(WSAWaitForMultipleEvents(0, two, 0, 0, 0) == WSA_WAIT_FAILED);
         CHECK(WSAWaitForMultipleEvents(1, nullptr, 0, 0, 0) == WSA_WAIT_FAILED);
-        CHECK(WSAWaitForMultipleEvents(WSA_MAXIMUM_WAIT_EVENTS + 1, two, 0, 0, 0) == WSA_WAIT_FAILED);
+        CHECK(WSAWaitForMultipleEvents(WSA_MAXIMUM_WAIT_EVENTS + 1, two, 0, 0, 0) ==
+              WSA_WAIT_FAILED);
         CHECK(WSACloseEvent(two[1]) == 1);
         CHECK(WSACloseEvent(two[1]) == 0);  // closed twice
         CHECK(WSASetEvent(two[1]) == 0);

@@ -4,6 +4,8 @@
 // concurrency of blocking calls, event waits and the engine is what is under test here. The
 // step-by-step runs are on virtual time (../scenario_test.cpp). Checklist items 20, 24, 25, 38,
 // 41, 43.
+#include "scenario.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -13,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "scenario.hpp"
 #include "wsp_fixture.hpp"
 
 using namespace wsptest;
@@ -33,7 +34,9 @@ struct Failures {
     }
 };
 
-std::string err_text(const char* what, int e) { return std::string(what) + ": " + WSPErrorName(e); }
+std::string err_text(const char* what, int e) {
+    return std::string(what) + ": " + WSPErrorName(e);
+}
 
 // Steps 2-5' on an accepted socket. `use_fd_close`: learn of the client's disconnect from
 // FD_CLOSE (else from a blocking WSPRecv returning 0). Returns "" or what went wrong.
@@ -64,12 +67,14 @@ std::string serve(SOCKET sv, bool use_fd_close) {
                 for (;;) {
                     DWORD got = 0;
                     const int e = recv_bytes(sv, buf, sizeof buf, &got);
-                    if (e == WSAEWOULDBLOCK) break;
+                    if (e == WSAEWOULDBLOCK)
+                        break;
                     if (e != 0) {
                         failure = err_text("server recv", e);
                         break;
                     }
-                    if (got == 0) break;
+                    if (got == 0)
+                        break;
                     data.append(buf, got);
                 }
             }
@@ -80,23 +85,28 @@ std::string serve(SOCKET sv, bool use_fd_close) {
             }
         }
         WSACloseEvent(ev);
-        if (!failure.empty()) return failure;
+        if (!failure.empty())
+            return failure;
     } else {
         data = read_to_eof(sv, &err);  // step 2: WSPRecv returns 0
-        if (err != 0) return err_text("server recv", err);
+        if (err != 0)
+            return err_text("server recv", err);
     }
-    if (data.size() % 8 != 0) return "server: torn transaction records";
+    if (data.size() % 8 != 0)
+        return "server: torn transaction records";
     std::uint64_t sum = 0;
     for (std::size_t i = 0; i < data.size(); i += 8) sum += load64(data, i);
     std::string disc;
-    if (int e = recv_disconnect(sv, &disc); e != 0) return err_text("server RecvDisconnect", e);
+    if (int e = recv_disconnect(sv, &disc); e != 0)
+        return err_text("server RecvDisconnect", e);
     if (disc.size() != 8 || load64(disc) != sum)
         return "server: client's total lost or corrupted (" + std::to_string(disc.size()) +
                " bytes)";
-    const std::string grand = bytes64(grand_of(sum));  // step 4
+    const std::string grand = bytes64(grand_of(sum));                     // step 4
     if (int e = send_disconnect(sv, grand.data(), grand.size()); e != 0)  // step 5
         return err_text("server SendDisconnect", e);
-    if (int e = close_socket(sv); e != 0) return err_text("server CloseSocket", e);  // step 5'
+    if (int e = close_socket(sv); e != 0)
+        return err_text("server CloseSocket", e);  // step 5'
     return {};
 }
 
@@ -104,7 +114,8 @@ std::string serve(SOCKET sv, bool use_fd_close) {
 std::string run_client(WSPHOST host, std::uint16_t port, std::uint64_t seed) {
     int err = 0;
     SOCKET s = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
-    if (s == INVALID_SOCKET) return err_text("client socket", err);
+    if (s == INVALID_SOCKET)
+        return err_text("client socket", err);
     if (int e = connect_to(s, kAddrB, port); e != 0) {
         close_socket(s);
         return err_text("client connect", e);
@@ -141,7 +152,8 @@ std::string run_client(WSPHOST host, std::uint16_t port, std::uint64_t seed) {
         WSANETWORKEVENTS ne{};
         if (WSPEnumNetworkEvents(s, ev, &ne, &err) != 0)
             return finish(err_text("client EnumNetworkEvents", err));
-        if (ne.lNetworkEvents & FD_READ) return finish("client: unexpected FD_READ");
+        if (ne.lNetworkEvents & FD_READ)
+            return finish("client: unexpected FD_READ");
         if (ne.lNetworkEvents & FD_CLOSE) {
             if (ne.iErrorCode[FD_CLOSE_BIT] != 0)
                 return finish(err_text("client FD_CLOSE error", ne.iErrorCode[FD_CLOSE_BIT]));
@@ -177,7 +189,8 @@ RunResult run_many(Hosts& h, std::uint16_t port, int clients, int per_client) {
             for (int n = 0;; ++n) {
                 int err = 0;
                 const SOCKET sv = WSPAccept(listener, nullptr, nullptr, &err);
-                if (sv == INVALID_SOCKET) return;  // the listener was closed: done
+                if (sv == INVALID_SOCKET)
+                    return;  // the listener was closed: done
                 if (std::string f = serve(sv, (i + n) % 2 == 0); !f.empty()) {
                     fails.add(f);
                     close_socket(sv);
@@ -190,7 +203,8 @@ RunResult run_many(Hosts& h, std::uint16_t port, int clients, int per_client) {
         threads.emplace_back([&, i] {
             for (int n = 0; n < per_client; ++n) {
                 const std::uint64_t seed = static_cast<std::uint64_t>(i) * 100'003 + n;
-                if (std::string f = run_client(h.a, port, seed); !f.empty()) fails.add(f);
+                if (std::string f = run_client(h.a, port, seed); !f.empty())
+                    fails.add(f);
                 done.fetch_add(1);
             }
         });
@@ -217,7 +231,9 @@ TEST_SUITE("wsp") {
         CHECK(r.done == 500);
     }
 
-    TEST_CASE("SEMANTICS 1.1 checklist 24 25 - thousands of scenarios with 10 pct loss - no lost or corrupted disconnect data and no hang") {
+    TEST_CASE(
+        "SEMANTICS 1.1 checklist 24 25 - thousands of scenarios with 10 pct loss - no lost or "
+        "corrupted disconnect data and no hang") {
         PairParams pp;
         pp.loss = 0.10;
         pp.seed = 2024;

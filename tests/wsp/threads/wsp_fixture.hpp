@@ -58,7 +58,8 @@ public:
         int eb = 0;
         int ra = 0;
         std::thread ta([&] {
-            if (a != nullptr) ra = WSPCleanup(a, &ea);
+            if (a != nullptr)
+                ra = WSPCleanup(a, &ea);
         });
         const int rb = b != nullptr ? WSPCleanup(b, &eb) : 0;
         ta.join();
@@ -119,7 +120,8 @@ inline std::string read_to_eof(SOCKET s, int* err) {
     for (;;) {
         DWORD got = 0;
         *err = recv_bytes(s, buf, sizeof buf, &got);
-        if (*err != 0 || got == 0) return out;
+        if (*err != 0 || got == 0)
+            return out;
         out.append(buf, got);
     }
 }
@@ -129,12 +131,15 @@ inline std::string read_to_eof(SOCKET s, int* err) {
 inline bool wait_event(Events& ev, long bits, Ms timeout = kWait) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        if (ev.has(bits)) return true;
+        if (ev.has(bits))
+            return true;
         const auto left = std::chrono::duration_cast<Ms>(end - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
+        if (left.count() <= 0)
+            return false;
         WSAEVENT e = ev.event();
         const DWORD r = WSAWaitForMultipleEvents(1, &e, 0, static_cast<DWORD>(left.count()), 0);
-        if (r == WSA_WAIT_FAILED) return false;
+        if (r == WSA_WAIT_FAILED)
+            return false;
     }
 }
 
