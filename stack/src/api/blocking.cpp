@@ -159,29 +159,34 @@ WaitResult wait_until(ApiLock& lock, WaitHost& host, Waiter& w, std::optional<In
     return result;
 }
 
-bool wait_multi(ApiLock& lock, WaitHost* host, std::optional<Instant> deadline) {
-    if (deadline && host != nullptr && host->now() >= *deadline) {
-        return false;
-    }
-    std::optional<Timeouts::Key> entry;
-    if (deadline && host != nullptr) {
-        entry = host->timeouts().add(*deadline, nullptr);
-        host->enter_timed_wait();
-        host->arm_deadlines();
-    }
+void wait_multi(ApiLock& lock) {
     ++room().multi_waiters;
     api_cv().wait(lock.unique());
     --room().multi_waiters;
-    if (!entry) {
-        return true;
+}
+
+HostDeadline::HostDeadline(WaitHost* host, std::optional<Instant> at) : host_(host), at_(at) {
+    if (host_ != nullptr && at_ && host_->now() < *at_) {
+        entry_ = host_->timeouts().add(*at_, nullptr);
+        host_->enter_timed_wait();
+        host_->arm_deadlines();
+    }
+}
+
+HostDeadline::~HostDeadline() {
+    if (!entry_) {
+        return;
     }
     // The host is still there: WSPCleanup waits until no timed wait is left on it.
-    host->timeouts().remove(*entry);
-    host->leave_timed_wait();
-    if (host->stopping()) {
+    host_->timeouts().remove(*entry_);
+    host_->leave_timed_wait();
+    if (host_->stopping()) {
         notify_multi();  // WSPCleanup may be waiting for this wait to leave
     }
-    return host->now() < *deadline;
+}
+
+bool HostDeadline::passed() const {
+    return host_ != nullptr && at_ && host_->now() >= *at_;
 }
 
 // The process's monotonic clock: the only clock the WSP layer reads, for WallDeadline here and

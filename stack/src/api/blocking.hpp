@@ -146,7 +146,7 @@ public:
     // WSPCleanup under way: no new sockets; waits on the host leave as soon as they can.
     [[nodiscard]] bool stopping() const { return stopping_; }
     void set_stopping() { stopping_ = true; }
-    // Multi-object waits (wait_multi) with a deadline on this host's clock, under way
+    // Multi-object waits with a deadline on this host's clock (HostDeadline), under way
     // (WSPCleanup waits until none is left).
     [[nodiscard]] int timed_waits() const { return timed_waits_; }
     void enter_timed_wait() { ++timed_waits_; }
@@ -187,9 +187,28 @@ WaitResult wait_until(ApiLock& lock, WaitHost& host, Waiter& w, std::optional<In
                       Condition alive, Condition ready);
 
 // Multi-object waits (select, event waits, cleanup) sleep on api_cv(), counted, so the engine
-// notifies it only while anybody waits. Under the lock held by `lock`.
-// Until notified, or until `host`'s clock reaches `deadline`; false when it has.
-bool wait_multi(ApiLock& lock, WaitHost* host = nullptr, std::optional<Instant> deadline = {});
+// notifies it only while anybody waits. Under the lock held by `lock`. Until notified (the
+// caller re-checks its condition, and its HostDeadline, and waits again).
+void wait_multi(ApiLock& lock);
+
+// The deadline of one multi-object wait on `host`'s clock, kept in the host's Timeouts from
+// construction to destruction (registered once, however often the wait wakes), so the host's
+// pass at that time notifies api_cv(). WSPCleanup waits until none is left on its host. With
+// no deadline (or no host) it is inert. Under the lock.
+class HostDeadline {
+public:
+    HostDeadline(WaitHost* host, std::optional<Instant> at);
+    ~HostDeadline();
+    HostDeadline(const HostDeadline&) = delete;
+    HostDeadline& operator=(const HostDeadline&) = delete;
+    // Has the host's clock reached the deadline? (Never, without one.)
+    [[nodiscard]] bool passed() const;
+
+private:
+    WaitHost* host_;
+    std::optional<Instant> at_;
+    std::optional<Timeouts::Key> entry_;
+};
 // A deadline on the process's monotonic clock, for the one wait that belongs to no host (see
 // the top).
 class WallDeadline {

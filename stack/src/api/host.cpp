@@ -244,22 +244,20 @@ int cleanup_host(ustack_host* handle, bool wait_for_orphans) {
         // data still owed is lost when the process exits; and at least one engine pass after
         // the closes above, so what they queued -- the RST of an abortive close above all,
         // which leaves no orphan to wait for -- is on the wire before the engine stops.
-        const Instant deadline = h->now() + h->options().cleanup_timeout;
+        const HostDeadline deadline(h, h->now() + h->options().cleanup_timeout);
         const std::uint64_t flushed = h->passes() + 1;
         h->wake_engine();
-        while (h->passes() < flushed || h->sockets().orphans_pending(h->stack())) {
-            if (lock.flush()) {
-                continue;
-            }
-            if (!wait_multi(lock, h, deadline)) {
-                break;
+        while ((h->passes() < flushed || h->sockets().orphans_pending(h->stack())) &&
+               !deadline.passed()) {
+            if (!lock.flush()) {
+                wait_multi(lock);
             }
         }
     }
     // Calls still blocked on its sockets have been woken by the closes (they fail WSAEINTR) and
     // waits timed on its clock look again: the host stays until all of them have left.
     while (h->sockets().blocked() > 0 || h->timed_waits() > 0) {
-        (void)wait_multi(lock);
+        wait_multi(lock);
     }
     chain_forget(h);
     unregister_host(h->key());

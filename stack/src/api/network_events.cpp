@@ -255,11 +255,12 @@ extern "C" int WSPSelect(int /*nfds*/, WSP_FD_SET* rd, WSP_FD_SET* wr, WSP_FD_SE
     // The time-out is a deadline on the clock of the first socket's host (blocking.hpp).
     Host* clock = first_host(rd, wr, ex);
     const unsigned watched = set_size(rd) + set_size(wr) + set_size(ex);
-    std::optional<Instant> deadline;
+    std::optional<Instant> at;
     if (timeout != nullptr) {
-        deadline = clock->now() + std::chrono::seconds(timeout->tv_sec) +
-                   std::chrono::microseconds(timeout->tv_usec);
+        at = clock->now() + std::chrono::seconds(timeout->tv_sec) +
+             std::chrono::microseconds(timeout->tv_usec);
     }
+    const HostDeadline deadline(clock, at);
     for (;;) {
         const int n = count_ready(rd, select_readable, false) +
                       count_ready(wr, select_writable, false) +
@@ -267,14 +268,14 @@ extern "C" int WSPSelect(int /*nfds*/, WSP_FD_SET* rd, WSP_FD_SET* wr, WSP_FD_SE
         // A socket of the sets closed meanwhile (by another thread, or WSPCleanup): return what
         // is ready; the closed one is dropped from its set.
         const bool closed = open_count(rd) + open_count(wr) + open_count(ex) < watched;
-        if (n > 0 || closed || (deadline && clock->now() >= *deadline)) {
+        if (n > 0 || closed || deadline.passed()) {
             const int total = count_ready(rd, select_readable, true) +
                               count_ready(wr, select_writable, true) +
                               count_ready(ex, select_excepted, true);
             succeed(lpErrno);
             return total;
         }
-        (void)wait_multi(lock, clock, deadline);
+        wait_multi(lock);
     }
 }
 
@@ -352,27 +353,32 @@ extern "C" DWORD WSAWaitForMultipleEvents(DWORD count, const WSAEVENT* evs, BOOL
     // The time-out runs on the clock of the host whose socket selected the first event that
     // has one; events no socket selected belong to no host (blocking.hpp).
     Host* clock = nullptr;
-    for (DWORD i = 0; i < count && clock == nullptr; ++i) {
+    for (DWORD i = 0; i < count && clock == nullptr && !infinite; ++i) {
         clock = find_host(evs[i]->host_key);
+        if (clock != nullptr && clock->stopping()) {
+            clock = nullptr;  // its clock is about to go: the process's then
+        }
     }
-    const std::uint32_t clock_key = clock != nullptr ? clock->key() : 0;
-    const std::optional<Instant> deadline =
-        clock != nullptr && !infinite ? std::optional<Instant>(clock->now() + span) : std::nullopt;
+    // (An optional: a host that starts WSPCleanup meanwhile is left for the process's clock.)
+    std::optional<HostDeadline> deadline;
+    if (clock != nullptr) {
+        deadline.emplace(clock, clock->now() + span);
+    }
     const WallDeadline wall(span);
     for (;;) {
-        bool more = true;
-        if (infinite) {
-            (void)wait_multi(lock);
-        } else if (clock != nullptr && find_host(clock_key) == clock && !clock->stopping()) {
-            more = wait_multi(lock, clock, deadline);
-        } else {
-            more = wait_multi(lock, wall);
+        if (infinite || deadline) {
+            wait_multi(lock);
+        } else if (!wait_multi(lock, wall)) {
+            return ready().value_or(WSA_WAIT_TIMEOUT);
         }
         if (auto r = ready()) {
             return *r;
         }
-        if (!more) {
+        if (deadline && deadline->passed()) {
             return WSA_WAIT_TIMEOUT;
+        }
+        if (deadline && clock->stopping()) {
+            deadline.reset();  // WSPCleanup waits for this wait to leave its host
         }
     }
 }
