@@ -344,10 +344,17 @@ int connrate_client(Net& net, const Options& o, std::uint32_t addr) {
     }
     for (auto& t : threads) t.join();
     const double dt = seconds_since(t0);
-    // One last connection tells the server to stop.
+    // One last connection tells the server to stop. The run may have left every ephemeral port
+    // in TIME-WAIT (connect fails WSAEADDRNOTAVAIL): try again while they expire (a few
+    // seconds at most: 2 MSL).
     std::string err;
     bool stopped = false;
     auto s = net.connect(addr, o.port, true, err);
+    for (int attempt = 0; s == Net::kInvalid && attempt < 50; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        err.clear();
+        s = net.connect(addr, o.port, true, err);
+    }
     if (s != Net::kInvalid) {
         unsigned char req[kRequestSize] = {};
         ustack::store_be64(req, kStopTag);
