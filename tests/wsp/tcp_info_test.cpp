@@ -13,10 +13,11 @@ using namespace wsptest;
 
 namespace {
 
-// SIO_TCP_INFO with ustack's extension (version USTACK_TCP_INFO_VERSION).
-USTACK_TCP_INFO info_of(SOCKET s) {
-    DWORD version = USTACK_TCP_INFO_VERSION;
-    USTACK_TCP_INFO info{};
+// SIO_TCP_INFO with input `version`, into an `Info` (TCP_INFO_v0 for version 0,
+// USTACK_TCP_INFO for USTACK_TCP_INFO_VERSION).
+template <class Info>
+Info tcp_info(SOCKET s, DWORD version) {
+    Info info{};
     DWORD n = 0;
     int err = 0;
     REQUIRE_MESSAGE(
@@ -25,18 +26,12 @@ USTACK_TCP_INFO info_of(SOCKET s) {
     CHECK(n == sizeof info);
     return info;
 }
-
-// The state SIO_TCP_INFO version 0 (Winsock's TCP_INFO_v0) reports.
+USTACK_TCP_INFO info_of(SOCKET s) {
+    return tcp_info<USTACK_TCP_INFO>(s, USTACK_TCP_INFO_VERSION);
+}
+// The state Winsock's TCP_INFO_v0 reports.
 TCPSTATE state_of(SOCKET s) {
-    DWORD version = 0;
-    TCP_INFO_v0 info{};
-    DWORD n = 0;
-    int err = 0;
-    REQUIRE_MESSAGE(
-        WSPIoctl(s, SIO_TCP_INFO, &version, sizeof version, &info, sizeof info, &n, &err) == 0,
-        WSPErrorName(err));
-    CHECK(n == sizeof info);
-    return info.State;
+    return tcp_info<TCP_INFO_v0>(s, 0).State;
 }
 
 // Does this IPv4 packet carry a TCP segment with these flags set (and `payload` bytes)?
