@@ -264,7 +264,7 @@ TEST_SUITE("wsp") {
     }
 
     TEST_CASE(
-        "SIO_TCP_INFO version checks - Winsock's v1 and unknown versions WSAEINVAL, short buffers "
+        "SIO_TCP_INFO version checks - Winsock's v1 and unknown versions WSAEINVAL - short buffers "
         "WSAEFAULT") {
         Net net;
         const SOCKET s = nb_socket(net.a);
