@@ -25,6 +25,10 @@ namespace {
 // Largest per-connection buffer accepted (1 GiB: the most a scaled TCP window can announce,
 // RFC 7323 §2.3).
 constexpr std::uint32_t kMaxBuffer = 1U << 30;
+// SO_MAX_MSG_SIZE's range (DESIGN.md §3b: at least 64 KiB; 16 MiB keeps a message within what
+// a receive buffer holds).
+constexpr std::uint32_t kMinMaxMessage = 1U << 16;
+constexpr std::uint32_t kMaxMaxMessage = 1U << 24;
 // A host's default buffers per connection. Larger than the engine's conservative defaults
 // (config.hpp): storage grows with use (RingBuffer), so a connection pays for a large window
 // only when it fills it, and a fast path over TUN offload needs about 1 MB in flight
@@ -115,6 +119,10 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
     if (config->prefix_len < 0 || config->prefix_len > 32) {
         return reject(lpErrno, "prefix_len must be 0..32");
     }
+    if (config->max_message_size != 0 &&
+        (config->max_message_size < kMinMaxMessage || config->max_message_size > kMaxMaxMessage)) {
+        return reject(lpErrno, "max_message_size must be 65536 .. 16 MiB (or 0 for 65536)");
+    }
     if (config->recv_buffer > kMaxBuffer || config->send_buffer > kMaxBuffer) {
         return reject(lpErrno, "recv_buffer and send_buffer may be at most 1 GiB");
     }
@@ -147,6 +155,9 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
                 ustack::Duration(std::int64_t{config->cleanup_timeout_ms} * 1000);
         }
         opts.secret = make_secret(config->isn_seed);
+        if (config->max_message_size != 0) {
+            opts.max_message = config->max_message_size;
+        }
 
         // ---- capture file and device -----------------------------------------------------
         std::unique_ptr<ustack::PcapWriter> pcap;

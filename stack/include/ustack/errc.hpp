@@ -30,6 +30,7 @@ enum class Errc : std::uint8_t {
     interrupted,       // the socket was closed while the call was blocked on it
     too_many_sockets,  // the host's socket table is full
     buffer_too_small,  // the caller's buffer cannot hold what is to be returned
+    disconnected,      // a message-oriented socket's peer ended gracefully, every message read
 };
 
 constexpr std::string_view to_string(Errc e) {
@@ -55,6 +56,7 @@ constexpr std::string_view to_string(Errc e) {
         case Errc::interrupted: return "interrupted";
         case Errc::too_many_sockets: return "too_many_sockets";
         case Errc::buffer_too_small: return "buffer_too_small";
+        case Errc::disconnected: return "disconnected";
     }
     return "?";
 }

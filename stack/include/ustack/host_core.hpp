@@ -62,6 +62,9 @@ struct HostOptions {
     // How long WSPCleanup waits for orphaned graceful closes (FINs and disconnect data still
     // owed) before it stops the host anyway.
     Duration cleanup_timeout{10'000'000};
+    // The largest message of a message-oriented socket (SO_MAX_MSG_SIZE, DESIGN.md §3b: at
+    // least 64 KiB).
+    std::uint32_t max_message = 65536;
 };
 
 class HostCore;

@@ -60,6 +60,7 @@ typedef struct linger {
  * define struct sockaddr; the typedef names are Winsock's. */
 #define AF_INET 2
 #define SOCK_STREAM 1
+#define SOCK_SEQPACKET 5 /* message-oriented TCP (DESIGN.md §3b) */
 #define IPPROTO_TCP 6
 #define INADDR_ANY 0x00000000u
 
@@ -92,6 +93,12 @@ typedef struct ustack_sockaddr_in {
 #define SO_ERROR 0x1007
 #define SO_TYPE 0x1008
 #define SO_DISCDATALEN 0x7006 /* mswsock.h: the most disconnect data a FIN can carry (0: none) */
+#define SO_MAX_MSG_SIZE 0x2003   /* SOCK_SEQPACKET: the largest message (read only) */
+#define SO_PROTOCOL_INFOA 0x2004 /* the socket's WSAPROTOCOL_INFOA (read only) */
+#define SO_PROTOCOL_INFO SO_PROTOCOL_INFOA
+
+/* WSPRecv *lpFlags on return: the message continues in the next call (SOCK_SEQPACKET). */
+#define MSG_PARTIAL 0x8000
 #define TCP_NODELAY 0x0001
 
 #define FIONREAD 0x4004667F
@@ -99,9 +106,48 @@ typedef struct ustack_sockaddr_in {
 /* _WSAIORW(IOC_VENDOR, 39) (mstcpip.h): TCP statistics of a socket, see TCP_INFO_v0 below. */
 #define SIO_TCP_INFO 0xD8000027u
 
-/* XP1_* service flags (WSAPROTOCOL_INFO.dwServiceFlags1), see WSPGetServiceFlags. */
+/* XP1_* service flags (WSAPROTOCOL_INFO.dwServiceFlags1), see WSPGetServiceFlags and
+ * SO_PROTOCOL_INFO. */
+#define XP1_MESSAGE_ORIENTED 0x00000008
 #define XP1_GRACEFUL_CLOSE 0x00000020
 #define XP1_DISCONNECT_DATA 0x00000100
+#define XP1_PARTIAL_MESSAGE 0x00040000
+
+/* WSAPROTOCOL_INFOA (winsock2.h), as WSPGetSockOpt(SOL_SOCKET, SO_PROTOCOL_INFO) fills it. */
+typedef struct ustack_guid {
+    uint32_t Data1;
+    uint16_t Data2;
+    uint16_t Data3;
+    unsigned char Data4[8];
+} GUID;
+#define MAX_PROTOCOL_CHAIN 7
+typedef struct _WSAPROTOCOLCHAIN {
+    int ChainLen; /* 1: a base protocol */
+    DWORD ChainEntries[MAX_PROTOCOL_CHAIN];
+} WSAPROTOCOLCHAIN;
+#define WSAPROTOCOL_LEN 255
+typedef struct _WSAPROTOCOL_INFOA {
+    DWORD dwServiceFlags1; /* XP1_* */
+    DWORD dwServiceFlags2;
+    DWORD dwServiceFlags3;
+    DWORD dwServiceFlags4;
+    DWORD dwProviderFlags;
+    GUID ProviderId;
+    DWORD dwCatalogEntryId;
+    WSAPROTOCOLCHAIN ProtocolChain;
+    int iVersion;
+    int iAddressFamily; /* AF_INET */
+    int iMaxSockAddr;
+    int iMinSockAddr;
+    int iSocketType; /* SOCK_STREAM or SOCK_SEQPACKET */
+    int iProtocol;   /* IPPROTO_TCP */
+    int iProtocolMaxOffset;
+    int iNetworkByteOrder; /* 0: big-endian */
+    int iSecurityScheme;
+    DWORD dwMessageSize; /* SOCK_SEQPACKET: SO_MAX_MSG_SIZE; 0 for a stream */
+    DWORD dwProviderReserved;
+    CHAR szProtocol[WSAPROTOCOL_LEN + 1];
+} WSAPROTOCOL_INFOA, WSAPROTOCOL_INFO;
 
 /* ---- TCP state and statistics (WSPIoctl SIO_TCP_INFO) ------------------------------------ */
 /* Fixed-width Windows types of mstcpip.h (ULONG is 32 bits there, unlike u_long here). */
@@ -276,6 +322,8 @@ typedef struct WSPHOSTCONFIG {
                                     64 KB super-packets); also off when pcap_path is set */
     const char* congestion;      /* congestion control: "cubic" (NULL: the default), "newreno",
                                     "bbr" */
+    uint32_t max_message_size;   /* SOCK_SEQPACKET: the largest message (SO_MAX_MSG_SIZE);
+                                    0: 65536; 65536 .. 16 MiB */
 } WSPHOSTCONFIG;
 
 /* Start a host. Errors: WSAEINVAL (bad config), WSASYSNOTREADY (device could not be opened:

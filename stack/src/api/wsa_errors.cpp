@@ -26,6 +26,7 @@ int wsa_error(Errc e) {
         case Errc::interrupted: return WSAEINTR;
         case Errc::too_many_sockets: return WSAEMFILE;
         case Errc::buffer_too_small: return WSAEFAULT;
+        case Errc::disconnected: return WSAEDISCON;  // SEMANTICS §1.7: message-oriented end
     }
     return WSAEINVAL;
 }
