@@ -301,6 +301,11 @@ public:
     [[nodiscard]] Endpoint remote() const { return remote_; }
 
     [[nodiscard]] std::size_t recv_available() const { return recv_buf_.size(); }
+    // Copy unread in-order bytes from `offset` bytes in, without reading them (a message
+    // socket looks at its framing headers this way). Returns how many were copied.
+    std::size_t peek(std::size_t offset, std::span<std::byte> out) const {
+        return recv_buf_.peek(offset, out);
+    }
     [[nodiscard]] std::size_t send_space() const;
     // Bytes queued but not yet acknowledged (unsent + in flight), not counting SYN/FIN.
     [[nodiscard]] std::size_t send_queued() const { return send_buf_.size(); }
