@@ -23,36 +23,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr Ipv4Addr kUs = ipv4(10, 0, 1, 2);
-constexpr Ipv4Addr kThem = ipv4(10, 0, 2, 2);
-constexpr std::uint16_t kPort = 7000;
-
-StackConfig host_config() {
-    StackConfig c;
-    c.addr = kUs;
-    c.tcp.delayed_ack = false;
-    return c;
-}
+// The Stack tests' host is kLocal's address and listens on kLocal's port; the peer is kRemote's
+// address (script.hpp), from the source port each test picks.
+constexpr std::uint16_t kPort = kLocal.port;
 
 struct Host : StackHost {
-    explicit Host(const StackConfig& cfg = host_config())
-        : StackHost(cfg, pair_key(11), Instant{1'000'000us}) {}
+    Host() : StackHost(pair_config(kLocal.addr), pair_key(11), Instant{1'000'000us}) {}
 };
 
-// A SYN from kThem:src_port to our listening port, with or without the message-mode option.
+// A SYN from kRemote's address and `src_port`, with or without the message-mode option.
 Segment syn_from(std::uint16_t src_port, std::uint32_t seq, bool message, bool timestamps = false) {
-    Segment s;
-    s.src_addr = kThem;
-    s.dst_addr = kUs;
-    s.src_port = src_port;
-    s.dst_port = kPort;
-    s.seq = SeqNum(seq);
-    s.flags = tcp_flag::syn;
-    s.window = 65535;
-    s.options.mss = 1460;
-    s.options.message_mode = message;
+    SegBuilder b;
+    b.seq(seq).syn().mss(1460);
+    if (message)
+        b.message();
     if (timestamps)
-        s.options.timestamps = Timestamps{4242, 0};
+        b.ts(4242);
+    Segment s = b.build();  // no payload: nothing borrowed from the builder
+    s.src_port = src_port;
     return s;
 }
 
@@ -67,15 +55,6 @@ Segment ack_of(const Segment& sa) {
     if (sa.options.timestamps)
         a.options.timestamps = Timestamps{4243, sa.options.timestamps->tsval};
     return a;
-}
-
-bool saw_closed(const std::vector<StackEvent>& events, ConnId id, CloseReason r) {
-    for (const StackEvent& e : events) {
-        if (e.kind == StackEventKind::connection && e.conn == id &&
-            e.event.kind == EventKind::closed && e.event.reason == r)
-            return true;
-    }
-    return false;
 }
 
 }  // namespace
@@ -293,7 +272,7 @@ TEST_SUITE("unit") {
         CHECK(h.stack.stats().rst_sent_unknown == 1);
         CHECK(h.stack.stats().connections_current == 0);
         CHECK(h.stack.syn_queue_size(l.value) == 0);
-        CHECK(h.stack.lookup(kPort, {kThem, 4000}) == nullptr);
+        CHECK(h.stack.lookup(kPort, {kRemote.addr, 4000}) == nullptr);
     }
 
     TEST_CASE(
@@ -321,7 +300,7 @@ TEST_SUITE("unit") {
         REQUIRE(cc != nullptr);
         CHECK(cc->close_reason() == CloseReason::refused);
         CHECK(cc->stats().message_mode_refused == 1);
-        CHECK(saw_closed(p.events_a, c.value, CloseReason::refused));
+        CHECK(has_conn_event(p.events_a, c.value, EventKind::closed, CloseReason::refused));
         // The server's half-open connection was reset and forgotten ("returns to LISTEN").
         CHECK(p.b.stats().removed_before_accept == 1);
         CHECK(p.b.stats().connections_current == 0);
