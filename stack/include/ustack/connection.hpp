@@ -414,8 +414,15 @@ private:
     // Sends what the windows allow, at most `max_segments` segments.
     bool send_data(SegmentSink& out, Instant now, unsigned max_segments = ~0U);
     // Emit one segment starting at `seq` with at most `room` bytes of sequence space (data, and
-    // our FIN if it fits). Returns the sequence space used (0: nothing could be sent).
+    // our FIN if it fits) and never past the peer's window (window_room): every data or FIN
+    // segment -- new data, RTO, fast and RFC 6675 retransmissions, the TLP -- is sized here.
+    // Returns the sequence space used (0: nothing could be sent).
     std::uint32_t send_one(SegmentSink& out, SeqNum seq, std::uint32_t room, Instant now);
+    // RFC 9293 §3.8.6: the sequence space the peer's window leaves from `seq`, for data octets
+    // and our FIN alike -- SND.UNA + SND.WND - seq, 0 at or past the right edge. (The one
+    // exception the RFC allows, the zero-window probe of §3.8.6.1, is built apart and carries
+    // no data.)
+    [[nodiscard]] std::uint32_t window_room(SeqNum seq) const;
     void send_sack_recovery(SegmentSink& out, Instant now);  // RFC 6675 §5 steps (C)
     // RFC 896 / RFC 1122 §4.2.3.4 (Nagle and sender SWS): may a segment of `len` bytes (of
     // `avail` unsent) go now?

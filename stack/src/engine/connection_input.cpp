@@ -334,7 +334,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             // beyond the window, so the peer dropped it; resending it on the RTO would be refused
             // over and over and end in timed_out although the peer is alive. MUST-35: "If the
             // window shrinks to zero, the TCP implementation MUST probe it in the standard way";
-            // SHLD-16: do not time out over it. So pull SND.NXT back to SND.UNA and let the
+            // SHLD-17: do not time out over it. So pull SND.NXT back to SND.UNA and let the
             // persist timer (armed by poll_transmit) probe; the data goes again when it opens.
             snd_nxt_ = snd_una_;
             disarm(Timer::retransmit);

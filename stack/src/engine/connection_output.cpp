@@ -194,7 +194,24 @@ bool Connection::sender_may_send(std::uint32_t len, std::uint32_t avail) const {
     return idle && len < avail;
 }
 
+std::uint32_t Connection::window_room(SeqNum seq) const {
+    // RFC 9293 §3.3.1: the send window is the sequence numbers SND.UNA .. SND.UNA + SND.WND - 1.
+    // Our FIN occupies one of them (§3.3.1: it "is considered to occur after the last actual
+    // data octet") and counts like a data octet here: a receiver trims "any portions that lie
+    // outside the window (including SYN and FIN)" (§3.10.7.4, first check; process_text does),
+    // so a FIN past the right edge is lost and costs a retransmission timeout. Linux's sender
+    // agrees (tcp_snd_wnd_test compares end_seq, the FIN included, with the window's end).
+    // Retransmissions too: after the window shrank, §3.8.6 says to "retransmit normally the old
+    // unacknowledged data between SND.UNA and SND.UNA+SND.WND" (SHLD-16); its MAY-7 (old data
+    // beyond the edge) is not taken.
+    const SeqNum edge = snd_una_ + snd_wnd_;
+    return seq < edge ? static_cast<std::uint32_t>(edge - seq) : 0U;
+}
+
 std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t room, Instant now) {
+    // The peer's window bounds every segment, whatever limit the caller had in mind (cwnd, one
+    // SMSS, a hole, the probe's length).
+    room = std::min(room, window_room(seq));
     const SeqNum end = data_end();
     std::uint32_t len = 0;
     bool fin = false;
@@ -346,12 +363,13 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
                 sent = send_one(out, snd_una_, snd_mss_ + 1U, now);
                 note_recovery_retransmission(snd_una_, sent);
             } else {
-                // The last segment: up to one SMSS of data before SND.MAX (before our FIN,
-                // which rides on it again, if it was sent).
+                // The last segment: up to one SMSS of data before SND.MAX, and our FIN again if
+                // it was sent (it rides on that data). The room is exactly that: any more would
+                // add unsent octets to the probe.
                 const SeqNum data_to = fin_sent_ ? fin_seq_ : snd_max_;
                 const std::uint32_t len = std::min<std::uint32_t>(
                     static_cast<std::uint32_t>(seq_max(data_to, snd_una_) - snd_una_), snd_mss_);
-                sent = send_one(out, data_to - len, len + 1U, now);
+                sent = send_one(out, data_to - len, len + (fin_sent_ ? 1U : 0U), now);
             }
             if (sent > 0) {
                 stats_.tail_loss_probes++;
@@ -363,18 +381,18 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
     }
     if (fast_retransmit_pending_) {
         // RFC 5681 §3.2 step 2 / RFC 6582: resend the first unacknowledged segment now, whatever
-        // the window says (it was in the window when first sent).
+        // cwnd says -- but within the peer's window (send_one), which may have shrunk since.
         fast_retransmit_pending_ = false;
         if (snd_una_ != snd_max_) {
-            // Exactly one segment at SND.UNA, outside the window checks (room for one full
+            // Exactly one segment at SND.UNA, outside the cwnd checks (room for one full
             // segment and a FIN riding on it).
             const std::uint32_t used = send_one(out, snd_una_, snd_mss_ + 1U, now);
             if (snd_nxt_ < snd_una_ + used)
                 snd_nxt_ = snd_una_ + used;
             restart_retransmit_timer(now);
-            // RFC 6675 §5 step 4.3: that was the first NextSeg; HighRxt moves past it.
+            // RFC 6675 §5 step 4.3: that was the first NextSeg; HighRxt moves past what went.
             if (sack_ok_)
-                high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + snd_mss_, snd_max_));
+                high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + used, snd_max_));
             note_recovery_retransmission(snd_una_, used);
         }
     }
