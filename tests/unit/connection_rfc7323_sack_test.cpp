@@ -214,6 +214,83 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
+        "RFC 2018 §4 receiver: after the first block, the blocks most recently reported come first "
+        "- not the highest") {
+        // The black-box case: out-of-order data at [300,400), [900,1000), [400,500), [1500,1600)
+        // (relative): after the last, (1500,1600) first, then (300,500) -- reported first, just
+        // extended, by the previous ACK -- before (900,1000). Linux orders them so.
+        Script t;
+        establish_with(t, PeerOpts{.shift = 0, .ts = false});
+        const std::uint32_t base = kPeerIss + 1;
+        auto arrive = [&](std::uint32_t from, std::uint32_t to) {
+            t.send(t.peer().seq(base + from).ack(kIss + 1).data(pattern_bytes(to - from)));
+            auto a = t.expect_one();
+            CHECK(a->ack == SeqNum(base));
+            return a;
+        };
+        auto blk = [&](std::uint32_t from, std::uint32_t to) {
+            return SackBlock{SeqNum(base + from), SeqNum(base + to)};
+        };
+        (void)arrive(300, 400);
+        auto b = arrive(900, 1000);
+        REQUIRE(b->options.sack_count == 2);
+        CHECK(b->options.sack[0] == blk(900, 1000));
+        CHECK(b->options.sack[1] == blk(300, 400));
+        auto c = arrive(400, 500);
+        REQUIRE(c->options.sack_count == 2);
+        CHECK(c->options.sack[0] == blk(300, 500));
+        CHECK(c->options.sack[1] == blk(900, 1000));
+        auto d = arrive(1500, 1600);
+        REQUIRE(d->options.sack_count == 3);
+        CHECK(d->options.sack[0] == blk(1500, 1600));
+        CHECK(d->options.sack[1] == blk(300, 500));
+        CHECK(d->options.sack[2] == blk(900, 1000));
+    }
+
+    TEST_CASE(
+        "RFC 2018 §4 receiver: with more blocks than fit, the most recently reported ones are "
+        "repeated") {
+        // Timestamps leave room for 3 blocks. Arrivals from the top down, then an extension of the
+        // second: the block reported longest ago -- the highest -- is the one left out.
+        Script t;
+        establish_with(t, PeerOpts{.shift = 0, .ts = true});
+        const std::uint32_t base = kPeerIss + 1;
+        std::uint32_t tsval = 200;
+        auto arrive = [&](std::uint32_t from, std::uint32_t to) {
+            t.send(t.peer()
+                       .seq(base + from)
+                       .ack(kIss + 1)
+                       .ts(++tsval, 0)
+                       .data(pattern_bytes(to - from)));
+            return t.expect_one();
+        };
+        auto blk = [&](std::uint32_t from, std::uint32_t to) {
+            return SackBlock{SeqNum(base + from), SeqNum(base + to)};
+        };
+        (void)arrive(2100, 2200);
+        (void)arrive(1500, 1600);
+        (void)arrive(900, 1000);
+        auto d = arrive(300, 400);
+        REQUIRE(d->options.sack_count == 3);
+        CHECK(d->options.sack[0] == blk(300, 400));
+        CHECK(d->options.sack[1] == blk(900, 1000));
+        CHECK(d->options.sack[2] == blk(1500, 1600));
+        auto e = arrive(1600, 1700);
+        REQUIRE(e->options.sack_count == 3);
+        CHECK(e->options.sack[0] == blk(1500, 1700));
+        CHECK(e->options.sack[1] == blk(300, 400));
+        CHECK(e->options.sack[2] == blk(900, 1000));
+        // The gap below 300 fills: ACK 400, and the blocks left, newest first.
+        t.send(t.peer().seq(base).ack(kIss + 1).ts(++tsval, 0).data(pattern_bytes(300)));
+        auto f = t.expect_one();
+        CHECK(f->ack == SeqNum(base + 400));
+        REQUIRE(f->options.sack_count == 3);
+        CHECK(f->options.sack[0] == blk(1500, 1700));
+        CHECK(f->options.sack[1] == blk(900, 1000));
+        CHECK(f->options.sack[2] == blk(2100, 2200));
+    }
+
+    TEST_CASE(
         "RFC 3042 limited transmit: one new segment on each of the first two duplicate ACKs") {
         Script t;
         establish_with(t, PeerOpts{.shift = std::nullopt, .ts = false, .sack = false});

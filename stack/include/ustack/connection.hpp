@@ -405,6 +405,10 @@ private:
     // The TSval to put on a segment sent now: tsval(now), never below one sent before.
     std::uint32_t next_tsval(Instant now);
     void add_options(Segment& seg, Instant now);  // TS and SACK on non-SYN segments
+    // The SACK block (an out-of-order range, in sequence numbers) holding `s`, if any.
+    [[nodiscard]] std::optional<SackBlock> sack_block_at(SeqNum s) const;
+    // RFC 2018 §4: out-of-order data at `seq` was just kept; its block becomes the first.
+    void note_sack_arrival(SeqNum seq);
     void maybe_accept_pending_fin(Instant now);
 
     // Output helpers.
@@ -532,7 +536,12 @@ private:
     SeqNum last_ack_sent_;    // Last.ACK.sent (§4.3)
     SeqNum ts_sample_seq_;    // take the next TS RTT sample once SND.UNA passes this
     std::optional<std::uint32_t> seg_tsecr_;  // TSecr of the segment being processed
-    SeqNum sack_latest_;  // left edge of the newest out-of-order arrival (first block)
+    // RFC 2018 §4: the SACK blocks in the order they were last reported first -- a sequence
+    // number inside each, newest first, sack_recent_[0] the latest out-of-order arrival. Each
+    // named a different block when recorded (blocks merged since are reported once); at most
+    // kMaxSackBlocks, the most an option can carry.
+    std::array<SeqNum, kMaxSackBlocks> sack_recent_{};
+    std::uint8_t sack_recent_count_ = 0;
 
     // ---- timers and RTT ----
     std::array<std::optional<Instant>, static_cast<std::size_t>(Timer::count_)> timers_{};

@@ -497,7 +497,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
                 (void)recv_buf_.write_at(offset, text);
                 stats_.ooo_segments++;
                 stats_.bytes_reordered += text.size();
-                sack_latest_ = seq;  // RFC 2018 §4: the first SACK block reports this segment
+                note_sack_arrival(seq);  // RFC 2018 §4: the first SACK block reports it
             } else {
                 stats_.dropped_ooo_limit++;
             }

@@ -60,30 +60,62 @@ void Connection::add_options(Segment& seg, Instant now) {
     const std::size_t max_blocks = sack_blocks_room(carried);
     if (max_blocks == 0)
         return;
-    const auto& ranges = reassembly_.ranges();
-    auto block = [&](const Assembler::Range& r) {
-        return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
-                         rcv_nxt_ + static_cast<std::uint32_t>(r.offset + r.len)};
-    };
     // RFC 2018 §4: the first block MUST hold the most recently received segment; the others
-    // repeat the most recently reported ones -- we take the highest first (newest in a bulk
-    // transfer), which also keeps reporting every block while there are no more than fit.
-    std::size_t latest = ranges.size();
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-        const SackBlock b = block(ranges[i]);
-        if (b.left <= sack_latest_ && sack_latest_ < b.right)
-            latest = i;
-    }
+    // SHOULD repeat "the most recently reported SACK blocks (based on first SACK blocks in
+    // previous SACK options)" -- sack_recent_, newest first, as Linux orders them. The room left
+    // goes to the other blocks, highest first, so that every block is reported while they fit.
     std::uint8_t n = 0;
-    if (latest < ranges.size())
-        seg.options.sack[n++] = block(ranges[latest]);
+    auto put = [&](const SackBlock& b) {
+        for (std::uint8_t i = 0; i < n; ++i) {
+            if (seg.options.sack[i] == b)
+                return;  // blocks are disjoint: a block seen before is the same block
+        }
+        seg.options.sack[n++] = b;
+    };
+    for (std::uint8_t i = 0; i < sack_recent_count_ && n < max_blocks; ++i) {
+        if (const auto b = sack_block_at(sack_recent_[i]))
+            put(*b);
+    }
+    const auto& ranges = reassembly_.ranges();
     for (std::size_t k = ranges.size(); k-- > 0 && n < max_blocks;) {
-        if (k == latest)
-            continue;
-        seg.options.sack[n++] = block(ranges[k]);
+        put(SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(ranges[k].offset),
+                      rcv_nxt_ + static_cast<std::uint32_t>(ranges[k].offset + ranges[k].len)});
     }
     seg.options.sack_count = n;
     stats_.sack_blocks_sent += n;
+}
+
+std::optional<SackBlock> Connection::sack_block_at(SeqNum s) const {
+    if (s < rcv_nxt_)
+        return std::nullopt;  // delivered since
+    const auto off = static_cast<std::size_t>(s - rcv_nxt_);
+    for (const auto& r : reassembly_.ranges()) {
+        if (off < r.offset)
+            break;
+        if (off < r.offset + r.len) {
+            return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
+                             rcv_nxt_ + static_cast<std::uint32_t>(r.offset + r.len)};
+        }
+    }
+    return std::nullopt;
+}
+
+void Connection::note_sack_arrival(SeqNum seq) {
+    // The arrival's block (it may have merged others) moves to the front; entries inside it, or
+    // in no block any more, go; the oldest falls off beyond kMaxSackBlocks.
+    const std::optional<SackBlock> b = sack_block_at(seq);
+    std::array<SeqNum, kMaxSackBlocks> kept{};
+    std::uint8_t n = 0;
+    kept[n++] = seq;
+    for (std::uint8_t i = 0; i < sack_recent_count_ && n < kMaxSackBlocks; ++i) {
+        const SeqNum e = sack_recent_[i];
+        if (b && b->left <= e && e < b->right)
+            continue;
+        if (sack_block_at(e))
+            kept[n++] = e;
+    }
+    sack_recent_ = kept;
+    sack_recent_count_ = n;
 }
 
 void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
