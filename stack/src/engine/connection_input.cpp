@@ -136,6 +136,15 @@ void Connection::on_segment_synchronized(const Segment& seg, Instant now) {
     }
     if (!seg.has(tcp_flag::ack))
         return;  // fifth: "if the ACK bit is off, drop the segment"
+    // RFC 5681 §4.2 inside a batch: an ACK still owed to earlier segments goes as it stands
+    // before this one -- which brings sequence space not yet received, into an open window --
+    // changes what it would say (queued_acks_). Before the fifth step, so that TS.Recent is
+    // still the one it echoes. (Segments that bring nothing, probes of a closed window among
+    // them, merge into the owed ACK: two identical ACKs would read as a duplicate ACK.)
+    if (ack_pending_ && takes_text() && seg.seg_len() > 0 && seg.seq + seg.seg_len() > rcv_nxt_ &&
+        rcv_wnd() > 0 && seal_pending_ack(now)) {
+        stats_.batch_acks++;
+    }
     if (!check_ack(seg, now))
         return;
     process_text(seg, now);
@@ -502,6 +511,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
                 stats_.dropped_ooo_limit++;
             }
             ack_pending_ = true;
+            dup_ack_owed_ = true;
         }
     } else if (seg.payload.size() > 0) {
         ack_pending_ = true;  // a duplicate: tell the peer where we are
@@ -523,6 +533,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
                 ooo_fin_disc_ = seg.options.disconnect;
             }
             ack_pending_ = true;
+            dup_ack_owed_ = true;
         }
     }
     maybe_accept_pending_fin(now);

@@ -118,7 +118,7 @@ void Connection::note_sack_arrival(SeqNum seq) {
     sack_recent_count_ = n;
 }
 
-void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
+void Connection::stamp(Segment& seg, Instant now) {
     if (!seg.has(tcp_flag::rst)) {
         const std::uint32_t bytes = advertised_window();
         std::uint8_t shift = 0;
@@ -159,13 +159,67 @@ void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
     }
     if (seg.has(tcp_flag::ack)) {
         ack_pending_ = false;
+        dup_ack_owed_ = false;
         segs_since_ack_ = 0;
         last_ack_sent_ = rcv_nxt_;  // RFC 7323 §4.3 Last.ACK.sent
         disarm(Timer::delayed_ack);
     }
+}
+
+void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
+    stamp(seg, now);
     stats_.segs_out++;
     stats_.bytes_out += seg.payload.size();
     out.emit(seg);
+}
+
+bool Connection::seal_pending_ack(Instant now) {
+    if (!ack_pending_)
+        return false;
+    if (queued_acks_.size() >= kMaxQueuedAcks) {
+        stats_.batch_acks_merged++;
+        return false;
+    }
+    // Stamped now, as if it went now: its window is the one offered at this point (rcv_adv_
+    // records it), its TSecr the TS.Recent of the segments it acknowledges, its SACK blocks
+    // the ones this moment reports (the first: the latest out-of-order arrival, RFC 2018 §4).
+    Segment s = make_segment(snd_max_, tcp_flag::ack);
+    stamp(s, now);
+    QueuedAck q;
+    q.ack = s.ack;
+    if (s.options.timestamps) {
+        q.tsval = s.options.timestamps->tsval;
+        q.tsecr = s.options.timestamps->tsecr;
+    }
+    q.window = s.window;
+    q.sack_count = s.options.sack_count;
+    q.sack = s.options.sack;
+    queued_acks_.push_back(q);
+    return true;
+}
+
+void Connection::send_queued_acks(SegmentSink& out, Instant now) {
+    // A duplicate ACK still owed goes pure too: on a data segment it would not count as one
+    // (RFC 5681 §2 (b), RFC 6675 §2), and the sender's loss detection needs the count. (With
+    // the queue full it goes last, as any owed ACK.)
+    if (dup_ack_owed_ && queued_acks_.size() < kMaxQueuedAcks)
+        (void)seal_pending_ack(now);
+    for (const QueuedAck& q : queued_acks_) {
+        // <SEQ=SND.NXT><ACK=...>: nothing was sent since it was stamped, so SND.MAX is its
+        // sequence number still.
+        Segment s = make_segment(snd_max_, tcp_flag::ack);
+        s.ack = q.ack;
+        s.window = q.window;
+        if (ts_ok_)
+            s.options.timestamps = Timestamps{q.tsval, q.tsecr};
+        s.options.sack_count = q.sack_count;
+        s.options.sack = q.sack;
+        stats_.segs_out++;
+        out.emit(s);
+    }
+    queued_acks_.clear();
+    if (!takes_text() && queued_acks_.capacity() > 0)
+        queued_acks_ = {};  // no batch will need it again
 }
 
 void Connection::send_rst(SegmentSink& out, SeqNum seq, bool with_ack, SeqNum ack, Instant now) {
@@ -379,6 +433,7 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
             return;
         default: break;
     }
+    send_queued_acks(out, now);
 
     if (tlp_pending_) {
         // RFC 8985 §7.3: the probe. cwnd is not touched; the RTO is restarted for what the
