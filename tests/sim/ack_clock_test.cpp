@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "support/pair.hpp"
 #include "support/sim_link.hpp"
 #include "ustack/stack.hpp"
 
@@ -17,16 +18,8 @@ using namespace ustack::test;
 
 namespace {
 
-constexpr Ipv4Addr kAddrA = ipv4(10, 0, 1, 2);
-constexpr Ipv4Addr kAddrB = ipv4(10, 0, 2, 2);
 constexpr std::uint16_t kPort = 7000;
 constexpr Duration kOneWay{10'000};  // 20 ms RTT
-
-SipKey key(std::uint8_t b) {
-    SipKey k{};
-    k.fill(b);
-    return k;
-}
 
 }  // namespace
 
@@ -34,18 +27,16 @@ TEST_SUITE("sim") {
     TEST_CASE(
         "RFC 5681 §4.2 / §3.1: a receiver handed whole flights as one batch ACKs every second "
         "segment - the sender's cwnd grows 1.5x per RTT in slow start") {
-        StackConfig ca;
-        ca.addr = kAddrA;
+        StackConfig ca = pair_config(kPairAddrA);
         ca.tcp.send_buffer = std::size_t{8} << 20;
-        StackConfig cb;
-        cb.addr = kAddrB;
+        StackConfig cb = pair_config(kPairAddrB);
         cb.tcp.recv_buffer = std::size_t{8} << 20;  // the window never limits the flights
-        Stack a(ca, key(1));
-        Stack b(cb, key(2));
+        Stack a(ca, pair_key(1));
+        Stack b(cb, pair_key(2));
         SimLink<Stack, Stack> sim(a, b, LinkParams{.delay = kOneWay, .bandwidth_bps = 0}, 1);
         auto l = b.listen(kPort, 8);
         REQUIRE(l.ok());
-        auto id = a.connect({kAddrB, kPort}, sim.now());
+        auto id = a.connect({kPairAddrB, kPort}, sim.now());
         REQUIRE(id.ok());
 
         std::vector<std::byte> chunk(64 * 1024, std::byte{0x5a});

@@ -52,12 +52,33 @@ void open_passive(Script& t, bool ts, std::uint32_t* tsval = nullptr) {
     (void)t.events();
 }
 
-// Every segment in `v` is a pure ACK (no data, no SYN/FIN/RST).
-void check_pure_acks(const std::vector<OwnedSegment>& v) {
+// A passive connection with delayed ACKs on, ESTABLISHED (SACK-permitted if `sack`), its
+// full-sized segment `mss` bytes.
+struct Receiver {
+    TcpConfig cfg = delayed_config();
+    Script t{cfg};
+    std::uint32_t mss = cfg.mss;
+    explicit Receiver(bool sack = false) {
+        if (sack) {
+            open_passive(t, false);
+        } else {
+            t.establish_passive();
+        }
+    }
+    // `count` full-sized segments in a row, the first at segment index `first`, no poll between.
+    void full_segments(std::uint32_t first, std::uint32_t count) {
+        for (std::uint32_t i = first; i < first + count; ++i) t.send(seg_at(t, i * mss, mss));
+    }
+};
+
+// What the next poll sends: exactly `n` segments, each a pure ACK (no data, no SYN/FIN/RST).
+std::vector<OwnedSegment> expect_pure_acks(Script& t, std::size_t n) {
+    auto v = t.expect_n(n);
     for (const auto& s : v) {
         CHECK(s->flags == tcp_flag::ack);
         CHECK(s->payload.empty());
     }
+    return v;
 }
 
 }  // namespace
@@ -66,14 +87,11 @@ TEST_SUITE("connection") {
     TEST_CASE(
         "RFC 5681 §4.2: a batch of ten full-sized segments draws five ACKs from one poll - one per "
         "two, in order") {
-        const TcpConfig cfg = delayed_config();
-        Script t(cfg);
-        t.establish_passive();
-        const std::uint32_t mss = cfg.mss;
-        for (std::uint32_t i = 0; i < 10; ++i) t.send(seg_at(t, i * mss, mss));
-        auto acks = t.transmit();
-        REQUIRE(acks.size() == 5);
-        check_pure_acks(acks);
+        Receiver r;
+        Script& t = r.t;
+        const std::uint32_t mss = r.mss;
+        r.full_segments(0, 10);
+        auto acks = expect_pure_acks(t, 5);
         for (std::uint32_t k = 0; k < 5; ++k)
             CHECK(acks[k]->ack == SeqNum(kBase + (2 * k + 2) * mss));
         CHECK(t.conn().stats().batch_acks == 4);
@@ -85,15 +103,14 @@ TEST_SUITE("connection") {
     TEST_CASE(
         "RFC 5681 §4.2: an odd full-sized segment at the end of a batch waits for the delayed-ACK "
         "timer") {
-        const TcpConfig cfg = delayed_config();
-        Script t(cfg);
-        t.establish_passive();
-        const std::uint32_t mss = cfg.mss;
-        for (std::uint32_t i = 0; i < 3; ++i) t.send(seg_at(t, i * mss, mss));
+        Receiver r;
+        Script& t = r.t;
+        const std::uint32_t mss = r.mss;
+        r.full_segments(0, 3);
         auto a = t.expect_one();
         CHECK(a->ack == SeqNum(kBase + 2 * mss));
         REQUIRE(t.conn().timer(Timer::delayed_ack).has_value());
-        t.advance(cfg.delayed_ack_timeout);
+        t.advance(r.cfg.delayed_ack_timeout);
         auto b = t.expect_one();
         CHECK(b->ack == SeqNum(kBase + 3 * mss));
     }
@@ -102,9 +119,7 @@ TEST_SUITE("connection") {
         Script t;  // delayed_ack = false
         t.establish_passive();
         for (std::uint32_t i = 0; i < 4; ++i) t.send(seg_at(t, i * 100, 100));
-        auto acks = t.transmit();
-        REQUIRE(acks.size() == 4);
-        check_pure_acks(acks);
+        auto acks = expect_pure_acks(t, 4);
         for (std::uint32_t k = 0; k < 4; ++k) CHECK(acks[k]->ack == SeqNum(kBase + (k + 1) * 100));
     }
 
@@ -113,14 +128,11 @@ TEST_SUITE("connection") {
         "segment of a batch, each with its SACK blocks") {
         // The first segment is lost; four more arrive in one batch. A sender counts duplicate ACKs
         // (DupThresh = 3, RFC 5681 §3.2; RFC 6675 §2 with SACK): one ACK for the batch gave it one.
-        const TcpConfig cfg = delayed_config();
-        Script t(cfg);
-        open_passive(t, false);
-        const std::uint32_t mss = cfg.mss;
-        for (std::uint32_t i = 1; i <= 4; ++i) t.send(seg_at(t, i * mss, mss));
-        auto acks = t.transmit();
-        REQUIRE(acks.size() == 4);
-        check_pure_acks(acks);
+        Receiver r(true);
+        Script& t = r.t;
+        const std::uint32_t mss = r.mss;
+        r.full_segments(1, 4);
+        auto acks = expect_pure_acks(t, 4);
         for (std::uint32_t k = 0; k < 4; ++k) {
             CAPTURE(k);
             CHECK(acks[k]->ack == SeqNum(kBase));  // duplicates: RCV.NXT has not moved
@@ -138,16 +150,13 @@ TEST_SUITE("connection") {
     TEST_CASE(
         "RFC 5681 §4.2: a batch that ends by filling the gap draws the duplicate ACKs, then the "
         "cumulative ACK") {
-        const TcpConfig cfg = delayed_config();
-        Script t(cfg);
-        t.establish_passive();
-        const std::uint32_t mss = cfg.mss;
+        Receiver r;
+        Script& t = r.t;
+        const std::uint32_t mss = r.mss;
         t.send(seg_at(t, mss, mss));
         t.send(seg_at(t, 2 * mss, mss));
         t.send(seg_at(t, 0, mss));  // the retransmission fills the hole
-        auto acks = t.transmit();
-        REQUIRE(acks.size() == 3);
-        check_pure_acks(acks);
+        auto acks = expect_pure_acks(t, 3);
         CHECK(acks[0]->ack == SeqNum(kBase));
         CHECK(acks[1]->ack == SeqNum(kBase));
         CHECK(acks[2]->ack == SeqNum(kBase + 3 * mss));
@@ -164,19 +173,17 @@ TEST_SUITE("connection") {
         t.establish_passive();
         const std::uint32_t big = 10U * cfg.mss;
         for (std::uint32_t i = 0; i < 3; ++i) t.send(seg_at(t, i * big, big));
-        auto acks = t.transmit();
-        REQUIRE(acks.size() == 3);
+        auto acks = expect_pure_acks(t, 3);
         for (std::uint32_t k = 0; k < 3; ++k) CHECK(acks[k]->ack == SeqNum(kBase + (k + 1) * big));
     }
 
     TEST_CASE(
         "RFC 5681 §4.2 / RFC 1122 §4.2.3.2: the batch's last ACK rides on data - the earlier ones "
         "go before it as pure ACKs") {
-        const TcpConfig cfg = delayed_config();
-        Script t(cfg);
-        t.establish_passive();
-        const std::uint32_t mss = cfg.mss;
-        for (std::uint32_t i = 0; i < 4; ++i) t.send(seg_at(t, i * mss, mss));
+        Receiver r;
+        Script& t = r.t;
+        const std::uint32_t mss = r.mss;
+        r.full_segments(0, 4);
         REQUIRE(t.conn().send(bytes_of("reply")).value == 5);
         auto out = t.transmit();
         REQUIRE(out.size() == 2);
@@ -206,10 +213,9 @@ TEST_SUITE("connection") {
     TEST_CASE(
         "RFC 5681 §4.2: a segment of a batch that brings nothing new merges into the ACK owed - no "
         "ACK twice") {
-        const TcpConfig cfg = delayed_config();
-        Script t(cfg);
-        t.establish_passive();
-        const std::uint32_t mss = cfg.mss;
+        Receiver r;
+        Script& t = r.t;
+        const std::uint32_t mss = r.mss;
         t.send(seg_at(t, 0, mss));
         t.send(seg_at(t, mss, mss));
         t.send(seg_at(t, 0, mss));  // a copy of the first (a spurious retransmission)
@@ -242,9 +248,7 @@ TEST_SUITE("connection") {
         t.establish_passive();
         // 70 contiguous out-of-order segments (one SACK block growing), the first octet missing.
         for (std::uint32_t i = 0; i < 70; ++i) t.send(seg_at(t, 1 + i * 10, 10));
-        auto acks = t.transmit();
-        CHECK(acks.size() == 65);  // 64 held, then the one owed at the poll
-        check_pure_acks(acks);
+        auto acks = expect_pure_acks(t, 65);  // 64 held, then the one owed at the poll
         CHECK(t.conn().stats().batch_acks == 64);
         CHECK(t.conn().stats().batch_acks_merged == 5);
         CHECK(acks.back()->ack == SeqNum(kBase));
@@ -264,8 +268,7 @@ TEST_SUITE("connection") {
             b.ts(++tsval, 0);
             t.send(b);
         }
-        auto acks = t.transmit();
-        REQUIRE(acks.size() == 2);
+        auto acks = expect_pure_acks(t, 2);
         REQUIRE(acks[0]->options.timestamps.has_value());
         REQUIRE(acks[1]->options.timestamps.has_value());
         CHECK(acks[0]->ack == SeqNum(kBase + 2 * mss));

@@ -38,6 +38,36 @@ OwnedSegment establish_with(Script& t, PeerOpts o) {
     return syn;
 }
 
+// The peer's segment [from, to), relative to its first data octet (with TSval `ts` when
+// timestamps are on); returns the ACK it draws at once (out of order: a duplicate ACK).
+OwnedSegment arrive(Script& t, std::uint32_t from, std::uint32_t to,
+                    std::optional<std::uint32_t> ts = std::nullopt) {
+    SegBuilder b = t.peer();
+    b.seq(kPeerIss + 1 + from).ack(kIss + 1).data(pattern_bytes(to - from));
+    if (ts)
+        b.ts(*ts, 0);
+    t.send(b);
+    auto a = t.expect_one();
+    if (from > 0)
+        CHECK(a->ack == SeqNum(kPeerIss + 1));
+    return a;
+}
+
+// The SACK block [from, to) relative to the peer's first data octet.
+SackBlock rel(std::uint32_t from, std::uint32_t to) {
+    return SackBlock{SeqNum(kPeerIss + 1 + from), SeqNum(kPeerIss + 1 + to)};
+}
+
+// `a` carries exactly the blocks `want`, in that order.
+void check_blocks(const OwnedSegment& a, std::initializer_list<SackBlock> want) {
+    REQUIRE(a->options.sack_count == want.size());
+    std::size_t i = 0;
+    for (const SackBlock& b : want) {
+        CAPTURE(i);
+        CHECK(a->options.sack[i++] == b);
+    }
+}
+
 }  // namespace
 
 TEST_SUITE("connection") {
@@ -221,30 +251,10 @@ TEST_SUITE("connection") {
         // extended, by the previous ACK -- before (900,1000). Linux orders them so.
         Script t;
         establish_with(t, PeerOpts{.shift = 0, .ts = false});
-        const std::uint32_t base = kPeerIss + 1;
-        auto arrive = [&](std::uint32_t from, std::uint32_t to) {
-            t.send(t.peer().seq(base + from).ack(kIss + 1).data(pattern_bytes(to - from)));
-            auto a = t.expect_one();
-            CHECK(a->ack == SeqNum(base));
-            return a;
-        };
-        auto blk = [&](std::uint32_t from, std::uint32_t to) {
-            return SackBlock{SeqNum(base + from), SeqNum(base + to)};
-        };
-        (void)arrive(300, 400);
-        auto b = arrive(900, 1000);
-        REQUIRE(b->options.sack_count == 2);
-        CHECK(b->options.sack[0] == blk(900, 1000));
-        CHECK(b->options.sack[1] == blk(300, 400));
-        auto c = arrive(400, 500);
-        REQUIRE(c->options.sack_count == 2);
-        CHECK(c->options.sack[0] == blk(300, 500));
-        CHECK(c->options.sack[1] == blk(900, 1000));
-        auto d = arrive(1500, 1600);
-        REQUIRE(d->options.sack_count == 3);
-        CHECK(d->options.sack[0] == blk(1500, 1600));
-        CHECK(d->options.sack[1] == blk(300, 500));
-        CHECK(d->options.sack[2] == blk(900, 1000));
+        (void)arrive(t, 300, 400);
+        check_blocks(arrive(t, 900, 1000), {rel(900, 1000), rel(300, 400)});
+        check_blocks(arrive(t, 400, 500), {rel(300, 500), rel(900, 1000)});
+        check_blocks(arrive(t, 1500, 1600), {rel(1500, 1600), rel(300, 500), rel(900, 1000)});
     }
 
     TEST_CASE(
@@ -254,40 +264,18 @@ TEST_SUITE("connection") {
         // second: the block reported longest ago -- the highest -- is the one left out.
         Script t;
         establish_with(t, PeerOpts{.shift = 0, .ts = true});
-        const std::uint32_t base = kPeerIss + 1;
         std::uint32_t tsval = 200;
-        auto arrive = [&](std::uint32_t from, std::uint32_t to) {
-            t.send(t.peer()
-                       .seq(base + from)
-                       .ack(kIss + 1)
-                       .ts(++tsval, 0)
-                       .data(pattern_bytes(to - from)));
-            return t.expect_one();
-        };
-        auto blk = [&](std::uint32_t from, std::uint32_t to) {
-            return SackBlock{SeqNum(base + from), SeqNum(base + to)};
-        };
-        (void)arrive(2100, 2200);
-        (void)arrive(1500, 1600);
-        (void)arrive(900, 1000);
-        auto d = arrive(300, 400);
-        REQUIRE(d->options.sack_count == 3);
-        CHECK(d->options.sack[0] == blk(300, 400));
-        CHECK(d->options.sack[1] == blk(900, 1000));
-        CHECK(d->options.sack[2] == blk(1500, 1600));
-        auto e = arrive(1600, 1700);
-        REQUIRE(e->options.sack_count == 3);
-        CHECK(e->options.sack[0] == blk(1500, 1700));
-        CHECK(e->options.sack[1] == blk(300, 400));
-        CHECK(e->options.sack[2] == blk(900, 1000));
+        (void)arrive(t, 2100, 2200, ++tsval);
+        (void)arrive(t, 1500, 1600, ++tsval);
+        (void)arrive(t, 900, 1000, ++tsval);
+        check_blocks(arrive(t, 300, 400, ++tsval),
+                     {rel(300, 400), rel(900, 1000), rel(1500, 1600)});
+        check_blocks(arrive(t, 1600, 1700, ++tsval),
+                     {rel(1500, 1700), rel(300, 400), rel(900, 1000)});
         // The gap below 300 fills: ACK 400, and the blocks left, newest first.
-        t.send(t.peer().seq(base).ack(kIss + 1).ts(++tsval, 0).data(pattern_bytes(300)));
-        auto f = t.expect_one();
-        CHECK(f->ack == SeqNum(base + 400));
-        REQUIRE(f->options.sack_count == 3);
-        CHECK(f->options.sack[0] == blk(1500, 1700));
-        CHECK(f->options.sack[1] == blk(900, 1000));
-        CHECK(f->options.sack[2] == blk(2100, 2200));
+        auto f = arrive(t, 0, 300, ++tsval);
+        CHECK(f->ack == SeqNum(kPeerIss + 1 + 400));
+        check_blocks(f, {rel(1500, 1700), rel(900, 1000), rel(2100, 2200)});
     }
 
     TEST_CASE(
