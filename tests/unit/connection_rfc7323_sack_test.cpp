@@ -38,6 +38,36 @@ OwnedSegment establish_with(Script& t, PeerOpts o) {
     return syn;
 }
 
+// The peer's segment [from, to), relative to its first data octet (with TSval `ts` when
+// timestamps are on); returns the ACK it draws at once (out of order: a duplicate ACK).
+OwnedSegment arrive(Script& t, std::uint32_t from, std::uint32_t to,
+                    std::optional<std::uint32_t> ts = std::nullopt) {
+    SegBuilder b = t.peer();
+    b.seq(kPeerIss + 1 + from).ack(kIss + 1).data(pattern_bytes(to - from));
+    if (ts)
+        b.ts(*ts, 0);
+    t.send(b);
+    auto a = t.expect_one();
+    if (from > 0)
+        CHECK(a->ack == SeqNum(kPeerIss + 1));
+    return a;
+}
+
+// The SACK block [from, to) relative to the peer's first data octet.
+SackBlock rel(std::uint32_t from, std::uint32_t to) {
+    return SackBlock{SeqNum(kPeerIss + 1 + from), SeqNum(kPeerIss + 1 + to)};
+}
+
+// `a` carries exactly the blocks `want`, in that order.
+void check_blocks(const OwnedSegment& a, std::initializer_list<SackBlock> want) {
+    REQUIRE(a->options.sack_count == want.size());
+    std::size_t i = 0;
+    for (const SackBlock& b : want) {
+        CAPTURE(i);
+        CHECK(a->options.sack[i++] == b);
+    }
+}
+
 }  // namespace
 
 TEST_SUITE("connection") {
@@ -211,6 +241,41 @@ TEST_SUITE("connection") {
         CHECK(c->ack == SeqNum(base + 52));
         REQUIRE(c->options.sack_count == 1);
         CHECK(c->options.sack[0] == SackBlock{SeqNum(base + 100), SeqNum(base + 102)});
+    }
+
+    TEST_CASE(
+        "RFC 2018 §4 receiver: after the first block, the blocks most recently reported come first "
+        "- not the highest") {
+        // The black-box case: out-of-order data at [300,400), [900,1000), [400,500), [1500,1600)
+        // (relative): after the last, (1500,1600) first, then (300,500) -- reported first, just
+        // extended, by the previous ACK -- before (900,1000). Linux orders them so.
+        Script t;
+        establish_with(t, PeerOpts{.shift = 0, .ts = false});
+        (void)arrive(t, 300, 400);
+        check_blocks(arrive(t, 900, 1000), {rel(900, 1000), rel(300, 400)});
+        check_blocks(arrive(t, 400, 500), {rel(300, 500), rel(900, 1000)});
+        check_blocks(arrive(t, 1500, 1600), {rel(1500, 1600), rel(300, 500), rel(900, 1000)});
+    }
+
+    TEST_CASE(
+        "RFC 2018 §4 receiver: with more blocks than fit, the most recently reported ones are "
+        "repeated") {
+        // Timestamps leave room for 3 blocks. Arrivals from the top down, then an extension of the
+        // second: the block reported longest ago -- the highest -- is the one left out.
+        Script t;
+        establish_with(t, PeerOpts{.shift = 0, .ts = true});
+        std::uint32_t tsval = 200;
+        (void)arrive(t, 2100, 2200, ++tsval);
+        (void)arrive(t, 1500, 1600, ++tsval);
+        (void)arrive(t, 900, 1000, ++tsval);
+        check_blocks(arrive(t, 300, 400, ++tsval),
+                     {rel(300, 400), rel(900, 1000), rel(1500, 1600)});
+        check_blocks(arrive(t, 1600, 1700, ++tsval),
+                     {rel(1500, 1700), rel(300, 400), rel(900, 1000)});
+        // The gap below 300 fills: ACK 400, and the blocks left, newest first.
+        auto f = arrive(t, 0, 300, ++tsval);
+        CHECK(f->ack == SeqNum(kPeerIss + 1 + 400));
+        check_blocks(f, {rel(1500, 1700), rel(900, 1000), rel(2100, 2200)});
     }
 
     TEST_CASE(

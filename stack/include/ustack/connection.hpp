@@ -151,6 +151,9 @@ struct ConnStats {
     std::uint64_t sack_retransmits = 0;    // segments re-sent by the RFC 6675 NextSeg rule 1
     std::uint64_t limited_transmits = 0;   // RFC 3042 segments
     std::uint64_t sack_blocks_sent = 0;    // blocks reported to the peer (RFC 2018)
+    std::uint64_t batch_acks = 0;          // ACKs owed to earlier segments of a batch, sent on
+                                           // their own before its later ones (RFC 5681 §4.2)
+    std::uint64_t batch_acks_merged = 0;   // ... merged into a later ACK: the queue was full
 
     // Fold another connection's counters in (host-wide totals). Keep in step with the fields.
     ConnStats& operator+=(const ConnStats& o) {
@@ -187,6 +190,8 @@ struct ConnStats {
         sack_retransmits += o.sack_retransmits;
         limited_transmits += o.limited_transmits;
         sack_blocks_sent += o.sack_blocks_sent;
+        batch_acks += o.batch_acks;
+        batch_acks_merged += o.batch_acks_merged;
         return *this;
     }
 };
@@ -426,17 +431,43 @@ private:
     // The TSval to put on a segment sent now: tsval(now), never below one sent before.
     std::uint32_t next_tsval(Instant now);
     void add_options(Segment& seg, Instant now);  // TS and SACK on non-SYN segments
+    // The SACK block (an out-of-order range, in sequence numbers) holding `s`, if any.
+    [[nodiscard]] std::optional<SackBlock> sack_block_at(SeqNum s) const;
+    // RFC 2018 §4: out-of-order data at `seq` was just kept; its block becomes the first.
+    void note_sack_arrival(SeqNum seq);
     void maybe_accept_pending_fin(Instant now);
 
     // Output helpers.
     Segment make_segment(SeqNum seq, std::uint8_t flags) const;
-    void emit(SegmentSink& out, Segment& seg, Instant now);
+    // Fill in what every segment but a RST gets as it goes out -- the window field, timestamps,
+    // SACK blocks -- and, when it carries an ACK, note that an ACK went (pending ACK, delayed-ACK
+    // count and timer, Last.ACK.sent).
+    void stamp(Segment& seg, Instant now);
+    void emit(SegmentSink& out, Segment& seg, Instant now);  // stamp, count, hand to `out`
+    // RFC 5681 §4.2 inside a batch (see queued_acks_): the ACK owed now goes into the queue as
+    // it stands. False if none is owed or the queue is full (it then merges into a later one).
+    bool seal_pending_ack(Instant now);
+    // The queued ACKs, in order, as pure ACKs (poll_transmit, before anything else it sends).
+    void send_queued_acks(SegmentSink& out, Instant now);
+    // The states that take segment text (RFC 9293 §3.10.7.4 seventh): ESTABLISHED, FIN-WAIT-1
+    // and FIN-WAIT-2.
+    [[nodiscard]] bool takes_text() const {
+        return state_ == TcpState::established || state_ == TcpState::fin_wait_1 ||
+               state_ == TcpState::fin_wait_2;
+    }
     void send_syn(SegmentSink& out, Instant now);
     // Sends what the windows allow, at most `max_segments` segments.
     bool send_data(SegmentSink& out, Instant now, unsigned max_segments = ~0U);
     // Emit one segment starting at `seq` with at most `room` bytes of sequence space (data, and
-    // our FIN if it fits). Returns the sequence space used (0: nothing could be sent).
+    // our FIN if it fits) and never past the peer's window (window_room): every data or FIN
+    // segment -- new data, RTO, fast and RFC 6675 retransmissions, the TLP -- is sized here.
+    // Returns the sequence space used (0: nothing could be sent).
     std::uint32_t send_one(SegmentSink& out, SeqNum seq, std::uint32_t room, Instant now);
+    // RFC 9293 §3.8.6: the sequence space the peer's window leaves from `seq`, for data octets
+    // and our FIN alike -- SND.UNA + SND.WND - seq, 0 at or past the right edge. (The one
+    // exception the RFC allows, the zero-window probe of §3.8.6.1, is built apart and carries
+    // no data.)
+    [[nodiscard]] std::uint32_t window_room(SeqNum seq) const;
     void send_sack_recovery(SegmentSink& out, Instant now);  // RFC 6675 §5 steps (C)
     // RFC 896 / RFC 1122 §4.2.3.4 (Nagle and sender SWS): may a segment of `len` bytes (of
     // `avail` unsent) go now?
@@ -547,7 +578,12 @@ private:
     SeqNum last_ack_sent_;    // Last.ACK.sent (§4.3)
     SeqNum ts_sample_seq_;    // take the next TS RTT sample once SND.UNA passes this
     std::optional<std::uint32_t> seg_tsecr_;  // TSecr of the segment being processed
-    SeqNum sack_latest_;  // left edge of the newest out-of-order arrival (first block)
+    // RFC 2018 §4: the SACK blocks in the order they were last reported first -- a sequence
+    // number inside each, newest first, sack_recent_[0] the latest out-of-order arrival. Each
+    // named a different block when recorded (blocks merged since are reported once); at most
+    // kMaxSackBlocks, the most an option can carry.
+    std::array<SeqNum, kMaxSackBlocks> sack_recent_{};
+    std::uint8_t sack_recent_count_ = 0;
 
     // ---- timers and RTT ----
     std::array<std::optional<Instant>, static_cast<std::size_t>(Timer::count_)> timers_{};
@@ -587,7 +623,31 @@ private:
     unsigned keepalive_sent_ = 0;  // unanswered keep-alive probes
 
     // ---- pending output ----
-    bool ack_pending_ = false;        // an ACK must go out on the next poll_transmit
+    bool ack_pending_ = false;   // an ACK must go out on the next poll_transmit
+    bool dup_ack_owed_ = false;  // ... and it answers out-of-order data: a duplicate ACK,
+                                 // which must go as a pure ACK, not on data (RFC 5681 §2)
+    // ACKs owed to earlier segments of a batch (the segments one on_segment after another
+    // delivers before the next poll_transmit), oldest first. RFC 5681 §4.2 wants an ACK for at
+    // least every second full-sized segment and an immediate duplicate ACK for each
+    // out-of-order one; the host hands over a batch of segments at once, and a single ACK for
+    // the batch starves the sender's ACK clock. So when a segment that brings new sequence
+    // space arrives while an ACK is owed, that ACK is kept as it stands (seal_pending_ack) and
+    // the segment then decides on its own ACK; poll_transmit sends the queue first, in order,
+    // then the ACK owed last as ever (it may ride on data). A segment that changes nothing
+    // keeps merging into the owed ACK, so no ACK is sent twice. Bounded: kMaxQueuedAcks --
+    // one per packet of the TUN host's batch (TunOptions::batch, 64 packets per wake-up);
+    // beyond it the owed ACK merges into the next (counted). Allocated by the first batch that
+    // needs it (48 bytes an entry, 3 KB at most), released when the connection stops receiving.
+    struct QueuedAck {
+        SeqNum ack;
+        std::uint32_t tsval = 0;  // the timestamps option, when ts_ok_
+        std::uint32_t tsecr = 0;
+        std::uint16_t window = 0;  // the window field (scaled) as it was computed then
+        std::uint8_t sack_count = 0;
+        std::array<SackBlock, kMaxSackBlocks> sack{};
+    };
+    static constexpr std::size_t kMaxQueuedAcks = 64;
+    std::vector<QueuedAck> queued_acks_;
     bool syn_pending_ = false;        // (re)send SYN or SYN-ACK
     std::size_t segs_since_ack_ = 0;  // full-sized segments received since our last ACK
     std::uint32_t rcv_mss_ = 0;       // largest segment received, at most cfg_.mss; 0: none yet

@@ -37,6 +37,8 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("retransmission_timeouts", c.timeouts);
     line("fast_retransmits", c.fast_retransmits);
     line("tail_loss_probes", c.tail_loss_probes);
+    line("acks_in_batch", c.batch_acks);  // RFC 5681 §4.2 ACKs owed inside a batch
+    line("acks_in_batch_merged", c.batch_acks_merged);
     line("rst_sent", c.rst_sent + st.rst_sent_unknown);
     line("rst_received", c.rst_received);
     line("rst_ignored", c.rst_ignored + st.rst_ignored_unknown);

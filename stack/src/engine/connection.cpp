@@ -789,6 +789,8 @@ void Connection::enter_closed(CloseReason reason) {
     for (auto& t : timers_) t.reset();
     syn_pending_ = false;
     ack_pending_ = false;
+    dup_ack_owed_ = false;
+    queued_acks_ = {};
     probe_pending_ = false;
     fast_retransmit_pending_ = false;
     reassembly_.clear();

@@ -156,6 +156,15 @@ void Connection::on_segment_synchronized(const Segment& seg, Instant now) {
     }
     if (!seg.has(tcp_flag::ack))
         return;  // fifth: "if the ACK bit is off, drop the segment"
+    // RFC 5681 §4.2 inside a batch: an ACK still owed to earlier segments goes as it stands
+    // before this one -- which brings sequence space not yet received, into an open window --
+    // changes what it would say (queued_acks_). Before the fifth step, so that TS.Recent is
+    // still the one it echoes. (Segments that bring nothing, probes of a closed window among
+    // them, merge into the owed ACK: two identical ACKs would read as a duplicate ACK.)
+    if (ack_pending_ && takes_text() && seg.seg_len() > 0 && seg.seq + seg.seg_len() > rcv_nxt_ &&
+        rcv_wnd() > 0 && seal_pending_ack(now)) {
+        stats_.batch_acks++;
+    }
     if (!check_ack(seg, now))
         return;
     process_text(seg, now);
@@ -354,7 +363,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
             // beyond the window, so the peer dropped it; resending it on the RTO would be refused
             // over and over and end in timed_out although the peer is alive. MUST-35: "If the
             // window shrinks to zero, the TCP implementation MUST probe it in the standard way";
-            // SHLD-16: do not time out over it. So pull SND.NXT back to SND.UNA and let the
+            // SHLD-17: do not time out over it. So pull SND.NXT back to SND.UNA and let the
             // persist timer (armed by poll_transmit) probe; the data goes again when it opens.
             snd_nxt_ = snd_una_;
             disarm(Timer::retransmit);
@@ -517,11 +526,12 @@ void Connection::process_text(const Segment& seg, Instant now) {
                 (void)recv_buf_.write_at(offset, text);
                 stats_.ooo_segments++;
                 stats_.bytes_reordered += text.size();
-                sack_latest_ = seq;  // RFC 2018 §4: the first SACK block reports this segment
+                note_sack_arrival(seq);  // RFC 2018 §4: the first SACK block reports it
             } else {
                 stats_.dropped_ooo_limit++;
             }
             ack_pending_ = true;
+            dup_ack_owed_ = true;
         }
     } else if (seg.payload.size() > 0) {
         ack_pending_ = true;  // a duplicate: tell the peer where we are
@@ -543,6 +553,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
                 ooo_fin_disc_ = seg.options.disconnect;
             }
             ack_pending_ = true;
+            dup_ack_owed_ = true;
         }
     }
     maybe_accept_pending_fin(now);

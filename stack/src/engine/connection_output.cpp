@@ -60,33 +60,65 @@ void Connection::add_options(Segment& seg, Instant now) {
     const std::size_t max_blocks = sack_blocks_room(carried);
     if (max_blocks == 0)
         return;
-    const auto& ranges = reassembly_.ranges();
-    auto block = [&](const Assembler::Range& r) {
-        return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
-                         rcv_nxt_ + static_cast<std::uint32_t>(r.offset + r.len)};
-    };
     // RFC 2018 §4: the first block MUST hold the most recently received segment; the others
-    // repeat the most recently reported ones -- we take the highest first (newest in a bulk
-    // transfer), which also keeps reporting every block while there are no more than fit.
-    std::size_t latest = ranges.size();
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-        const SackBlock b = block(ranges[i]);
-        if (b.left <= sack_latest_ && sack_latest_ < b.right)
-            latest = i;
-    }
+    // SHOULD repeat "the most recently reported SACK blocks (based on first SACK blocks in
+    // previous SACK options)" -- sack_recent_, newest first, as Linux orders them. The room left
+    // goes to the other blocks, highest first, so that every block is reported while they fit.
     std::uint8_t n = 0;
-    if (latest < ranges.size())
-        seg.options.sack[n++] = block(ranges[latest]);
+    auto put = [&](const SackBlock& b) {
+        for (std::uint8_t i = 0; i < n; ++i) {
+            if (seg.options.sack[i] == b)
+                return;  // blocks are disjoint: a block seen before is the same block
+        }
+        seg.options.sack[n++] = b;
+    };
+    for (std::uint8_t i = 0; i < sack_recent_count_ && n < max_blocks; ++i) {
+        if (const auto b = sack_block_at(sack_recent_[i]))
+            put(*b);
+    }
+    const auto& ranges = reassembly_.ranges();
     for (std::size_t k = ranges.size(); k-- > 0 && n < max_blocks;) {
-        if (k == latest)
-            continue;
-        seg.options.sack[n++] = block(ranges[k]);
+        put(SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(ranges[k].offset),
+                      rcv_nxt_ + static_cast<std::uint32_t>(ranges[k].offset + ranges[k].len)});
     }
     seg.options.sack_count = n;
     stats_.sack_blocks_sent += n;
 }
 
-void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
+std::optional<SackBlock> Connection::sack_block_at(SeqNum s) const {
+    if (s < rcv_nxt_)
+        return std::nullopt;  // delivered since
+    const auto off = static_cast<std::size_t>(s - rcv_nxt_);
+    for (const auto& r : reassembly_.ranges()) {
+        if (off < r.offset)
+            break;
+        if (off < r.offset + r.len) {
+            return SackBlock{rcv_nxt_ + static_cast<std::uint32_t>(r.offset),
+                             rcv_nxt_ + static_cast<std::uint32_t>(r.offset + r.len)};
+        }
+    }
+    return std::nullopt;
+}
+
+void Connection::note_sack_arrival(SeqNum seq) {
+    // The arrival's block (it may have merged others) moves to the front; entries inside it, or
+    // in no block any more, go; the oldest falls off beyond kMaxSackBlocks.
+    const std::optional<SackBlock> b = sack_block_at(seq);
+    std::array<SeqNum, kMaxSackBlocks> kept{};
+    std::uint8_t n = 0;
+    kept[n++] = seq;
+    for (std::uint8_t i = 0; i < sack_recent_count_ && n < kMaxSackBlocks; ++i) {
+        const SeqNum e = sack_recent_[i];
+        if (b && b->left <= e && e < b->right)
+            continue;
+        if (sack_block_at(e))
+            kept[n++] = e;
+    }
+    sack_recent_ = kept;
+    sack_recent_count_ = n;
+}
+
+void Connection::stamp(Segment& seg, Instant now) {
     if (!seg.has(tcp_flag::rst)) {
         const std::uint32_t bytes = advertised_window();
         std::uint8_t shift = 0;
@@ -127,13 +159,67 @@ void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
     }
     if (seg.has(tcp_flag::ack)) {
         ack_pending_ = false;
+        dup_ack_owed_ = false;
         segs_since_ack_ = 0;
         last_ack_sent_ = rcv_nxt_;  // RFC 7323 §4.3 Last.ACK.sent
         disarm(Timer::delayed_ack);
     }
+}
+
+void Connection::emit(SegmentSink& out, Segment& seg, Instant now) {
+    stamp(seg, now);
     stats_.segs_out++;
     stats_.bytes_out += seg.payload.size();
     out.emit(seg);
+}
+
+bool Connection::seal_pending_ack(Instant now) {
+    if (!ack_pending_)
+        return false;
+    if (queued_acks_.size() >= kMaxQueuedAcks) {
+        stats_.batch_acks_merged++;
+        return false;
+    }
+    // Stamped now, as if it went now: its window is the one offered at this point (rcv_adv_
+    // records it), its TSecr the TS.Recent of the segments it acknowledges, its SACK blocks
+    // the ones this moment reports (the first: the latest out-of-order arrival, RFC 2018 §4).
+    Segment s = make_segment(snd_max_, tcp_flag::ack);
+    stamp(s, now);
+    QueuedAck q;
+    q.ack = s.ack;
+    if (s.options.timestamps) {
+        q.tsval = s.options.timestamps->tsval;
+        q.tsecr = s.options.timestamps->tsecr;
+    }
+    q.window = s.window;
+    q.sack_count = s.options.sack_count;
+    q.sack = s.options.sack;
+    queued_acks_.push_back(q);
+    return true;
+}
+
+void Connection::send_queued_acks(SegmentSink& out, Instant now) {
+    // A duplicate ACK still owed goes pure too: on a data segment it would not count as one
+    // (RFC 5681 §2 (b), RFC 6675 §2), and the sender's loss detection needs the count. (With
+    // the queue full it goes last, as any owed ACK.)
+    if (dup_ack_owed_ && queued_acks_.size() < kMaxQueuedAcks)
+        (void)seal_pending_ack(now);
+    for (const QueuedAck& q : queued_acks_) {
+        // <SEQ=SND.NXT><ACK=...>: nothing was sent since it was stamped, so SND.MAX is its
+        // sequence number still.
+        Segment s = make_segment(snd_max_, tcp_flag::ack);
+        s.ack = q.ack;
+        s.window = q.window;
+        if (ts_ok_)
+            s.options.timestamps = Timestamps{q.tsval, q.tsecr};
+        s.options.sack_count = q.sack_count;
+        s.options.sack = q.sack;
+        stats_.segs_out++;
+        out.emit(s);
+    }
+    queued_acks_.clear();
+    if (!takes_text() && queued_acks_.capacity() > 0)
+        queued_acks_ = {};  // no batch will need it again
 }
 
 void Connection::send_rst(SegmentSink& out, SeqNum seq, bool with_ack, SeqNum ack, Instant now) {
@@ -195,7 +281,24 @@ bool Connection::sender_may_send(std::uint32_t len, std::uint32_t avail) const {
     return idle && len < avail;
 }
 
+std::uint32_t Connection::window_room(SeqNum seq) const {
+    // RFC 9293 §3.3.1: the send window is the sequence numbers SND.UNA .. SND.UNA + SND.WND - 1.
+    // Our FIN occupies one of them (§3.3.1: it "is considered to occur after the last actual
+    // data octet") and counts like a data octet here: a receiver trims "any portions that lie
+    // outside the window (including SYN and FIN)" (§3.10.7.4, first check; process_text does),
+    // so a FIN past the right edge is lost and costs a retransmission timeout. Linux's sender
+    // agrees (tcp_snd_wnd_test compares end_seq, the FIN included, with the window's end).
+    // Retransmissions too: after the window shrank, §3.8.6 says to "retransmit normally the old
+    // unacknowledged data between SND.UNA and SND.UNA+SND.WND" (SHLD-16); its MAY-7 (old data
+    // beyond the edge) is not taken.
+    const SeqNum edge = snd_una_ + snd_wnd_;
+    return seq < edge ? static_cast<std::uint32_t>(edge - seq) : 0U;
+}
+
 std::uint32_t Connection::send_one(SegmentSink& out, SeqNum seq, std::uint32_t room, Instant now) {
+    // The peer's window bounds every segment, whatever limit the caller had in mind (cwnd, one
+    // SMSS, a hole, the probe's length).
+    room = std::min(room, window_room(seq));
     const SeqNum end = data_end();
     std::uint32_t len = 0;
     bool fin = false;
@@ -331,6 +434,7 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
             return;
         default: break;
     }
+    send_queued_acks(out, now);
 
     if (tlp_pending_) {
         // RFC 8985 §7.3: the probe. cwnd is not touched; the RTO is restarted for what the
@@ -347,12 +451,13 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
                 sent = send_one(out, snd_una_, snd_mss_ + 1U, now);
                 note_recovery_retransmission(snd_una_, sent);
             } else {
-                // The last segment: up to one SMSS of data before SND.MAX (before our FIN,
-                // which rides on it again, if it was sent).
+                // The last segment: up to one SMSS of data before SND.MAX, and our FIN again if
+                // it was sent (it rides on that data). The room is exactly that: any more would
+                // add unsent octets to the probe.
                 const SeqNum data_to = fin_sent_ ? fin_seq_ : snd_max_;
                 const std::uint32_t len = std::min<std::uint32_t>(
                     static_cast<std::uint32_t>(seq_max(data_to, snd_una_) - snd_una_), snd_mss_);
-                sent = send_one(out, data_to - len, len + 1U, now);
+                sent = send_one(out, data_to - len, len + (fin_sent_ ? 1U : 0U), now);
             }
             if (sent > 0) {
                 stats_.tail_loss_probes++;
@@ -364,18 +469,18 @@ void Connection::poll_transmit(Instant now, SegmentSink& out) {
     }
     if (fast_retransmit_pending_) {
         // RFC 5681 §3.2 step 2 / RFC 6582: resend the first unacknowledged segment now, whatever
-        // the window says (it was in the window when first sent).
+        // cwnd says -- but within the peer's window (send_one), which may have shrunk since.
         fast_retransmit_pending_ = false;
         if (snd_una_ != snd_max_) {
-            // Exactly one segment at SND.UNA, outside the window checks (room for one full
+            // Exactly one segment at SND.UNA, outside the cwnd checks (room for one full
             // segment and a FIN riding on it).
             const std::uint32_t used = send_one(out, snd_una_, snd_mss_ + 1U, now);
             if (snd_nxt_ < snd_una_ + used)
                 snd_nxt_ = snd_una_ + used;
             restart_retransmit_timer(now);
-            // RFC 6675 §5 step 4.3: that was the first NextSeg; HighRxt moves past it.
+            // RFC 6675 §5 step 4.3: that was the first NextSeg; HighRxt moves past what went.
             if (sack_ok_)
-                high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + snd_mss_, snd_max_));
+                high_rxt_ = seq_max(high_rxt_, seq_min(snd_una_ + used, snd_max_));
             note_recovery_retransmission(snd_una_, used);
         }
     }
