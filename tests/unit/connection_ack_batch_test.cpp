@@ -86,7 +86,7 @@ std::vector<OwnedSegment> expect_pure_acks(Script& t, std::size_t n) {
 TEST_SUITE("connection") {
     TEST_CASE(
         "RFC 5681 §4.2: a batch of ten full-sized segments draws five ACKs from one poll - one per "
-        "two, in order") {
+        "two in order") {
         Receiver r;
         Script& t = r.t;
         const std::uint32_t mss = r.mss;
@@ -125,7 +125,7 @@ TEST_SUITE("connection") {
 
     TEST_CASE(
         "RFC 5681 §3.2 / §4.2: an out-of-order segment draws an immediate duplicate ACK - one per "
-        "segment of a batch, each with its SACK blocks") {
+        "segment of a batch - each with its SACK blocks") {
         // The first segment is lost; four more arrive in one batch. A sender counts duplicate ACKs
         // (DupThresh = 3, RFC 5681 §3.2; RFC 6675 §2 with SACK): one ACK for the batch gave it one.
         Receiver r(true);
@@ -148,7 +148,7 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
-        "RFC 5681 §4.2: a batch that ends by filling the gap draws the duplicate ACKs, then the "
+        "RFC 5681 §4.2: a batch that ends by filling the gap draws the duplicate ACKs and then the "
         "cumulative ACK") {
         Receiver r;
         Script& t = r.t;

@@ -244,7 +244,7 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
-        "RFC 2018 §4 receiver: after the first block, the blocks most recently reported come first "
+        "RFC 2018 §4 receiver: after the first block the blocks most recently reported come first "
         "- not the highest") {
         // The black-box case: out-of-order data at [300,400), [900,1000), [400,500), [1500,1600)
         // (relative): after the last, (1500,1600) first, then (300,500) -- reported first, just
@@ -258,7 +258,7 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
-        "RFC 2018 §4 receiver: with more blocks than fit, the most recently reported ones are "
+        "RFC 2018 §4 receiver: with more blocks than fit the most recently reported ones are "
         "repeated") {
         // Timestamps leave room for 3 blocks. Arrivals from the top down, then an extension of the
         // second: the block reported longest ago -- the highest -- is the one left out.
