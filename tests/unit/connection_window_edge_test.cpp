@@ -121,7 +121,8 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
-        "RFC 9293 §3.8.6: new data stops at the right edge - also when an ACK moves it by part of a "
+        "RFC 9293 §3.8.6: new data stops at the right edge - also when an ACK moves it by part of "
+        "a "
         "segment") {
         Script t;
         open_active(t);
