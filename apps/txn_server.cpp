@@ -41,14 +41,16 @@ void serve(SOCKET s, int id, const apps::HostOptions& ho) {
             (void)WSPCloseSocket(s, &err);
             return;
         }
-        if (got == 0) break;  // step 2: the client's FIN, after all its data
+        if (got == 0)
+            break;  // step 2: the client's FIN, after all its data
         pending.insert(pending.end(), buf, buf + got);
         std::size_t i = 0;
         for (; i + 8 <= pending.size(); i += 8) {
             const std::int64_t v = apps::get_be64(pending.data() + i);
             sum += v;
             ++count;
-            apps::log(apps::LogLevel::debug, ho, "client " + std::to_string(id) + ": transaction " + std::to_string(v));
+            apps::log(apps::LogLevel::debug, ho,
+                      "client " + std::to_string(id) + ": transaction " + std::to_string(v));
         }
         pending.erase(pending.begin(), pending.begin() + static_cast<long>(i));
     }
@@ -64,7 +66,8 @@ void serve(SOCKET s, int id, const apps::HostOptions& ho) {
     }
     const std::int64_t client_total = apps::get_be64(disc);
     const bool match = client_total == sum && pending.empty();
-    if (!match) g_failures++;
+    if (!match)
+        g_failures++;
     // Step 4: the grand total.
     std::int64_t grand = 0;
     {
@@ -99,12 +102,13 @@ int main(int argc, char** argv) {
     int clients = 0;  // 0: serve forever
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--help" || args[i] == "-h") {
-            std::printf("usage: txn-server --addr A.B.C.D/N [--port P] [--clients N] [host options]\n"
-                        "Serves the transaction-total exchange: sums each client's transactions,\n"
-                        "checks the total it sends as disconnect data, answers with the grand total.\n"
-                        "  --port P      listen port (default 7000)\n"
-                        "  --clients N   exit after serving N clients (default: run forever)\n%s",
-                        apps::host_options_help());
+            std::printf(
+                "usage: txn-server --addr A.B.C.D/N [--port P] [--clients N] [host options]\n"
+                "Serves the transaction-total exchange: sums each client's transactions,\n"
+                "checks the total it sends as disconnect data, answers with the grand total.\n"
+                "  --port P      listen port (default 7000)\n"
+                "  --clients N   exit after serving N clients (default: run forever)\n%s",
+                apps::host_options_help());
             return 0;
         } else if (args[i] == "--port" && i + 1 < args.size()) {
             port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
@@ -120,9 +124,11 @@ int main(int argc, char** argv) {
     SOCKET ls = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
     IN_ADDR any{INADDR_ANY};
     SOCKADDR_IN sin = apps::make_sockaddr(any, port);
-    if (ls == INVALID_SOCKET || WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0 ||
+    if (ls == INVALID_SOCKET ||
+        WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0 ||
         WSPListen(ls, 64, &err) != 0) {
-        std::cerr << "txn-server: cannot listen on port " << port << ": " << WSPErrorName(err) << "\n";
+        std::cerr << "txn-server: cannot listen on port " << port << ": " << WSPErrorName(err)
+                  << "\n";
         return 1;
     }
     std::printf("txn-server: listening on %s port %u%s\n", ho.addr.c_str(), port,
