@@ -56,6 +56,8 @@ if [ "$message" = 1 ]; then socket_opts=(--message) mode_note=", message-oriente
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: must run as root (network namespaces, TUN)" >&2; exit 1; }
 
 say() { printf '\n== %s\n' "$*"; }
+# shellcheck source=lib/tcp-options.sh
+. "$ROOT/scripts/lib/tcp-options.sh"
 
 if [ "$install" = 1 ]; then
   say "install dependencies (scripts/install-deps.sh)"
@@ -131,23 +133,10 @@ cat "$out/server.log"
 grep -E '^(error|txn-server):' "$out/server.stats" 2>/dev/null || true
 cat "$out"/client*.log
 
-# kind 253/254 ExIDs in a raw TCP options field (hex): "0xd15c,0xd15d", or "-".
-exids_of() {
-  awk -F'\t' 'function hx(s,  v, i) { v = 0; for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
-    BEGIN { OFS = "\t" }
-    { h = tolower($NF); gsub(/[^0-9a-f]/, "", h); n = length(h) / 2; i = 0; ex = ""
-      while (i < n) {
-        k = hx(substr(h, 2 * i + 1, 2)); if (k == 0) break; if (k == 1) { i++; continue }
-        if (i + 1 >= n) break; l = hx(substr(h, 2 * i + 3, 2)); if (l < 2) break
-        if ((k == 253 || k == 254) && l >= 4) ex = ex (ex == "" ? "" : ",") "0x" substr(h, 2 * i + 5, 4)
-        i += l }
-      $NF = ex == "" ? "-" : ex; print }'
-}
 if [ "$message" = 1 ]; then
   say "the SYNs on the wire: experimental option ExIDs (0xd15d: message-oriented, 0xd15c: disconnect data)"
   { printf 'frame.number\tip.src\ttcp.srcport\tip.dst\ttcp.dstport\ttcp.flags.str\tkind-253 ExIDs\n'
-    tshark -r "$out/demo.pcap" -Y 'tcp.flags.syn==1' -T fields -E separator=/t -e frame.number -e ip.src \
-      -e tcp.srcport -e ip.dst -e tcp.dstport -e tcp.flags.str -e tcp.options 2>/dev/null | exids_of
+    tcp_syn_exids "$out/demo.pcap"
   } | tee "$out/syns.tsv" | column -t -s $'\t'
   # Each client's payload bytes, in order, first transmissions only.
   tshark -r "$out/demo.pcap" -Y 'ip.src==10.0.1.2 && tcp.len>0 && !tcp.analysis.retransmission' -T fields \
