@@ -47,20 +47,21 @@ void add_transaction(Tally& t, const unsigned char* p, int id, const apps::HostO
               "client " + std::to_string(id) + ": transaction " + std::to_string(v));
 }
 
-// Step 2 over a message socket: one transaction per message, until WSPRecv fails with
-// WSAEDISCON (the client's FIN, after all its messages). A message longer than the buffer
-// comes in parts (MSG_PARTIAL on all but the last). False (after printing) on another error.
-bool receive_messages(SOCKET s, int id, const apps::HostOptions& ho, Tally& t) {
+// Step 2: receive the client's transactions until its graceful close -- over a stream, 8-byte
+// transactions back to back until WSPRecv returns 0; over a message socket, one transaction
+// per message (a longer one comes in parts, MSG_PARTIAL on all but the last) until WSPRecv
+// fails with WSAEDISCON. False (after printing) on another error.
+bool receive_transactions(SOCKET s, int id, const apps::HostOptions& ho, Tally& t) {
     int err = 0;
     std::uint64_t messages = 0;
-    std::vector<unsigned char> msg;
+    std::vector<unsigned char> pending;  // stream: an unfinished transaction; else the message
     char buf[4096];
     for (;;) {
         WSABUF b{sizeof buf, buf};
         DWORD got = 0;
         DWORD flags = 0;
         if (WSPRecv(s, &b, 1, &got, &flags, &err) != 0) {
-            if (err == WSAEDISCON && msg.empty()) {
+            if (g_message && err == WSAEDISCON && pending.empty()) {
                 std::printf("client %d: step 2: WSPRecv failed with WSAEDISCON after %" PRIu64
                             " messages (the client's graceful close)\n",
                             id, messages);
@@ -69,39 +70,25 @@ bool receive_messages(SOCKET s, int id, const apps::HostOptions& ho, Tally& t) {
             std::printf("client %d: WSPRecv failed: %s\n", id, WSPErrorName(err));
             return false;
         }
-        msg.insert(msg.end(), buf, buf + got);
+        if (!g_message && got == 0)
+            break;  // the client's FIN, after all its data
+        pending.insert(pending.end(), buf, buf + got);
+        if (!g_message) {
+            std::size_t i = 0;
+            for (; i + 8 <= pending.size(); i += 8) add_transaction(t, pending.data() + i, id, ho);
+            pending.erase(pending.begin(), pending.begin() + static_cast<long>(i));
+            continue;
+        }
         if ((flags & MSG_PARTIAL) != 0)
             continue;  // the rest of this message comes with the next calls
         ++messages;
-        if (msg.size() == 8) {
-            add_transaction(t, msg.data(), id, ho);
+        if (pending.size() == 8) {
+            add_transaction(t, pending.data(), id, ho);
         } else {
             ++t.malformed;
-            std::printf("client %d: a %zu-byte message is not a transaction\n", id, msg.size());
+            std::printf("client %d: a %zu-byte message is not a transaction\n", id, pending.size());
         }
-        msg.clear();
-    }
-}
-
-// Step 2 over a stream: transactions back to back, until WSPRecv returns 0.
-bool receive_stream(SOCKET s, int id, const apps::HostOptions& ho, Tally& t) {
-    int err = 0;
-    std::vector<unsigned char> pending;
-    char buf[4096];
-    for (;;) {
-        WSABUF b{sizeof buf, buf};
-        DWORD got = 0;
-        DWORD flags = 0;
-        if (WSPRecv(s, &b, 1, &got, &flags, &err) != 0) {
-            std::printf("client %d: WSPRecv failed: %s\n", id, WSPErrorName(err));
-            return false;
-        }
-        if (got == 0)
-            break;  // step 2: the client's FIN, after all its data
-        pending.insert(pending.end(), buf, buf + got);
-        std::size_t i = 0;
-        for (; i + 8 <= pending.size(); i += 8) add_transaction(t, pending.data() + i, id, ho);
-        pending.erase(pending.begin(), pending.begin() + static_cast<long>(i));
+        pending.clear();
     }
     t.malformed = pending.size();
     return true;
@@ -110,7 +97,7 @@ bool receive_stream(SOCKET s, int id, const apps::HostOptions& ho, Tally& t) {
 void serve(SOCKET s, int id, const apps::HostOptions& ho) {
     int err = 0;
     Tally t;
-    if (!(g_message ? receive_messages(s, id, ho, t) : receive_stream(s, id, ho, t))) {
+    if (!receive_transactions(s, id, ho, t)) {
         g_failures++;
         (void)WSPCloseSocket(s, &err);
         return;
