@@ -9,10 +9,13 @@
 //         The decoded TcpOptions and the option counters must equal what an independent
 //         reference parser (below, from RFC 9293 §3.2, RFC 7323, RFC 2018, RFC 6994 and the rules
 //         codec.hpp documents) computes -- including "later wins", skipped wrong lengths, the
-//         window-scale clamp and the structural drop (bad_option_length). What parses is then
-//         encoded and decoded again (the options survive, but for what the 40-byte plan drops).
+//         window-scale clamp, the two ExIDs of ours under kind 253 (DESIGN.md §3 disconnect
+//         data, §3b message mode: length 4 only) and the structural drop (bad_option_length).
+//         What parses is then encoded and decoded again (the options survive, but for what the
+//         40-byte plan drops).
 //   odd:  ENCODE -- the rest describes a TcpOptions value (any combination, sack_count up to 7,
-//         disconnect data 0..36 bytes). Encoding must succeed with a header <= 60 bytes of the
+//         disconnect data 0..36 bytes, message mode). Encoding must succeed with a header <= 60
+//         bytes of the
 //         length the documented layout predicts, dropping SACK blocks only while they do not fit
 //         and the disconnect option only if it cannot fit at all; decoding gives the options back.
 #include <algorithm>
@@ -38,6 +41,7 @@ struct Expected {
     std::uint64_t unknown_options = 0;
     std::uint64_t unknown_exid = 0;
     std::uint64_t bad_disconnect_option = 0;
+    std::uint64_t bad_message_option = 0;
     std::uint64_t bad_known_option_length = 0;
     std::uint64_t window_scale_clamped = 0;
 };
@@ -106,12 +110,19 @@ Expected reference_parse(std::span<const std::uint8_t> o) {
                     e.bad_known_option_length++;
                 break;
             case 253:
+                // RFC 6994 §3: a 16-bit ExID first. 0xD15C: disconnect data, any N (DESIGN.md
+                // §3); 0xD15D: message mode, exactly fd 04 d1 5d (§3b).
                 if (d.size() < 2) {
                     e.bad_disconnect_option++;
-                } else if (ustack::load_be16(d.data()) != kDisconnectExId) {
-                    e.unknown_exid++;
-                } else {
+                } else if (ustack::load_be16(d.data()) == 0xD15C) {
                     e.opts.disconnect = DisconnectData::from(std::as_bytes(d.subspan(2)));
+                } else if (ustack::load_be16(d.data()) == 0xD15D) {
+                    if (len == 4)
+                        e.opts.message_mode = true;
+                    else
+                        e.bad_message_option++;
+                } else {
+                    e.unknown_exid++;
                 }
                 break;
             case 254:
@@ -158,7 +169,7 @@ void round_trip(const Segment& seg) {
     // Predicted layout (codec.hpp, Codec::encode).
     const bool ts = o.timestamps.has_value();
     const std::size_t fixed = (o.mss ? 4 : 0) + (ts ? 12 : 0) + (o.sack_permitted && !ts ? 4 : 0) +
-                              (o.window_scale ? 4 : 0);
+                              (o.window_scale ? 4 : 0) + (o.message_mode ? 4 : 0);
     std::size_t disc = 0;
     bool disc_dropped = false;
     if (o.disconnect) {
@@ -209,16 +220,19 @@ void parse_mode(Reader& in) {
                to_string(*seg).c_str());
     FUZZ_CHECK(st.unknown_options == e.unknown_options && st.unknown_exid == e.unknown_exid &&
                    st.bad_disconnect_option == e.bad_disconnect_option &&
+                   st.bad_message_option == e.bad_message_option &&
                    st.bad_known_option_length == e.bad_known_option_length &&
                    st.window_scale_clamped == e.window_scale_clamped,
                "option counters differ: unknown %llu/%llu exid %llu/%llu baddisc %llu/%llu "
-               "badlen %llu/%llu clamp %llu/%llu",
+               "badmsg %llu/%llu badlen %llu/%llu clamp %llu/%llu",
                static_cast<unsigned long long>(st.unknown_options),
                static_cast<unsigned long long>(e.unknown_options),
                static_cast<unsigned long long>(st.unknown_exid),
                static_cast<unsigned long long>(e.unknown_exid),
                static_cast<unsigned long long>(st.bad_disconnect_option),
                static_cast<unsigned long long>(e.bad_disconnect_option),
+               static_cast<unsigned long long>(st.bad_message_option),
+               static_cast<unsigned long long>(e.bad_message_option),
                static_cast<unsigned long long>(st.bad_known_option_length),
                static_cast<unsigned long long>(e.bad_known_option_length),
                static_cast<unsigned long long>(st.window_scale_clamped),
@@ -254,6 +268,7 @@ void encode_mode(Reader& in) {
         const auto d = in.bytes(n);
         o.disconnect = DisconnectData::from(std::as_bytes(d));
     }
+    o.message_mode = (present & 0x40) != 0;
     std::vector<std::byte> payload(in.u8() & 15, std::byte{0x5a});
     seg.payload = payload;
     round_trip(seg);

@@ -282,7 +282,10 @@ private:
                 WSPHOST h = pick_host();
                 const std::uint8_t k = in_.u8();
                 const int af = (k & 0x03) == 0x03 ? 23 : AF_INET;
-                const int type = (k & 0x0c) == 0x0c ? 2 : SOCK_STREAM;
+                // Stream and message-oriented sockets (DESIGN.md §3b) both, and a bad type.
+                const int type = (k & 0x0c) == 0x0c   ? 2
+                                 : (k & 0x0c) == 0x08 ? SOCK_SEQPACKET
+                                                      : SOCK_STREAM;
                 const int proto = (k & 0x30) == 0x30 ? 17 : ((k & 0x10) != 0 ? 0 : IPPROTO_TCP);
                 const SOCKET s = WSPSocket(h, af, type, proto, &err);
                 check_socket("WSPSocket", s, err);
@@ -348,6 +351,8 @@ private:
                 check_int("WSPRecv", r, err);
                 if (r == 0 && (k & 0x10) == 0)
                     FUZZ_CHECK(got <= b.total, "WSPRecv reports %u bytes in %zu", got, b.total);
+                if (r == 0 && (k & 0x20) == 0)
+                    FUZZ_CHECK(flags == 0 || flags == MSG_PARTIAL, "WSPRecv flags %u", flags);
                 break;
             }
             case 10: {

@@ -92,6 +92,10 @@ def options_seeds():
         "short_exp": (ACK, 0, bytes([253, 3, 0xD1, 254, 2, 1])),
         "malformed": (ACK, 0, bytes([1, 1, 30, 60])),
         "eol": (ACK, 0, bytes([0, 2, 0, 2])),
+        # DESIGN.md §3b: message mode beside the disconnect offer; then a message option with
+        # data (malformed: length 6) and one under kind 254 (not ours).
+        "msg_disc": (SYN, 0, SYN_OPTS + bytes([253, 4, 0xD1, 0x5D, 253, 4, 0xD1, 0x5C])),
+        "msg_bad": (SYN, 0, bytes([253, 6, 0xD1, 0x5D, 0, 0, 254, 4, 0xD1, 0x5D])),
     }
     for name, (flags, plen, opts) in parse.items():
         write("fuzz_options", "parse_" + name, bytes([0, flags, plen]) + opts)
@@ -104,6 +108,10 @@ def options_seeds():
           enc(0x38, FIN | ACK, struct.pack("!II", 5, 6) + bytes([4]) + bytes(32) + bytes([24]) +
               bytes(range(24))))
     write("fuzz_options", "encode_disc36", enc(0x20, FIN | ACK, bytes([36]) + bytes(range(36))))
+    # DESIGN.md §3b / §3c: every SYN option, message mode and 12 bytes of connect data (40 bytes).
+    write("fuzz_options", "encode_syn_msg_disc",
+          enc(0x6F, SYN, struct.pack("!H", 1460) + bytes([7]) + struct.pack("!II", 1, 0) +
+              bytes([12]) + bytes(range(12))))
 
 
 # ---- engine scripts ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ inline void check_options_round_trip(const TcpOptions& in, const TcpOptions& out
     FUZZ_CHECK(out.window_scale == ws, "window scale changed in the round trip");
     FUZZ_CHECK(out.sack_permitted == in.sack_permitted, "SACK-permitted changed");
     FUZZ_CHECK(out.timestamps == in.timestamps, "timestamps changed in the round trip");
+    FUZZ_CHECK(out.message_mode == in.message_mode, "message mode changed in the round trip");
     if (disc_dropped) {
         FUZZ_CHECK(!out.disconnect, "disconnect option counted as dropped but present");
     } else {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (fuzz/, clang, ASan + UBSan) in build-fuzz/ and run them.
 #
-#   scripts/fuzz.sh TARGET SECONDS      TARGET: all, codec, options, engine, wsp (or fuzz_codec..)
+#   scripts/fuzz.sh TARGET SECONDS      TARGET: all, codec, options, engine, wsp, framing (or fuzz_codec..)
 #   scripts/fuzz.sh all 20              # the CI smoke run: ~20 s per target
 #   scripts/fuzz.sh engine 600          # a longer campaign on one target
 #   scripts/fuzz.sh all 0               # build and replay seeds + regressions only
@@ -22,7 +22,7 @@ SRC_DIR=${USTACK_FUZZ_SOURCE_DIR:-$ROOT}
 JOBS=${JOBS:-$(nproc)}
 
 usage() {
-  echo "usage: scripts/fuzz.sh TARGET SECONDS   (TARGET: all codec options engine wsp)" >&2
+  echo "usage: scripts/fuzz.sh TARGET SECONDS   (TARGET: all codec options engine wsp framing)" >&2
   exit 2
 }
 [ $# -eq 2 ] || usage
@@ -30,11 +30,11 @@ WHAT=$1
 SECS=$2
 [[ $SECS =~ ^[0-9]+$ ]] || usage
 
-ALL=(fuzz_codec fuzz_options fuzz_engine fuzz_wsp)
+ALL=(fuzz_codec fuzz_options fuzz_engine fuzz_wsp fuzz_framing)
 case $WHAT in
   all) TARGETS=("${ALL[@]}") ;;
-  codec | options | engine | wsp) TARGETS=("fuzz_$WHAT") ;;
-  fuzz_codec | fuzz_options | fuzz_engine | fuzz_wsp) TARGETS=("$WHAT") ;;
+  codec | options | engine | wsp | framing) TARGETS=("fuzz_$WHAT") ;;
+  fuzz_codec | fuzz_options | fuzz_engine | fuzz_wsp | fuzz_framing) TARGETS=("$WHAT") ;;
   *) usage ;;
 esac
 
@@ -45,6 +45,7 @@ max_len() {
     fuzz_options) echo 128 ;;
     fuzz_engine) echo 4096 ;;
     fuzz_wsp) echo 2048 ;;
+    fuzz_framing) echo 1024 ;;
   esac
 }
 

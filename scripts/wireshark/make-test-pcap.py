@@ -18,6 +18,11 @@ Standard library only (struct). IPv4 and TCP checksums are computed correctly, s
  10  ACK      kind 253 with length 3 (malformed: too short for an ExID)
  11  ACK+PSH  our option N=4 on a data segment (not SYN/FIN, still decoded) + 5 payload bytes
  12  frame 3 again, captured only up to the middle of our option (snap length 58 of 64)
+ 13  SYN      MSS, SACKOK, TS, WS, the message-mode option (ExID 0xD15D, DESIGN.md §3b) and our
+              disconnect option N=0: both experiments on one SYN (28 option bytes)
+ 14  SYN-ACK  MSS + the message-mode option alone
+ 15  SYN      MSS + kind 253 ExID 0xD15D with length 6 (malformed: the option has no data)
+ 16  SYN      kind 254 with the message-mode ExID 0xD15D (not ours: we only claim kind 253)
 """
 import struct
 import sys
@@ -25,6 +30,7 @@ import sys
 A = bytes([10, 0, 1, 2])
 B = bytes([10, 0, 2, 2])
 EXID = 0xD15C
+MSG_EXID = 0xD15D
 
 
 def csum(data: bytes) -> int:
@@ -64,6 +70,8 @@ def pad(opts: bytes) -> bytes:
 
 MSS = struct.pack("!BBH", 2, 4, 1460)
 TS = b"\x01\x01" + struct.pack("!BBII", 8, 10, 1000, 2000)
+# What a ustack SYN with every option carries (tests/codec/golden_test.cpp, DESIGN.md §3b).
+SYN_ALL = MSS + b"\x04\x02" + struct.pack("!BBII", 8, 10, 123456, 0) + b"\x01\x03\x03\x07"
 
 
 def main():
@@ -87,6 +95,14 @@ def main():
                payload=b"hello"),
     ]
     assert len(pkts[3]) == 20 + 20 + 40  # frame 4 fills the option space exactly
+    # After the truncated frame 12:
+    more = [
+        tcp_ip(A, B, 40010, 45454, 11000, 0, SYN, SYN_ALL + ours(exid=MSG_EXID) + ours()),
+        tcp_ip(B, A, 45454, 40010, 12000, 11001, SYN | ACK, MSS + ours(exid=MSG_EXID)),
+        tcp_ip(A, B, 40011, 45454, 11100, 0, SYN, MSS + pad(ours(b"\0\0", exid=MSG_EXID))),
+        tcp_ip(A, B, 40012, 45454, 11200, 0, SYN, MSS + ours(exid=MSG_EXID, kind=254)),
+    ]
+    assert len(more[0]) == 20 + 20 + 28
     with open(sys.argv[1], "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
         for i, p in enumerate(pkts):
@@ -95,6 +111,9 @@ def main():
         cut = pkts[2][:58]
         f.write(struct.pack("<IIII", 1700000000 + len(pkts), 0, len(cut), len(pkts[2])))
         f.write(cut)
+        for i, p in enumerate(more):
+            f.write(struct.pack("<IIII", 1700000000 + len(pkts) + 1 + i, 0, len(p), len(p)))
+            f.write(p)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@
 #
 # Builds a raw-IPv4 pcap (linktype 101, see make-test-pcap.py for the frames), runs tshark with
 # the dissector and asserts the decoded fields: our option (N=0 on SYN/SYN-ACK, N=8 with a signed
-# 64-bit total, N=24 filling the 40-byte option space, N=4 on a data segment), TFO under kind 254
-# still decoding as TFO, an unknown ExID under 253 and a malformed/truncated option handed back to
-# Wireshark's built-in decoder, no Lua errors, and loading the script twice being harmless.
+# 64-bit total, N=24 filling the 40-byte option space, N=4 on a data segment), the message-mode
+# option (ExID 0xD15D, DESIGN.md §3b: beside the disconnect offer on one SYN, alone on a SYN-ACK,
+# malformed with data, not ours under kind 254), TFO under kind 254 still decoding as TFO, an
+# unknown ExID under 253 and a malformed/truncated option handed back to Wireshark's built-in
+# decoder, no Lua errors, and loading the script twice being harmless.
 # Non-interactive; runs tshark with a throw-away HOME so personal preferences/plugins don't leak in.
 # Exit status: 0 all passed, 1 some check failed (each failure is printed), 77 tshark or python3
 # missing (CTest: SKIP_RETURN_CODE 77).
@@ -70,6 +72,13 @@ if [ "$(sort -u <<<"$chk")" = "$(printf '1\t1')" ]; then pass; else
   fail "checksums: expected every frame good (1 1), got: $(tr '\n' ' ' <<<"$chk")"; fi
 base=$(tshark -n -r "$pcap" -T fields -e frame.number -e tcp.options.experimental.exid 2>/dev/null)
 expect_line "built-in, no script" "$base" "$(printf '3\t0xd15c')"
+# ... and the frames after the truncated one: checksums good, the message-mode ExID where we put it.
+chk=$(tshark -n -r "$pcap" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -Y "frame.number >= 13" \
+        -T fields -e ip.checksum.status -e tcp.checksum.status 2>/dev/null)
+if [ "$(sort -u <<<"$chk")" = "$(printf '1\t1')" ]; then pass; else
+  fail "checksums 13-16: expected every frame good (1 1), got: $(tr '\n' ' ' <<<"$chk")"; fi
+expect_line "built-in, no script" "$base" "$(printf '13\t0xd15d,0xd15c')"
+expect_line "built-in, no script" "$base" "$(printf '14\t0xd15d')"
 
 # 1. Fields, one line per frame.
 fields=$(ts -T fields -e frame.number -e ustack.exid -e ustack.disc.len -e ustack.disc.data \
@@ -89,10 +98,21 @@ expect_line "frame 9 kind 254 D15C" "$fields" "9${T}${T}${T}${T}${T}0xd15c${T}${
 expect_line "frame 10 len 3"        "$fields" "10${T}${T}${T}${T}${T}${T}${T}"
 expect_line "frame 11 data seg N=4" "$fields" "11${T}0xd15c${T}4${T}deadbeef${T}${T}${T}${T}"
 expect_line "frame 12 truncated"    "$fields" "12${T}${T}${T}${T}${T}0xd15c${T}${T}"
+# DESIGN.md §3b: the message-mode option (ExID 0xD15D).
+msg=$(ts -T fields -e frame.number -e ustack.exid -e ustack.disc.len -e ustack.msg \
+         -e ustack.msg.data -e tcp.options.experimental.exid -Y "frame.number >= 13")
+[ "$verbose" = 1 ] && { echo "--- message-mode fields"; echo "$msg"; }
+expect_line "frame 13 msg + disc"   "$msg" "13${T}0xd15d,0xd15c${T}0${T}1${T}${T}"
+expect_line "frame 14 msg alone"    "$msg" "14${T}0xd15d${T}${T}1${T}${T}"
+expect_line "frame 15 msg len 6"    "$msg" "15${T}0xd15d${T}${T}${T}0000${T}"
+expect_line "frame 16 kind 254 D15D" "$msg" "16${T}${T}${T}${T}${T}0xd15d"
 
 # 2. Display filters: "ustack" selects exactly the frames carrying our option.
 sel=$(ts -Y ustack -T fields -e frame.number | tr '\n' ' ')
-if [ "$sel" = "1 2 3 4 5 11 " ]; then pass; else fail "-Y ustack: expected frames '1 2 3 4 5 11', got '$sel'"; fi
+if [ "$sel" = "1 2 3 4 5 11 13 14 15 " ]; then pass; else
+  fail "-Y ustack: expected frames '1 2 3 4 5 11 13 14 15', got '$sel'"; fi
+sel=$(ts -Y ustack.msg -T fields -e frame.number | tr '\n' ' ')
+if [ "$sel" = "13 14 " ]; then pass; else fail "-Y ustack.msg: expected '13 14', got '$sel'"; fi
 sel=$(ts -Y 'ustack.disc.total == 12345678' -T fields -e frame.number | tr '\n' ' ')
 if [ "$sel" = "3 " ]; then pass; else fail "-Y ustack.disc.total == 12345678: expected '3', got '$sel'"; fi
 
@@ -100,7 +120,9 @@ if [ "$sel" = "3 " ]; then pass; else fail "-Y ustack.disc.total == 12345678: ex
 summary=$(ts)
 [ "$verbose" = 1 ] && { echo "--- summary"; echo "$summary"; }
 for f in "1 .*\[SYN\].* DiscData=0$" "3 .*\[FIN, ACK\].*TSval=1000 TSecr=2000 DiscData=8$" \
-         "4 .* DiscData=24$" "6 .*\[SYN\].* TFO=R$" "7 .* TFO=C$" "8 .* ExID=1234$" "9 .* ExID=D15C$"; do
+         "4 .* DiscData=24$" "6 .*\[SYN\].* TFO=R$" "7 .* TFO=C$" "8 .* ExID=1234$" "9 .* ExID=D15C$" \
+         "13 .*\[SYN\].* WS=128 MsgMode DiscData=0$" "14 .*\[SYN, ACK\].* MSS=1460 MsgMode$" \
+         "15 .*\[SYN\].* MSS=1460$" "16 .* ExID=D15D$"; do
   if grep -qE "^ *$f" <<<"$summary"; then pass; else fail "summary: no line matching '$f'"; fi
 done
 
@@ -132,6 +154,21 @@ expect_in  "frame 8 unknown ExID" "$v8" "Data: aabb"
 expect_not "frame 8 unknown ExID" "$v8" "Disconnect"
 v10=$(frame 10)
 expect_in  "frame 10 len 3" "$v10" "option length 3 smaller than 4"
+v13=$(frame 13)
+[ "$verbose" = 1 ] && { echo "--- frame 13"; echo "$v13"; }
+expect_in  "frame 13 tree" "$v13" "TCP Option - ustack Message-oriented socket (DESIGN.md §3b)"
+expect_in  "frame 13 tree" "$v13" "Experiment Identifier: 0xd15d"
+expect_in  "frame 13 tree" "$v13" "[Message-oriented socket (DESIGN.md §3b): True]"
+expect_in  "frame 13 tree" "$v13" "[Expert Info (Note/Comment): message-oriented socket (DESIGN.md §3b)]"
+expect_in  "frame 13 tree" "$v13" "TCP Option - ustack Disconnect Data: 0 bytes"
+expect_in  "frame 13 tree" "$v13" "Window scale: 7 (multiply by 128)"
+v15=$(frame 15)
+expect_in  "frame 15 malformed" "$v15" "TCP Option - ustack Message-oriented socket (DESIGN.md §3b), malformed (length 6)"
+expect_in  "frame 15 malformed" "$v15" "[Expert Info (Warning/Malformed): message-mode option of length 6: must be 4, ustack ignores it]"
+expect_not "frame 15 malformed" "$v15" "): True]"
+v16=$(frame 16)
+expect_in  "frame 16 kind 254" "$v16" "Experiment Identifier: Unknown (0xd15d)"
+expect_not "frame 16 kind 254" "$v16" "ustack"
 
 # 5. Loading the script twice (e.g. personal plugin + -X lua_script:) is harmless; and the
 #    personal-plugin install path works.

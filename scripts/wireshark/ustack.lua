@@ -1,25 +1,33 @@
--- ustack.lua — Wireshark/tshark dissector for ustack's disconnect-data TCP option.
+-- ustack.lua — Wireshark/tshark dissector for ustack's experimental TCP options.
 --
--- Wire format (DESIGN.md §3, RFC 6994 experimental option with a 16-bit ExID):
+-- Wire formats (RFC 6994 experimental options with a 16-bit ExID, both under kind 253):
 --
---     kind=253 | length=4+N | ExID=0xD1 0x5C | N bytes of disconnect data
+--     kind=253 | length=4+N | ExID=0xD1 0x5C | N bytes of disconnect data   (DESIGN.md §3)
+--     kind=253 | length=4   | ExID=0xD1 0x5D                                 (DESIGN.md §3b)
+--
+-- The second is the message-mode option: on a SYN it asks for a message-oriented socket
+-- (SOCK_SEQPACKET), on a SYN-ACK it agrees; it carries no data. Both may ride on one SYN.
 --
 -- The script replaces the entry for kind 253 in the "tcp.option" dissector table (keyed by the
 -- option kind; the tvb it hands us starts at the kind byte and spans exactly `length` bytes).
--- Options with our ExID are decoded here; anything else under kind 253 (other ExIDs, lengths
+-- Options with our ExIDs are decoded here; anything else under kind 253 (other ExIDs, lengths
 -- too short to hold an ExID) is handed back to the built-in TCP option dissector that was in
 -- the table before, so Wireshark's own decoding is unchanged. Kind 254 (where e.g. the
 -- experimental TCP Fast Open, ExID 0xF989, lives) is not touched at all.
 --
 -- Fields:
---   ustack                 the option (protocol item; filter "ustack" = frames carrying it)
+--   ustack                 the option (protocol item; filter "ustack" = frames carrying one)
 --   ustack.kind            option kind (253)
---   ustack.len             option length (4+N)
---   ustack.exid            Experiment Identifier (0xD15C)
+--   ustack.len             option length (4+N, or 4)
+--   ustack.exid            Experiment Identifier (0xD15C or 0xD15D)
 --   ustack.disc.len        N, the number of disconnect-data bytes
 --   ustack.disc.data       the N bytes (absent when N == 0)
 --   ustack.disc.total      when N == 8: the data as a signed 64-bit big-endian integer
--- Expert info (note): "disconnect data (N bytes)"; the Info column gets " DiscData=N".
+--   ustack.msg             true: a well-formed message-mode option (length 4)
+--   ustack.msg.data        bytes a malformed message-mode option carries (ustack ignores it)
+-- Expert info: "disconnect data (N bytes)" and "message-oriented socket (DESIGN.md §3b)"
+-- (notes), "message-mode option of length L: must be 4, ustack ignores it" (warning). The Info
+-- column gets " DiscData=N" and " MsgMode".
 --
 -- Usage:  tshark -X lua_script:scripts/wireshark/ustack.lua -r cap.pcap -Y ustack -V
 --         tshark -X lua_script:scripts/wireshark/ustack.lua -r cap.pcap -T fields -e ustack.disc.total
@@ -38,8 +46,10 @@ end
 
 local OPT_KIND = 253
 local OUR_EXID = 0xD15C
+local MSG_EXID = 0xD15D
+local MSG_LEN = 4
 
-local p = Proto("ustack", "ustack Disconnect Data (TCP option 253, ExID 0xD15C)")
+local p = Proto("ustack", "ustack TCP options (kind 253: ExID 0xD15C disconnect data, 0xD15D message mode)")
 
 local f_kind  = ProtoField.uint8("ustack.kind", "Kind", base.DEC)
 local f_len   = ProtoField.uint8("ustack.len", "Length", base.DEC)
@@ -47,11 +57,17 @@ local f_exid  = ProtoField.uint16("ustack.exid", "Experiment Identifier", base.H
 local f_dlen  = ProtoField.uint8("ustack.disc.len", "Disconnect data length", base.DEC)
 local f_data  = ProtoField.bytes("ustack.disc.data", "Disconnect data")
 local f_total = ProtoField.int64("ustack.disc.total", "Disconnect data as int64 (big-endian)", base.DEC)
-p.fields = { f_kind, f_len, f_exid, f_dlen, f_data, f_total }
+local f_msg   = ProtoField.bool("ustack.msg", "Message-oriented socket (DESIGN.md §3b)")
+local f_mdata = ProtoField.bytes("ustack.msg.data", "Unexpected message-mode option data")
+p.fields = { f_kind, f_len, f_exid, f_dlen, f_data, f_total, f_msg, f_mdata }
 
 local e_disc = ProtoExpert.new("ustack.disc.expert", "Disconnect data",
                                expert.group.COMMENTS_GROUP, expert.severity.NOTE)
-p.experts = { e_disc }
+local e_msg = ProtoExpert.new("ustack.msg.expert", "Message-oriented socket",
+                              expert.group.COMMENTS_GROUP, expert.severity.NOTE)
+local e_msg_bad = ProtoExpert.new("ustack.msg.malformed", "Malformed message-mode option",
+                                  expert.group.MALFORMED, expert.severity.WARN)
+p.experts = { e_disc, e_msg, e_msg_bad }
 
 local option_table = DissectorTable.get("tcp.option")
 -- Keep the built-in handler for kind 253 *before* replacing it (may be nil on builds that
@@ -68,11 +84,40 @@ local function hand_back(tvb, pinfo, tree)
     return tvb:len()
 end
 
+-- DESIGN.md §3b: kind 253, length 4, ExID 0xD15D, no data. A longer one is ours but malformed:
+-- shown with a warning (the ustack codec ignores it and counts it, bad_message_option).
+local function dissect_message_mode(tvb, pinfo, tree)
+    local optlen = tvb:len()
+    local item = tree:add(p, tvb(0, optlen))
+    item:set_text("TCP Option - ustack Message-oriented socket (DESIGN.md §3b)")
+    item:add(f_kind, tvb(0, 1))
+    item:add(f_len, tvb(1, 1))
+    item:add(f_exid, tvb(2, 2))
+    if optlen == MSG_LEN then
+        item:add(f_msg, tvb(2, 2), true):set_generated()
+        item:add_proto_expert_info(e_msg, "message-oriented socket (DESIGN.md §3b)")
+        pinfo.cols.info:append(" MsgMode")
+    else
+        item:append_text(string.format(", malformed (length %d)", optlen))
+        item:add(f_mdata, tvb(4, optlen - 4))
+        item:add_proto_expert_info(e_msg_bad, string.format(
+            "message-mode option of length %d: must be %d, ustack ignores it", optlen, MSG_LEN))
+    end
+    return optlen
+end
+
 function p.dissector(tvb, pinfo, tree)
     local optlen = tvb:len()
-    -- Too short for an ExID, cut short by the capture's snap length, or not our ExID: not ours
-    -- to decode (the built-in dissector reports short/truncated options properly).
-    if optlen < 4 or optlen < tvb:reported_len() or tvb(2, 2):uint() ~= OUR_EXID then
+    -- Too short for an ExID, cut short by the capture's snap length, or none of our ExIDs: not
+    -- ours to decode (the built-in dissector reports short/truncated options properly).
+    if optlen < 4 or optlen < tvb:reported_len() then
+        return hand_back(tvb, pinfo, tree)
+    end
+    local exid = tvb(2, 2):uint()
+    if exid == MSG_EXID then
+        return dissect_message_mode(tvb, pinfo, tree)
+    end
+    if exid ~= OUR_EXID then
         return hand_back(tvb, pinfo, tree)
     end
     local n = optlen - 4

@@ -190,12 +190,14 @@ inline void check_same(const Segment& got, const Segment& want) {
     CHECK(got.options.sack_count == want.options.sack_count);
     CHECK(got.options.timestamps == want.options.timestamps);
     CHECK(got.options.disconnect == want.options.disconnect);
+    CHECK(got.options.message_mode == want.options.message_mode);
     CHECK(got.options == want.options);
     CHECK(std::equal(got.payload.begin(), got.payload.end(), want.payload.begin(),
                      want.payload.end()));
 }
 
-// A random segment; every option appears with probability 1/2. `bytes` owns the payload.
+// A random segment; every option appears with probability 1/2 (the message-mode option, drawn
+// last, too). `bytes` owns the payload.
 inline Segment random_segment(std::mt19937& rng, std::vector<std::byte>& bytes,
                               std::size_t max_payload = 1460) {
     auto u32 = [&] { return static_cast<std::uint32_t>(rng()); };
@@ -233,6 +235,7 @@ inline Segment random_segment(std::mt19937& rng, std::vector<std::byte>& bytes,
     bytes.resize(coin() ? below(max_payload + 1) : 0);
     for (auto& x : bytes) x = static_cast<std::byte>(u32());
     s.payload = bytes;
+    o.message_mode = coin();
     return s;
 }
 

@@ -389,6 +389,52 @@ TEST_SUITE("codec") {
         CHECK(seg.options.timestamps == Timestamps{5, 6});
     }
 
+    TEST_CASE("DESIGN.md §3b: kind 253 ExID 0xD15D with length 4 is the message-mode option") {
+        Codec codec;
+        const Segment seg = decode_options(codec, {0xfd, 0x04, 0xd1, 0x5d});
+        CHECK(seg.options.message_mode);
+        CHECK_FALSE(seg.options.disconnect.has_value());
+        CHECK(codec.stats().unknown_exid == 0);
+        CHECK(codec.stats().bad_message_option == 0);
+    }
+
+    TEST_CASE(
+        "DESIGN.md §3b: the message-mode option with a length other than 4 is ignored and counted "
+        "but not fatal") {
+        for (const Bytes& opt : {Bytes{0xfd, 0x05, 0xd1, 0x5d, 0x01, 0x01, 0x01, 0x01},
+                                 Bytes{0xfd, 0x06, 0xd1, 0x5d, 0x00, 0x00},
+                                 concat({{0xfd, 0x0c, 0xd1, 0x5d}, seq_bytes(8)})}) {
+            Codec codec;
+            const Segment seg = decode_options(codec, concat({opt, {0x02, 0x04, 0x05, 0xb4}}));
+            CHECK_FALSE(seg.options.message_mode);
+            CHECK(seg.options.mss == 1460);
+            CHECK(codec.stats().bad_message_option == 1);
+            CHECK(codec.stats().unknown_exid == 0);
+            CHECK(codec.stats().total_drops() == 0);
+        }
+    }
+
+    TEST_CASE("DESIGN.md §3b: ExID 0xD15D under kind 254 is not ours") {
+        Codec codec;
+        const Segment seg = decode_options(codec, {0xfe, 0x04, 0xd1, 0x5d});
+        CHECK_FALSE(seg.options.message_mode);
+        CHECK(codec.stats().unknown_exid == 1);
+    }
+
+    TEST_CASE(
+        "DESIGN.md §3b: the message-mode and disconnect options are both read in either order") {
+        const Bytes msg = {0xfd, 0x04, 0xd1, 0x5d};
+        const Bytes dsc = {0xfd, 0x07, 0xd1, 0x5c, 7, 8, 9, 0x01};
+        for (const Bytes& opts : {concat({msg, dsc}), concat({dsc, msg})}) {
+            Codec codec;
+            const Segment seg = decode_options(codec, opts);
+            CHECK(seg.options.message_mode);
+            REQUIRE(seg.options.disconnect.has_value());
+            CHECK(*seg.options.disconnect == disc({7, 8, 9}));
+            CHECK(codec.stats().unknown_exid == 0);
+        }
+    }
+
     TEST_CASE("decode: the payload borrows from the packet and the counters add up") {
         Codec codec;
         const Bytes p = make_packet(data_packet());

@@ -70,6 +70,25 @@ Segment base_segment(std::uint32_t seq, std::uint32_t ack, std::uint8_t flags,
     return s;
 }
 
+// Both directions, on both backends (Codec::Config::backend).
+void check_golden_both_backends(const Bytes& bytes, const Segment& seg) {
+    for (const Codec::Backend backend : {Codec::Backend::native, Codec::Backend::libtins}) {
+        CAPTURE(static_cast<int>(backend));
+        INFO("golden:\n", hex(bytes));
+        Codec codec(Codec::Config{.backend = backend});
+        const auto decoded = codec.decode(as_span(bytes));
+        REQUIRE(decoded.has_value());
+        check_same(*decoded, seg);
+        CHECK(codec.stats().total_drops() == 0);
+        CHECK(codec.stats().unknown_exid == 0);
+        std::vector<std::byte> out;
+        REQUIRE(codec.encode(seg, out));
+        const Bytes encoded = to_bytes(out);
+        INFO("encoded:\n", hex(encoded));
+        CHECK(encoded == bytes);
+    }
+}
+
 // Both directions.
 void check_golden(const Bytes& bytes, const Segment& seg) {
     INFO("golden:\n", hex(bytes));
@@ -143,6 +162,39 @@ TEST_SUITE("codec") {
         s.options.window_scale = 7;
         s.options.disconnect = DisconnectData{};
         check_golden(golden(5000, 0x3c5d1e30, tcp_flag::syn | tcp_flag::ack, 65160, options), s);
+    }
+
+    TEST_CASE(
+        "golden DESIGN.md §3b: SYN with MSS SACK-permitted timestamps window scale the disconnect "
+        "offer and the message-mode option") {
+        const Bytes options = {
+            0x02, 0x04, 0x05, 0xb4,                          // MSS 1460
+            0x04, 0x02,                                      // SACK permitted
+            0x08, 0x0a, 0x00, 0x01, 0xe2, 0x40, 0, 0, 0, 0,  // TS val 123456 ecr 0
+            0x01, 0x03, 0x03, 0x07,                          // NOP, WS 7
+            0xfd, 0x04, 0xd1, 0x5d,                          // kind 253, len 4, ExID 0xD15D
+            0xfd, 0x04, 0xd1, 0x5c,                          // kind 253, len 4, ExID 0xD15C
+        };
+        const Bytes bytes = golden(0x3c5d1e2f, 0, tcp_flag::syn, 64240, options);
+        REQUIRE(bytes.size() == 68);
+        CHECK(bytes[20 + 12] == 0xc0);  // data offset 12: 20 + 28 bytes of options
+        Segment s = base_segment(0x3c5d1e2f, 0, tcp_flag::syn, 64240);
+        s.options.mss = 1460;
+        s.options.sack_permitted = true;
+        s.options.timestamps = Timestamps{123456, 0};
+        s.options.window_scale = 7;
+        s.options.message_mode = true;
+        s.options.disconnect = DisconnectData{};
+        check_golden_both_backends(bytes, s);
+    }
+
+    TEST_CASE("golden DESIGN.md §3b: SYN-ACK with MSS and the message-mode option alone") {
+        const Bytes options = {0x02, 0x04, 0x05, 0xb4, 0xfd, 0x04, 0xd1, 0x5d};
+        Segment s = base_segment(5000, 0x3c5d1e30, tcp_flag::syn | tcp_flag::ack, 65535);
+        s.options.mss = 1460;
+        s.options.message_mode = true;
+        check_golden_both_backends(
+            golden(5000, 0x3c5d1e30, tcp_flag::syn | tcp_flag::ack, 65535, options), s);
     }
 
     TEST_CASE("golden DESIGN.md §3: FIN with timestamps and 8 bytes of disconnect data") {

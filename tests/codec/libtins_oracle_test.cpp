@@ -31,7 +31,7 @@ TcpOptions expected_after_encode(const TcpOptions& in) {
     TcpOptions o = in;
     const bool ts = o.timestamps.has_value();
     const std::size_t fixed = (o.mss ? 4 : 0) + (ts ? 12 : 0) + (o.sack_permitted && !ts ? 4 : 0) +
-                              (o.window_scale ? 4 : 0);
+                              (o.window_scale ? 4 : 0) + (o.message_mode ? 4 : 0);
     std::size_t disc_len = o.disconnect ? round4(4 + o.disconnect->len) : 0;
     if (fixed + disc_len > 40) {
         o.disconnect.reset();
@@ -99,7 +99,23 @@ void check_with_tins(const std::vector<std::byte>& wire, const Segment& s, const
     } else {
         CHECK(tcp->search_option(Tins::TCP::TSOPT) == nullptr);
     }
-    const Tins::TCP::option* exp = tcp->search_option(Tins::TCP::RFC_EXPERIMENT_1);
+    // Kind 253 (RFC 6994): the disconnect option (ExID 0xD15C, DESIGN.md §3) and the
+    // message-mode option (ExID 0xD15D, length 4, §3b), each at most once.
+    const Tins::TCP::option* exp = nullptr;
+    const Tins::TCP::option* msg = nullptr;
+    std::size_t experiments = 0;
+    for (const auto& opt : tcp->options()) {
+        if (opt.option() != Tins::TCP::RFC_EXPERIMENT_1)
+            continue;
+        ++experiments;
+        REQUIRE(opt.data_size() >= 2);
+        const auto exid = static_cast<std::uint16_t>((opt.data_ptr()[0] << 8) | opt.data_ptr()[1]);
+        if (exid == 0xd15c)
+            exp = &opt;
+        if (exid == 0xd15d)
+            msg = &opt;
+    }
+    CHECK(experiments == (o.disconnect ? 1U : 0U) + (o.message_mode ? 1U : 0U));
     if (o.disconnect) {
         REQUIRE(exp != nullptr);
         REQUIRE(exp->data_size() == 2 + std::size_t{o.disconnect->len});
@@ -111,6 +127,12 @@ void check_with_tins(const std::vector<std::byte>& wire, const Segment& s, const
         }));
     } else {
         CHECK(exp == nullptr);
+    }
+    if (o.message_mode) {
+        REQUIRE(msg != nullptr);
+        CHECK(msg->data_size() == 2);  // fd 04 d1 5d: the ExID and nothing else
+    } else {
+        CHECK(msg == nullptr);
     }
     // Only EOL/NOP and the options above: nothing else leaked onto the wire.
     for (const auto& opt : tcp->options()) {
@@ -181,8 +203,14 @@ Bytes build_with_tins(const Segment& s, const std::vector<int>& order) {
                         Tins::TCP::option(Tins::TCP::RFC_EXPERIMENT_1, data.size(), data.data()));
                 }
                 break;
-            default:
+            case 6:
+                if (o.message_mode) {
+                    const Bytes data = {0xd1, 0x5d};
+                    tcp.add_option(
+                        Tins::TCP::option(Tins::TCP::RFC_EXPERIMENT_1, data.size(), data.data()));
+                }
                 break;
+            default: break;
         }
     }
     Tins::PDU::serialization_type bytes;
@@ -236,8 +264,11 @@ void trim_for_tins(Segment& s, const std::vector<int>& order) {
                     o.disconnect.reset();
                 }
                 break;
-            default:
+            case 6:
+                if (o.message_mode && !fits(4))
+                    o.message_mode = false;
                 break;
+            default: break;
         }
     }
 }
@@ -303,7 +334,7 @@ TEST_SUITE("codec") {
         std::mt19937 rng(777);
         Codec codec;
         std::vector<std::byte> payload;
-        std::vector<int> order = {0, 1, 2, 3, 4, 5};
+        std::vector<int> order = {0, 1, 2, 3, 4, 5, 6};
         for (int i = 0; i < 2000; ++i) {
             Segment s = random_segment(rng, payload);
             std::shuffle(order.begin(), order.end(), rng);
@@ -356,5 +387,40 @@ TEST_SUITE("codec") {
         const auto back = codec.decode(as_span(b));
         REQUIRE(back.has_value());
         check_same(*back, s);
+    }
+
+    TEST_CASE(
+        "libtins oracle DESIGN.md §3b: our SYN with the message-mode and disconnect options "
+        "parsed by libtins on both backends") {
+        Segment s = syn_segment();
+        s.options.message_mode = true;
+        for (const Codec::Backend backend : {Codec::Backend::native, Codec::Backend::libtins}) {
+            Codec codec(Codec::Config{.backend = backend});
+            std::vector<std::byte> wire;
+            REQUIRE(codec.encode(s, wire));
+            CHECK(wire.size() == 20 + 20 + 28);
+            check_with_tins(wire, s, s.options);
+        }
+    }
+
+    TEST_CASE(
+        "libtins oracle DESIGN.md §3b: a SYN built by libtins with the message-mode option "
+        "decodes on both backends in any place") {
+        Segment s = syn_segment();
+        s.options.message_mode = true;
+        for (const std::vector<int>& order :
+             {std::vector<int>{0, 2, 4, 1, 6, 5}, std::vector<int>{6, 0, 5, 2, 4, 1},
+              std::vector<int>{0, 5, 2, 6, 4, 1}}) {
+            const Bytes b = build_with_tins(s, order);
+            INFO("libtins:\n", hex(b));
+            for (const Codec::Backend backend : {Codec::Backend::native, Codec::Backend::libtins}) {
+                Codec codec(Codec::Config{.backend = backend});
+                const auto back = codec.decode(as_span(b));
+                REQUIRE(back.has_value());
+                check_same(*back, s);
+                CHECK(codec.stats().unknown_exid == 0);
+                CHECK(codec.stats().bad_message_option == 0);
+            }
+        }
     }
 }

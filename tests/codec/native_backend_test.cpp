@@ -40,6 +40,7 @@ std::string stats_diff(const CodecStats& a, const CodecStats& b) {
     cmp("unknown_options", a.unknown_options, b.unknown_options);
     cmp("unknown_exid", a.unknown_exid, b.unknown_exid);
     cmp("bad_disconnect_option", a.bad_disconnect_option, b.bad_disconnect_option);
+    cmp("bad_message_option", a.bad_message_option, b.bad_message_option);
     cmp("bad_known_option_length", a.bad_known_option_length, b.bad_known_option_length);
     cmp("window_scale_clamped", a.window_scale_clamped, b.window_scale_clamped);
     cmp("sack_blocks_dropped_for_space", a.sack_blocks_dropped_for_space,
@@ -220,22 +221,15 @@ TEST_SUITE("codec") {
                 const std::size_t max_payload = (i % 25 == 0) ? 64000 : 1500;
                 Segment s = random_segment(rng, bytes, max_payload);
                 switch (i % 50) {  // corner addresses (libtins serializes 0.0.0.0 specially)
-                    case 1:
-                        s.src_addr = 0;
-                        break;
-                    case 2:
-                        s.dst_addr = 0;
-                        break;
-                    case 3:
-                        s.src_addr = s.dst_addr = 0xffffffff;
-                        break;
+                    case 1: s.src_addr = 0; break;
+                    case 2: s.dst_addr = 0; break;
+                    case 3: s.src_addr = s.dst_addr = 0xffffffff; break;
                     case 4:
                         s.flags = 0xff;
                         s.urgent = 0xffff;
                         s.window = 0xffff;
                         break;
-                    default:
-                        break;
+                    default: break;
                 }
                 encode_both(native, tins, s);
             }

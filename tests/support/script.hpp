@@ -32,12 +32,14 @@ inline constexpr std::uint32_t kPeerIss = 5000;
 
 inline std::vector<std::byte> bytes_of(std::string_view s) {
     std::vector<std::byte> v(s.size());
-    if (!s.empty()) std::memcpy(v.data(), s.data(), s.size());
+    if (!s.empty())
+        std::memcpy(v.data(), s.data(), s.size());
     return v;
 }
 inline std::string string_of(std::span<const std::byte> b) {
     std::string s(b.size(), '\0');
-    if (!b.empty()) std::memcpy(s.data(), b.data(), b.size());
+    if (!b.empty())
+        std::memcpy(s.data(), b.data(), b.size());
     return s;
 }
 // n bytes of a recognisable pattern ('a'..'z' repeating, starting at `first`).
@@ -48,7 +50,9 @@ inline std::vector<std::byte> pattern_bytes(std::size_t n, char first = 'a') {
     }
     return v;
 }
-inline DisconnectData disc_of(std::string_view s) { return DisconnectData::from(bytes_of(s)); }
+inline DisconnectData disc_of(std::string_view s) {
+    return DisconnectData::from(bytes_of(s));
+}
 
 // Builds a segment from the peer (kRemote -> kLocal) with designated-style chaining.
 class SegBuilder {
@@ -60,34 +64,81 @@ public:
         s_.dst_port = kLocal.port;
         s_.window = 65535;
     }
-    SegBuilder& seq(std::uint32_t v) { s_.seq = SeqNum(v); return *this; }
+    SegBuilder& seq(std::uint32_t v) {
+        s_.seq = SeqNum(v);
+        return *this;
+    }
     SegBuilder& ack(std::uint32_t v) {
         s_.ack = SeqNum(v);
         s_.flags |= tcp_flag::ack;
         return *this;
     }
-    SegBuilder& no_ack() { s_.flags &= static_cast<std::uint8_t>(~tcp_flag::ack); return *this; }
-    SegBuilder& flags(std::uint8_t f) { s_.flags = f; return *this; }
-    SegBuilder& syn() { s_.flags |= tcp_flag::syn; return *this; }
-    SegBuilder& fin() { s_.flags |= tcp_flag::fin; return *this; }
-    SegBuilder& rst() { s_.flags |= tcp_flag::rst; return *this; }
-    SegBuilder& psh() { s_.flags |= tcp_flag::psh; return *this; }
-    SegBuilder& win(std::uint16_t w) { s_.window = w; return *this; }
-    SegBuilder& mss(std::uint16_t m) { s_.options.mss = m; return *this; }
-    SegBuilder& data(std::string_view d) { data_ = bytes_of(d); return *this; }
-    SegBuilder& data(std::vector<std::byte> d) { data_ = std::move(d); return *this; }
+    SegBuilder& no_ack() {
+        s_.flags &= static_cast<std::uint8_t>(~tcp_flag::ack);
+        return *this;
+    }
+    SegBuilder& flags(std::uint8_t f) {
+        s_.flags = f;
+        return *this;
+    }
+    SegBuilder& syn() {
+        s_.flags |= tcp_flag::syn;
+        return *this;
+    }
+    SegBuilder& fin() {
+        s_.flags |= tcp_flag::fin;
+        return *this;
+    }
+    SegBuilder& rst() {
+        s_.flags |= tcp_flag::rst;
+        return *this;
+    }
+    SegBuilder& psh() {
+        s_.flags |= tcp_flag::psh;
+        return *this;
+    }
+    SegBuilder& win(std::uint16_t w) {
+        s_.window = w;
+        return *this;
+    }
+    SegBuilder& mss(std::uint16_t m) {
+        s_.options.mss = m;
+        return *this;
+    }
+    SegBuilder& data(std::string_view d) {
+        data_ = bytes_of(d);
+        return *this;
+    }
+    SegBuilder& data(std::vector<std::byte> d) {
+        data_ = std::move(d);
+        return *this;
+    }
     SegBuilder& disc(std::string_view d) {
         s_.options.disconnect = DisconnectData::from(bytes_of(d));
         return *this;
     }
-    SegBuilder& disc_offer() { s_.options.disconnect = DisconnectData{}; return *this; }
+    SegBuilder& disc_offer() {
+        s_.options.disconnect = DisconnectData{};
+        return *this;
+    }
+    // DESIGN.md §3b: the message-mode option (fd 04 d1 5d).
+    SegBuilder& message() {
+        s_.options.message_mode = true;
+        return *this;
+    }
     // RFC 7323 / RFC 2018 options.
-    SegBuilder& wscale(std::uint8_t shift) { s_.options.window_scale = shift; return *this; }
+    SegBuilder& wscale(std::uint8_t shift) {
+        s_.options.window_scale = shift;
+        return *this;
+    }
     SegBuilder& ts(std::uint32_t val, std::uint32_t ecr = 0) {
         s_.options.timestamps = Timestamps{val, ecr};
         return *this;
     }
-    SegBuilder& sack_perm() { s_.options.sack_permitted = true; return *this; }
+    SegBuilder& sack_perm() {
+        s_.options.sack_permitted = true;
+        return *this;
+    }
     SegBuilder& sack(std::uint32_t left, std::uint32_t right) {
         s_.options.sack[s_.options.sack_count++] = SackBlock{SeqNum(left), SeqNum(right)};
         return *this;
@@ -128,6 +179,12 @@ public:
         c.disconnect_data = true;
         return c;
     }
+    // The default config of a message-mode connection (DESIGN.md §3b).
+    static TcpConfig message_config() {
+        TcpConfig c = default_config();
+        c.message_mode = true;
+        return c;
+    }
 
     Connection& conn() { return conn_; }
     const TcpConfig& config() const { return cfg_; }
@@ -155,7 +212,8 @@ public:
         conn_.on_segment(s, now_);
         // Keep the peer's running sequence number for in-order scripts.
         const SeqNum end = s.seq + s.seg_len();
-        if (end > SeqNum(peer_nxt_)) peer_nxt_ = end.raw();
+        if (end > SeqNum(peer_nxt_))
+            peer_nxt_ = end.raw();
     }
 
     std::vector<OwnedSegment> transmit() {
@@ -165,14 +223,14 @@ public:
     }
     OwnedSegment expect_one() {
         auto v = transmit();
-        REQUIRE_MESSAGE(v.size() == 1, "expected exactly one segment, got " << v.size()
-                                                                          << describe(v));
+        REQUIRE_MESSAGE(v.size() == 1,
+                        "expected exactly one segment, got " << v.size() << describe(v));
         return v.front();
     }
     std::vector<OwnedSegment> expect_n(std::size_t n) {
         auto v = transmit();
-        REQUIRE_MESSAGE(v.size() == n, "expected " << n << " segments, got " << v.size()
-                                                   << describe(v));
+        REQUIRE_MESSAGE(v.size() == n,
+                        "expected " << n << " segments, got " << v.size() << describe(v));
         return v;
     }
     void expect_nothing() {
@@ -187,13 +245,16 @@ public:
 
     void advance(Duration d) {
         now_ += d;
-        if (auto t = conn_.poll_timeout(); t && *t <= now_) conn_.on_timeout(now_);
+        if (auto t = conn_.poll_timeout(); t && *t <= now_)
+            conn_.on_timeout(now_);
     }
     // Jump to the next deadline and run it. Returns false if there is none.
     bool fire_next_timer() {
         auto t = conn_.poll_timeout();
-        if (!t) return false;
-        if (*t > now_) now_ = *t;
+        if (!t)
+            return false;
+        if (*t > now_)
+            now_ = *t;
         conn_.on_timeout(now_);
         return true;
     }
@@ -211,7 +272,8 @@ public:
     }
     bool saw_event(EventKind k) {
         for (const auto& e : events())
-            if (e.kind == k) return true;
+            if (e.kind == k)
+                return true;
         return false;
     }
     // Drains the events; the reason of the `closed` event among them (none if there was none).
@@ -234,7 +296,8 @@ public:
         std::vector<std::byte> buf(4096);
         for (;;) {
             auto r = conn_.recv(buf);
-            if (!r.ok() || r.value == 0) break;
+            if (!r.ok() || r.value == 0)
+                break;
             out += string_of(std::span(buf).first(r.value));
         }
         return out;
@@ -250,7 +313,10 @@ public:
         peer_nxt_ = peer_iss_;
         SegBuilder sa = peer();
         sa.syn().ack(iss_ + 1).mss(1460).win(peer_window);
-        if (cfg_.disconnect_data) sa.disc_offer();
+        if (cfg_.disconnect_data)
+            sa.disc_offer();
+        if (cfg_.message_mode)
+            sa.message();
         send(sa);
         auto ack = expect_one();
         REQUIRE(ack->flags == tcp_flag::ack);
@@ -262,7 +328,10 @@ public:
         peer_nxt_ = peer_iss_;
         SegBuilder s = peer();
         s.syn().no_ack().mss(1460).win(peer_window);
-        if (cfg_.disconnect_data) s.disc_offer();
+        if (cfg_.disconnect_data)
+            s.disc_offer();
+        if (cfg_.message_mode)
+            s.message();
         const Segment syn = s.build();
         conn_.open_passive(syn, now_);
         peer_nxt_ = peer_iss_ + 1;

@@ -29,8 +29,21 @@ struct StackHost {
     }
     void advance_to(Instant t) {
         now = t;
-        if (const auto d = stack.poll_timeout(); d && *d <= now) stack.on_timeout(now);
+        if (const auto d = stack.poll_timeout(); d && *d <= now)
+            stack.on_timeout(now);
     }
 };
+
+// Is there a connection event of kind `k` for `id` among `v` (for `closed`: with reason `r`)?
+inline bool has_conn_event(const std::vector<StackEvent>& v, ConnId id, EventKind k,
+                           CloseReason r = CloseReason::none) {
+    for (const auto& e : v) {
+        if (e.kind == StackEventKind::connection && e.conn == id && e.event.kind == k &&
+            (k != EventKind::closed || e.event.reason == r)) {
+            return true;
+        }
+    }
+    return false;
+}
 
 }  // namespace ustack::test

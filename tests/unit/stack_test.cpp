@@ -59,17 +59,6 @@ std::size_t count_kind(const std::vector<StackEvent>& v, StackEventKind k) {
     return n;
 }
 
-bool has_conn_event(const std::vector<StackEvent>& v, ConnId id, EventKind k,
-                    CloseReason r = CloseReason::none) {
-    for (const auto& e : v) {
-        if (e.kind == StackEventKind::connection && e.conn == id && e.event.kind == k &&
-            (k != EventKind::closed || e.event.reason == r)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // Complete a passive handshake from kThem:src_port (peer ISS `seq`); returns the SYN-ACK.
 OwnedSegment handshake(Host& h, std::uint16_t src_port, std::uint32_t seq) {
     h.in(from_peer(src_port, kPort, tcp_flag::syn, seq));

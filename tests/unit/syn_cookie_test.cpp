@@ -115,6 +115,36 @@ TEST_SUITE("stack") {
         CHECK_FALSE(back->options.disconnect.has_value());
     }
 
+    TEST_CASE(
+        "DESIGN.md §3b: a message-mode listener's cookie needs no bit -- its SYN-ACK echoes the "
+        "option and check_ack rebuilds a SYN that carries it") {
+        const SynCookies c = make_cookies();
+        for (const bool timestamps : {false, true}) {
+            CAPTURE(timestamps);
+            TcpConfig cfg = config();
+            cfg.message_mode = true;
+            Segment syn = syn_from(500, timestamps);
+            syn.options.message_mode = true;
+            const Segment sa = c.make_syn_ack(kPort, syn, cfg, kT0);
+            CHECK(sa.options.message_mode);
+            if (timestamps) {  // the low TSval bits hold what they held before
+                REQUIRE(sa.options.timestamps.has_value());
+                CHECK((sa.options.timestamps->tsval & SynCookies::kTsOptMask) ==
+                      (9U | SynCookies::kTsSack | SynCookies::kTsDisc));
+            }
+            const auto back = c.check_ack(kPort, ack_of(sa), cfg, kT0 + 10ms);
+            REQUIRE(back.has_value());
+            CHECK(back->options.message_mode);
+            // A stream listener's cookie: no echo, and the rebuilt SYN has no option.
+            const TcpConfig stream = config();
+            const Segment ssa = c.make_syn_ack(kPort, syn, stream, kT0);
+            CHECK_FALSE(ssa.options.message_mode);
+            const auto sback = c.check_ack(kPort, ack_of(ssa), stream, kT0 + 10ms);
+            REQUIRE(sback.has_value());
+            CHECK_FALSE(sback->options.message_mode);
+        }
+    }
+
     TEST_CASE("RFC 4987 §3.6: the MSS table index is the largest value not above the peer's MSS") {
         CHECK(SynCookies::mss_index(1460) == 7);
         CHECK(SynCookies::mss_index(9000) == 7);

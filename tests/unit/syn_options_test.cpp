@@ -86,6 +86,30 @@ TEST_SUITE("unit") {
         CHECK(syn_agreement(all_on(), ts_only.options) == SynOptionSet{false, true, false, false});
     }
 
+    TEST_CASE(
+        "DESIGN.md §3b: the message-mode option is offered when configured and agreed only when "
+        "both SYNs carry it and only a message-mode end refuses a peer without it") {
+        TcpConfig msg = Script::message_config();
+        TcpConfig stream = Script::default_config();
+        CHECK(syn_offer(msg).message_mode);
+        CHECK_FALSE(syn_offer(stream).message_mode);
+        TcpOptions with;
+        with.message_mode = true;
+        const TcpOptions without;
+        CHECK(syn_agreement(msg, with).message_mode);
+        CHECK_FALSE(syn_agreement(msg, without).message_mode);
+        CHECK_FALSE(syn_agreement(stream, with).message_mode);  // ignored: no echo
+        CHECK_FALSE(syn_refused(msg, with));
+        CHECK(syn_refused(msg, without));
+        CHECK_FALSE(syn_refused(stream, with));
+        CHECK_FALSE(syn_refused(stream, without));
+        CHECK(syn_options({.message_mode = true}, 1460, 0, {}).message_mode);
+        CHECK_FALSE(syn_options({}, 1460, 0, {}).message_mode);
+        // The other options are untouched by it.
+        msg.disconnect_data = true;
+        CHECK(syn_offer(msg) == SynOptionSet{true, true, true, true, true});
+    }
+
     TEST_CASE("syn_options: MSS always and each option of the set") {
         const TcpOptions none = syn_options({}, 1460, 7, Timestamps{1, 2});
         CHECK(none.mss == std::optional<std::uint16_t>(1460));
@@ -99,6 +123,26 @@ TEST_SUITE("unit") {
         CHECK(all.timestamps == std::optional<Timestamps>(Timestamps{1, 2}));
         CHECK(all.sack_permitted);
         CHECK(all.disconnect == std::optional<DisconnectData>(DisconnectData{}));
+    }
+
+    TEST_CASE(
+        "RFC 4987 §3.6 and DESIGN.md §3b: a message-mode cookie SYN-ACK echoes the option as "
+        "Connection's SYN-ACK does with or without timestamps") {
+        for (const bool timestamps : {false, true}) {
+            CAPTURE(timestamps);
+            TcpConfig cfg = all_on();
+            cfg.message_mode = true;
+            Segment syn = peer_syn({true, timestamps, true, false});
+            syn.options.message_mode = true;
+            Script t(cfg);
+            t.conn().open_passive(syn, t.now());
+            const OwnedSegment conn_sa = t.expect_one();
+            const SynCookies cookies(key(1), key(2), kLocal.addr);
+            const Segment cookie_sa = cookies.make_syn_ack(kLocal.port, syn, cfg, t.now());
+            CHECK(conn_sa->options.message_mode);
+            CHECK(cookie_sa.options.message_mode);
+            CHECK(cookie_sa.options.timestamps.has_value() == timestamps);
+        }
     }
 
     TEST_CASE(

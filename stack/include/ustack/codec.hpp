@@ -2,7 +2,8 @@
 //
 // Heads up, read first: RFC 791 §3.1 (IPv4 header), RFC 9293 §3.1 (TCP header) and §3.2 (options,
 // MUST-4..7, MUST-64), RFC 7323 §2-3 (window scale, timestamps), RFC 2018 §2-3 (SACK), RFC 6994
-// §3 (experimental option ExIDs) and DESIGN.md §3 (the disconnect-data option).
+// §3 (experimental option ExIDs) and DESIGN.md §3 (the disconnect-data option) and §3b (the
+// message-mode option).
 //
 // The codec sits at the boundary: the engine only sees `Segment` values, never libtins types or
 // wire bytes. libtins parses and serializes the headers, but it neither checks checksums, nor the
@@ -73,6 +74,7 @@ struct CodecStats {
     std::uint64_t unknown_options = 0;          // a kind outside our closed set, skipped by length
     std::uint64_t unknown_exid = 0;             // kind 253/254 with an ExID other than ours
     std::uint64_t bad_disconnect_option = 0;    // kind 253 with length < 4 (no room for an ExID)
+    std::uint64_t bad_message_option = 0;       // kind 253 / ExID 0xD15D with length != 4
     std::uint64_t bad_known_option_length = 0;  // e.g. MSS with length 3: that option skipped
     std::uint64_t window_scale_clamped = 0;     // shift > 14 received, 14 used (RFC 7323 §2.3)
 
@@ -159,10 +161,12 @@ public:
     // >= 2 that stays inside the header, else the packet is dropped (bad_option_length). A
     // known kind with the wrong length (e.g. MSS with length 3) is skipped and counted, the rest
     // of the packet is kept. Window scale > 14 is clamped to 14 (RFC 7323 §2.3). Kind 253 with
-    // ExID 0xD15C is the disconnect option (DESIGN.md §3); other ExIDs under 253/254 are
-    // skipped. Options need not be aligned (MUST-64). If a kind appears twice, the later wins.
-    // Options are reported whatever the flags: which segments may carry which option (MSS on
-    // SYN only, disconnect data on SYN or FIN only) is the engine's rule, not the codec's.
+    // ExID 0xD15C is the disconnect option (DESIGN.md §3), with ExID 0xD15D and length 4 the
+    // message-mode option (§3b; any other length is skipped and counted, bad_message_option);
+    // other ExIDs under 253/254 are skipped. Options need not be aligned (MUST-64). If an
+    // option appears twice, the later wins. Options are reported whatever the flags: which
+    // segments may carry which option (MSS and message mode on SYN only, disconnect data on SYN
+    // or FIN only) is the engine's rule, not the codec's.
     // With `checksum_checked` the TCP checksum is taken as verified by the link (RxPacket).
     [[nodiscard]] std::optional<Segment> decode(std::span<const std::byte> packet,
                                                 bool checksum_checked = false) noexcept;
@@ -175,8 +179,9 @@ public:
     //
     // Option layout, Linux's order (each group a multiple of 4 bytes, so nothing trails):
     //   MSS(4) | SACKOK(2) TS(10), or NOP NOP TS(10), or NOP NOP SACKOK(2) when there is no TS |
-    //   NOP WS(3) | NOP NOP SACK(2+8n) | NOP.. disconnect(4+N), NOPs first so it ends on a word.
-    // The total never exceeds 40 bytes. MSS, SACKOK, TS and WS always fit (20 bytes at most).
+    //   NOP WS(3) | message mode(4) | NOP NOP SACK(2+8n) | NOP.. disconnect(4+N), NOPs first
+    // so it ends on a word. The total never exceeds 40 bytes. MSS, SACKOK, TS, WS and message
+    // mode always fit (24 bytes at most).
     // SACK blocks yield to the disconnect option (DESIGN.md §3): they are dropped from the end
     // until everything fits (counted in sack_blocks_dropped_for_space, as is a sack_count above
     // 4). The disconnect option is left out whole (counted) only if it cannot fit even with no

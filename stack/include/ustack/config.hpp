@@ -128,6 +128,14 @@ struct TcpConfig {
     // Offer and accept the disconnect-data option (DESIGN.md §3). Off by default: kinds 253/254
     // must not be shipped on by default (RFC 3692, RFC 4727).
     bool disconnect_data = false;
+
+    // A message-oriented connection (DESIGN.md §3b): its SYN carries the message-mode option
+    // (kind 253, ExID 0xD15D), its SYN-ACK echoes it, and it goes on only if the peer's SYN-ACK
+    // (SYN) carries it too -- else it is refused (syn_options.hpp, syn_refused). Not a host
+    // setting but a socket's: the Stack sets it for each connection from the message_mode
+    // argument of connect() or listen(), whatever StackConfig::tcp says. Connection takes it
+    // from here like the buffer sizes.
+    bool message_mode = false;
 };
 
 }  // namespace ustack

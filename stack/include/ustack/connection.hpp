@@ -8,7 +8,7 @@
 //             limited transmit, RFC 6928 initial window
 //   RFC 7323  window scaling, timestamps, RTTM, PAWS   RFC 2018 / RFC 6675  SACK and its recovery
 //   RFC 1122  §4.2.3.2 delayed ACK, §4.2.3.3/4 SWS avoidance and Nagle, §4.2.3.6 keep-alive
-//   DESIGN.md §3 (disconnect-data option) and §4 (teardown choices)
+//   DESIGN.md §3 (disconnect-data option), §3b (message-mode negotiation) and §4 (teardown)
 //
 // Contract (the quinn-proto / ngtcp2 shape):
 //   inputs   on_segment(seg, now)        a segment addressed to this connection's 4-tuple
@@ -71,7 +71,9 @@ enum class CloseReason : std::uint8_t {
     none,       // not closed yet
     graceful,   // both FINs exchanged and acknowledged (after TIME-WAIT, or LAST-ACK acked)
     reset,      // the peer sent an acceptable RST
-    refused,    // RST in answer to our SYN (SYN-SENT), or to our SYN-ACK of a simultaneous open
+    refused,    // RST in answer to our SYN (SYN-SENT), or to our SYN-ACK of a simultaneous open;
+                // or we refused the peer: a message-mode connect whose peer's SYN-ACK (or SYN)
+                // lacked the message-mode option (DESIGN.md §3b; we sent a RST)
     timed_out,  // retransmissions exhausted (SYN, data or FIN)
     aborted,    // we reset it: abort(), close or receive shutdown with unread data, data after
                 // receive shutdown
@@ -136,6 +138,11 @@ struct ConnStats {
     std::uint64_t bytes_reordered = 0;            // payload bytes of those segments
     std::uint64_t disc_option_ignored = 0;        // option on a segment without SYN/FIN, or not
                                                   // negotiated
+    std::uint64_t message_option_ignored = 0;     // DESIGN.md §3b: the message-mode option on a
+                                                  // segment without SYN, or on the SYN (SYN-ACK)
+                                                  // of a stream connection
+    std::uint64_t message_mode_refused = 0;       // DESIGN.md §3b: a message-mode connect's peer
+                                                  // answered without the option: RST, refused
     std::uint64_t zero_window_probes = 0;
     std::uint64_t keepalive_probes = 0;
     std::uint64_t paws_dropped = 0;        // RFC 7323 §5.3 R1: old timestamp
@@ -170,6 +177,8 @@ struct ConnStats {
         ooo_segments += o.ooo_segments;
         bytes_reordered += o.bytes_reordered;
         disc_option_ignored += o.disc_option_ignored;
+        message_option_ignored += o.message_option_ignored;
+        message_mode_refused += o.message_mode_refused;
         zero_window_probes += o.zero_window_probes;
         keepalive_probes += o.keepalive_probes;
         paws_dropped += o.paws_dropped;
@@ -198,6 +207,7 @@ struct TcpInfo {
     bool window_scaling = false;
     std::uint8_t snd_wscale = 0;  // Snd.Wind.Shift: the peer's shift, applied to SEG.WND
     std::uint8_t rcv_wscale = 0;  // Rcv.Wind.Shift: ours
+    bool message_mode = false;    // DESIGN.md §3b: both SYNs carried the message-mode option
     // RFC 6298: 0 (srtt, min_rtt) before the first RTT sample.
     Duration srtt{0};
     Duration rttvar{0};
@@ -234,7 +244,8 @@ public:
     // CLOSED -> SYN-SENT: queue our SYN.
     void open_active(Instant now);
     // LISTEN -> SYN-RECEIVED for a SYN that reached a listener (the Stack checked it has SYN, no
-    // ACK, no RST). Queues our SYN-ACK.
+    // ACK, no RST, and -- for a message-mode listener -- the message-mode option: syn_refused).
+    // Queues our SYN-ACK.
     void open_passive(const Segment& syn, Instant now);
     // SYN cookies (RFC 4987 §3.6; the Stack, stack.cpp): the Stack answered `syn` -- rebuilt from
     // a valid cookie -- statelessly with a SYN-ACK <SEQ=ISS> advertising `syn_ack_window`. This
@@ -290,6 +301,11 @@ public:
     [[nodiscard]] Endpoint remote() const { return remote_; }
 
     [[nodiscard]] std::size_t recv_available() const { return recv_buf_.size(); }
+    // Copy unread in-order bytes from `offset` bytes in, without reading them (a message
+    // socket looks at its framing headers this way). Returns how many were copied.
+    std::size_t peek(std::size_t offset, std::span<std::byte> out) const {
+        return recv_buf_.peek(offset, out);
+    }
     [[nodiscard]] std::size_t send_space() const;
     // Bytes queued but not yet acknowledged (unsent + in flight), not counting SYN/FIN.
     [[nodiscard]] std::size_t send_queued() const { return send_buf_.size(); }
@@ -336,6 +352,11 @@ public:
     [[nodiscard]] const CongestionControl* congestion() const { return cc_.get(); }
     // The sender's SACK scoreboard: SACKed ranges above SND.UNA, sorted, disjoint.
     [[nodiscard]] const std::vector<SackBlock>& scoreboard() const { return scoreboard_; }
+
+    // Message mode (DESIGN.md §3b): true only when both SYNs carried the message-mode option
+    // (TcpConfig::message_mode asked for it and the peer agreed). A message-mode connection
+    // whose peer does not agree never reaches ESTABLISHED: it ends refused in the handshake.
+    [[nodiscard]] bool message_mode() const { return msg_ok_; }
 
     // Disconnect data (DESIGN.md §3).
     [[nodiscard]] bool disconnect_negotiated() const { return disc_ok_; }
@@ -509,6 +530,7 @@ private:
     // ---- options ----
     bool disc_ok_ = false;  // disconnect-data option negotiated (both SYNs carried it)
     bool peer_offered_disc_ = false;
+    bool msg_ok_ = false;            // DESIGN.md §3b: message mode (both SYNs carried the option)
     bool nodelay_ = false;           // Nagle off (TCP_NODELAY)
     bool wscale_ok_ = false;         // RFC 7323 §2: both SYNs carried window scale
     std::uint8_t snd_wscale_ = 0;    // Snd.Wind.Shift: the peer's shift, applied to SEG.WND

@@ -9,12 +9,15 @@
 //   SACK-permitted               4   NOP NOP SACKOK -- without timestamps; with them it takes
 //                                    the two NOPs' place                  RFC 2018 §2
 //   window scale                 4   NOP WS(3)                            RFC 7323 §2.2
+//   message mode                 4   kind len ExID(2)                     DESIGN.md §3b
 //   SACK, n blocks          4 + 8n   NOP NOP kind len, 8 bytes a block     RFC 2018 §3
 //   disconnect data, N bytes        NOPs, then kind len ExID(2) N: 4 + N rounded up to 4
 //                                    (RFC 6994 §3, DESIGN.md §3)
 //
 // option_space_left() is the one place this arithmetic is done: the codec's layout, the
 // engine's disconnect-data limit and its SACK blocks all use it. Standard library only.
+// A SYN with MSS, SACK-permitted, timestamps and window scale leaves 20 bytes, 16 of them for
+// connect data (DESIGN.md §3c); with the message-mode option 16 and 12.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +32,7 @@ inline constexpr std::size_t kMssOptionSpace = 4;
 inline constexpr std::size_t kTimestampOptionSpace = 12;
 inline constexpr std::size_t kSackPermittedOptionSpace = 4;  // without timestamps
 inline constexpr std::size_t kWindowScaleOptionSpace = 4;
+inline constexpr std::size_t kMessageModeOptionSpace = kMessageModeOptionLength;  // no padding
 inline constexpr std::size_t kSackOptionBase = 4;  // NOP NOP kind len
 inline constexpr std::size_t kSackBlockSpace = 8;  // one block: left and right edge
 
@@ -49,6 +53,7 @@ struct CarriedOptions {
     bool timestamps = false;
     std::size_t sack_blocks = 0;
     std::optional<std::size_t> disconnect_data;  // the option with this many bytes of data
+    bool message_mode = false;                   // DESIGN.md §3b (a SYN or SYN-ACK)
 };
 
 // The bytes of the 40-byte option space that a segment carrying `c` leaves free (0 when `c`
@@ -63,6 +68,8 @@ constexpr std::size_t option_space_left(const CarriedOptions& c) {
         used += kSackPermittedOptionSpace;
     if (c.window_scale)
         used += kWindowScaleOptionSpace;
+    if (c.message_mode)
+        used += kMessageModeOptionSpace;
     used += sack_option_space(c.sack_blocks);
     if (c.disconnect_data)
         used += disconnect_option_space(*c.disconnect_data);

@@ -56,6 +56,12 @@ inline constexpr std::size_t kDisconnectOptionOverhead = 4;  // kind, len, ExID
 inline constexpr std::size_t kMaxDisconnectData =
     kMaxOptionSpace - kDisconnectOptionOverhead;  // 36
 
+// Message-mode option (DESIGN.md §3b): kind 253, ExID 0xD15D, RFC 6994 layout, no data
+//   kind=253 | length=4 | ExID=0xD1 0x5D          i.e. fd 04 d1 5d
+// On a SYN (SYN-ACK) it asks for (agrees to) a message-oriented connection.
+inline constexpr std::uint16_t kMessageModeExId = 0xD15D;
+inline constexpr std::size_t kMessageModeOptionLength = 4;  // kind, len, ExID
+
 struct DisconnectData {
     std::uint8_t len = 0;  // N, 0..36
     std::array<std::byte, kMaxDisconnectData> bytes{};
@@ -87,6 +93,7 @@ struct TcpOptions {
     std::array<SackBlock, kMaxSackBlocks> sack{};
     std::optional<Timestamps> timestamps;      // kind 8 (RFC 7323 §3)
     std::optional<DisconnectData> disconnect;  // kind 253 / ExID 0xD15C (DESIGN.md §3)
+    bool message_mode = false;                 // kind 253 / ExID 0xD15D (DESIGN.md §3b), SYN only
 
     bool operator==(const TcpOptions&) const = default;
 };

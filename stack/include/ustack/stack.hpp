@@ -7,7 +7,8 @@
 //   RFC 6528         ISNs (IsnGenerator, isn.hpp)
 //   RFC 4987 §3.6    SYN cookies (a listener whose SYN queue is full answers statelessly)
 //   RFC 1122 §4.2.3.10 (no connections to or from broadcast / multicast addresses)
-//   DESIGN.md §1 (sans I/O), §4 (orphaned graceful close, generation-checked handles)
+//   DESIGN.md §1 (sans I/O), §3b (message-mode listeners refuse SYNs without the option),
+//            §4 (orphaned graceful close, generation-checked handles)
 //
 // What it owns: a slot table of Connections with generation-checked handles (ConnId), the
 // 4-tuple -> connection map, listeners with bounded SYN and accept queues (ListenerId), the local
@@ -208,6 +209,9 @@ struct StackStats {
     std::uint64_t syn_cookies_failed = 0;       // ACKs to a listener in cookie mode that did not
                                                 // verify (forged, stale, bad TSecr bits): RST
     std::uint64_t syn_cookies_queue_drops = 0;  // cookie SYN-ACKs not sent: reply queue full
+    // DESIGN.md §3b.
+    std::uint64_t message_mode_refused = 0;  // SYNs without the message-mode option at a
+                                             // message-mode listener: RST as a closed port
     // Bounds hit (README "Limits").
     std::uint64_t connect_limit_failures = 0;  // connect() refused: max_connections reached
     std::uint64_t orphan_limit_aborts = 0;     // release() aborted: max_orphans reached
@@ -236,21 +240,29 @@ public:
     // ---- application calls ----------------------------------------------------------------
     // Active open to `remote` from `local_port` (0: an ephemeral port, RFC 6056), with the
     // socket's buffer sizes. The SYN goes out on the next poll_transmit.
+    // `message_mode` (DESIGN.md §3b, a SOCK_SEQPACKET socket): the SYN -- and every
+    // retransmission of it -- carries the message-mode option; a SYN-ACK without it resets the
+    // half-open connection, which ends with CloseReason::refused (ConnStats::
+    // message_mode_refused). Connection::message_mode() then tells whether it was agreed.
     // Errors: invalid_argument (remote address 0, broadcast or multicast, or port 0),
     // addr_in_use (local_port is used by a listener or a connection), addr_not_available (no
     // free ephemeral port), no_buffers (max_connections reached).
     [[nodiscard]] Result<ConnId> connect(Endpoint remote, Instant now, std::uint16_t local_port = 0,
-                                         BufferSizes sizes = {});
+                                         BufferSizes sizes = {}, bool message_mode = false);
 
     // Listen on `port` (0: an ephemeral port; see listener_port). `backlog` bounds both the
     // SYN-RECEIVED connections and the accept queue of this listener; 0 means
     // default_syn_backlog, larger values are clamped to max_accept_backlog. `sizes` are the
     // buffer sizes of every connection the listener opens (SYN-cookie ones included: the
     // cookie SYN-ACK's window and shift follow the receive size).
+    // `message_mode` (DESIGN.md §3b): the listener takes only SYNs that carry the message-mode
+    // option and echoes it on its SYN-ACK (a cookie SYN-ACK too), so every connection it opens
+    // is message-mode; a SYN without it is answered with a RST as a closed port would (RFC 9293
+    // §3.10.7.1; StackStats::message_mode_refused). A stream listener ignores the option.
     // Errors: addr_in_use (a listener or a connection uses the port), addr_not_available (port 0
     // and no free ephemeral port).
     [[nodiscard]] Result<ListenerId> listen(std::uint16_t port, std::size_t backlog,
-                                            BufferSizes sizes = {});
+                                            BufferSizes sizes = {}, bool message_mode = false);
     // Change a listener's buffer sizes (SO_SNDBUF / SO_RCVBUF on a listening socket): for the
     // connections it opens from now on. Errors: invalid_argument (stale listener).
     Errc set_listener_buffers(ListenerId l, BufferSizes sizes);
@@ -289,6 +301,8 @@ public:
     [[nodiscard]] std::size_t syn_queue_size(ListenerId l) const;
     // A listener's buffer sizes as given to listen / set_listener_buffers ({} if stale).
     [[nodiscard]] BufferSizes listener_buffers(ListenerId l) const;
+    // Was the listener opened with message_mode (false if stale)?
+    [[nodiscard]] bool listener_message_mode(ListenerId l) const;
     // The connection (any owner, any state but CLOSED) that owns a 4-tuple, e.g. for diagnostics
     // and tests; nullptr if none.
     [[nodiscard]] const Connection* lookup(std::uint16_t local_port, Endpoint remote) const;
@@ -320,6 +334,7 @@ private:
         std::uint16_t port = 0;
         std::size_t backlog = 0;           // bound of `syn` and of `accept`
         BufferSizes sizes;                 // of the connections it opens (0: TcpConfig's)
+        bool message_mode = false;         // DESIGN.md §3b: takes only SYNs with the option
         std::vector<std::uint32_t> syn;    // SYN-RECEIVED connections (slot indices)
         std::deque<std::uint32_t> accept;  // synchronized, waiting for accept() (oldest first)
         // The last cookie this listener sent is still valid until then: ACKs are checked for
@@ -347,8 +362,11 @@ private:
         return (std::uint64_t{remote.addr} << 32) | (std::uint64_t{remote.port} << 16) | local_port;
     }
 
-    // The TCP knobs of a connection with these buffer sizes (0: cfg_.tcp's).
-    [[nodiscard]] TcpConfig tcp_config(BufferSizes sizes) const;
+    // The TCP knobs of a connection with these buffer sizes (0: cfg_.tcp's) and message mode.
+    [[nodiscard]] TcpConfig tcp_config(BufferSizes sizes, bool message_mode) const;
+    [[nodiscard]] TcpConfig tcp_config(const Listener& l) const {
+        return tcp_config(l.sizes, l.message_mode);
+    }
     // Ingress paths (RFC 9293 §3.10.7.1 and §3.10.7.2).
     void input_listen(std::uint32_t li, const Segment& seg, Instant now);
     void input_closed(const Segment& seg);

@@ -29,6 +29,13 @@
 // peer's window shift (4 bits, 15 = none), SACK-permitted and the disconnect-data offer; the ACK
 // echoes them in TSecr. Without timestamps the SYN-ACK offers no window scaling, no SACK and no
 // disconnect data: the connection works without them (RFC 4987 §3.6's documented loss).
+// The message-mode option (DESIGN.md §3b) takes no bit, with or without timestamps: a
+// message-mode listener (cfg.message_mode) answers a SYN without it with a RST before any
+// cookie is made (stack.cpp), so every cookie SYN-ACK it sends echoes the option, and every
+// SYN check_ack rebuilds for it carries the option -- the connection made from a valid cookie
+// is message-mode. A stream listener's cookie SYN-ACK never carries it. (The cookie does not
+// bind the mode: a listener closed and opened again on the same port in the other mode within
+// kLifetime would take the old listener's cookies in its own mode.)
 #pragma once
 
 #include <array>

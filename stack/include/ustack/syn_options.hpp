@@ -5,8 +5,10 @@
 //
 // Heads up! Read RFC 7323 §2.2-2.3 (window scale: offered on the SYN, in use only if both SYNs
 // carry it, shift at most 14), §3.2 and §5.4 (timestamps and their clock), RFC 2018 §2
-// (SACK-permitted) and DESIGN.md §3 (the disconnect-data offer: on the SYN when enabled, on the
-// SYN-ACK only if the SYN carried it).
+// (SACK-permitted), DESIGN.md §3 (the disconnect-data offer: on the SYN when enabled, on the
+// SYN-ACK only if the SYN carried it) and §3b (the message-mode option: the same, except that a
+// message-mode end refuses a peer whose SYN or SYN-ACK lacks it -- the one option that decides
+// whether the handshake goes on, syn_refused).
 #pragma once
 
 #include <algorithm>
@@ -48,25 +50,37 @@ struct SynOptionSet {
     bool timestamps = false;      // RFC 7323 §3
     bool sack = false;            // RFC 2018 §2 SACK-permitted
     bool disconnect = false;      // DESIGN.md §3: the disconnect-data offer (N = 0)
+    bool message_mode = false;    // DESIGN.md §3b: the message-mode option
     constexpr bool operator==(const SynOptionSet&) const = default;
 };
 
-// Our SYN offers what the configuration enables.
+// Our SYN offers what the configuration enables (every retransmission of it too).
 constexpr SynOptionSet syn_offer(const TcpConfig& cfg) {
-    return {cfg.window_scaling, cfg.timestamps, cfg.sack, cfg.disconnect_data};
+    return {cfg.window_scaling, cfg.timestamps, cfg.sack, cfg.disconnect_data, cfg.message_mode};
 }
 
 // What a connection uses once it has the peer's SYN (or SYN-ACK) `peer`: what we enable and the
 // peer's segment carried. A SYN-ACK of ours answers with exactly this; for an active opener the
-// peer's SYN-ACK carries only what our SYN offered, so it is the same rule.
+// peer's SYN-ACK carries only what our SYN offered, so it is the same rule. (A stream end
+// ignores a message-mode option -- no echo; a message-mode end agrees to it or, without it,
+// refuses: syn_refused.)
 constexpr SynOptionSet syn_agreement(const TcpConfig& cfg, const TcpOptions& peer) {
     return {cfg.window_scaling && peer.window_scale.has_value(),
             cfg.timestamps && peer.timestamps.has_value(), cfg.sack && peer.sack_permitted,
-            cfg.disconnect_data && peer.disconnect.has_value()};
+            cfg.disconnect_data && peer.disconnect.has_value(),
+            cfg.message_mode && peer.message_mode};
+}
+
+// DESIGN.md §3b: must the handshake stop at the peer's SYN (or SYN-ACK) `peer`? Only a
+// message-mode end refuses, and only a peer without the message-mode option: a message-mode
+// listener answers such a SYN with a RST as a closed port would (RFC 9293 §3.10.7.1; Stack),
+// a message-mode connect resets the half-open connection and ends refused (Connection, SYN-SENT).
+constexpr bool syn_refused(const TcpConfig& cfg, const TcpOptions& peer) {
+    return cfg.message_mode && !peer.message_mode;
 }
 
 // The options of our SYN or SYN-ACK: MSS `mss`, and what `set` names -- window scale `shift`,
-// timestamps `ts`, SACK-permitted, the disconnect-data offer.
+// timestamps `ts`, SACK-permitted, the disconnect-data offer, the message-mode option.
 constexpr TcpOptions syn_options(const SynOptionSet& set, std::uint16_t mss, std::uint8_t shift,
                                  Timestamps ts) {
     TcpOptions o;
@@ -78,6 +92,7 @@ constexpr TcpOptions syn_options(const SynOptionSet& set, std::uint16_t mss, std
     o.sack_permitted = set.sack;
     if (set.disconnect)
         o.disconnect = DisconnectData{};
+    o.message_mode = set.message_mode;
     return o;
 }
 

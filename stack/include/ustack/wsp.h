@@ -92,7 +92,7 @@ typedef struct ustack_sockaddr_in {
 #define SO_RCVBUF 0x1002
 #define SO_ERROR 0x1007
 #define SO_TYPE 0x1008
-#define SO_DISCDATALEN 0x7006 /* mswsock.h: the most disconnect data a FIN can carry (0: none) */
+#define SO_DISCDATALEN 0x7006    /* mswsock.h: the most disconnect data a FIN can carry (0: none) */
 #define SO_MAX_MSG_SIZE 0x2003   /* SOCK_SEQPACKET: the largest message (read only) */
 #define SO_PROTOCOL_INFOA 0x2004 /* the socket's WSAPROTOCOL_INFOA (read only) */
 #define SO_PROTOCOL_INFO SO_PROTOCOL_INFOA
@@ -298,7 +298,6 @@ typedef struct ustack_timeval {
 #define WSANOTINITIALISED 10093
 #define WSAEDISCON 10101
 
-
 /* ---- hosts ------------------------------------------------------------------------------- */
 /* A host is one ustack instance: its own IPv4 address, TUN device (or in-memory link end) and
  * engine thread. Sockets belong to the host they were created on. */
@@ -315,15 +314,15 @@ typedef struct WSPHOSTCONFIG {
     uint32_t msl_ms;             /* maximum segment lifetime; 0: 30000 (TIME-WAIT = 2 MSL) */
     uint32_t cleanup_timeout_ms; /* WSPCleanup's wait for orphaned graceful closes; 0: 10000 */
     const char* pcap_path;       /* non-NULL: write the host's own traffic to this pcap file */
-    uint32_t recv_buffer;        /* per-connection receive buffer; 0: 1 MiB (storage grows with use) */
-    uint32_t send_buffer;        /* per-connection send buffer; 0: 1 MiB (storage grows with use) */
-    uint64_t isn_seed;           /* 0: random ISN secret; else a fixed one (tests) */
-    int no_offload;              /* nonzero: TUN without virtio-net offloads (checksums and
-                                    64 KB super-packets); also off when pcap_path is set */
-    const char* congestion;      /* congestion control: "cubic" (NULL: the default), "newreno",
-                                    "bbr" */
-    uint32_t max_message_size;   /* SOCK_SEQPACKET: the largest message (SO_MAX_MSG_SIZE);
-                                    0: 65536; 65536 .. 16 MiB */
+    uint32_t recv_buffer;   /* per-connection receive buffer; 0: 1 MiB (storage grows with use) */
+    uint32_t send_buffer;   /* per-connection send buffer; 0: 1 MiB (storage grows with use) */
+    uint64_t isn_seed;      /* 0: random ISN secret; else a fixed one (tests) */
+    int no_offload;         /* nonzero: TUN without virtio-net offloads (checksums and
+                               64 KB super-packets); also off when pcap_path is set */
+    const char* congestion; /* congestion control: "cubic" (NULL: the default), "newreno",
+                               "bbr" */
+    uint32_t max_message_size; /* SOCK_SEQPACKET: the largest message (SO_MAX_MSG_SIZE);
+                                  0: 65536; 65536 .. 16 MiB */
 } WSPHOSTCONFIG;
 
 /* Start a host. Errors: WSAEINVAL (bad config), WSASYSNOTREADY (device could not be opened:
@@ -357,8 +356,7 @@ int WSPShutdown(SOCKET s, int how, LPINT lpErrno);
 int WSPSendDisconnect(SOCKET s, LPWSABUF lpOutboundDisconnectData, LPINT lpErrno);
 int WSPRecvDisconnect(SOCKET s, LPWSABUF lpInboundDisconnectData, LPINT lpErrno);
 int WSPCloseSocket(SOCKET s, LPINT lpErrno);
-int WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, int optlen,
-                  LPINT lpErrno);
+int WSPSetSockOpt(SOCKET s, int level, int optname, const char* optval, int optlen, LPINT lpErrno);
 int WSPGetSockOpt(SOCKET s, int level, int optname, char* optval, LPINT optlen, LPINT lpErrno);
 int WSPIoctl(SOCKET s, DWORD dwIoControlCode, void* lpvInBuffer, DWORD cbInBuffer,
              void* lpvOutBuffer, DWORD cbOutBuffer, LPDWORD lpcbBytesReturned, LPINT lpErrno);

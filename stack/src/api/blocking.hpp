@@ -24,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 
 #include "ustack/host_core.hpp"
 #include "ustack/time.hpp"
@@ -165,11 +166,14 @@ private:
 };
 
 // A borrowed callable `bool()` (the condition a wait re-checks), so the waits need no template.
+// It refers to the callable it was made from: use it within the full expression that made it
+// (as an argument of the wait).
 class Condition {
 public:
     template <class F>
-    Condition(F& f)  // NOLINT(google-explicit-constructor): built at the call
-        : obj_(&f), call_([](void* o) { return (*static_cast<F*>(o))(); }) {}
+    Condition(F&& f)  // NOLINT(google-explicit-constructor, bugprone-forwarding-reference-overload)
+        : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+          call_([](void* o) { return (*static_cast<std::remove_reference_t<F>*>(o))(); }) {}
     bool operator()() const { return call_(obj_); }
 
 private:

@@ -76,6 +76,14 @@ public:
     void unwatch(Waiter* w);
 
     // Counters of the calls (WSPFormatHostStats).
+    // A peer broke a message socket's framing (DESIGN.md §3b): a message over the bound, or its
+    // FIN inside a message; we reset the connection.
+    enum class FramingError : std::uint8_t { too_long, fin_inside_message };
+    void count_framing_error(FramingError e) {
+        ++(e == FramingError::too_long ? framing_too_long_ : framing_fin_inside_);
+    }
+    [[nodiscard]] std::uint64_t framing_too_long() const { return framing_too_long_; }
+    [[nodiscard]] std::uint64_t framing_fin_inside() const { return framing_fin_inside_; }
     void count_disconnect_sent() { ++disc_sent_; }
     void count_disconnect_received() { ++disc_received_; }
     [[nodiscard]] std::uint64_t disconnect_sent() const { return disc_sent_; }
@@ -116,6 +124,8 @@ private:
     std::uint64_t passes_ = 0;
     std::uint64_t disc_sent_ = 0;      // WSPSendDisconnect calls that queued data on a FIN
     std::uint64_t disc_received_ = 0;  // WSPRecvDisconnect calls that returned data
+    std::uint64_t framing_too_long_ = 0;
+    std::uint64_t framing_fin_inside_ = 0;
 };
 
 // WSPCleanup's work (host.cpp): close every socket, wait (bounded) for orphaned graceful closes

@@ -68,6 +68,8 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("disconnect_option_ignored", c.disc_option_ignored + cs.bad_disconnect_option);
     line("disconnect_data_sent", h->disconnect_sent());
     line("disconnect_data_received", h->disconnect_received());
+    line("message_framing_too_long", h->framing_too_long());
+    line("message_framing_fin_inside", h->framing_fin_inside());
     const std::size_t n = std::min(out.size(), len - 1);
     std::memcpy(buf, out.data(), n);
     buf[n] = '\0';

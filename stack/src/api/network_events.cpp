@@ -74,7 +74,7 @@ void NetworkEvents::update(const SocketConditions& c) {
         }
     }
     if (c.connected && c.has_conn) {
-        if ((mask_ & FD_READ) != 0 && read_enabled_ && c.recv_available > 0 && !c.recv_shut) {
+        if ((mask_ & FD_READ) != 0 && read_enabled_ && c.data_ready && !c.recv_shut) {
             record(FD_READ_BIT, 0);
             read_enabled_ = false;
         }
@@ -115,8 +115,7 @@ bool select_readable(const SocketConditions& c) {
     if (c.listening) {
         return c.accept_queue > 0;
     }
-    return c.has_conn &&
-           (c.recv_available > 0 || c.at_eof || (c.closed && !c.connecting && c.connected));
+    return c.has_conn && (c.data_ready || c.at_eof || (c.closed && !c.connecting && c.connected));
 }
 
 bool select_writable(const SocketConditions& c) {

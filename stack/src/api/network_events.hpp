@@ -47,6 +47,8 @@ struct SocketConditions {
     bool connected = false;        // reached ESTABLISHED at least once (connect or accept)
     int connect_error = 0;         // WSAE* code of the last attempt's failure, 0 if none
     bool has_conn = false;         // the fields below describe a connection
+    bool data_ready = false;       // WSPRecv would return data (a message socket: a whole
+                                   // message, or a framing error to report)
     std::size_t recv_available = 0;
     bool recv_shut = false;
     bool at_eof = false;       // the peer's FIN arrived and every byte before it was read

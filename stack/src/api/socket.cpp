@@ -7,6 +7,7 @@
 
 #include "blocking.hpp"
 #include "host.hpp"
+#include "message_socket.hpp"
 #include "socket_table.hpp"
 #include "wsa_errors.hpp"
 
@@ -14,23 +15,11 @@ namespace ustack {
 
 namespace {
 
-Connection* conn_of(Host& h, const Socket& s) {
-    return s.conn ? h.stack().connection(*s.conn) : nullptr;
-}
-
-// Wait on socket `id` until `ready(socket)` holds (or the socket is closed: interrupted;
-// or `deadline` passes: timed_out).
 template <class Ready>
 Errc wait_for(Host& h, ApiLock& lock, SocketId id, Ready ready,
               std::optional<Instant> deadline = std::nullopt) {
-    auto alive = [&] { return h.sockets().find(id) != nullptr; };
     auto cond = [&] { return ready(*h.sockets().find(id)); };
-    switch (wait_until(lock, h, h.sockets().waiter(id), deadline, alive, cond)) {
-        case WaitResult::ready: return Errc::ok;
-        case WaitResult::gone: return Errc::interrupted;
-        case WaitResult::timed_out: return Errc::timed_out;
-    }
-    return Errc::interrupted;
+    return wait_on_socket(h, lock, id, cond, deadline);
 }
 
 // Give a socket's connection back to the stack (graceful orphan unless aborted first).
@@ -68,6 +57,21 @@ void remove_socket(Host& h, Socket& s) {
 
 }  // namespace
 
+Errc wait_on_socket(Host& h, ApiLock& lock, SocketId id, Condition ready,
+                    std::optional<Instant> deadline) {
+    auto alive = [&] { return h.sockets().find(id) != nullptr; };
+    switch (wait_until(lock, h, h.sockets().waiter(id), deadline, alive, ready)) {
+        case WaitResult::ready: return Errc::ok;
+        case WaitResult::gone: return Errc::interrupted;
+        case WaitResult::timed_out: return Errc::timed_out;
+    }
+    return Errc::interrupted;
+}
+
+Connection* use_connection(Host& h, const Socket& s) {
+    return s.conn ? h.stack().connection(*s.conn) : nullptr;
+}
+
 const Connection* connection_of(const Host& h, const Socket& s) {
     return s.conn ? h.stack().find(*s.conn) : nullptr;
 }
@@ -83,6 +87,7 @@ SocketConditions conditions(const Host& h, const Socket& s) {
     c.connect_error = wsa_error(s.connect_error);
     if (const Connection* conn = connection_of(h, s)) {
         c.has_conn = true;
+        c.data_ready = s.message ? message_ready(h, s) : conn->recv_available() > 0;
         c.recv_available = conn->recv_available();
         c.recv_shut = conn->recv_shut();
         c.at_eof = conn->at_eof();
@@ -112,12 +117,29 @@ void settle(Host& h, Socket& s) {
             }
         }
     }
+    if (s.message) {
+        check_framing(h, s);  // a peer that broke the framing is reset now, not at the next read
+    }
     s.events.update(conditions(h, s));
 }
 
+void make_message_socket(Host& h, Socket& s) {
+    s.message = true;
+    s.reader.emplace(h.options().max_message);
+    // Room for one whole message of the bound each way: a message is sent whole or not at all,
+    // and read only once it arrived whole (the window must be able to hold it).
+    const auto need = static_cast<std::uint32_t>(kRecordHeader + h.options().max_message);
+    const BufferSizes now = buffers_of(h, s);
+    set_buffers(h, s, {now.send < need ? need : 0, now.recv < need ? need : 0});
+}
+
 void set_buffers(Host& h, Socket& s, BufferSizes sizes) {
-    auto clamp = [](std::uint32_t v) {
-        return v == 0 ? 0 : std::clamp(v, kMinSocketBuffer, kMaxSocketBuffer);
+    // A message socket's buffers hold a whole message of the bound (make_message_socket).
+    const std::uint32_t floor =
+        s.message ? static_cast<std::uint32_t>(kRecordHeader + h.options().max_message)
+                  : kMinSocketBuffer;
+    auto clamp = [&](std::uint32_t v) {
+        return v == 0 ? 0 : std::clamp(v, std::max(floor, kMinSocketBuffer), kMaxSocketBuffer);
     };
     if (sizes.send != 0) {
         s.buffers.send = clamp(sizes.send);
@@ -125,7 +147,7 @@ void set_buffers(Host& h, Socket& s, BufferSizes sizes) {
     if (sizes.recv != 0) {
         s.buffers.recv = clamp(sizes.recv);
     }
-    if (Connection* c = conn_of(h, s)) {
+    if (Connection* c = use_connection(h, s)) {
         if (sizes.send != 0) {
             c->set_send_buffer(s.buffers.send);
         }
@@ -174,8 +196,8 @@ Errc listen_socket(Host& h, Socket& s, int backlog) {
         return Errc::invalid_argument;  // Winsock: listen needs a bound socket
     }
     h.sockets().unreserve_port(s.bound_port);
-    auto r =
-        h.stack().listen(s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)), s.buffers);
+    auto r = h.stack().listen(s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)),
+                              s.buffers, s.message);
     if (!r.ok()) {
         h.sockets().reserve_port(s.bound_port);
         return r.error;
@@ -225,6 +247,10 @@ Errc accept_socket(Host& h, ApiLock& lock, SocketId lid, SOCKET* out, Endpoint* 
     n->linger = l->linger;
     n->nodelay = l->nodelay;
     n->buffers = l->buffers;  // (the connection has them since its SYN: Stack::listen)
+    n->message = l->message;  // (its SYN carried the option: Stack::listen, DESIGN.md §3b)
+    if (n->message) {
+        n->reader.emplace(h.options().max_message);
+    }
     n->events.inherit(l->events);
     if (Connection* c = h.stack().connection(r.value); c != nullptr) {
         if (n->nodelay) {
@@ -260,7 +286,8 @@ Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote) {
     if (s->bound) {
         h.sockets().unreserve_port(s->bound_port);
     }
-    auto r = h.stack().connect(remote, h.now(), s->bound ? s->bound_port : 0, s->buffers);
+    auto r =
+        h.stack().connect(remote, h.now(), s->bound ? s->bound_port : 0, s->buffers, s->message);
     if (!r.ok()) {
         if (s->bound) {
             h.sockets().reserve_port(s->bound_port);
@@ -293,6 +320,9 @@ Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
                  std::size_t* sent) {
     *sent = 0;
     Socket* s = h.sockets().find(id);
+    if (s->message) {
+        return send_message(h, lock, id, bufs, sent);
+    }
     if (s->kind != Socket::Kind::connection || (!s->connected && !s->connecting)) {
         return Errc::not_connected;
     }
@@ -306,7 +336,7 @@ Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
     std::size_t off = 0;
     while (done < total) {
         s = h.sockets().find(id);
-        Connection* c = conn_of(h, *s);
+        Connection* c = use_connection(h, *s);
         if (c == nullptr) {
             return Errc::not_connected;
         }
@@ -349,8 +379,9 @@ Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
 }
 
 Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bufs,
-                 std::size_t* received) {
+                 std::size_t* received, bool* partial) {
     *received = 0;
+    *partial = false;
     Socket* s = h.sockets().find(id);
     s->events.on_recv_call();  // any WSPRecv re-enables FD_READ, even a failing one (46)
     // Level-triggered FD_READ: whatever this call leaves unread is recorded again.
@@ -363,6 +394,9 @@ Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
             }
         }
     } settle_on_exit{h, id};
+    if (s->message) {
+        return recv_message(h, lock, id, bufs, received, partial);
+    }
     if (s->kind != Socket::Kind::connection || !s->connected) {
         if (s->connecting && s->nonblocking) {
             return Errc::would_block;
@@ -392,7 +426,7 @@ Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
         }
         s = h.sockets().find(id);
     }
-    Connection* c = conn_of(h, *s);
+    Connection* c = use_connection(h, *s);
     if (c == nullptr) {
         return Errc::not_connected;
     }
@@ -427,7 +461,7 @@ Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
 // ---- shutdown and disconnect data -------------------------------------------------------------
 
 Errc shutdown_socket(Host& h, Socket& s, int how) {
-    Connection* c = conn_of(h, s);
+    Connection* c = use_connection(h, s);
     if (c == nullptr || !s.connected) {
         return Errc::not_connected;  // checklist 3
     }
@@ -446,7 +480,7 @@ Errc shutdown_socket(Host& h, Socket& s, int how) {
 }
 
 Errc send_disconnect(Host& h, Socket& s, const DisconnectData* disc) {
-    Connection* c = conn_of(h, s);
+    Connection* c = use_connection(h, s);
     if (c == nullptr || !s.connected) {
         return Errc::not_connected;  // checklist 12
     }
@@ -461,7 +495,7 @@ Errc send_disconnect(Host& h, Socket& s, const DisconnectData* disc) {
 }
 
 Errc recv_disconnect(Host& h, Socket& s, WSABUF* buf) {
-    Connection* c = conn_of(h, s);
+    Connection* c = use_connection(h, s);
     if (c == nullptr || !s.connected) {
         return Errc::not_connected;  // checklist 18
     }
@@ -488,7 +522,7 @@ Errc recv_disconnect(Host& h, Socket& s, WSABUF* buf) {
 // ---- closing ----------------------------------------------------------------------------------
 
 void close_now(Host& h, Socket& s, bool abortive) {
-    if (Connection* c = conn_of(h, s); c != nullptr && abortive) {
+    if (Connection* c = use_connection(h, s); c != nullptr && abortive) {
         c->abort();
     }
     release_conn(h, s);
@@ -497,7 +531,7 @@ void close_now(Host& h, Socket& s, bool abortive) {
 
 Errc close_socket(Host& h, ApiLock& lock, SocketId id) {
     Socket* s = h.sockets().find(id);
-    Connection* c = conn_of(h, *s);
+    Connection* c = use_connection(h, *s);
     if (c == nullptr || c->is_closed() || s->linger.l_onoff == 0) {
         close_now(h, *s, false);  // SO_DONTLINGER: graceful in the background (29, 30)
         return Errc::ok;

@@ -17,6 +17,8 @@
 #include <optional>
 #include <span>
 
+#include "blocking.hpp"
+#include "message_framing.hpp"
 #include "network_events.hpp"
 #include "ustack/errc.hpp"
 #include "ustack/stack.hpp"
@@ -24,7 +26,6 @@
 
 namespace ustack {
 
-class ApiLock;
 class Host;
 
 // A slot of a host's socket table (socket_table.hpp).
@@ -40,6 +41,11 @@ struct Socket {
     SocketId id;
     SOCKET handle = INVALID_SOCKET;
     Kind kind = Kind::fresh;
+    // SOCK_SEQPACKET (DESIGN.md §3b): messages framed on the stream, read by `reader`; the
+    // peer's graceful end reads as WSAEDISCON once every message is read (`ended`), for good.
+    bool message = false;
+    std::optional<MessageReader> reader;
+    bool ended = false;
 
     // Addressing.
     bool bound = false;
@@ -73,13 +79,16 @@ Errc listen_socket(Host& h, Socket& s, int backlog);
 Errc accept_socket(Host& h, ApiLock& lock, SocketId listener, SOCKET* out, Endpoint* peer);
 Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote);
 // Queue the bytes of `bufs` in order (blocking sockets wait for room until all are queued);
-// *sent gets the count.
+// *sent gets the count. A message socket sends them as one message, whole or not at all:
+// msg_size over the bound, would_block (non-blocking) without room for all of it.
 Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bufs,
                  std::size_t* sent);
 // Read into `bufs` in order (blocking sockets wait for one byte or the end); *received gets the
-// count (0 at end of stream).
+// count (0 at end of stream). A message socket reads one whole message at most, *partial set
+// when it continues in the next call; the peer's graceful end is `disconnected`, and a peer
+// that breaks the framing is reset (aborted).
 Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bufs,
-                 std::size_t* received);
+                 std::size_t* received, bool* partial);
 Errc shutdown_socket(Host& h, Socket& s, int how);
 // WSPSendDisconnect: SD_SEND with the FIN carrying `disc` (nullptr: none).
 Errc send_disconnect(Host& h, Socket& s, const DisconnectData* disc);
@@ -98,6 +107,10 @@ void settle(Host& h, Socket& s);
 // What the socket's state offers network events and WSPSelect now.
 [[nodiscard]] SocketConditions conditions(const Host& h, const Socket& s);
 
+// A message socket of host `h` (WSPSocket with SOCK_SEQPACKET): its buffers hold at least one
+// whole message each (a message is sent whole or not at all, and read only once whole).
+void make_message_socket(Host& h, Socket& s);
+
 // SO_SNDBUF / SO_RCVBUF: the sizes as given are clamped to [kMinSocketBuffer, kMaxSocketBuffer]
 // and applied to the socket's connection (Connection::set_send_buffer / set_recv_buffer: at once
 // for the send side; a receive size set before the SYN also fixes the window scale), to the
@@ -108,6 +121,17 @@ void set_buffers(Host& h, Socket& s, BufferSizes sizes);
 // The sizes in effect (the connection's, else the socket's, else the host's default).
 [[nodiscard]] BufferSizes buffers_of(const Host& h, const Socket& s);
 
+// Wait (a blocking call on socket `id`) until `ready` holds: ok; the socket was closed:
+// interrupted; the host's clock passed `deadline`: timed_out (blocking.hpp).
+Errc wait_on_socket(Host& h, ApiLock& lock, SocketId id, Condition ready,
+                    std::optional<Instant> deadline = std::nullopt);
+
+// XP1_* flags of the host's provider of stream (message == false) or message sockets.
+[[nodiscard]] DWORD provider_flags(const Host& h, bool message);
+
+// The connection behind the socket to act on (marks it touched: call Host::after_call), or
+// nullptr.
+[[nodiscard]] Connection* use_connection(Host& h, const Socket& s);
 // The connection behind the socket, or nullptr.
 [[nodiscard]] const Connection* connection_of(const Host& h, const Socket& s);
 

@@ -5,6 +5,7 @@
 
 #include "blocking.hpp"
 #include "host.hpp"
+#include "message_socket.hpp"
 #include "socket.hpp"
 #include "socket_table.hpp"
 #include "wsa_errors.hpp"
@@ -90,7 +91,36 @@ USTACK_TCP_INFO tcp_info(const Host& h, const Socket& s) {
     return out;
 }
 
+// SO_PROTOCOL_INFO: the socket's provider as Winsock's WSAPROTOCOL_INFO describes one.
+WSAPROTOCOL_INFOA protocol_info(const Host& h, const Socket& s) {
+    WSAPROTOCOL_INFOA p{};
+    p.dwServiceFlags1 = provider_flags(h, s.message);
+    p.ProtocolChain.ChainLen = 1;  // a base protocol
+    p.iVersion = 2;
+    p.iAddressFamily = AF_INET;
+    p.iMaxSockAddr = static_cast<int>(sizeof(SOCKADDR_IN));
+    p.iMinSockAddr = static_cast<int>(sizeof(SOCKADDR_IN));
+    p.iSocketType = s.message ? SOCK_SEQPACKET : SOCK_STREAM;
+    p.iProtocol = IPPROTO_TCP;
+    p.iNetworkByteOrder = 0;                                    // BIGENDIAN
+    p.dwMessageSize = s.message ? h.options().max_message : 0;  // 0: a stream
+    const char* name = s.message ? "ustack TCP (message-oriented)" : "ustack TCP";
+    std::memcpy(p.szProtocol, name, std::strlen(name) + 1);
+    return p;
+}
+
 }  // namespace
+
+DWORD ustack::provider_flags(const Host& h, bool message) {
+    DWORD f = XP1_GRACEFUL_CLOSE;
+    if (message) {
+        f |= XP1_MESSAGE_ORIENTED | XP1_PARTIAL_MESSAGE;  // DESIGN.md §3b
+    }
+    if (h.options().stack.tcp.disconnect_data) {
+        f |= XP1_DISCONNECT_DATA;
+    }
+    return f;
+}
 
 extern "C" int WSPSetSockOpt(SOCKET sock, int level, int optname, const char* optval, int optlen,
                              LPINT lpErrno) {
@@ -185,7 +215,17 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
                 s.last_error = Errc::ok;
                 return put_int(e);
             }
-            case SO_TYPE: return put_int(SOCK_STREAM);
+            case SO_TYPE: return put_int(s.message ? SOCK_SEQPACKET : SOCK_STREAM);
+            case SO_MAX_MSG_SIZE:
+                // "Has no meaning for stream-oriented sockets" (SOL_SOCKET options page).
+                if (!s.message) {
+                    return fail(lpErrno, WSAENOPROTOOPT);
+                }
+                return put_int(static_cast<int>(r.host->options().max_message));
+            case SO_PROTOCOL_INFO: {
+                const WSAPROTOCOL_INFOA info = protocol_info(*r.host, s);
+                return put(&info, sizeof info);
+            }
             case SO_SNDBUF: return put_int(static_cast<int>(buffers_of(*r.host, s).send));
             case SO_RCVBUF: return put_int(static_cast<int>(buffers_of(*r.host, s).recv));
             default: break;
@@ -225,8 +265,11 @@ extern "C" int WSPIoctl(SOCKET sock, DWORD code, void* in, DWORD in_len, void* o
         if (out == nullptr || out_len < sizeof(u_long)) {
             return fail(lpErrno, WSAEFAULT);
         }
+        // A message socket: the size of the first whole message (message_socket.hpp).
         const Connection* c = connection_of(*r.host, s);
-        const u_long n = c != nullptr ? static_cast<u_long>(c->recv_available()) : 0;
+        const u_long n = s.message      ? static_cast<u_long>(first_message_size(*r.host, s))
+                         : c != nullptr ? static_cast<u_long>(c->recv_available())
+                                        : 0;
         std::memcpy(out, &n, sizeof n);
         if (returned != nullptr) {
             *returned = sizeof n;

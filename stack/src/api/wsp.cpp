@@ -80,11 +80,7 @@ extern "C" DWORD WSPGetServiceFlags(WSPHOST host) {
     if (h == nullptr) {
         return 0;
     }
-    DWORD f = XP1_GRACEFUL_CLOSE;
-    if (h->options().stack.tcp.disconnect_data) {
-        f |= XP1_DISCONNECT_DATA;
-    }
-    return f;
+    return provider_flags(*h, false);
 }
 
 // ---- sockets ----------------------------------------------------------------------------------
@@ -98,7 +94,7 @@ extern "C" SOCKET WSPSocket(WSPHOST host, int af, int type, int protocol, LPINT 
     if (af != AF_INET) {
         return fail_socket(lpErrno, WSAEAFNOSUPPORT);
     }
-    if (type != SOCK_STREAM) {
+    if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
         return fail_socket(lpErrno, WSAESOCKTNOSUPPORT);
     }
     if (protocol != 0 && protocol != IPPROTO_TCP) {
@@ -107,6 +103,9 @@ extern "C" SOCKET WSPSocket(WSPHOST host, int af, int type, int protocol, LPINT 
     Socket* s = h->sockets().create(h->key());
     if (s == nullptr) {
         return fail_socket(lpErrno, wsa_error(Errc::too_many_sockets));
+    }
+    if (type == SOCK_SEQPACKET) {
+        make_message_socket(*h, *s);  // DESIGN.md §3b
     }
     succeed(lpErrno);
     return s->handle;
@@ -220,7 +219,8 @@ extern "C" int WSPRecv(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD received
         return fail(lpErrno, WSAEOPNOTSUPP);
     }
     std::size_t n = 0;
-    const Errc e = recv_socket(*r.host, lock, r.socket->id, std::span(bufs, count), &n);
+    bool partial = false;
+    const Errc e = recv_socket(*r.host, lock, r.socket->id, std::span(bufs, count), &n, &partial);
     if (e != Errc::ok) {
         return fail(lpErrno, e);
     }
@@ -228,7 +228,7 @@ extern "C" int WSPRecv(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD received
         *received = static_cast<DWORD>(n);
     }
     if (flags != nullptr) {
-        *flags = 0;
+        *flags = partial ? MSG_PARTIAL : 0;  // the message continues in the next call
     }
     return succeed(lpErrno);
 }

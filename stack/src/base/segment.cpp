@@ -16,14 +16,22 @@ std::string to_string(const Endpoint& e) {
 
 std::string flags_to_string(std::uint8_t flags) {
     std::string s;
-    if (flags & tcp_flag::syn) s += 'S';
-    if (flags & tcp_flag::fin) s += 'F';
-    if (flags & tcp_flag::rst) s += 'R';
-    if (flags & tcp_flag::psh) s += 'P';
-    if (flags & tcp_flag::urg) s += 'U';
-    if (flags & tcp_flag::ece) s += 'E';
-    if (flags & tcp_flag::cwr) s += 'W';
-    if (flags & tcp_flag::ack) s += '.';
+    if (flags & tcp_flag::syn)
+        s += 'S';
+    if (flags & tcp_flag::fin)
+        s += 'F';
+    if (flags & tcp_flag::rst)
+        s += 'R';
+    if (flags & tcp_flag::psh)
+        s += 'P';
+    if (flags & tcp_flag::urg)
+        s += 'U';
+    if (flags & tcp_flag::ece)
+        s += 'E';
+    if (flags & tcp_flag::cwr)
+        s += 'W';
+    if (flags & tcp_flag::ack)
+        s += '.';
     return s.empty() ? "none" : s;
 }
 
@@ -41,24 +49,30 @@ DisconnectData DisconnectData::from(std::span<const std::byte> d) {
 std::string to_string(const Segment& s) {
     std::string r = to_string(s.src()) + " > " + to_string(s.dst()) + " [" +
                     flags_to_string(s.flags) + "] seq " + std::to_string(s.seq.raw());
-    if (s.has(tcp_flag::ack)) r += " ack " + std::to_string(s.ack.raw());
+    if (s.has(tcp_flag::ack))
+        r += " ack " + std::to_string(s.ack.raw());
     r += " win " + std::to_string(s.window) + " len " + std::to_string(s.payload.size());
     const auto& o = s.options;
-    if (o.mss) r += " mss " + std::to_string(*o.mss);
-    if (o.window_scale) r += " wscale " + std::to_string(*o.window_scale);
-    if (o.sack_permitted) r += " sackOK";
+    if (o.mss)
+        r += " mss " + std::to_string(*o.mss);
+    if (o.window_scale)
+        r += " wscale " + std::to_string(*o.window_scale);
+    if (o.sack_permitted)
+        r += " sackOK";
     for (std::size_t i = 0; i < o.sack_count; ++i)
         r += " sack " + std::to_string(o.sack[i].left.raw()) + ":" +
              std::to_string(o.sack[i].right.raw());
     if (o.timestamps)
         r += " TS " + std::to_string(o.timestamps->tsval) + ":" +
              std::to_string(o.timestamps->tsecr);
-    if (o.disconnect) r += " disc[" + std::to_string(o.disconnect->len) + "]";
+    if (o.message_mode)
+        r += " msg";
+    if (o.disconnect)
+        r += " disc[" + std::to_string(o.disconnect->len) + "]";
     return r;
 }
 
-OwnedSegment::OwnedSegment(const Segment& s)
-    : seg_(s), data_(s.payload.begin(), s.payload.end()) {
+OwnedSegment::OwnedSegment(const Segment& s) : seg_(s), data_(s.payload.begin(), s.payload.end()) {
     seg_.payload = data_;
 }
 OwnedSegment::OwnedSegment(const OwnedSegment& o) : seg_(o.seg_), data_(o.data_) {
@@ -72,8 +86,7 @@ OwnedSegment& OwnedSegment::operator=(const OwnedSegment& o) {
     }
     return *this;
 }
-OwnedSegment::OwnedSegment(OwnedSegment&& o) noexcept
-    : seg_(o.seg_), data_(std::move(o.data_)) {
+OwnedSegment::OwnedSegment(OwnedSegment&& o) noexcept : seg_(o.seg_), data_(std::move(o.data_)) {
     seg_.payload = data_;
     o.seg_.payload = {};
 }

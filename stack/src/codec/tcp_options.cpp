@@ -18,6 +18,8 @@
 //                           |  8  | 10  |  TSval (32)  |  TSecr (32)   |
 //   DISC   (RFC 6994 §3,    +-----+-----+-----+-----+----------------
 //           DESIGN.md §3)   | 253 | 4+N |0xD1 |0x5C | N bytes, N <= 36
+//   MSG    (RFC 6994 §3,    +-----+-----+-----+-----+
+//           DESIGN.md §3b)  | 253 |  4  |0xD1 |0x5D |
 #include "tcp_options.hpp"
 
 #include <algorithm>
@@ -88,19 +90,29 @@ void apply_option(std::uint8_t k, std::span<const std::uint8_t> data, TcpOptions
             out.timestamps = Timestamps{load_be32(data, 0), load_be32(data, 4)};
             return;
         case kind::experiment_1:
-            // RFC 6994 §3: the first two data octets are the ExID. Ours is 0xD15C (DESIGN.md §3).
-            // The option is ignored, never fatal, when it is malformed or not ours.
+            // RFC 6994 §3: the first two data octets are the ExID. Ours are 0xD15C (DESIGN.md §3)
+            // and 0xD15D (§3b). The option is ignored, never fatal, when it is malformed or not
+            // ours.
             if (data.size() < 2) {
                 stats.bad_disconnect_option++;
                 return;
             }
-            if (load_be16(data, 0) != kDisconnectExId) {
-                stats.unknown_exid++;
-                return;
+            switch (load_be16(data, 0)) {
+                case exid::disconnect:
+                    // len <= 40 because the header is at most 60 bytes, so N <= 36; from()
+                    // clamps anyway.
+                    out.disconnect = DisconnectData::from(std::as_bytes(data.subspan(2)));
+                    return;
+                case exid::message_mode:
+                    // DESIGN.md §3b: length 4, no data.
+                    if (len != exid_length::message_mode) {
+                        stats.bad_message_option++;
+                        return;
+                    }
+                    out.message_mode = true;
+                    return;
+                default: stats.unknown_exid++; return;
             }
-            // len <= 40 because the header is at most 60 bytes, so N <= 36; from() clamps anyway.
-            out.disconnect = DisconnectData::from(std::as_bytes(data.subspan(2)));
-            return;
         case kind::experiment_2:
             // Our ExID lives only under 253; anything under 254 (e.g. TFO's 0xF989) is not ours.
             if (data.size() < 2) {
@@ -150,15 +162,17 @@ OptionPlan plan_options(const TcpOptions& o) {
     OptionPlan plan;
     const bool ts = o.timestamps.has_value();
 
-    // What must always be carried; at most 4 + 12 + 4 = 20 bytes, so it always fits.
+    // What must always be carried; at most 4 + 12 + 4 + 4 = 24 bytes, so it always fits.
     CarriedOptions carried{.mss = o.mss.has_value(),
                            .window_scale = o.window_scale.has_value(),
                            .sack_permitted = o.sack_permitted,
-                           .timestamps = ts};
+                           .timestamps = ts,
+                           .message_mode = o.message_mode};
 
     // The disconnect option (DESIGN.md §3) comes before SACK blocks; it is left out only when
     // it cannot fit even with no SACK blocks at all (an engine bug: the engine enforces the
-    // per-connection limit, 24 bytes with timestamps, 36 without).
+    // per-connection limit, 24 bytes with timestamps, 36 without; on a SYN what the other SYN
+    // options leave, DESIGN.md §3c).
     std::size_t disc = 0;
     if (o.disconnect) {
         if (o.disconnect->len > kMaxDisconnectData ||
@@ -199,6 +213,10 @@ OptionPlan plan_options(const TcpOptions& o) {
         b.nop();
         *b.add(kind::window_scale, 1) = *o.window_scale;
     }
+    if (o.message_mode) {
+        // DESIGN.md §3b: fd 04 d1 5d, a whole word.
+        store_be16(b.add(kind::experiment_1, 2), exid::message_mode);
+    }
     if (blocks > 0) {
         b.nop();
         b.nop();
@@ -213,7 +231,7 @@ OptionPlan plan_options(const TcpOptions& o) {
         const std::size_t raw = kDisconnectOptionOverhead + o.disconnect->len;
         for (std::size_t i = raw; i < disc; ++i) b.nop();
         std::uint8_t* d = b.add(kind::experiment_1, 2 + o.disconnect->len);
-        store_be16(d, kDisconnectExId);
+        store_be16(d, exid::disconnect);
         const auto bytes = o.disconnect->data();
         std::transform(bytes.begin(), bytes.end(), d + 2,
                        [](std::byte x) { return std::to_integer<std::uint8_t>(x); });

@@ -5,7 +5,7 @@
 // as a sequence of (kind, data) items that libtins writes verbatim.
 //
 // Read: RFC 9293 §3.2 (EOL, NOP, MSS), RFC 7323 §2-3 (window scale, timestamps), RFC 2018 §2-3
-// (SACK-permitted, SACK), RFC 6994 §3 (ExIDs under kinds 253/254), DESIGN.md §3.
+// (SACK-permitted, SACK), RFC 6994 §3 (ExIDs under kinds 253/254), DESIGN.md §3 and §3b.
 #pragma once
 
 #include <array>
@@ -47,6 +47,24 @@ USTACK_TCP_OPTION_KINDS(USTACK_X)
 // "mss", "sack", ...; "unknown" for a kind outside the list.
 std::string_view kind_name(std::uint8_t k);
 
+// Our RFC 6994 experiments, all under kind 253 (experiment_1); anything else under 253 or 254
+// is not ours. X(name, ExID, wire length including kind, length and ExID; 0 = variable)
+#define USTACK_TCP_EXPERIMENTS(X)                                         \
+    X(disconnect, kDisconnectExId, 0)                           /* §3 */ \
+    X(message_mode, kMessageModeExId, kMessageModeOptionLength) /* §3b */
+
+namespace exid {
+#define USTACK_X(name, id, len) inline constexpr std::uint16_t name = id;
+USTACK_TCP_EXPERIMENTS(USTACK_X)
+#undef USTACK_X
+}  // namespace exid
+
+namespace exid_length {
+#define USTACK_X(name, id, len) inline constexpr std::size_t name = len;
+USTACK_TCP_EXPERIMENTS(USTACK_X)
+#undef USTACK_X
+}  // namespace exid_length
+
 // RFC 7323 §2.3: a shift count above 14 is used as 14.
 inline constexpr std::uint8_t kMaxWindowShift = 14;
 // RFC 2018 §3: SACK is 2 + 8n bytes; the 40-byte space holds at most 4 blocks.
@@ -68,8 +86,8 @@ struct OptionItem {
 };
 
 struct OptionPlan {
-    // MSS 1, TS 3, SACKOK 3, WS 2, SACK 3, disconnect 1 + up to 3 NOPs = 16.
-    static constexpr std::size_t kMaxItems = 16;
+    // MSS 1, TS 3, SACKOK 3, WS 2, message mode 1, SACK 3, disconnect 1 + up to 3 NOPs = 17.
+    static constexpr std::size_t kMaxItems = 17;
     std::array<OptionItem, kMaxItems> items{};
     std::size_t count = 0;
     std::size_t wire_len = 0;  // always a multiple of 4 and <= 40

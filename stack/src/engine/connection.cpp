@@ -198,6 +198,10 @@ void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
     const SynOptionSet agreed = syn_agreement(cfg_, syn.options);
     peer_offered_disc_ = syn.options.disconnect.has_value();
     disc_ok_ = agreed.disconnect;
+    // DESIGN.md §3b: a stream connection ignores the message-mode option (no echo).
+    msg_ok_ = agreed.message_mode;
+    if (syn.options.message_mode && !msg_ok_)
+        stats_.message_option_ignored++;
     wscale_ok_ = agreed.window_scaling;
     if (wscale_ok_) {
         // RFC 7323 §2.3: a shift above 14 is taken as 14.
@@ -553,6 +557,7 @@ TcpInfo Connection::info(Instant now) const {
     i.window_scaling = wscale_ok_;
     i.snd_wscale = snd_wscale_;
     i.rcv_wscale = rcv_wscale_;
+    i.message_mode = msg_ok_;
     i.srtt = rtt_.srtt().value_or(Duration{0});
     i.rttvar = rtt_.rttvar();
     i.rto = rtt_.rto();

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "ustack/connection.hpp"
+#include "ustack/syn_options.hpp"
 
 namespace ustack {
 
@@ -26,6 +27,9 @@ void Connection::on_segment(const Segment& seg, Instant now) {
     if (seg.options.disconnect && !seg.has(tcp_flag::syn) && !seg.has(tcp_flag::fin)) {
         stats_.disc_option_ignored++;
     }
+    // DESIGN.md §3b: the message-mode option only means something on a SYN.
+    if (seg.options.message_mode && !seg.has(tcp_flag::syn))
+        stats_.message_option_ignored++;
     switch (state_) {
         case TcpState::closed:
         case TcpState::listen: return;  // the Stack answers for these
@@ -61,6 +65,22 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     // Fourth, the SYN bit.
     if (!seg.has(tcp_flag::syn))
         return;
+    // DESIGN.md §3b: a message-mode connect goes on only if the peer's SYN-ACK (or, in a
+    // simultaneous open, its SYN) carries the message-mode option. Refused: reset the half-open
+    // connection -- for the (acceptable) SYN-ACK <SEQ=SEG.ACK><CTL=RST>, RFC 9293 §3.10.7.3's
+    // reset shape: SEG.ACK = ISS+1 is the peer's RCV.NXT, an exact match in SYN-RECEIVED (RFC
+    // 5961 §3); for a SYN <SEQ=SND.NXT><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, which a peer in
+    // SYN-SENT (its SYN acknowledged) and in SYN-RECEIVED (our SYN received) both accept.
+    if (syn_refused(cfg_, seg.options)) {
+        rst_pending_ = true;
+        rst_has_ack_ = !seg.has(tcp_flag::ack);
+        rst_seq_ = seg.has(tcp_flag::ack) ? seg.ack : snd_nxt_;
+        rst_ack_ = seg.seq + seg.seg_len();
+        stats_.rst_sent++;
+        stats_.message_mode_refused++;
+        enter_closed(CloseReason::refused);
+        return;
+    }
     irs_ = seg.seq;
     rcv_nxt_ = seg.seq + 1;
     // The window our SYN advertised starts at RCV.NXT now that it is known: data on the SYN,ACK

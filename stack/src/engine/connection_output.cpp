@@ -152,10 +152,11 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     // peer's retransmitted SYN, or the SYN,ACK of a simultaneous open re-sending our SYN).
     const bool first_transmission = snd_max_ == iss_;
     Segment s = make_segment(iss_, syn_ack ? (tcp_flag::syn | tcp_flag::ack) : tcp_flag::syn);
-    // RFC 7323 §2.2 / §3.2, RFC 2018 §2, DESIGN.md §3: offer on the SYN what is configured;
-    // answer on the SYN,ACK only what the SYN offered (the *_ok_ flags were set from it).
+    // RFC 7323 §2.2 / §3.2, RFC 2018 §2, DESIGN.md §3 / §3b: offer on the SYN what is
+    // configured; answer on the SYN,ACK only what the SYN offered (the *_ok_ flags were set
+    // from it).
     const SynOptionSet set =
-        syn_ack ? SynOptionSet{wscale_ok_, ts_ok_, sack_ok_, disc_ok_} : syn_offer(cfg_);
+        syn_ack ? SynOptionSet{wscale_ok_, ts_ok_, sack_ok_, disc_ok_, msg_ok_} : syn_offer(cfg_);
     Timestamps ts{};
     if (set.timestamps)
         ts = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};

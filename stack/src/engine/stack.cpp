@@ -82,12 +82,13 @@ Stack::Stack(const StackConfig& cfg, const SipKey& secret)
     ephemeral_counter_ = static_cast<std::uint32_t>(siphash24(derive_key(secret, 3), {}));
 }
 
-TcpConfig Stack::tcp_config(BufferSizes sizes) const {
+TcpConfig Stack::tcp_config(BufferSizes sizes, bool message_mode) const {
     TcpConfig t = cfg_.tcp;
     if (sizes.send != 0)
         t.send_buffer = sizes.send;
     if (sizes.recv != 0)
         t.recv_buffer = sizes.recv;
+    t.message_mode = message_mode;  // DESIGN.md §3b: the socket's, never the host's
     return t;
 }
 
@@ -158,11 +159,19 @@ void Stack::input_listen(std::uint32_t li, const Segment& seg, Instant now) {
         queue_rst(seg, seg.ack, false, SeqNum{});
         return;
     }
-    // Third, check for a SYN. (The security/compartment check does not apply.) Early drop when the
-    // listener's accept queue is full or the connection table is: the peer retransmits its SYN
-    // and may find room then. No RST: the port is open, just busy. A full SYN queue is answered
-    // with a SYN cookie (RFC 4987 §3.6), or, with cookies off, the SYN is dropped likewise.
+    // Third, check for a SYN. (The security/compartment check does not apply.) DESIGN.md §3b: a
+    // message-mode listener is a closed port to a SYN without the message-mode option --
+    // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (§3.10.7.1), before any queue is looked at. Early
+    // drop when the listener's accept queue is full or the connection table is: the peer
+    // retransmits its SYN and may find room then. No RST: the port is open, just busy. A full
+    // SYN queue is answered with a SYN cookie (RFC 4987 §3.6), or, with cookies off, the SYN is
+    // dropped likewise.
     if (seg.has(tcp_flag::syn)) {
+        if (syn_refused(tcp_config(l), seg.options)) {
+            stats_.message_mode_refused++;
+            input_closed(seg);
+            return;
+        }
         if (l.accept.size() >= l.backlog) {
             stats_.syn_backlog_drops++;
             return;
@@ -208,6 +217,10 @@ bool Stack::try_reopen_time_wait(std::uint32_t idx, const Segment& seg, Instant 
     const auto it = listener_by_port_.find(seg.dst_port);
     if (it == listener_by_port_.end() || !listener_admits(listeners_[it->second]))
         return false;
+    // DESIGN.md §3b: a SYN a message-mode listener would refuse reopens nothing (the TIME-WAIT
+    // connection answers it as any SYN).
+    if (syn_refused(tcp_config(listeners_[it->second]), seg.options))
+        return false;
     const SeqNum iss = isn_.generate(c.local(), c.remote(), now);
     if (!(iss > c.snd_nxt()))
         return false;
@@ -228,7 +241,7 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
     }
     Slot& s = slots_[*idx];
     Listener& l = listeners_[li];
-    s.conn.emplace(tcp_config(l.sizes), Endpoint{cfg_.addr, l.port}, syn.src(), iss);
+    s.conn.emplace(tcp_config(l), Endpoint{cfg_.addr, l.port}, syn.src(), iss);
     s.owner = Owner::listener;
     s.listener = li;
     s.queued = false;
@@ -250,7 +263,7 @@ void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
         stats_.syn_cookies_queue_drops++;
         return;
     }
-    rst_queue_.push_back(cookies_.make_syn_ack(l.port, syn, tcp_config(l.sizes), now));
+    rst_queue_.push_back(cookies_.make_syn_ack(l.port, syn, tcp_config(l), now));
     stats_.syn_cookies_sent++;
     l.cookies_until = now + SynCookies::kLifetime;
 }
@@ -260,7 +273,7 @@ void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
 // it is not a valid cookie; the caller then answers as LISTEN does (RST).
 bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now) {
     Listener& l = listeners_[li];
-    const TcpConfig tc = tcp_config(l.sizes);
+    const TcpConfig tc = tcp_config(l);
     const std::optional<Segment> syn = cookies_.check_ack(l.port, ack, tc, now);
     if (!syn) {
         stats_.syn_cookies_failed++;
@@ -402,7 +415,7 @@ std::optional<StackEvent> Stack::poll_event() {
 // ---- application calls -----------------------------------------------------------------------
 
 Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_port,
-                              BufferSizes sizes) {
+                              BufferSizes sizes, bool message_mode) {
     see(now);
     // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address must be rejected.
     if (remote.port == 0 || bad_address(remote.addr))
@@ -425,7 +438,8 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
         return Errc::no_buffers;
     Slot& s = slots_[*idx];
     const Endpoint local{cfg_.addr, port};
-    s.conn.emplace(tcp_config(sizes), local, remote, isn_.generate(local, remote, now));
+    s.conn.emplace(tcp_config(sizes, message_mode), local, remote,
+                   isn_.generate(local, remote, now));
     s.owner = Owner::app;
     register_tuple(*idx);
     stats_.connections_opened++;
@@ -435,7 +449,8 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     return id_of(*idx);
 }
 
-Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes) {
+Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes,
+                                 bool message_mode) {
     if (port == 0) {
         const auto p = pick_ephemeral(Endpoint{});
         if (!p)
@@ -458,6 +473,7 @@ Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, Buffer
     const std::size_t b = backlog == 0 ? cfg_.default_syn_backlog : backlog;
     l.backlog = std::max<std::size_t>(std::min(b, cfg_.max_accept_backlog), 1);
     l.sizes = sizes;
+    l.message_mode = message_mode;
     listener_by_port_[port] = li;
     port_use_[port]++;
     return ListenerId{li, l.generation};
@@ -577,6 +593,11 @@ std::size_t Stack::syn_queue_size(ListenerId l) const {
 BufferSizes Stack::listener_buffers(ListenerId l) const {
     const Listener* p = listener_of(l);
     return p == nullptr ? BufferSizes{} : p->sizes;
+}
+
+bool Stack::listener_message_mode(ListenerId l) const {
+    const Listener* p = listener_of(l);
+    return p != nullptr && p->message_mode;
 }
 
 const Connection* Stack::lookup(std::uint16_t local_port, Endpoint remote) const {

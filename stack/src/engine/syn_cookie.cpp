@@ -90,10 +90,11 @@ Segment SynCookies::make_syn_ack(std::uint16_t local_port, const Segment& syn, c
     r.flags = tcp_flag::syn | tcp_flag::ack;
     r.window = syn_window(cfg.recv_buffer);
     // Window scale, SACK-permitted and the disconnect offer ride on the TSval: without
-    // timestamps the cookie offers none of them.
+    // timestamps the cookie offers none of them. The message-mode option needs no bit
+    // (syn_cookie.hpp): a message-mode listener's SYN carried it, so its SYN-ACK echoes it.
     SynOptionSet set = syn_agreement(cfg, syn.options);
     if (!set.timestamps)
-        set = SynOptionSet{};
+        set = SynOptionSet{.message_mode = set.message_mode};
     Timestamps ts{};
     if (set.timestamps) {
         std::uint32_t bits = kTsNoWscale;
@@ -130,6 +131,8 @@ std::optional<Segment> SynCookies::check_ack(std::uint16_t local_port, const Seg
     syn.flags = tcp_flag::syn;
     syn.window = ack.window;
     syn.options.mss = kMss[index];
+    // DESIGN.md §3b: a message-mode listener sent cookies only for SYNs with the option.
+    syn.options.message_mode = cfg.message_mode;
     if (cfg.timestamps && ack.options.timestamps) {
         const std::uint32_t tsecr = ack.options.timestamps->tsecr;
         const std::uint32_t ws = tsecr & kTsNoWscale;
