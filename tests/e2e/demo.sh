@@ -25,7 +25,7 @@ opts=()
 timeout -k 5 120 bash "$root/scripts/demo.sh" --apps "$apps" --out "$out" --clients 4 ${opts[@]+"${opts[@]}"} \
   >"$out/demo.out" 2>&1 || rc=$?
 cat "$out/demo.out"
-count() { grep -c -- "$1" "$out/demo.out" || true; }
+count() { grep -Ec -- "$1" "$out/demo.out" || true; }
 fins=$(count '^ok   port .* FIN carries')
 dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
 ok=0
@@ -33,7 +33,7 @@ ok=0
 summary="$fins of 8 FINs carried the right totals"
 if [ "$message" = 1 ]; then
   discon=$(count '^ok   server: step 2 was WSPRecv failing with WSAEDISCON for 4 of 4 clients')
-  syns=$(count '^ok   port .* (SYN carries|SYN-ACK echoes) 0xd15d')
+  syns=$(count '^ok   port .* (SYN carries ExIDs|SYN-ACK echoes) 0xd15d')
   msgs=$(count '^ok   port .* the client.s data is 5 messages of 8 bytes')
   [ "$discon" = 1 ] && [ "$syns" = 8 ] && [ "$msgs" = 4 ] || ok=1
   summary+=", the server saw WSAEDISCON from $([ "$discon" = 1 ] && echo all 4 || echo not all) clients"

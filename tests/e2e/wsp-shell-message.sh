@@ -13,9 +13,10 @@
 #      every part but the last, never bytes of two messages in one call.
 #   4. Teardown with disconnect data: A's FIN carries int:7; B gets FD_CLOSE(0) only after every
 #      message, then WSAEDISCON (twice), the 8 bytes; B's FIN carries int:42; A the same.
-#   5. Whole or nothing: small buffers (SO_SNDBUF on A, SO_RCVBUF on B), non-blocking sends of
-#      4000-byte messages until WSAEWOULDBLOCK; B reads every one whole, then a marker message
-#      sent after them: the refused message left nothing behind.
+#   5. Whole or nothing: SO_SNDBUF 16384 on A, SO_RCVBUF 16384 on B (a message socket raises
+#      both to its bound + 4, so about 190 KB fit), non-blocking sends of 4000-byte messages
+#      until WSAEWOULDBLOCK; B reads every one whole, then a marker message sent after them:
+#      the refused message left nothing behind.
 #   6. Framing error: B (bound 131072) sends 65537 bytes; A (bound 65536) resets: its recv ->
 #      WSAECONNABORTED, B's -> WSAECONNRESET.
 set -euo pipefail
