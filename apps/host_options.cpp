@@ -19,7 +19,9 @@ const char* host_options_help() {
            "  --pcap FILE           write this host's traffic to FILE (raw IP, microseconds)\n"
            "  --log LEVEL           error | info | debug (default info)\n"
            "  --stats               print the host's counters at exit\n"
-           "  --msl-ms N            maximum segment lifetime in ms (TIME-WAIT = 2 MSL)\n";
+           "  --msl-ms N            maximum segment lifetime in ms (TIME-WAIT = 2 MSL)\n"
+           "  --max-message-size N  message sockets: the largest message, SO_MAX_MSG_SIZE\n"
+           "                        (65536 .. 16777216; default 65536)\n";
 }
 
 bool parse_ipv4(const std::string& s, IN_ADDR& out) {
@@ -83,6 +85,16 @@ std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& 
         } else if (a == "--msl-ms") {
             host.msl_ms =
                 static_cast<unsigned>(std::strtoul(need(i, "--msl-ms").c_str(), nullptr, 10));
+        } else if (a == "--max-message-size") {
+            const std::string v = need(i, "--max-message-size");
+            char* end = nullptr;
+            const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || n < 65536 || n > 16777216) {
+                std::cerr << argv[0] << ": --max-message-size: 65536 .. 16777216, got " << v
+                          << "\n";
+                std::exit(2);
+            }
+            host.max_message_size = static_cast<unsigned>(n);
         } else {
             rest.push_back(a);
         }
@@ -114,6 +126,7 @@ bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error) {
     cfg.disconnect_data = o.disconnect_data ? 1 : 0;
     cfg.pcap_path = o.pcap.empty() ? nullptr : o.pcap.c_str();
     cfg.msl_ms = o.msl_ms;
+    cfg.max_message_size = o.max_message_size;
     return true;
 }
 

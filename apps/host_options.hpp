@@ -8,6 +8,8 @@
 //   --log LEVEL           error | info | debug (default info)
 //   --stats               print the host's counters at exit
 //   --msl-ms N            maximum segment lifetime (TIME-WAIT is 2 MSL)
+//   --max-message-size N  SOCK_SEQPACKET: the largest message, SO_MAX_MSG_SIZE (65536 ..
+//                         16777216; default 65536)
 #pragma once
 
 #include <string>
@@ -28,6 +30,7 @@ struct HostOptions {
     LogLevel log = LogLevel::info;
     bool stats = false;
     unsigned msl_ms = 0;
+    unsigned max_message_size = 0;  // 0: the library's default (65536)
 };
 
 // Parse argv; shared options are consumed into `host`, the rest are returned in order.

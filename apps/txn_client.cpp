@@ -4,6 +4,9 @@
 // data. Step 6: wait for FD_CLOSE (the server's FIN). Step 7: WSPRecvDisconnect for the grand
 // total. Step 8: WSPCloseSocket. Exit status 0 only if the whole exchange completed (with
 // --clients K: all K exchanges, run at once on one host).
+//
+// --message: a message-oriented socket (SOCK_SEQPACKET, DESIGN.md §3b), each transaction sent
+// as one message; the rest of the exchange is the same (FD_CLOSE carries 0 as for a stream).
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -20,20 +23,60 @@
 
 namespace {
 
+// What every exchange of this run shares (the command line).
+struct Run {
+    IN_ADDR srv{};
+    std::string server;
+    unsigned short port = 7000;
+    int count = 10;
+    unsigned timeout_ms = 30000;
+    bool message = false;
+};
+
+// Step 1's transactions: one WSPSend of them all (stream), or one message each (--message).
+bool send_transactions(SOCKET s, std::vector<unsigned char>& wire, bool message, const char* me) {
+    int err = 0;
+    const std::size_t unit = message ? 8 : wire.size();
+    for (std::size_t off = 0; off < wire.size(); off += unit) {
+        WSABUF b{static_cast<u_long>(unit), reinterpret_cast<char*>(wire.data() + off)};
+        DWORD sent = 0;
+        if (WSPSend(s, &b, 1, &sent, 0, &err) != 0) {
+            std::printf("%s: WSPSend failed: %s\n", me, WSPErrorName(err));
+            return false;
+        }
+        if (message && sent != unit) {
+            std::printf("%s: WSPSend sent %lu bytes of an %zu-byte message\n", me,
+                        static_cast<unsigned long>(sent), unit);
+            return false;
+        }
+    }
+    return true;
+}
+
 // One transaction-total exchange on `host`; 0 when it completed.
-int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short port, int count,
-            unsigned seed, unsigned timeout_ms, const char* me) {
+int run_one(WSPHOST host, const Run& run, unsigned seed, const char* me) {
+    const std::string& server = run.server;
+    const unsigned short port = run.port;
+    const int count = run.count;
+    const unsigned timeout_ms = run.timeout_ms;
     int err = 0;
     int status = 1;
-    SOCKET s = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
-    SOCKADDR_IN sin = apps::make_sockaddr(srv, port);
+    SOCKET s =
+        WSPSocket(host, AF_INET, run.message ? SOCK_SEQPACKET : SOCK_STREAM, IPPROTO_TCP, &err);
+    SOCKADDR_IN sin = apps::make_sockaddr(run.srv, port);
     WSAEVENT ev = WSACreateEvent();
     std::int64_t total = 0;
     do {
-        if (s == INVALID_SOCKET ||
-            WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0) {
-            std::printf("%s: connect to %s:%u failed: %s\n", me, server.c_str(), port,
-                        WSPErrorName(err));
+        if (s == INVALID_SOCKET) {
+            std::printf("%s: WSPSocket failed: %s\n", me, WSPErrorName(err));
+            break;
+        }
+        if (WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0) {
+            std::printf("%s: connect to %s:%u failed: %s%s\n", me, server.c_str(), port,
+                        WSPErrorName(err),
+                        run.message && err == WSAECONNREFUSED
+                            ? " (no listener, or not a message-oriented one)"
+                            : "");
             break;
         }
         SOCKADDR_IN local{};
@@ -51,12 +94,8 @@ int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short
             total += v;
             apps::put_be64(wire.data() + static_cast<std::size_t>(i) * 8, v);
         }
-        WSABUF b{static_cast<u_long>(wire.size()), reinterpret_cast<char*>(wire.data())};
-        DWORD sent = 0;
-        if (!wire.empty() && WSPSend(s, &b, 1, &sent, 0, &err) != 0) {
-            std::printf("%s: WSPSend failed: %s\n", me, WSPErrorName(err));
+        if (!wire.empty() && !send_transactions(s, wire, run.message, me))
             break;
-        }
         unsigned char tot[8];
         apps::put_be64(tot, total);
         WSABUF d{8, reinterpret_cast<char*>(tot)};
@@ -66,7 +105,8 @@ int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short
                 err == WSAENOPROTOOPT ? " (the peer did not negotiate disconnect data)" : "");
             break;
         }
-        std::printf("%s: sent %d transactions, total %" PRId64 "\n", me, count, total);
+        std::printf("%s: sent %d transactions%s, total %" PRId64 "\n", me, count,
+                    run.message ? " (one message each)" : "", total);
         std::fflush(stdout);
         // Step 6: FD_CLOSE announces the server's FIN (and so its disconnect data).
         if (WSPEventSelect(s, ev, FD_CLOSE, &err) != 0) {
@@ -110,18 +150,16 @@ int run_one(WSPHOST host, IN_ADDR srv, const std::string& server, unsigned short
 int main(int argc, char** argv) {
     apps::HostOptions ho;
     auto args = apps::parse_host_options(argc, argv, ho);
-    std::string server;
-    unsigned short port = 7000;
-    int count = 10;
+    Run run;
     unsigned seed = 1;
-    unsigned timeout_ms = 30000;
     int clients = 1;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--help" || a == "-h") {
             std::printf(
                 "usage: txn-client --addr A.B.C.D/N --server A.B.C.D [--port P] [--count N]\n"
-                "                  [--seed S] [--clients K] [--timeout-ms T] [host options]\n"
+                "                  [--seed S] [--clients K] [--timeout-ms T] [--message]\n"
+                "                  [host options]\n"
                 "Sends N transactions, then its transaction total as disconnect data; prints\n"
                 "the grand total the server answers with on its FIN.\n"
                 "  --server A.B.C.D  the txn-server's address (required)\n"
@@ -129,35 +167,38 @@ int main(int argc, char** argv) {
                 "  --count N         transactions to send (default 10)\n"
                 "  --seed S          seed of the transaction amounts (default 1)\n"
                 "  --clients K       run K exchanges at once on this host (seeds S..S+K-1)\n"
-                "  --timeout-ms T    give up waiting for the server after T ms (default 30000)\n%s",
+                "  --timeout-ms T    give up waiting for the server after T ms (default 30000)\n"
+                "  --message         message-oriented socket (SOCK_SEQPACKET): each transaction\n"
+                "                    is one message (the server needs --message too)\n%s",
                 apps::host_options_help());
             return 0;
         } else if (a == "--server" && i + 1 < args.size()) {
-            server = args[++i];
+            run.server = args[++i];
         } else if (a == "--port" && i + 1 < args.size()) {
-            port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
+            run.port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
         } else if (a == "--count" && i + 1 < args.size()) {
-            count = std::atoi(args[++i].c_str());
+            run.count = std::atoi(args[++i].c_str());
         } else if (a == "--seed" && i + 1 < args.size()) {
             seed = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
         } else if (a == "--clients" && i + 1 < args.size()) {
             clients = std::atoi(args[++i].c_str());
         } else if (a == "--timeout-ms" && i + 1 < args.size()) {
-            timeout_ms = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
+            run.timeout_ms = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
+        } else if (a == "--message") {
+            run.message = true;
         } else {
             std::cerr << "txn-client: unknown argument " << a << " (see --help)\n";
             return 2;
         }
     }
-    IN_ADDR srv{};
-    if (server.empty() || !apps::parse_ipv4(server, srv)) {
+    if (run.server.empty() || !apps::parse_ipv4(run.server, run.srv)) {
         std::cerr << "txn-client: --server A.B.C.D is required\n";
         return 2;
     }
     WSPHOST host = apps::start_host(ho);
     int status = 0;
     if (clients <= 1) {
-        status = run_one(host, srv, server, port, count, seed, timeout_ms, "txn-client");
+        status = run_one(host, run, seed, "txn-client");
     } else {
         // Several clients at once on this host, one thread each (seeds S, S+1, ...).
         std::vector<std::thread> threads;
@@ -165,8 +206,7 @@ int main(int argc, char** argv) {
         for (int i = 0; i < clients; ++i) {
             threads.emplace_back([&, i] {
                 const std::string name = "txn-client[" + std::to_string(i + 1) + "]";
-                if (run_one(host, srv, server, port, count, seed + static_cast<unsigned>(i),
-                            timeout_ms, name.c_str()) != 0)
+                if (run_one(host, run, seed + static_cast<unsigned>(i), name.c_str()) != 0)
                     failed++;
             });
         }

@@ -5,6 +5,11 @@
 // total with WSPRecvDisconnect, check it against the sum, add it to the grand total, answer with
 // the grand total as disconnect data (WSPSendDisconnect), close. Clients are served concurrently,
 // one thread each.
+//
+// --message: a message-oriented listener (SOCK_SEQPACKET, DESIGN.md §3b). Each transaction is one
+// message, and step 2 -- the "Connection Shutdown" page's "WSPRecv with a return value of zero
+// or WSAEDISCON" -- is WSPRecv failing with WSAEDISCON (a zero-byte read is a zero-length message
+// there). The server prints which of the two it got.
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -25,32 +30,77 @@ std::int64_t g_grand_total = 0;
 std::atomic<int> g_failures{0};
 std::atomic<int> g_served{0};
 
-void serve(SOCKET s, int id, const apps::HostOptions& ho) {
-    int err = 0;
+bool g_message = false;  // --message
+
+// What step 2 received from one client.
+struct Tally {
     std::int64_t sum = 0;
-    std::uint64_t count = 0;
-    std::vector<unsigned char> pending;
+    std::uint64_t count = 0;      // transactions
+    std::uint64_t malformed = 0;  // stream: bytes left over; messages: messages not of 8 bytes
+};
+
+void add_transaction(Tally& t, const unsigned char* p, int id, const apps::HostOptions& ho) {
+    const std::int64_t v = apps::get_be64(p);
+    t.sum += v;
+    ++t.count;
+    apps::log(apps::LogLevel::debug, ho,
+              "client " + std::to_string(id) + ": transaction " + std::to_string(v));
+}
+
+// Step 2: receive the client's transactions until its graceful close -- over a stream, 8-byte
+// transactions back to back until WSPRecv returns 0; over a message socket, one transaction
+// per message (a longer one comes in parts, MSG_PARTIAL on all but the last) until WSPRecv
+// fails with WSAEDISCON. False (after printing) on another error.
+bool receive_transactions(SOCKET s, int id, const apps::HostOptions& ho, Tally& t) {
+    int err = 0;
+    std::uint64_t messages = 0;
+    std::vector<unsigned char> pending;  // stream: an unfinished transaction; else the message
     char buf[4096];
     for (;;) {
         WSABUF b{sizeof buf, buf};
         DWORD got = 0;
         DWORD flags = 0;
         if (WSPRecv(s, &b, 1, &got, &flags, &err) != 0) {
+            if (g_message && err == WSAEDISCON && pending.empty()) {
+                std::printf("client %d: step 2: WSPRecv failed with WSAEDISCON after %" PRIu64
+                            " messages (the client's graceful close)\n",
+                            id, messages);
+                return true;
+            }
             std::printf("client %d: WSPRecv failed: %s\n", id, WSPErrorName(err));
-            g_failures++;
-            (void)WSPCloseSocket(s, &err);
-            return;
+            return false;
         }
-        if (got == 0) break;  // step 2: the client's FIN, after all its data
+        if (!g_message && got == 0)
+            break;  // the client's FIN, after all its data
         pending.insert(pending.end(), buf, buf + got);
-        std::size_t i = 0;
-        for (; i + 8 <= pending.size(); i += 8) {
-            const std::int64_t v = apps::get_be64(pending.data() + i);
-            sum += v;
-            ++count;
-            apps::log(apps::LogLevel::debug, ho, "client " + std::to_string(id) + ": transaction " + std::to_string(v));
+        if (!g_message) {
+            std::size_t i = 0;
+            for (; i + 8 <= pending.size(); i += 8) add_transaction(t, pending.data() + i, id, ho);
+            pending.erase(pending.begin(), pending.begin() + static_cast<long>(i));
+            continue;
         }
-        pending.erase(pending.begin(), pending.begin() + static_cast<long>(i));
+        if ((flags & MSG_PARTIAL) != 0)
+            continue;  // the rest of this message comes with the next calls
+        ++messages;
+        if (pending.size() == 8) {
+            add_transaction(t, pending.data(), id, ho);
+        } else {
+            ++t.malformed;
+            std::printf("client %d: a %zu-byte message is not a transaction\n", id, pending.size());
+        }
+        pending.clear();
+    }
+    t.malformed = pending.size();
+    return true;
+}
+
+void serve(SOCKET s, int id, const apps::HostOptions& ho) {
+    int err = 0;
+    Tally t;
+    if (!receive_transactions(s, id, ho, t)) {
+        g_failures++;
+        (void)WSPCloseSocket(s, &err);
+        return;
     }
     // Step 3: the client's transaction total, carried on its FIN.
     unsigned char disc[64];
@@ -63,8 +113,9 @@ void serve(SOCKET s, int id, const apps::HostOptions& ho) {
         return;
     }
     const std::int64_t client_total = apps::get_be64(disc);
-    const bool match = client_total == sum && pending.empty();
-    if (!match) g_failures++;
+    const bool match = client_total == t.sum && t.malformed == 0;
+    if (!match)
+        g_failures++;
     // Step 4: the grand total.
     std::int64_t grand = 0;
     {
@@ -83,7 +134,7 @@ void serve(SOCKET s, int id, const apps::HostOptions& ho) {
     }
     std::printf("client %d: %" PRIu64 " transactions, sum %" PRId64 ", client total %" PRId64
                 " %s, grand total %" PRId64 "\n",
-                id, count, sum, client_total, match ? "OK" : "MISMATCH", grand);
+                id, t.count, t.sum, client_total, match ? "OK" : "MISMATCH", grand);
     std::fflush(stdout);
     (void)WSPCloseSocket(s, &err);
     g_served++;
@@ -99,17 +150,23 @@ int main(int argc, char** argv) {
     int clients = 0;  // 0: serve forever
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--help" || args[i] == "-h") {
-            std::printf("usage: txn-server --addr A.B.C.D/N [--port P] [--clients N] [host options]\n"
-                        "Serves the transaction-total exchange: sums each client's transactions,\n"
-                        "checks the total it sends as disconnect data, answers with the grand total.\n"
-                        "  --port P      listen port (default 7000)\n"
-                        "  --clients N   exit after serving N clients (default: run forever)\n%s",
-                        apps::host_options_help());
+            std::printf(
+                "usage: txn-server --addr A.B.C.D/N [--port P] [--clients N] [--message]\n"
+                "                  [host options]\n"
+                "Serves the transaction-total exchange: sums each client's transactions,\n"
+                "checks the total it sends as disconnect data, answers with the grand total.\n"
+                "  --port P      listen port (default 7000)\n"
+                "  --clients N   exit after serving N clients (default: run forever)\n"
+                "  --message     message-oriented listener (SOCK_SEQPACKET): one transaction\n"
+                "                per message; the client's close reads as WSAEDISCON\n%s",
+                apps::host_options_help());
             return 0;
         } else if (args[i] == "--port" && i + 1 < args.size()) {
             port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
         } else if (args[i] == "--clients" && i + 1 < args.size()) {
             clients = std::atoi(args[++i].c_str());
+        } else if (args[i] == "--message") {
+            g_message = true;
         } else {
             std::cerr << "txn-server: unknown argument " << args[i] << " (see --help)\n";
             return 2;
@@ -117,16 +174,20 @@ int main(int argc, char** argv) {
     }
     WSPHOST host = apps::start_host(ho);
     int err = 0;
-    SOCKET ls = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
+    SOCKET ls =
+        WSPSocket(host, AF_INET, g_message ? SOCK_SEQPACKET : SOCK_STREAM, IPPROTO_TCP, &err);
     IN_ADDR any{INADDR_ANY};
     SOCKADDR_IN sin = apps::make_sockaddr(any, port);
-    if (ls == INVALID_SOCKET || WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0 ||
+    if (ls == INVALID_SOCKET ||
+        WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0 ||
         WSPListen(ls, 64, &err) != 0) {
-        std::cerr << "txn-server: cannot listen on port " << port << ": " << WSPErrorName(err) << "\n";
+        std::cerr << "txn-server: cannot listen on port " << port << ": " << WSPErrorName(err)
+                  << "\n";
         return 1;
     }
-    std::printf("txn-server: listening on %s port %u%s\n", ho.addr.c_str(), port,
-                ho.disconnect_data ? " (disconnect data on)" : "");
+    std::printf("txn-server: listening on %s port %u%s%s\n", ho.addr.c_str(), port,
+                ho.disconnect_data ? " (disconnect data on)" : "",
+                g_message ? " (message-oriented)" : "");
     std::fflush(stdout);
     std::vector<std::thread> workers;
     for (int id = 1; clients == 0 || id <= clients; ++id) {

@@ -1,6 +1,8 @@
 // wsp-shell: drive the WSP API one line at a time, for people exploring teardown by hand and
 // for scripts. Each command prints one result line: "OK ..." or "ERR <WSAE name> ...".
-// Sockets are named by the number `socket`/`accept` printed (1, 2, ...).
+// Sockets are named by the number `socket`/`accept` printed (1, 2, ...). `socket message` makes
+// a message-oriented socket (SOCK_SEQPACKET, DESIGN.md §3b): `send` sends one message, `recv`
+// reads at most one (MSG_PARTIAL when it continues), and the end is ERR WSAEDISCON.
 //
 // The shell never trusts its input: a line it cannot use (unknown command; a missing, malformed,
 // out-of-range or extra argument; an unknown socket number; a line over kMaxLine bytes) answers
@@ -43,6 +45,13 @@ const char* kNotes =
     "<s>: a socket number. <data>: one word: text (no blanks), hex:<hex>, int:<n> (8 bytes,\n"
     "big-endian) or fill:<n> (n bytes 00 01 .. ff 00 ..., n <= 16777216). Numbers are decimal,\n"
     "unsigned; max and bufsize 0..1048576; ms and timeout_ms 0..86400000.\n"
+    "\n"
+    "Message sockets (socket message: SOCK_SEQPACKET): send sends <data> as one message, whole\n"
+    "or not at all (over SO_MAX_MSG_SIZE: ERR WSAEMSGSIZE; non-blocking without room:\n"
+    "ERR WSAEWOULDBLOCK); hex: alone is a zero-length message. recv returns one message at\n"
+    "most, once it has arrived whole: a longer one comes in parts of at most max bytes, each\n"
+    "but the last with MSG_PARTIAL; OK 0 is a zero-length message; the end of the peer's data\n"
+    "is ERR WSAEDISCON, on every later recv too.\n"
     "\n"
     "timeout_ms: wait at most that long (WSPSelect on the socket; in either blocking mode), then\n"
     "answer ERR WSAETIMEDOUT and leave the socket as it was. Without it a call waits as the\n"
@@ -280,6 +289,56 @@ std::string info_line(const USTACK_TCP_INFO& t) {
     return r;
 }
 
+// XP1_* service flags by name (winsock2.h's values), in bit order, joined by `sep`; bits
+// without a name as one hex number at the end.
+std::string xp1_names(DWORD flags, char sep) {
+    static const std::pair<DWORD, const char*> names[] = {
+        {0x00000001, "XP1_CONNECTIONLESS"},
+        {0x00000002, "XP1_GUARANTEED_DELIVERY"},
+        {0x00000004, "XP1_GUARANTEED_ORDER"},
+        {XP1_MESSAGE_ORIENTED, "XP1_MESSAGE_ORIENTED"},
+        {0x00000010, "XP1_PSEUDO_STREAM"},
+        {XP1_GRACEFUL_CLOSE, "XP1_GRACEFUL_CLOSE"},
+        {0x00000040, "XP1_EXPEDITED_DATA"},
+        {0x00000080, "XP1_CONNECT_DATA"},
+        {XP1_DISCONNECT_DATA, "XP1_DISCONNECT_DATA"},
+        {0x00000200, "XP1_SUPPORT_BROADCAST"},
+        {0x00000400, "XP1_SUPPORT_MULTIPOINT"},
+        {0x00000800, "XP1_MULTIPOINT_CONTROL_PLANE"},
+        {0x00001000, "XP1_MULTIPOINT_DATA_PLANE"},
+        {0x00002000, "XP1_QOS_SUPPORTED"},
+        {0x00004000, "XP1_INTERRUPT"},
+        {0x00008000, "XP1_UNI_SEND"},
+        {0x00010000, "XP1_UNI_RECV"},
+        {0x00020000, "XP1_IFS_HANDLES"},
+        {XP1_PARTIAL_MESSAGE, "XP1_PARTIAL_MESSAGE"},
+        {0x00080000, "XP1_SAN_SUPPORT_SDP"},
+    };
+    std::string r;
+    for (const auto& [bit, name] : names) {
+        if ((flags & bit) == 0)
+            continue;
+        if (!r.empty())
+            r += sep;
+        r += name;
+        flags &= ~bit;
+    }
+    if (flags != 0) {
+        char h[16];
+        std::snprintf(h, sizeof h, "0x%x", static_cast<unsigned>(flags));
+        r += (r.empty() ? "" : std::string(1, sep)) + h;
+    }
+    return r.empty() ? "0" : r;
+}
+
+std::string socket_type_name(int type) {
+    if (type == SOCK_STREAM)
+        return "SOCK_STREAM";
+    if (type == SOCK_SEQPACKET)
+        return "SOCK_SEQPACKET";
+    return std::to_string(type);
+}
+
 // One result line: "<head> <rest>", or "<head>" when rest is empty.
 void answer(std::string line, std::string_view rest) {
     if (!rest.empty())
@@ -303,6 +362,7 @@ struct Sock {
     long mask = 0;                             // WSPEventSelect's lNetworkEvents
     bool nonblocking = false;                  // FIONBIO, or forced by WSPEventSelect
     std::optional<unsigned short> bound_port;  // what `bind` asked for
+    int type = SOCK_STREAM;                    // or SOCK_SEQPACKET (`socket message`)
 };
 
 int set_nonblocking(SOCKET s, bool on) {
@@ -482,14 +542,17 @@ private:
 };
 
 const Command Shell::kCommands[] = {
-    {"socket", "", "-> OK <s>", &Shell::cmd_socket},
+    {"socket", "[stream|message]", "-> OK <s>; message: SOCK_SEQPACKET", &Shell::cmd_socket},
     {"bind", "<s> <port>", "bind to this host's address", &Shell::cmd_bind},
     {"listen", "<s> [backlog]", "backlog 0..65535, 16 if not given", &Shell::cmd_listen},
     {"accept", "<s> [timeout_ms]", "-> OK <new s> <peer addr:port>", &Shell::cmd_accept},
     {"connect", "<s> <A.B.C.D> <port> [timeout_ms]", "on time-out: a fresh socket (below)",
      &Shell::cmd_connect},
-    {"send", "<s> <data> [timeout_ms]", "-> OK <bytes sent>", &Shell::cmd_send},
-    {"recv", "<s> [max] [timeout_ms]", "-> OK <n> <hex> (0: end of stream); max 4096 if not given",
+    {"send", "<s> <data> [timeout_ms]", "-> OK <bytes sent> (message socket: one message)",
+     &Shell::cmd_send},
+    {"recv", "<s> [max] [timeout_ms]",
+     "-> OK <n> <hex> [MSG_PARTIAL]; max 4096 if not given\n"
+     "                                      the end: OK 0 (stream), ERR WSAEDISCON (message)",
      &Shell::cmd_recv},
     {"shutdown", "<s> send|receive|both|<how>", "WSPShutdown", &Shell::cmd_shutdown},
     {"senddisconnect", "<s> [<data>]", "no data: plain FIN", &Shell::cmd_senddisconnect},
@@ -507,7 +570,11 @@ const Command Shell::kCommands[] = {
     {"events", "<s>", "WSPEnumNetworkEvents -> OK FD_X(err) ... | OK none", &Shell::cmd_events},
     {"wait", "<s> <ms>", "the socket's event object (after select) -> OK | ERR WSAETIMEDOUT",
      &Shell::cmd_wait},
-    {"getopt", "<s> discdatalen|linger|dontlinger|error|nread", "", &Shell::cmd_getopt},
+    {"getopt", "<s> discdatalen|linger|dontlinger|error|nread|maxmsgsize|type|protocolinfo",
+     "type -> OK SOCK_STREAM | OK SOCK_SEQPACKET\n"
+     "                                      protocolinfo -> OK dwServiceFlags1=<XP1_..|..>\n"
+     "                                        iSocketType=<type> iProtocol=<p> dwMessageSize=<n>",
+     &Shell::cmd_getopt},
     {"state", "<s>", "SIO_TCP_INFO -> OK ESTABLISHED | OK TIME-WAIT | ... (RFC 9293)",
      &Shell::cmd_state},
     {"info", "<s>", "SIO_TCP_INFO, USTACK_TCP_INFO -> OK state=<name> mss=<n> ...",
@@ -571,12 +638,21 @@ bool Shell::execute(std::string_view line) {
 }
 
 void Shell::cmd_socket(Args& a) {
+    int type = SOCK_STREAM;
+    if (a.more()) {
+        const std::string_view t = a.word("stream|message");
+        if (t == "message") {
+            type = SOCK_SEQPACKET;
+        } else if (t != "stream") {
+            throw BadInput{"bad type " + quote(t) + " (stream or message)"};
+        }
+    }
     a.done();
     int e = 0;
-    SOCKET h = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
+    SOCKET h = WSPSocket(host_, AF_INET, type, IPPROTO_TCP, &e);
     if (h == INVALID_SOCKET)
         return fail(e);
-    ok(std::to_string(add(Sock{h})));
+    ok(std::to_string(add(Sock{.s = h, .type = type})));
 }
 
 void Shell::cmd_bind(Args& a) {
@@ -625,7 +701,7 @@ void Shell::cmd_accept(Args& a) {
     }
     if (e != 0)
         return fail(e);
-    Sock n{h, k.ev, k.mask, k.nonblocking, std::nullopt};
+    Sock n{h, k.ev, k.mask, k.nonblocking, std::nullopt, k.type};
     ok(std::to_string(add(n)) + " " + addr_str(peer));
 }
 
@@ -692,7 +768,7 @@ std::string Shell::replace(Sock& k) {
     (void)WSPSetSockOpt(k.s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&hard),
                         sizeof hard, &e);
     (void)WSPCloseSocket(k.s, &e);
-    k.s = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
+    k.s = WSPSocket(host_, AF_INET, k.type, IPPROTO_TCP, &e);
     if (k.s == INVALID_SOCKET) {
         const std::string why = WSPErrorName(e);
         std::erase_if(socks_, [](const auto& p) { return p.second.s == INVALID_SOCKET; });
@@ -746,7 +822,8 @@ void Shell::cmd_send(Args& a) {
         if (WSPSend(k.s, &b, 1, &n, 0, &e) != 0)
             return e;
         done += n;
-        return done < data.size() ? WSAEWOULDBLOCK : 0;  // partial: wait for space, then more
+        // A stream's partial send: wait for space, then send the rest. A message went whole.
+        return done < data.size() && k.type == SOCK_STREAM ? WSAEWOULDBLOCK : 0;
     };
     int e = 0;
     if (!deadline) {
@@ -772,9 +849,10 @@ void Shell::cmd_recv(Args& a) {
     a.done();
     std::vector<unsigned char> buf(static_cast<std::size_t>(max));
     DWORD n = 0;
+    DWORD flags = 0;
     auto attempt = [&] {
         WSABUF b{static_cast<u_long>(buf.size()), reinterpret_cast<char*>(buf.data())};
-        DWORD flags = 0;
+        flags = 0;
         int e = 0;
         return WSPRecv(k.s, &b, 1, &n, &flags, &e) == 0 ? 0 : e;
     };
@@ -787,7 +865,8 @@ void Shell::cmd_recv(Args& a) {
     }
     if (e != 0)
         return fail(e);
-    ok(std::to_string(n) + " " + hex(buf.data(), n));
+    ok(std::to_string(n) + " " + hex(buf.data(), n) +
+       ((flags & MSG_PARTIAL) != 0 ? " MSG_PARTIAL" : ""));
 }
 
 void Shell::cmd_shutdown(Args& a) {
@@ -979,9 +1058,30 @@ void Shell::cmd_getopt(Args& a) {
             return fail(e);
         return ok(std::to_string(n));
     }
+    if (name == "maxmsgsize") {
+        DWORD v = 0;
+        int len = sizeof v;
+        if (WSPGetSockOpt(k.s, SOL_SOCKET, SO_MAX_MSG_SIZE, reinterpret_cast<char*>(&v), &len,
+                          &e) != 0)
+            return fail(e);
+        return ok(std::to_string(v));
+    }
+    if (name == "protocolinfo") {
+        WSAPROTOCOL_INFOA pi{};
+        int len = sizeof pi;
+        if (WSPGetSockOpt(k.s, SOL_SOCKET, SO_PROTOCOL_INFO, reinterpret_cast<char*>(&pi), &len,
+                          &e) != 0)
+            return fail(e);
+        return ok("dwServiceFlags1=" + xp1_names(pi.dwServiceFlags1, '|') +
+                  " iSocketType=" + socket_type_name(pi.iSocketType) + " iProtocol=" +
+                  (pi.iProtocol == IPPROTO_TCP ? std::string("IPPROTO_TCP")
+                                               : std::to_string(pi.iProtocol)) +
+                  " dwMessageSize=" + std::to_string(pi.dwMessageSize));
+    }
     const int opt = name == "discdatalen"  ? SO_DISCDATALEN
                     : name == "dontlinger" ? SO_DONTLINGER
                     : name == "error"      ? SO_ERROR
+                    : name == "type"       ? SO_TYPE
                                            : 0;
     if (opt == 0)
         throw BadInput{"unknown option " + quote(name)};
@@ -989,6 +1089,8 @@ void Shell::cmd_getopt(Args& a) {
     int len = sizeof v;
     if (WSPGetSockOpt(k.s, SOL_SOCKET, opt, reinterpret_cast<char*>(&v), &len, &e) != 0)
         return fail(e);
+    if (opt == SO_TYPE)
+        return ok(socket_type_name(v));
     ok(opt == SO_ERROR && v != 0 ? WSPErrorName(v) : std::to_string(v));
 }
 
@@ -1056,9 +1158,7 @@ void Shell::cmd_stats(Args& a) {
 
 void Shell::cmd_flags(Args& a) {
     a.done();
-    const DWORD f = WSPGetServiceFlags(host_);
-    ok(std::string((f & XP1_GRACEFUL_CLOSE) ? "XP1_GRACEFUL_CLOSE" : "") +
-       ((f & XP1_DISCONNECT_DATA) ? " XP1_DISCONNECT_DATA" : ""));
+    ok(xp1_names(WSPGetServiceFlags(host_), ' '));
 }
 
 void Shell::cmd_help(Args& a) {

@@ -4,10 +4,18 @@
 # the FINs (TCP option 253, ExID 0xD15C), captured on the wire and decoded by our Wireshark
 # dissector. Needs root (namespaces, TUN).
 #
-# Usage: scripts/demo.sh [--clients N] [--count T] [--out DIR] [--apps DIR] [--no-install]
+# Usage: scripts/demo.sh [--clients N] [--count T] [--message] [--out DIR] [--apps DIR]
+#                        [--no-install]
 #
 #   --clients N   clients in all (default 4): one alone first, then N-1 at once
 #   --count T     transactions per client (default 5)
+#   --message     the same exchange over message-oriented sockets (SOCK_SEQPACKET, README
+#                 "Message-oriented sockets"): each transaction is one message, the server's
+#                 step 2 is WSPRecv failing with WSAEDISCON instead of returning 0. The checks
+#                 add: the server saw WSAEDISCON from every client; each SYN and SYN-ACK carries
+#                 the message-mode option (kind 253, ExID 0xD15D) beside 0xD15C; each client's
+#                 data on the wire is its transactions framed as messages (RFC 5531 record
+#                 marking: 80 00 00 08 and 8 bytes each)
 #   --out DIR     where the captures go (default build/demo)
 #   --apps DIR    use the apps already built in DIR (skips install and build)
 #   --no-install  do not run scripts/install-deps.sh
@@ -16,7 +24,8 @@
 # scripts/test.sh does), create two hosts (namespaces <prefix>-a/-b, scripts/netns-up.sh), start
 # tcpdump on the veth between them, run txn-server on ustack B (10.0.2.2) and the clients on
 # ustack A (10.0.1.2), stop the capture, print the transaction log and a tshark decode of every
-# FIN with the disconnect data, check every total, delete the hosts. Leaves in --out:
+# FIN with the disconnect data (with --message also every SYN's options), check every total,
+# delete the hosts. Leaves in --out:
 #   demo.pcap      the veth capture (Ethernet), open with
 #                  wireshark -X lua_script:scripts/wireshark/ustack.lua build/demo/demo.pcap
 #   host-a.pcap, host-b-*.pcap   each ustack host's own traffic (raw IP)
@@ -27,11 +36,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-clients=4 count=5 out=$ROOT/build/demo apps= install=1
+clients=4 count=5 out=$ROOT/build/demo apps= install=1 message=0
 while [ $# -gt 0 ]; do
   case $1 in
     --clients) clients=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
+    --message) message=1; shift ;;
     --out) out=$2; shift 2 ;;
     --apps) apps=$2; install=0; shift 2 ;;
     --no-install) install=0; shift ;;
@@ -40,9 +50,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ $clients =~ ^[1-9][0-9]*$ ]] || { echo "demo.sh: --clients N (N >= 1)" >&2; exit 2; }
+[[ $count =~ ^[0-9]+$ ]] || { echo "demo.sh: --count T (T >= 0)" >&2; exit 2; }
+socket_opts=() mode_note=
+if [ "$message" = 1 ]; then socket_opts=(--message) mode_note=", message-oriented sockets"; fi
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: must run as root (network namespaces, TUN)" >&2; exit 1; }
 
 say() { printf '\n== %s\n' "$*"; }
+# shellcheck source=lib/tcp-options.sh
+. "$ROOT/scripts/lib/tcp-options.sh"
 
 if [ "$install" = 1 ]; then
   say "install dependencies (scripts/install-deps.sh)"
@@ -91,9 +106,9 @@ cap_pid=$!
 pids+=("$cap_pid")
 for _ in $(seq 100); do grep -q 'listening on' "$out/tcpdump.log" 2>/dev/null && break; sleep 0.05; done
 
-say "run: txn-server on ustack B, $clients clients on ustack A"
+say "run: txn-server on ustack B, $clients clients on ustack A$mode_note"
 timeout -k 2 60 ip netns exec "$NS_B" "$apps/txn-server" --tun tun0 --addr 10.0.2.2/24 --gateway 10.0.2.1 \
-  --disconnect-data --clients "$clients" --pcap "$out/host-b.pcap" --stats >"$out/server.log" 2>"$out/server.stats" &
+  --disconnect-data ${socket_opts[@]+"${socket_opts[@]}"} --clients "$clients" --pcap "$out/host-b.pcap" --stats >"$out/server.log" 2>"$out/server.stats" &
 srv_pid=$!
 pids+=("$srv_pid")
 for _ in $(seq 100); do grep -q 'listening' "$out/server.log" 2>/dev/null && break; sleep 0.05; done
@@ -101,7 +116,7 @@ for _ in $(seq 100); do grep -q 'listening' "$out/server.log" 2>/dev/null && bre
 client_rc=0
 run_clients() { # name seed k
   timeout -k 2 60 ip netns exec "$NS_A" "$apps/txn-client" --tun tun0 --addr 10.0.1.2/24 --gateway 10.0.1.1 \
-    --disconnect-data --server 10.0.2.2 --count "$count" --seed "$2" --clients "$3" \
+    --disconnect-data ${socket_opts[@]+"${socket_opts[@]}"} --server 10.0.2.2 --count "$count" --seed "$2" --clients "$3" \
     --pcap "$out/host-a-$1.pcap" >"$out/$1.log" 2>&1 || client_rc=1
 }
 run_clients client-1 1 1
@@ -114,7 +129,19 @@ wait "$cap_pid" 2>/dev/null || true
 
 say "transaction log"
 cat "$out/server.log"
+# The server's errors go to stderr, with its counters (--stats).
+grep -E '^(error|txn-server):' "$out/server.stats" 2>/dev/null || true
 cat "$out"/client*.log
+
+if [ "$message" = 1 ]; then
+  say "the SYNs on the wire: experimental option ExIDs (0xd15d: message-oriented, 0xd15c: disconnect data)"
+  { printf 'frame.number\tip.src\ttcp.srcport\tip.dst\ttcp.dstport\ttcp.flags.str\tkind-253 ExIDs\n'
+    tcp_syn_exids "$out/demo.pcap"
+  } | tee "$out/syns.tsv" | column -t -s $'\t'
+  # Each client's payload bytes, in order, first transmissions only.
+  tshark -r "$out/demo.pcap" -Y 'ip.src==10.0.1.2 && tcp.len>0 && !tcp.analysis.retransmission' -T fields \
+    -E separator=/t -e tcp.srcport -e tcp.payload 2>/dev/null >"$out/client-data.tsv"
+fi
 
 say "the FINs on the wire (tshark with scripts/wireshark/ustack.lua)"
 fields=(-e frame.number -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport -e tcp.flags.str -e ustack.exid
@@ -134,6 +161,11 @@ check $r "every txn-client exit 0"
 ok_srv=$(grep -c ' OK, grand total' "$out/server.log" || true)
 [ "$ok_srv" = "$clients" ] && r=0 || r=1
 check $r "server: $ok_srv of $clients client totals matched the sum of their transactions"
+if [ "$message" = 1 ]; then
+  discon=$(grep -c '^client [0-9]*: step 2: WSPRecv failed with WSAEDISCON after' "$out/server.log" || true)
+  [ "$discon" = "$clients" ] && r=0 || r=1
+  check $r "server: step 2 was WSPRecv failing with WSAEDISCON for $discon of $clients clients"
+fi
 sum=0
 mapfile -t lines < <(grep -h 'port [0-9]* total' "$out"/client*.log || true)
 [ "${#lines[@]}" = "$clients" ] && r=0 || r=1
@@ -150,6 +182,18 @@ for l in "${lines[@]}"; do
   check $r "port $port: client FIN carries ExID 0xd15c, 8 bytes, total $total (wire: ${c_fin:-none})"
   [ "$s_fin" = "0xd15c 8 $grand" ] && r=0 || r=1
   check $r "port $port: server FIN carries the grand total $grand (wire: ${s_fin:-none})"
+  if [ "$message" = 1 ]; then
+    # SYN rows: frame src sport dst dport flags exids.
+    c_syn=$(awk -F'\t' -v p="$port" '$2=="10.0.1.2" && $3==p {print $7}' "$out/syns.tsv" | sort -u)
+    s_syn=$(awk -F'\t' -v p="$port" '$2=="10.0.2.2" && $5==p {print $7}' "$out/syns.tsv" | sort -u)
+    [ "$c_syn" = "0xd15c,0xd15d" ] || [ "$c_syn" = "0xd15d,0xd15c" ] && r=0 || r=1
+    check $r "port $port: client SYN carries ExIDs 0xd15d and 0xd15c (wire: ${c_syn:-none})"
+    [ "$s_syn" = "0xd15c,0xd15d" ] || [ "$s_syn" = "0xd15d,0xd15c" ] && r=0 || r=1
+    check $r "port $port: server SYN-ACK echoes 0xd15d and 0xd15c (wire: ${s_syn:-none})"
+    data=$(awk -F'\t' -v p="$port" '$1==p {printf "%s", $2}' "$out/client-data.tsv" | tr -d ':')
+    [[ $data =~ ^(80000008[0-9a-f]{16}){$count}$ ]] && r=0 || r=1
+    check $r "port $port: the client's data is $count messages of 8 bytes (80000008 + 8 bytes each, ${#data} hex digits on the wire)"
+  fi
 done
 final=$(sed -nE 's/.*grand total (-?[0-9]+), 0 failures.*/\1/p' "$out/server.log")
 [ "${final:-x}" = "$sum" ] && r=0 || r=1

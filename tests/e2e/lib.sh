@@ -12,6 +12,7 @@
 #   e2e_field NAME RE N      print field N of the first line matching RE
 #   e2e_check COND DESC      record a pass/fail
 #   e2e_finish               print the summary, exit 0 or 1
+#   e2e_shell_*              interactive wsp-shells (below)
 #
 # Address plan (scripts/lib/netns.sh): P-a: ustack A 10.0.1.2 behind tun0 (kernel 10.0.1.1),
 # veth 10.0.0.1; P-b: ustack B 10.0.2.2 behind tun0 (kernel 10.0.2.1), veth 10.0.0.2.
@@ -166,4 +167,63 @@ e2e_capture_stop() {
   # tcpdump runs under `timeout` (our child); SIGINT to it reaches tcpdump, which flushes and exits.
   kill -INT "$pid" 2>/dev/null || true
   e2e_wait "$name" 5
+}
+
+# ---- interactive wsp-shells (each answer read, bounded, before the next command goes out) ----
+#   e2e_shell_start SIDE NS HOST-OPTIONS...   wsp-shell in NS on two FIFOs (not *.out: those are
+#                                             shown on failure); transcript.out logs every side
+#   e2e_shell_answer SIDE                     read lines until the result line (OK / ERR ...),
+#                                             at most 10 s; it lands in E2E_ANS
+#   e2e_shell_ask SIDE COMMAND                send COMMAND, read its answer into E2E_ANS
+#   e2e_shell_check SIDE COMMAND ERE [NOTE]   ask; the answer must match ERE
+#   e2e_shell_quit SIDE...                    quit each shell and check it exits 0
+# E2E_SHELL_IN[SIDE] is the shell's stdin (for raw writes: printf ... >&"${E2E_SHELL_IN[a]}").
+declare -A E2E_SHELL_IN=() E2E_SHELL_OUT=() E2E_SHELL_DEAD=()
+E2E_ANS=
+
+e2e_shell_start() {
+  local side=$1 ns=$2 fd
+  shift 2
+  mkfifo "$E2E_DIR/$side.stdin" "$E2E_DIR/$side.stdout"
+  e2e_bg "shell_$side" 120 bash -c 'exec ip netns exec "$0" "$1" "${@:4}" <"$2" >"$3"' \
+    "$ns" "$E2E_APPS/wsp-shell" "$E2E_DIR/$side.stdin" "$E2E_DIR/$side.stdout" "$@"
+  # The test holds both FIFOs read-write, so no open blocks.
+  exec {fd}<>"$E2E_DIR/$side.stdin"
+  E2E_SHELL_IN[$side]=$fd
+  exec {fd}<>"$E2E_DIR/$side.stdout"
+  E2E_SHELL_OUT[$side]=$fd
+}
+
+e2e_shell_answer() {
+  local side=$1 line
+  if [ -n "${E2E_SHELL_DEAD[$side]:-}" ]; then E2E_ANS="<shell $side gave no answer before>"; return 1; fi
+  while IFS= read -r -t 10 line <&"${E2E_SHELL_OUT[$side]}"; do
+    printf '%s< %s\n' "$side" "${line:0:300}" >>"$E2E_DIR/transcript.out"
+    case $line in OK | "OK "* | "ERR "*) E2E_ANS=$line; return 0 ;; esac
+  done
+  E2E_SHELL_DEAD[$side]=1
+  E2E_ANS="<no answer within 10 s>"
+  return 1
+}
+
+e2e_shell_ask() {
+  printf '%s\n' "$2" >&"${E2E_SHELL_IN[$1]}"
+  printf '%s> %s\n' "$1" "${2:0:200}" >>"$E2E_DIR/transcript.out"
+  e2e_shell_answer "$1" || true
+}
+
+e2e_shell_check() {
+  local r
+  e2e_shell_ask "$1" "$2"
+  [[ $E2E_ANS =~ $3 ]] && r=0 || r=1
+  e2e_check $r "$1: ${2:0:60} -> ${E2E_ANS:0:160}${4:+ $4}"
+}
+
+e2e_shell_quit() {
+  local side
+  for side in "$@"; do printf 'quit\n' >&"${E2E_SHELL_IN[$side]}"; done
+  for side in "$@"; do
+    e2e_wait "shell_$side" 20
+    e2e_check "$E2E_RC" "wsp-shell ${side^^} exit 0"
+  done
 }

@@ -14,11 +14,17 @@ Modes:
   abort           send --bytes, wait for 2 bytes ("go"), SO_LINGER {1,0}, close (RST)
   expect-reset    send --bytes (may be 0), sleep --delay, read until error or EOF;
                   prints RESULT ECONNRESET or RESULT EOF <n>
+  expect-refused  (--connect) one connect attempt, no retry: RESULT ECONNREFUSED |
+                  RESULT connected | RESULT <errno name>
+  no-accept       (--listen) listen, then wait (at most --timeout) for a line on stdin -- the
+                  test's go-ahead -- and accept without blocking: RESULT accept none |
+                  RESULT accepted <addr:port>
 """
 import argparse
 import errno
 import hashlib
 import random
+import select
 import socket
 import struct
 import sys
@@ -93,6 +99,40 @@ def main():
     a = ap.parse_args()
     mult = {"K": 1 << 10, "M": 1 << 20}
     nbytes = int(a.bytes[:-1]) * mult[a.bytes[-1].upper()] if a.bytes[-1].upper() in mult else int(a.bytes)
+
+    if a.mode == "expect-refused" and a.connect:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if a.bind:
+            s.bind((a.bind, 0))
+        s.settimeout(a.timeout)
+        try:
+            s.connect((a.connect, a.port))
+            line("RESULT connected")
+        except ConnectionRefusedError:
+            line("RESULT ECONNREFUSED")
+        except OSError as e:
+            line(f"RESULT {errno.errorcode.get(e.errno, type(e).__name__)}")
+        s.close()
+        return 0
+    if a.mode == "no-accept" and a.listen:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((a.listen, a.port))
+        ls.listen(4)
+        line(f"listening {a.port}")
+        if not select.select([sys.stdin], [], [], a.timeout)[0]:
+            line("ERR TIMEOUT waiting for the go-ahead on stdin")
+            return 1
+        sys.stdin.readline()
+        ls.setblocking(False)
+        try:
+            s, peer = ls.accept()
+            line(f"RESULT accepted {peer[0]}:{peer[1]}")
+            s.close()
+        except BlockingIOError:
+            line("RESULT accept none")
+        ls.close()
+        return 0
 
     if a.listen:
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

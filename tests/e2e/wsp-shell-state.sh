@@ -32,167 +32,123 @@ e2e_net
 
 INFO="[SIO_TCP_INFO]"
 BUF="[SO_SNDBUF]"
-declare -A IN=() OUT=() DEAD=()
-ANS=
-
-# start_shell SIDE NS HOST-OPTIONS...: wsp-shell on two FIFOs (not *.out: lib.sh shows those on
-# failure); the test holds both read-write, so no open blocks. transcript.out logs both sides.
-start_shell() {
-  local side=$1 ns=$2 fd
-  shift 2
-  mkfifo "$E2E_DIR/$side.stdin" "$E2E_DIR/$side.stdout"
-  e2e_bg "shell_$side" 120 bash -c 'exec ip netns exec "$0" "$1" "${@:4}" <"$2" >"$3"' \
-    "$ns" "$E2E_APPS/wsp-shell" "$E2E_DIR/$side.stdin" "$E2E_DIR/$side.stdout" "$@"
-  exec {fd}<>"$E2E_DIR/$side.stdin"
-  IN[$side]=$fd
-  exec {fd}<>"$E2E_DIR/$side.stdout"
-  OUT[$side]=$fd
-}
-
-# answer SIDE: read lines until the result line (OK / ERR ...), at most 10 s; it lands in ANS.
-answer() {
-  local side=$1 line
-  if [ -n "${DEAD[$side]:-}" ]; then ANS="<shell $side gave no answer before>"; return 1; fi
-  while IFS= read -r -t 10 line <&"${OUT[$side]}"; do
-    printf '%s< %s\n' "$side" "${line:0:300}" >>"$E2E_DIR/transcript.out"
-    case $line in OK | "OK "* | "ERR "*) ANS=$line; return 0 ;; esac
-  done
-  DEAD[$side]=1
-  ANS="<no answer within 10 s>"
-  return 1
-}
-
-ask() { # SIDE COMMAND
-  printf '%s\n' "$2" >&"${IN[$1]}"
-  printf '%s> %s\n' "$1" "${2:0:200}" >>"$E2E_DIR/transcript.out"
-  answer "$1" || true
-}
-
-# check SIDE COMMAND ERE [NOTE]: the answer to COMMAND must match ERE.
-check() {
-  local r
-  ask "$1" "$2"
-  [[ $ANS =~ $3 ]] && r=0 || r=1
-  e2e_check $r "$1: ${2:0:60} -> ${ANS:0:160}${4:+ $4}"
-}
-
 # until_state SIDE S ERE: ask `state S` until the answer matches ERE (at most 5 s).
 until_state() {
   local side=$1 s=$2 re=$3 tries=0 end=$((SECONDS + 5)) r
   while :; do
-    ask "$side" "state $s"
+    e2e_shell_ask "$side" "state $s"
     tries=$((tries + 1))
-    [[ $ANS =~ $re || $ANS == ERR* || $SECONDS -ge $end ]] && break
+    [[ $E2E_ANS =~ $re || $E2E_ANS == ERR* || $SECONDS -ge $end ]] && break
   done
-  [[ $ANS =~ $re ]] && r=0 || r=1
-  e2e_check $r "$side: state $s (asked $tries times) -> $ANS $INFO"
+  [[ $E2E_ANS =~ $re ]] && r=0 || r=1
+  e2e_check $r "$side: state $s (asked $tries times) -> $E2E_ANS $INFO"
 }
 
-start_shell a "$NS_A" "${HOST_A[@]}"
-start_shell b "$NS_B" "${HOST_B[@]}"
-check a "flags" '^OK XP1_GRACEFUL_CLOSE$'
-check b "flags" '^OK XP1_GRACEFUL_CLOSE$'
+e2e_shell_start a "$NS_A" "${HOST_A[@]}"
+e2e_shell_start b "$NS_B" "${HOST_B[@]}"
+e2e_shell_check a "flags" '^OK XP1_GRACEFUL_CLOSE$'
+e2e_shell_check b "flags" '^OK XP1_GRACEFUL_CLOSE$'
 
 # 1. B listens; an accept nobody answers times out and leaves the listener listening.
-check b "socket" '^OK 1$'
-check b "state 1" '^OK CLOSED$' "$INFO"
-check b "bind 1 7200" '^OK$'
-check b "listen 1" '^OK$'
-check b "state 1" '^OK LISTEN$' "$INFO"
-check b "accept 1 200" '^ERR WSAETIMEDOUT$'
-check b "name 1" '^OK 10\.0\.2\.2:7200$'
+e2e_shell_check b "socket" '^OK 1$'
+e2e_shell_check b "state 1" '^OK CLOSED$' "$INFO"
+e2e_shell_check b "bind 1 7200" '^OK$'
+e2e_shell_check b "listen 1" '^OK$'
+e2e_shell_check b "state 1" '^OK LISTEN$' "$INFO"
+e2e_shell_check b "accept 1 200" '^ERR WSAETIMEDOUT$'
+e2e_shell_check b "name 1" '^OK 10\.0\.2\.2:7200$'
 
 # 2. A connect whose SYN goes unanswered: the attempt is replaced by a fresh socket, settings kept.
-check a "socket" '^OK 1$'
-check a "state 1" '^OK CLOSED$' "$INFO"
-check a "bind 1 7300" '^OK$'
-check a "linger 1 1 7" '^OK$'
-check a "nodelay 1 1" '^OK$'
-check a "connect 1 10.0.2.99 7200 300" '^ERR WSAETIMEDOUT$'
-check a "peer 1" '^ERR WSAENOTCONN$'
-check a "state 1" '^OK CLOSED$' "$INFO"
-check a "getopt 1 linger" '^OK 1 7$'
-check a "socket" '^OK 2$'
-check a "nonblocking 2 1" '^OK$'
-check a "connect 2 10.0.2.99 7200" '^ERR WSAEWOULDBLOCK$'
-check a "state 2" '^OK SYN-SENT$' "$INFO"
-check a "connect 2 10.0.2.99 7200 0" '^ERR WSAEALREADY$'
-check a "linger 2 1 0" '^OK$'
-check a "close 2" '^OK$'
+e2e_shell_check a "socket" '^OK 1$'
+e2e_shell_check a "state 1" '^OK CLOSED$' "$INFO"
+e2e_shell_check a "bind 1 7300" '^OK$'
+e2e_shell_check a "linger 1 1 7" '^OK$'
+e2e_shell_check a "nodelay 1 1" '^OK$'
+e2e_shell_check a "connect 1 10.0.2.99 7200 300" '^ERR WSAETIMEDOUT$'
+e2e_shell_check a "peer 1" '^ERR WSAENOTCONN$'
+e2e_shell_check a "state 1" '^OK CLOSED$' "$INFO"
+e2e_shell_check a "getopt 1 linger" '^OK 1 7$'
+e2e_shell_check a "socket" '^OK 2$'
+e2e_shell_check a "nonblocking 2 1" '^OK$'
+e2e_shell_check a "connect 2 10.0.2.99 7200" '^ERR WSAEWOULDBLOCK$'
+e2e_shell_check a "state 2" '^OK SYN-SENT$' "$INFO"
+e2e_shell_check a "connect 2 10.0.2.99 7200 0" '^ERR WSAEALREADY$'
+e2e_shell_check a "linger 2 1 0" '^OK$'
+e2e_shell_check a "close 2" '^OK$'
 
 # 3. The same shell socket connects fine; bound port kept; recv time-out, then data.
-check a "connect 1 10.0.2.2 7200 5000" '^OK$'
-check a "name 1" '^OK 10\.0\.1\.2:7300$'
-check a "state 1" '^OK ESTABLISHED$' "$INFO"
-check b "accept 1 5000" '^OK 2 10\.0\.1\.2:7300$'
-check b "state 2" '^OK ESTABLISHED$' "$INFO"
-check b "recv 2 4096 200" '^ERR WSAETIMEDOUT$'
-check b "state 2" '^OK ESTABLISHED$' "$INFO"
-check a "send 1 hello 5000" '^OK 5$'
-check b "recv 2 4096 5000" '^OK 5 68656c6c6f$'
-check b "send 2 world!" '^OK 6$'
-check a "recvdisconnect 1 64 5000" '^ERR WSAEWOULDBLOCK 6 bytes unread'
-check a "recv 1 4096 5000" '^OK 6 776f726c6421$'
-check a "info 1" '^OK state=ESTABLISHED .* bytes_out=5 bytes_in=6 ' "$INFO"
+e2e_shell_check a "connect 1 10.0.2.2 7200 5000" '^OK$'
+e2e_shell_check a "name 1" '^OK 10\.0\.1\.2:7300$'
+e2e_shell_check a "state 1" '^OK ESTABLISHED$' "$INFO"
+e2e_shell_check b "accept 1 5000" '^OK 2 10\.0\.1\.2:7300$'
+e2e_shell_check b "state 2" '^OK ESTABLISHED$' "$INFO"
+e2e_shell_check b "recv 2 4096 200" '^ERR WSAETIMEDOUT$'
+e2e_shell_check b "state 2" '^OK ESTABLISHED$' "$INFO"
+e2e_shell_check a "send 1 hello 5000" '^OK 5$'
+e2e_shell_check b "recv 2 4096 5000" '^OK 5 68656c6c6f$'
+e2e_shell_check b "send 2 world!" '^OK 6$'
+e2e_shell_check a "recvdisconnect 1 64 5000" '^ERR WSAEWOULDBLOCK 6 bytes unread'
+e2e_shell_check a "recv 1 4096 5000" '^OK 6 776f726c6421$'
+e2e_shell_check a "info 1" '^OK state=ESTABLISHED .* bytes_out=5 bytes_in=6 ' "$INFO"
 fields="state mss connection_time_ms timestamps_enabled rtt_us min_rtt_us bytes_in_flight cwnd \
 snd_wnd rcv_wnd rcv_buf bytes_out bytes_in bytes_reordered bytes_retrans fast_retrans dup_acks_in \
 timeout_episodes syn_retrans sack_enabled window_scaling_enabled snd_wind_shift rcv_wind_shift \
 rtt_var_us rto_us ss_thresh snd_buf segs_out segs_in retransmits"
-got=$(sed -E 's/^OK //; s/=[^ ]*//g' <<<"$ANS")
+got=$(sed -E 's/^OK //; s/=[^ ]*//g' <<<"$E2E_ANS")
 [ "$got" = "$fields" ] && r=0 || r=1
 e2e_check $r "a: info names every field of USTACK_TCP_INFO, in order $INFO"
-check b "info 2" '^OK state=ESTABLISHED .* bytes_out=6 bytes_in=5 ' "$INFO"
+e2e_shell_check b "info 2" '^OK state=ESTABLISHED .* bytes_out=6 bytes_in=5 ' "$INFO"
 
 # 4. Event-selected non-blocking socket: its replacement stays so; a send that fills both
 #    buffers times out with the bytes queued.
-check a "socket" '^OK 3$'
-check a "select 3 FD_CONNECT FD_CLOSE" '^OK$'
-check a "connect 3 10.0.2.99 7200 200" '^ERR WSAETIMEDOUT$'
-check a "connect 3 10.0.2.2 7200" '^ERR WSAEWOULDBLOCK$'
-check a "wait 3 5000" '^OK$'
-check a "events 3" '^OK FD_CONNECT\(0\)$'
-check b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+$'
-check a "send 3 fill:8388608 300" '^ERR WSAETIMEDOUT [0-9]+$'
-queued=${ANS##* }
+e2e_shell_check a "socket" '^OK 3$'
+e2e_shell_check a "select 3 FD_CONNECT FD_CLOSE" '^OK$'
+e2e_shell_check a "connect 3 10.0.2.99 7200 200" '^ERR WSAETIMEDOUT$'
+e2e_shell_check a "connect 3 10.0.2.2 7200" '^ERR WSAEWOULDBLOCK$'
+e2e_shell_check a "wait 3 5000" '^OK$'
+e2e_shell_check a "events 3" '^OK FD_CONNECT\(0\)$'
+e2e_shell_check b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+$'
+e2e_shell_check a "send 3 fill:8388608 300" '^ERR WSAETIMEDOUT [0-9]+$'
+queued=${E2E_ANS##* }
 [[ $queued =~ ^[0-9]+$ ]] && ((queued > 0 && queued < 8388608)) && r=0 || r=1
 e2e_check $r "a: a partial send was queued before the time-out ($queued of 8388608 bytes)"
-check a "send 3 x 0" '^ERR WSAETIMEDOUT 0$'
-check a "linger 3 1 0" '^OK$'
-check a "close 3" '^OK$'
-check b "close 3" '^OK$'
+e2e_shell_check a "send 3 x 0" '^ERR WSAETIMEDOUT 0$'
+e2e_shell_check a "linger 3 1 0" '^OK$'
+e2e_shell_check a "close 3" '^OK$'
+e2e_shell_check b "close 3" '^OK$'
 
 # 5. SO_SNDBUF / SO_RCVBUF.
-check a "socket" '^OK 4$'
-check a "sndbuf 4" '^OK [0-9]+$'
-check a "rcvbuf 4" '^OK [0-9]+$'
-check a "sndbuf 4 65536" '^OK$' "$BUF"
-check a "rcvbuf 4 131072" '^OK$' "$BUF"
-check a "sndbuf 4" '^OK 65536$' "$BUF"
-check a "rcvbuf 4" '^OK 131072$' "$BUF"
-check a "connect 4 10.0.2.99 7200 200" '^ERR WSAETIMEDOUT$'
-check a "sndbuf 4" '^OK 65536$' "$BUF (kept by the fresh socket)"
-check a "rcvbuf 4" '^OK 131072$' "$BUF (kept by the fresh socket)"
-check a "close 4" '^OK$'
+e2e_shell_check a "socket" '^OK 4$'
+e2e_shell_check a "sndbuf 4" '^OK [0-9]+$'
+e2e_shell_check a "rcvbuf 4" '^OK [0-9]+$'
+e2e_shell_check a "sndbuf 4 65536" '^OK$' "$BUF"
+e2e_shell_check a "rcvbuf 4 131072" '^OK$' "$BUF"
+e2e_shell_check a "sndbuf 4" '^OK 65536$' "$BUF"
+e2e_shell_check a "rcvbuf 4" '^OK 131072$' "$BUF"
+e2e_shell_check a "connect 4 10.0.2.99 7200 200" '^ERR WSAETIMEDOUT$'
+e2e_shell_check a "sndbuf 4" '^OK 65536$' "$BUF (kept by the fresh socket)"
+e2e_shell_check a "rcvbuf 4" '^OK 131072$' "$BUF (kept by the fresh socket)"
+e2e_shell_check a "close 4" '^OK$'
 
 # 6. Teardown, state by state.
-check a "shutdown 1 send" '^OK$'
+e2e_shell_check a "shutdown 1 send" '^OK$'
 until_state a 1 '^OK FIN-WAIT-2$'
-check b "recv 2 4096 5000" '^OK 0 $'
-check b "state 2" '^OK CLOSE-WAIT$' "$INFO"
-check a "recvdisconnect 1 64 200" '^ERR WSAETIMEDOUT$'
-check a "state 1" '^OK FIN-WAIT-2$' "$INFO"
-check b "shutdown 2 send" '^OK$'
-check b "state 2" '^OK (LAST-ACK|CLOSED)$' "$INFO"
-check a "recvdisconnect 1 64 5000" '^OK 0 $'
-check a "state 1" '^OK TIME-WAIT$' "$INFO"
-check a "info 1" '^OK state=TIME-WAIT .* bytes_out=5 bytes_in=6 ' "$INFO"
+e2e_shell_check b "recv 2 4096 5000" '^OK 0 $'
+e2e_shell_check b "state 2" '^OK CLOSE-WAIT$' "$INFO"
+e2e_shell_check a "recvdisconnect 1 64 200" '^ERR WSAETIMEDOUT$'
+e2e_shell_check a "state 1" '^OK FIN-WAIT-2$' "$INFO"
+e2e_shell_check b "shutdown 2 send" '^OK$'
+e2e_shell_check b "state 2" '^OK (LAST-ACK|CLOSED)$' "$INFO"
+e2e_shell_check a "recvdisconnect 1 64 5000" '^OK 0 $'
+e2e_shell_check a "state 1" '^OK TIME-WAIT$' "$INFO"
+e2e_shell_check a "info 1" '^OK state=TIME-WAIT .* bytes_out=5 bytes_in=6 ' "$INFO"
 until_state b 2 '^OK CLOSED$'
-check b "close 2" '^OK$'
-check a "close 1" '^OK$'
-check a "state 1" '^ERR WSAEINVAL no socket'
+e2e_shell_check b "close 2" '^OK$'
+e2e_shell_check a "close 1" '^OK$'
+e2e_shell_check a "state 1" '^ERR WSAEINVAL no socket'
 
 # 7. Input the shell cannot use: ERR WSAEINVAL, nothing called, and the shell goes on.
-check a "socket" '^OK 5$'
+e2e_shell_check a "socket" '^OK 5$'
 for cmd in "frobnicate" "socket extra" "recv 5 2147483647" "recv 5 -1" "recv 5 4096 abc" \
   "recv 5 4096 86400001" "recv x" "recv 99" "recv 1" "recv 5 4096 100 7" "bind 5 65536" \
   "bind 5 -3" "bind 5 +3" "bind 5 0x10" "linger 5 1 65536" "linger 5 65536 1" \
@@ -200,25 +156,22 @@ for cmd in "frobnicate" "socket extra" "recv 5 2147483647" "recv 5 -1" "recv 5 4
   "send 5 hex:zz" "send 5 hex:abc" "send 5 int:99999999999999999999" "send 5 fill:16777217" \
   "send 5 two words" "send 5" "nodelay 5 2" "select 5 FD_BOGUS" "wait 5 10" "accept 5 -5" \
   "sndbuf 5 -1" "sndbuf 5 2147483648" "getopt 5 bogus" "state" "info 5 6" "sleep" "quit now"; do
-  check a "$cmd" '^ERR WSAEINVAL( |$)'
+  e2e_shell_check a "$cmd" '^ERR WSAEINVAL( |$)'
 done
-printf '%070000d\n' 0 >&"${IN[a]}"
-answer a || true
-[[ $ANS =~ ^ERR\ WSAEINVAL\ line\ longer ]] && r=0 || r=1
-e2e_check $r "a: a 70000-byte line -> ${ANS:0:80}"
-printf '%065536d\n' 0 >&"${IN[a]}"
-answer a || true
-[[ $ANS =~ ^ERR\ WSAEINVAL\ unknown\ command ]] && r=0 || r=1
-e2e_check $r "a: a 65536-byte line is read whole -> ${ANS:0:80}"
-printf 'fl\0ags\n' >&"${IN[a]}"
-answer a || true
-[[ $ANS =~ ^ERR\ WSAEINVAL ]] && r=0 || r=1
-e2e_check $r "a: a NUL byte in a command -> $ANS"
-check a "flags" '^OK XP1_GRACEFUL_CLOSE$'
-check a "recv 5 0" '^ERR WSAENOTCONN$'
+printf '%070000d\n' 0 >&"${E2E_SHELL_IN[a]}"
+e2e_shell_answer a || true
+[[ $E2E_ANS =~ ^ERR\ WSAEINVAL\ line\ longer ]] && r=0 || r=1
+e2e_check $r "a: a 70000-byte line -> ${E2E_ANS:0:80}"
+printf '%065536d\n' 0 >&"${E2E_SHELL_IN[a]}"
+e2e_shell_answer a || true
+[[ $E2E_ANS =~ ^ERR\ WSAEINVAL\ unknown\ command ]] && r=0 || r=1
+e2e_check $r "a: a 65536-byte line is read whole -> ${E2E_ANS:0:80}"
+printf 'fl\0ags\n' >&"${E2E_SHELL_IN[a]}"
+e2e_shell_answer a || true
+[[ $E2E_ANS =~ ^ERR\ WSAEINVAL ]] && r=0 || r=1
+e2e_check $r "a: a NUL byte in a command -> $E2E_ANS"
+e2e_shell_check a "flags" '^OK XP1_GRACEFUL_CLOSE$'
+e2e_shell_check a "recv 5 0" '^ERR WSAENOTCONN$'
 
-printf 'quit\n' >&"${IN[a]}"
-printf 'quit\n' >&"${IN[b]}"
-e2e_wait shell_a 20; e2e_check $E2E_RC "wsp-shell A exit 0"
-e2e_wait shell_b 20; e2e_check $E2E_RC "wsp-shell B exit 0"
+e2e_shell_quit a b
 e2e_finish
