@@ -289,7 +289,7 @@ measure() {
   return 0
 }
 
-declare -A val note
+declare -A val note mark
 # set_val METRIC PAIR VALUE
 set_val() { val[$1,$2]=$3; }
 fail_val() { val[$1,$2]=FAILED; }
@@ -302,6 +302,7 @@ loss_counter() { # "packets bytes" dropped so far by the loss rule (0 0 without 
 
 pair_list=()
 for p in ll uu ul lu; do want_pair "$p" && pair_list+=("$p"); done
+others_marked=0
 
 # cpu_cost METRIC PAIR WORK UNIT: from the RESULT lines of the measurement just taken ($cli_out,
 # $srv_out), the CPU time per UNIT of work (WORK units were done: GiB sent, thousands of
@@ -328,6 +329,11 @@ cpu_cost() {
   set_val "$metric-cpu-mach" "$p" "$(awk -v m="${c[cli_mach_busy_ms]}" -v w="$work" 'BEGIN { printf "%.3f", m / w }')"
   set_val "$metric-cpu-proc" "$p" "$(awk -v a="${c[cli_cpu_user_ms]}" -v b="${c[cli_cpu_sys_ms]}" \
     -v x="${c[srv_cpu_user_ms]}" -v y="${c[srv_cpu_sys_ms]}" -v w="$work" 'BEGIN { printf "%.3f", (a + b + x + y) / w }')"
+  # Other programs that took more than a tenth of the window's busy time inflate the machine's row.
+  if awk -v o="${c[cli_others_ms]}" -v b="${c[cli_mach_busy_ms]}" 'BEGIN { exit !(o > 0.1 * b) }'; then
+    mark[$metric-cpu-mach,$p]=" *"
+    others_marked=1
+  fi
   note[cpu $metric,$p]=$(awk -v cu="${c[cli_cpu_user_ms]}" -v cs="${c[cli_cpu_sys_ms]}" \
     -v su="${c[srv_cpu_user_ms]}" -v ss="${c[srv_cpu_sys_ms]}" -v mb="${c[cli_mach_busy_ms]}" \
     -v mi="${c[cli_mach_irq_ms]}" -v st="${c[cli_mach_steal_ms]}" -v id="${c[cli_mach_idle_ms]}" \
@@ -465,15 +471,15 @@ fi
 t_total=$(($(date +%s) - t_start))
 
 # ---- the table --------------------------------------------------------------------------------
-# cell METRIC PAIR DECIMALS: the value, and its ratio to ll.
+# cell METRIC PAIR DECIMALS: the value, and its ratio to ll (and a mark, if any).
 cell() {
-  local v=${val[$1,$2]:-} base=${val[$1,ll]:-}
+  local v=${val[$1,$2]:-} base=${val[$1,ll]:-} m=${mark[$1,$2]:-}
   if [ -z "$v" ]; then echo "-"; return; fi
   if ! [[ $v =~ ^[0-9.]+$ ]]; then echo "$v"; return; fi
   if [ "$2" = ll ] || ! [[ $base =~ ^[0-9.]+$ ]]; then
-    awk -v v="$v" -v d="$3" 'BEGIN { printf "%.*f", d, v }'
+    awk -v v="$v" -v d="$3" -v m="$m" 'BEGIN { printf "%.*f%s", d, v, m }'
   else
-    awk -v v="$v" -v b="$base" -v d="$3" 'BEGIN { if (b > 0) printf "%.*f (%.2fx)", d, v, v / b; else printf "%.*f", d, v }'
+    awk -v v="$v" -v b="$base" -v d="$3" -v m="$m" 'BEGIN { if (b > 0) printf "%.*f (%.2fx)%s", d, v, v / b, m; else printf "%.*f%s", d, v, m }'
   fi
 }
 
@@ -564,6 +570,10 @@ table=$logs/table.txt
     echo "  interrupted it ($irq_acct)."
     echo "  The notes below give the other processes' and kernel threads' share of each window, and"
     echo "  the machine was ${idle_load}% busy over 1 s before the measurements."
+    if [ "$others_marked" = 1 ]; then
+      echo "- *: other processes took more than 10% of the machine's busy time in that window (see"
+      echo "  its cpu note): that whole-machine figure counts them too."
+    fi
   fi
   for key in "${!note[@]}"; do
     m=${key%%,*} p=${key#*,}
