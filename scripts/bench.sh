@@ -503,12 +503,12 @@ want rtt && rows+=("p50|round trip median us, 1 byte (lower is better)|1")
 want rtt && rows+=("p99|round trip p99 us, 1 byte (lower is better)|1")
 want connrate && rows+=("connrate|connections/s, $conn_threads clients (higher is better)|0")
 want mem && rows+=("mem|memory bytes per idle connection (lower is better)|0")
-want bulk && rows+=("bulk-cpu-mach|CPU ms per GiB of bulk, whole machine (lower is better)|0")
-want bulk && rows+=("bulk-cpu-proc|CPU ms per GiB of bulk, both ends' processes (lower is better)|0")
-want loss && rows+=("loss-cpu-mach|CPU ms per GiB under ${loss_pct}% loss, whole machine (lower is better)|0")
-want loss && rows+=("loss-cpu-proc|CPU ms per GiB under ${loss_pct}% loss, both ends' processes (lower is better)|0")
-want connrate && rows+=("connrate-cpu-mach|CPU ms per 1,000 connections, whole machine (lower is better)|0")
-want connrate && rows+=("connrate-cpu-proc|CPU ms per 1,000 connections, both ends' processes (lower is better)|0")
+declare -A cpu_per=([bulk]="GiB of bulk" [loss]="GiB under ${loss_pct}% loss" [connrate]="1,000 connections")
+for m in bulk loss connrate; do
+  want "$m" || continue
+  rows+=("$m-cpu-mach|CPU ms per ${cpu_per[$m]}, whole machine (lower is better)|0")
+  rows+=("$m-cpu-proc|CPU ms per ${cpu_per[$m]}, both ends' processes (lower is better)|0")
+done
 
 declare -A title=([ll]="Linux<->Linux" [uu]="ustack<->ustack" [ul]="ustack->Linux" [lu]="Linux->ustack")
 table=$logs/table.txt
