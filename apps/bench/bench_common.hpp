@@ -28,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ustack/byte_order.hpp"
@@ -388,16 +389,17 @@ struct CpuSample {
     double user_ms = 0, sys_ms = 0;  // this process
     // The machine, ms summed over CPUs: user + nice, system, irq + softirq, steal, idle + iowait.
     double m_user = 0, m_sys = 0, m_irq = 0, m_steal = 0, m_idle = 0;
-    // Every other process (not a ustack-bench or linux-bench): user-space ones and kernel
-    // threads (ksoftirqd, kworkers), ms.
-    double others_ms = 0, kthreads_ms = 0;
     bool machine_ok = false;
+    // Every other process (not a ustack-bench or linux-bench) by PID: its CPU time so far, ms
+    // (/proc/PID/stat utime + stime + cutime + cstime), and whether it is a kernel thread
+    // (ksoftirqd, kworkers).
+    struct Other {
+        double ms = 0;
+        bool kthread = false;
+    };
+    std::map<long, Other> others;
 };
 
-// Adds the CPU time of every process but the bench programs to `c` (/proc/PID/stat utime + stime
-// + cutime + cstime): summed over all processes, the difference of two such sums is the time
-// others spent in between, also of processes that started or ended in between (a process that
-// exits adds its time to its parent's cutime when reaped).
 inline void others_cpu(CpuSample& c, double tick_ms) {
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
@@ -425,9 +427,30 @@ inline void others_cpu(CpuSample& c, double tick_ms) {
               cminflt >> majflt >> cmajflt >> utime >> stime >> cutime >> cstime))
             continue;
         constexpr unsigned long long kPfKthread = 0x00200000;  // PF_KTHREAD
-        const double ms = (utime + stime + cutime + cstime) * tick_ms;
-        ((flags & kPfKthread) != 0 ? c.kthreads_ms : c.others_ms) += ms;
+        c.others[std::stol(pid)] = {(utime + stime + cutime + cstime) * tick_ms,
+                                    (flags & kPfKthread) != 0};
     }
+}
+
+// What the other processes spent between two samples, ms: {user-space processes, kernel
+// threads}. A process in both samples counts its difference, a new one all its time. A process
+// that ended in between added its whole time to its parent's cutime when the parent reaped it, so
+// its time before the first sample is taken off again -- except for kernel threads, which nobody
+// reaps (kthreadd ignores SIGCHLD): their last moments are lost instead. A user-space process
+// reaped without a wait (SIGCHLD ignored) would likewise be taken off without having been added;
+// the sums are clamped at 0.
+inline std::pair<double, double> others_delta(const CpuSample& a, const CpuSample& b) {
+    double procs = 0, kthreads = 0;
+    for (const auto& [pid, o] : b.others) {
+        const auto it = a.others.find(pid);
+        const double before = it == a.others.end() || it->second.ms > o.ms ? 0 : it->second.ms;
+        (o.kthread ? kthreads : procs) += o.ms - before;
+    }
+    for (const auto& [pid, o] : a.others) {
+        if (!o.kthread && b.others.count(pid) == 0)
+            procs -= o.ms;
+    }
+    return {std::max(procs, 0.0), std::max(kthreads, 0.0)};
 }
 
 inline CpuSample cpu_sample() {
@@ -472,12 +495,12 @@ inline std::string cpu_fields(const CpuSample& a, const CpuSample& b) {
         " cpu_wall_ms=" + fmt(std::chrono::duration<double, std::milli>(b.at - a.at).count());
     if (a.machine_ok && b.machine_ok) {
         const double user = b.m_user - a.m_user, sys = b.m_sys - a.m_sys, irq = b.m_irq - a.m_irq;
+        const auto [others, kthreads] = others_delta(a, b);
         s += " mach_busy_ms=" + fmt(user + sys + irq, 0) + " mach_user_ms=" + fmt(user, 0) +
              " mach_sys_ms=" + fmt(sys, 0) + " mach_irq_ms=" + fmt(irq, 0) +
              " mach_steal_ms=" + fmt(b.m_steal - a.m_steal, 0) +
-             " mach_idle_ms=" + fmt(b.m_idle - a.m_idle, 0) +
-             " others_ms=" + fmt(b.others_ms - a.others_ms, 0) +
-             " kthreads_ms=" + fmt(b.kthreads_ms - a.kthreads_ms, 0);
+             " mach_idle_ms=" + fmt(b.m_idle - a.m_idle, 0) + " others_ms=" + fmt(others, 0) +
+             " kthreads_ms=" + fmt(kthreads, 0);
     }
     return s;
 }
