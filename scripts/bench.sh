@@ -310,15 +310,16 @@ others_marked=0
 # (the client's process plus the server's, each over its own window), and a note with the parts.
 # Programs without the CPU fields (an older --bin-dir) give n/a.
 cpu_cost() {
-  local metric=$1 p=$2 work=$3 unit=$4 k v
+  local metric=$1 p=$2 work=$3 unit=$4 k who
   local -A c
   for k in cpu_user_ms cpu_sys_ms mach_busy_ms mach_irq_ms mach_steal_ms mach_idle_ms cpu_wall_ms others_ms kthreads_ms; do
     c[cli_$k]=$(field "$cli_out" "$k") c[srv_$k]=$(field "$srv_out" "$k")
   done
-  for v in "${c[@]}"; do
-    if ! [[ $v =~ ^[0-9.]+$ ]]; then
+  for k in "${!c[@]}"; do
+    if ! [[ ${c[$k]} =~ ^-?[0-9.]+$ ]]; then
       val[$metric-cpu-mach,$p]="n/a" val[$metric-cpu-proc,$p]="n/a"
-      note[cpu $metric,$p]="no CPU fields in the programs' RESULT lines"
+      who=client; [[ $k == srv_* ]] && who=server
+      note[cpu $metric,$p]="no CPU figures: the $who's RESULT line has ${k#*_}='${c[$k]}'"
       return 0
     fi
   done
