@@ -41,6 +41,32 @@
 #             tcp_bind2_bucket, sock_inode_cache, filp, dentry, plus /proc/net/sockstat TCP mem
 #             pages; before/after difference over both ends' sockets, i.e. / 2N).
 #
+# CPU cost of bulk, loss and connrate (no extra runs: the programs sample it around their own
+# measurement and print it on their RESULT lines; bench_common.hpp cpu_sample), per GiB sent and
+# per 1,000 completed connections, two rows each:
+#
+#   whole machine  /proc/stat's "cpu" line (all CPUs) over the client's window (bulk: first send
+#             to the receiver's report; connrate: the clients' run): user + nice + system + irq +
+#             softirq. Not counted: steal (the hypervisor ran someone else), idle, iowait; guest
+#             is inside user already. This is the fair comparison: Linux's TCP is kernel time,
+#             largely softirqs charged to whatever runs when they do (the sender's system call,
+#             the other program, ksoftirqd, an idle CPU), and a ustack end's packets also cost the
+#             kernel's TUN and forwarding work. On a saturated machine it is about the number of
+#             CPUs x the window / the work, the inverse of the throughput. It also counts anything
+#             else on the machine: the notes give the other processes' and kernel threads' time
+#             in each window (/proc/PID/stat) and the load over one second before the
+#             measurements.
+#   both ends' processes  the client's plus the server's user + system time (getrusage
+#             RUSAGE_SELF, all threads), the client over the window above, the server from
+#             listening to the end of its work: for ustack its engine and application threads
+#             and the system calls they make (TUN reads and writes, and what the kernel does
+#             inside them); for linux-bench the kernel TCP in its system calls, and softirqs that
+#             interrupted it if the kernel samples ticks (no CONFIG_IRQ_TIME_ACCOUNTING).
+#
+# The notes break each figure down: client and server, user and system, the machine's
+# irq + softirq and steal, how busy the machine was (busy / all ticks of the window), and what
+# other processes and kernel threads (ksoftirqd, kworkers) spent in the window.
+#
 # Congestion control: ustack runs the algorithm the namespaces' Linux runs (bbr, cubic; reno as
 # newreno; anything else as cubic); USTACK_CC=cubic|newreno|bbr overrides it.
 #
@@ -263,7 +289,7 @@ measure() {
   return 0
 }
 
-declare -A val note
+declare -A val note mark
 # set_val METRIC PAIR VALUE
 set_val() { val[$1,$2]=$3; }
 fail_val() { val[$1,$2]=FAILED; }
@@ -276,6 +302,50 @@ loss_counter() { # "packets bytes" dropped so far by the loss rule (0 0 without 
 
 pair_list=()
 for p in ll uu ul lu; do want_pair "$p" && pair_list+=("$p"); done
+others_marked=0
+
+# cpu_cost METRIC PAIR WORK UNIT: from the RESULT lines of the measurement just taken ($cli_out,
+# $srv_out), the CPU time per UNIT of work (WORK units were done: GiB sent, thousands of
+# connections) as METRIC-cpu-mach (the whole machine over the client's window) and METRIC-cpu-proc
+# (the client's process plus the server's, each over its own window), and a note with the parts.
+# Programs without the CPU fields (an older --bin-dir) give n/a.
+cpu_cost() {
+  local metric=$1 p=$2 work=$3 unit=$4 k who
+  local -A c
+  for k in cpu_user_ms cpu_sys_ms mach_busy_ms mach_irq_ms mach_steal_ms mach_idle_ms cpu_wall_ms others_ms kthreads_ms; do
+    c[cli_$k]=$(field "$cli_out" "$k") c[srv_$k]=$(field "$srv_out" "$k")
+  done
+  for k in "${!c[@]}"; do
+    if ! [[ ${c[$k]} =~ ^-?[0-9.]+$ ]]; then
+      val[$metric-cpu-mach,$p]="n/a" val[$metric-cpu-proc,$p]="n/a"
+      who=client; [[ $k == srv_* ]] && who=server
+      note[cpu $metric,$p]="no CPU figures: the $who's RESULT line has ${k#*_}='${c[$k]}'"
+      return 0
+    fi
+  done
+  if ! awk -v w="$work" 'BEGIN { exit !(w > 0) }'; then
+    val[$metric-cpu-mach,$p]="n/a" val[$metric-cpu-proc,$p]="n/a"
+    return 0
+  fi
+  set_val "$metric-cpu-mach" "$p" "$(awk -v m="${c[cli_mach_busy_ms]}" -v w="$work" 'BEGIN { printf "%.3f", m / w }')"
+  set_val "$metric-cpu-proc" "$p" "$(awk -v a="${c[cli_cpu_user_ms]}" -v b="${c[cli_cpu_sys_ms]}" \
+    -v x="${c[srv_cpu_user_ms]}" -v y="${c[srv_cpu_sys_ms]}" -v w="$work" 'BEGIN { printf "%.3f", (a + b + x + y) / w }')"
+  # Other programs that took more than a tenth of the window's busy time inflate the machine's row.
+  if awk -v o="${c[cli_others_ms]}" -v b="${c[cli_mach_busy_ms]}" 'BEGIN { exit !(o > 0.1 * b) }'; then
+    mark[$metric-cpu-mach,$p]=" *"
+    others_marked=1
+  fi
+  note[cpu $metric,$p]=$(awk -v cu="${c[cli_cpu_user_ms]}" -v cs="${c[cli_cpu_sys_ms]}" \
+    -v su="${c[srv_cpu_user_ms]}" -v ss="${c[srv_cpu_sys_ms]}" -v mb="${c[cli_mach_busy_ms]}" \
+    -v mi="${c[cli_mach_irq_ms]}" -v st="${c[cli_mach_steal_ms]}" -v id="${c[cli_mach_idle_ms]}" \
+    -v wall="${c[cli_cpu_wall_ms]}" -v ot="${c[cli_others_ms]}" -v kt="${c[cli_kthreads_ms]}" -v w="$work" -v unit="$unit" \
+    -v ck="$(kind_of "${p:0:1}")" -v sk="$(kind_of "${p:1:1}")" 'BEGIN {
+      printf "%.2f %s; client (%s) %.0f ms (user %.0f, sys %.0f), server (%s) %.0f ms (user %.0f, sys %.0f); ",
+        w, unit, ck, cu + cs, cu, cs, sk, su + ss, su, ss
+      printf "machine %.0f ms busy in %.2f s = %.0f%% of its CPUs (irq+softirq %.0f ms, steal %.0f ms; ",
+        mb, wall / 1000, (mb + id + st > 0 ? 100 * mb / (mb + id + st) : 0), mi, st
+      printf "other processes %.0f ms, kernel threads %.0f ms)", ot, kt }')
+}
 
 run_bulk() { # metric port
   local metric=$1 port=$2 p p0 b0 p1 b1
@@ -283,6 +353,7 @@ run_bulk() { # metric port
     read -r p0 b0 <<<"$(loss_counter)"
     if measure "$metric" "$p" $((bulk_s + 90)) "--mode bulk --port $port" "--mode bulk --port $port --seconds $bulk_s"; then
       set_val "$metric" "$p" "$(field "$cli_out" mib_s)"
+      cpu_cost "$metric" "$p" "$(awk -v b="$(field "$cli_out" bytes)" 'BEGIN { printf "%.6f", b / 1073741824 }')" GiB
       read -r p1 b1 <<<"$(loss_counter)"
       if [ "$metric" = loss ]; then
         note[$metric,$p]="$((p1 - p0)) packets dropped, $(awk -v b="$((b1 - b0))" -v t="$(field "$cli_out" bytes)" \
@@ -296,6 +367,14 @@ run_bulk() { # metric port
 }
 
 # ---- the measurements -------------------------------------------------------------------------
+# The machine's load before the measurements (busy and all ticks of /proc/stat's "cpu" line over
+# one second): anything else running shows up in the whole-machine CPU rows.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat; }
+read -r busy0 all0 <<<"$(machine_ticks)"
+sleep 1
+read -r busy1 all1 <<<"$(machine_ticks)"
+idle_load=$(awk -v b="$((busy1 - busy0))" -v a="$((all1 - all0))" 'BEGIN { printf "%.0f", (a > 0 ? 100 * b / a : 0) }')
+log "machine load before the measurements: ${idle_load}% of $(nproc) CPUs busy"
 t_start=$(date +%s)
 if want bulk; then
   log "bulk: one connection, ${bulk_s} s, MTU 1500"
@@ -322,7 +401,7 @@ if want loss; then
       { cat "$logs/netns-noloss.out" >&2; log "FAIL: netns-up.sh --loss 0"; exit 1; }
   else
     log "loss: skipped, nft not found (scripts/install-deps.sh installs nftables)"
-    for p in "${pair_list[@]}"; do val[loss,$p]="n/a"; done
+    for p in "${pair_list[@]}"; do val[loss,$p]="n/a" val[loss-cpu-mach,$p]="n/a" val[loss-cpu-proc,$p]="n/a"; done
   fi
 fi
 if want rtt; then
@@ -346,6 +425,7 @@ if want connrate; then
     if measure connrate "$p" $((conn_s + 90)) "--mode connrate --port 5204 --threads $conn_threads $sx" \
          "--mode connrate --port 5204 --threads $conn_threads --seconds $conn_s $cx"; then
       set_val connrate "$p" "$(field "$cli_out" conn_s)"
+      cpu_cost connrate "$p" "$(awk -v n="$(field "$cli_out" conns)" 'BEGIN { printf "%.6f", n / 1000 }')" "thousand connections"
       errs=$(field "$cli_out" errors)
       if [ "$errs" != 0 ]; then
         note[connrate,$p]="$errs failed connections: $(field "$cli_out" error_kinds)"
@@ -392,15 +472,15 @@ fi
 t_total=$(($(date +%s) - t_start))
 
 # ---- the table --------------------------------------------------------------------------------
-# cell METRIC PAIR DECIMALS: the value, and its ratio to ll.
+# cell METRIC PAIR DECIMALS: the value, and its ratio to ll (and a mark, if any).
 cell() {
-  local v=${val[$1,$2]:-} base=${val[$1,ll]:-}
+  local v=${val[$1,$2]:-} base=${val[$1,ll]:-} m=${mark[$1,$2]:-}
   if [ -z "$v" ]; then echo "-"; return; fi
   if ! [[ $v =~ ^[0-9.]+$ ]]; then echo "$v"; return; fi
   if [ "$2" = ll ] || ! [[ $base =~ ^[0-9.]+$ ]]; then
-    awk -v v="$v" -v d="$3" 'BEGIN { printf "%.*f", d, v }'
+    awk -v v="$v" -v d="$3" -v m="$m" 'BEGIN { printf "%.*f%s", d, v, m }'
   else
-    awk -v v="$v" -v b="$base" -v d="$3" 'BEGIN { if (b > 0) printf "%.*f (%.2fx)", d, v, v / b; else printf "%.*f", d, v }'
+    awk -v v="$v" -v b="$base" -v d="$3" -v m="$m" 'BEGIN { if (b > 0) printf "%.*f (%.2fx)%s", d, v, v / b, m; else printf "%.*f%s", d, v, m }'
   fi
 }
 
@@ -408,6 +488,14 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
 [ -n "$cpu" ] || cpu=$(uname -m)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD 2>/dev/null || commit="$commit (with local changes)"
+# How this kernel accounts interrupt time, for the CPU notes.
+kconfig=$( { zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null || true; } |
+  grep -E '^CONFIG_(IRQ_TIME_ACCOUNTING|TICK_CPU_ACCOUNTING|VIRT_CPU_ACCOUNTING_GEN)=y' || true)
+case $kconfig in
+  *IRQ_TIME_ACCOUNTING*) irq_acct="this kernel accounts irq time apart: softirqs are not in the processes' figures" ;;
+  *TICK_CPU_ACCOUNTING*) irq_acct="this kernel samples ticks: a softirq is charged to the process it interrupts" ;;
+  *) irq_acct="how this kernel charges softirqs is unknown" ;;
+esac
 
 rows=()
 want bulk && rows+=("bulk|bulk MiB/s, 1 connection, MTU 1500 (higher is better)|1")
@@ -416,6 +504,12 @@ want rtt && rows+=("p50|round trip median us, 1 byte (lower is better)|1")
 want rtt && rows+=("p99|round trip p99 us, 1 byte (lower is better)|1")
 want connrate && rows+=("connrate|connections/s, $conn_threads clients (higher is better)|0")
 want mem && rows+=("mem|memory bytes per idle connection (lower is better)|0")
+declare -A cpu_per=([bulk]="GiB of bulk" [loss]="GiB under ${loss_pct}% loss" [connrate]="1,000 connections")
+for m in bulk loss connrate; do
+  want "$m" || continue
+  rows+=("$m-cpu-mach|CPU ms per ${cpu_per[$m]}, whole machine (lower is better)|0")
+  rows+=("$m-cpu-proc|CPU ms per ${cpu_per[$m]}, both ends' processes (lower is better)|0")
+done
 
 declare -A title=([ll]="Linux<->Linux" [uu]="ustack<->ustack" [ul]="ustack->Linux" [lu]="Linux->ustack")
 table=$logs/table.txt
@@ -461,6 +555,27 @@ table=$logs/table.txt
   echo "  kernel slab (TCP, request_sock_TCP, tcp_bind_bucket, tcp_bind2_bucket, sock_inode_cache, filp,"
   echo "  dentry; whole slabs) + /proc/net/sockstat TCP mem pages, after minus before, per socket (both"
   echo "  ends counted, / 2N). Slab counts are kernel-wide, so other activity adds noise."
+  if want bulk || want loss || want connrate; then
+    echo "- CPU: CPU time per GiB sent (bulk, loss) and per 1,000 completed connections (connrate)."
+    echo "  Whole machine = /proc/stat over the client's measurement window (first send to the"
+    echo "  receiver's report; connrate: the clients' ${conn_s} s), all $(nproc) CPUs, user + nice + system +"
+    echo "  irq + softirq (not steal, idle, iowait; guest time is inside user). It counts both"
+    echo "  programs, the kernel's TCP of Linux ends, the TUN devices and forwarding of ustack ends, and"
+    echo "  anything else that ran. Linux's TCP is kernel time, much of it softirqs charged to"
+    echo "  whatever they interrupt (the sender's system call, another process, an idle CPU) or run in"
+    echo "  ksoftirqd, so this row is the fair comparison; on a saturated machine it is about"
+    echo "  $(nproc) CPUs x the window / the work. Both ends' processes = user + system time of the client"
+    echo "  and of the server program (getrusage, all threads), each over its own window (client as"
+    echo "  above, server from listening to the end of its work): ustack's own cost, with the system"
+    echo "  calls it makes; for a Linux end the kernel's TCP in its system calls and softirqs that"
+    echo "  interrupted it ($irq_acct)."
+    echo "  The notes below give the other processes' and kernel threads' share of each window, and"
+    echo "  the machine was ${idle_load}% busy over 1 s before the measurements."
+    if [ "$others_marked" = 1 ]; then
+      echo "- *: other processes took more than 10% of the machine's busy time in that window (see"
+      echo "  its cpu note): that whole-machine figure counts them too."
+    fi
+  fi
   for key in "${!note[@]}"; do
     m=${key%%,*} p=${key#*,}
     echo "- $m ${title[$p]}: ${note[$key]}"

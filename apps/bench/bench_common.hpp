@@ -1,7 +1,8 @@
 // What ustack-bench and linux-bench share, with no socket header in sight (ustack/wsp.h and
 // <sys/socket.h> cannot meet in one translation unit): the command line, the data pattern the
 // bulk receiver verifies, the wire constants of every mode, percentiles, the process's resident
-// size and the kernel's socket memory, a watchdog, and the RESULT line the bench script parses.
+// size and the kernel's socket memory, CPU time (the process's and the machine's), a watchdog,
+// and the RESULT line the bench script parses.
 //
 // Every figure is printed as one line on stdout:
 //
@@ -11,6 +12,9 @@
 // watchdog fired).
 #pragma once
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -18,11 +22,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ustack/byte_order.hpp"
@@ -369,6 +375,134 @@ inline std::string kernel_mem_delta(const KernelMem& before, const KernelMem& af
            std::to_string(static_cast<long long>(after.tcp_mem_pages) -
                           static_cast<long long>(before.tcp_mem_pages)) +
            " ktcp_inuse=" + std::to_string(after.tcp_inuse);
+}
+
+// ---- CPU time --------------------------------------------------------------------------------
+
+// A point in time with the CPU time spent so far, by this process (getrusage RUSAGE_SELF: every
+// thread, user and system; the kernel's TCP work that ran in the process's context -- its system
+// calls, and softirqs that interrupted it -- is system time) and by the whole machine (the
+// "cpu" line of /proc/stat: all CPUs, every process and the kernel). Two samples bracket a
+// measurement; cpu_fields() reports the difference.
+struct CpuSample {
+    Clock::time_point at{};
+    double user_ms = 0, sys_ms = 0;  // this process
+    // The machine, ms summed over CPUs: user + nice, system, irq + softirq, steal, idle + iowait.
+    double m_user = 0, m_sys = 0, m_irq = 0, m_steal = 0, m_idle = 0;
+    bool machine_ok = false;
+    // Every other process (not a ustack-bench or linux-bench) by PID: its CPU time so far, ms
+    // (/proc/PID/stat utime + stime + cutime + cstime), and whether it is a kernel thread
+    // (ksoftirqd, kworkers).
+    struct Other {
+        double ms = 0;
+        bool kthread = false;
+    };
+    std::map<long, Other> others;
+};
+
+inline void others_cpu(CpuSample& c, double tick_ms) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string pid = e.path().filename().string();
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        std::ifstream f(e.path() / "stat");
+        std::string line;
+        if (!std::getline(f, line))
+            continue;
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+        // utime stime cutime cstime ...
+        const auto open = line.find('('), close = line.rfind(')');
+        if (open == std::string::npos || close == std::string::npos || close < open)
+            continue;
+        const std::string comm = line.substr(open + 1, close - open - 1);
+        if (comm == "ustack-bench" || comm == "linux-bench")
+            continue;
+        std::istringstream in(line.substr(close + 1));
+        std::string state;
+        long long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
+        unsigned long long flags = 0, minflt = 0, cminflt = 0, majflt = 0, cmajflt = 0;
+        double utime = 0, stime = 0, cutime = 0, cstime = 0;
+        if (!(in >> state >> ppid >> pgrp >> session >> tty >> tpgid >> flags >> minflt >>
+              cminflt >> majflt >> cmajflt >> utime >> stime >> cutime >> cstime))
+            continue;
+        constexpr unsigned long long kPfKthread = 0x00200000;  // PF_KTHREAD
+        c.others[std::stol(pid)] = {(utime + stime + cutime + cstime) * tick_ms,
+                                    (flags & kPfKthread) != 0};
+    }
+}
+
+// What the other processes spent between two samples, ms: {user-space processes, kernel
+// threads}. A process in both samples counts its difference, a new one all its time. A process
+// that ended in between added its whole time to its parent's cutime when the parent reaped it, so
+// its time before the first sample is taken off again -- except for kernel threads, which nobody
+// reaps (kthreadd ignores SIGCHLD): their last moments are lost instead. A user-space process
+// reaped without a wait (SIGCHLD ignored) would likewise be taken off without having been added;
+// the sums are clamped at 0.
+inline std::pair<double, double> others_delta(const CpuSample& a, const CpuSample& b) {
+    double procs = 0, kthreads = 0;
+    for (const auto& [pid, o] : b.others) {
+        const auto it = a.others.find(pid);
+        const double before = it == a.others.end() || it->second.ms > o.ms ? 0 : it->second.ms;
+        (o.kthread ? kthreads : procs) += o.ms - before;
+    }
+    for (const auto& [pid, o] : a.others) {
+        if (!o.kthread && b.others.count(pid) == 0)
+            procs -= o.ms;
+    }
+    return {std::max(procs, 0.0), std::max(kthreads, 0.0)};
+}
+
+inline CpuSample cpu_sample() {
+    CpuSample c;
+    const long hz = ::sysconf(_SC_CLK_TCK);
+    const double tick_ms = 1e3 / static_cast<double>(hz > 0 ? hz : 100);
+    others_cpu(c, tick_ms);
+    c.at = Clock::now();
+    rusage ru{};
+    if (::getrusage(RUSAGE_SELF, &ru) == 0) {
+        auto ms = [](const timeval& tv) {
+            return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3;
+        };
+        c.user_ms = ms(ru.ru_utime);
+        c.sys_ms = ms(ru.ru_stime);
+    }
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (USER_HZ ticks;
+    // guest time is already in user and nice)
+    std::ifstream f("/proc/stat");
+    std::string name;
+    double t[8] = {};
+    if (f >> name && name == "cpu" &&
+        f >> t[0] >> t[1] >> t[2] >> t[3] >> t[4] >> t[5] >> t[6] >> t[7]) {
+        c.m_user = (t[0] + t[1]) * tick_ms;
+        c.m_sys = t[2] * tick_ms;
+        c.m_irq = (t[5] + t[6]) * tick_ms;
+        c.m_steal = t[7] * tick_ms;
+        c.m_idle = (t[3] + t[4]) * tick_ms;
+        c.machine_ok = true;
+    }
+    return c;
+}
+
+// The CPU time from `a` to `b` as RESULT fields: cpu_user_ms, cpu_sys_ms (this process);
+// mach_busy_ms (user + nice + system + irq + softirq of all CPUs: steal, the time the hypervisor
+// gave this VM's CPUs to others, and idle are not busy), mach_user_ms, mach_sys_ms, mach_irq_ms,
+// mach_steal_ms, mach_idle_ms; others_ms and kthreads_ms, what other processes and kernel
+// threads spent of it; cpu_wall_ms, the window's length.
+inline std::string cpu_fields(const CpuSample& a, const CpuSample& b) {
+    std::string s =
+        "cpu_user_ms=" + fmt(b.user_ms - a.user_ms) + " cpu_sys_ms=" + fmt(b.sys_ms - a.sys_ms) +
+        " cpu_wall_ms=" + fmt(std::chrono::duration<double, std::milli>(b.at - a.at).count());
+    if (a.machine_ok && b.machine_ok) {
+        const double user = b.m_user - a.m_user, sys = b.m_sys - a.m_sys, irq = b.m_irq - a.m_irq;
+        const auto [others, kthreads] = others_delta(a, b);
+        s += " mach_busy_ms=" + fmt(user + sys + irq, 0) + " mach_user_ms=" + fmt(user, 0) +
+             " mach_sys_ms=" + fmt(sys, 0) + " mach_irq_ms=" + fmt(irq, 0) +
+             " mach_steal_ms=" + fmt(b.m_steal - a.m_steal, 0) +
+             " mach_idle_ms=" + fmt(b.m_idle - a.m_idle, 0) + " others_ms=" + fmt(others, 0) +
+             " kthreads_ms=" + fmt(kthreads, 0);
+    }
+    return s;
 }
 
 }  // namespace bench

@@ -94,6 +94,7 @@ int bulk_client(Net& net, const Options& o, std::uint32_t addr) {
     if (s == Net::kInvalid)
         return fail("bulk: connect: " + err);
     constexpr std::size_t kChunk = 128 * 1024;
+    const CpuSample cpu0 = cpu_sample();
     const auto t0 = Clock::now();
     const auto deadline =
         t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
@@ -110,6 +111,7 @@ int bulk_client(Net& net, const Options& o, std::uint32_t addr) {
     if (!recv_exact(net, s, report, sizeof report, err))
         return fail("bulk: no report from the receiver: " + err);
     const double dt = seconds_since(t0);
+    const CpuSample cpu1 = cpu_sample();
     if (!expect_eof(net, s, err))
         return fail("bulk: after the report: " + err);
     (void)net.close(s, err);
@@ -120,7 +122,8 @@ int bulk_client(Net& net, const Options& o, std::uint32_t addr) {
                     std::to_string(got) + (verdict == 1 ? "" : ", pattern mismatch"));
     }
     result("mode=bulk role=client bytes=" + std::to_string(sent) + " seconds=" + fmt(dt, 3) +
-           " mib_s=" + fmt(static_cast<double>(sent) / 1048576.0 / dt, 2) + " verified=1");
+           " mib_s=" + fmt(static_cast<double>(sent) / 1048576.0 / dt, 2) + " verified=1 " +
+           cpu_fields(cpu0, cpu1));
     return 0;
 }
 
@@ -131,6 +134,7 @@ int bulk_server(Net& net, const Options& o) {
     auto l = net.listen(o.port, 4, false, err);
     if (l == Net::kInvalid)
         return fail("bulk: listen: " + err);
+    const CpuSample cpu0 = cpu_sample();
     ready(o.port);
     auto s = net.accept(l, err);
     net.wake_listener(l);
@@ -163,11 +167,12 @@ int bulk_server(Net& net, const Options& o) {
     if (!send_all(net, s, report, sizeof report, err) || !net.shutdown_send(s, err))
         return fail("bulk: sending the report: " + err);
     (void)net.close(s, err);
+    const CpuSample cpu1 = cpu_sample();
     if (!ok)
         return fail("bulk: pattern mismatch in the chunk at offset " + std::to_string(bad_at));
     result("mode=bulk role=server bytes=" + std::to_string(got) + " seconds=" + fmt(dt, 3) +
            " mib_s=" + fmt(dt > 0 ? static_cast<double>(got) / 1048576.0 / dt : 0, 2) +
-           " verified=1");
+           " verified=1 " + cpu_fields(cpu0, cpu1));
     return 0;
 }
 
@@ -334,6 +339,7 @@ template <class Net>
 int connrate_client(Net& net, const Options& o, std::uint32_t addr) {
     const Pattern pat;
     ConnrateState st;
+    const CpuSample cpu0 = cpu_sample();
     const auto t0 = Clock::now();
     const auto deadline =
         t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
@@ -344,6 +350,7 @@ int connrate_client(Net& net, const Options& o, std::uint32_t addr) {
     }
     for (auto& t : threads) t.join();
     const double dt = seconds_since(t0);
+    const CpuSample cpu1 = cpu_sample();
     // One last connection tells the server to stop. The run may have left every ephemeral port
     // in TIME-WAIT (connect fails WSAEADDRNOTAVAIL): try again while they expire (a few
     // seconds at most: 2 MSL).
@@ -368,7 +375,8 @@ int connrate_client(Net& net, const Options& o, std::uint32_t addr) {
     result("mode=connrate role=client threads=" + std::to_string(o.threads) +
            " conns=" + std::to_string(n) + " seconds=" + fmt(dt, 3) + " conn_s=" +
            fmt(static_cast<double>(n) / dt, 1) + " errors=" + std::to_string(st.error_total()) +
-           " error_kinds=" + format_errors(st.errors) + " disc_data=" + (o.disc_data ? "1" : "0"));
+           " error_kinds=" + format_errors(st.errors) + " disc_data=" + (o.disc_data ? "1" : "0") +
+           " " + cpu_fields(cpu0, cpu1));
     if (st.failed)
         return fail(st.fatal);
     if (n == 0)
@@ -427,6 +435,7 @@ int connrate_server(Net& net, const Options& o) {
     auto l = net.listen(o.port, 1024, true, err);
     if (l == Net::kInvalid)
         return fail("connrate: listen: " + err);
+    const CpuSample cpu0 = cpu_sample();
     ready(o.port);
     ConnrateState st;
     std::atomic<bool> stopping{false};
@@ -449,8 +458,10 @@ int connrate_server(Net& net, const Options& o) {
     }
     for (auto& t : threads) t.join();
     net.close_listener(l);
-    result("mode=connrate role=server served=" + std::to_string(st.done.load()) + " errors=" +
-           std::to_string(st.error_total()) + " error_kinds=" + format_errors(st.errors));
+    const CpuSample cpu1 = cpu_sample();
+    result("mode=connrate role=server served=" + std::to_string(st.done.load()) +
+           " errors=" + std::to_string(st.error_total()) +
+           " error_kinds=" + format_errors(st.errors) + " " + cpu_fields(cpu0, cpu1));
     if (st.failed)
         return fail(st.fatal);
     return 0;
