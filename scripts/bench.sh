@@ -11,7 +11,7 @@
 #   --build-dir DIR  where to build them (default build-bench: Release, Ninja, CI=true)
 #   --out FILE       also write the table there (default BUILD-DIR/bench-results.txt)
 #   --pairs LIST     comma-separated subset of ll,uu,ul,lu (default all four)
-#   --measure LIST   comma-separated subset of bulk,loss,rtt,connrate,mem (default all)
+#   --measure LIST   comma-separated subset of bulk,loss,rtt,connrate,mem,msg (default all)
 #   --keep-logs      keep the programs' output (kept anyway when a measurement failed)
 #
 # A private namespace pair (netns-up.sh --prefix bnXXXX; removed on exit, also on failure or
@@ -35,6 +35,11 @@
 #             close for 10 s; connections per second. ustack<->ustack disconnects with disconnect
 #             data both ways (client WSPSendDisconnect, server WSPRecvDisconnect then
 #             WSPSendDisconnect, both checked); otherwise a plain shutdown.
+#   msg       message-oriented sockets (SOCK_SEQPACKET, ustack<->ustack only: Linux has none):
+#             bulk as above with 64 KiB messages (the server checks every message's size), and
+#             the ping-pong with 1-byte messages; in a table of their own, with ratios to
+#             ustack<->ustack's stream figures of this run (needs pair uu; bulk and rtt for the
+#             ratios).
 #   mem       10,000 idle established connections: a ustack host's resident size after minus
 #             before, per connection (the average of both hosts for uu); for Linux<->Linux the
 #             kernel memory per socket (slab caches TCP, request_sock_TCP, tcp_bind_bucket,
@@ -84,7 +89,7 @@ usage() { sed -n '2,/^set -Eeuo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 2; }
 log() { printf '[bench] %s\n' "$*" >&2; }
 
-quick=0 bin_dir='' build_dir=$root/build-bench out='' pairs=ll,uu,ul,lu measures=bulk,loss,rtt,connrate,mem
+quick=0 bin_dir='' build_dir=$root/build-bench out='' pairs=ll,uu,ul,lu measures=bulk,loss,rtt,connrate,mem,msg
 keep_logs=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -101,7 +106,7 @@ while [ $# -gt 0 ]; do
 done
 for p in ${pairs//,/ }; do [[ $p =~ ^(ll|uu|ul|lu)$ ]] || die "bad pair '$p' (ll, uu, ul, lu)"; done
 for m in ${measures//,/ }; do
-  [[ $m =~ ^(bulk|loss|rtt|connrate|mem)$ ]] || die "bad measurement '$m' (bulk, loss, rtt, connrate, mem)"
+  [[ $m =~ ^(bulk|loss|rtt|connrate|mem|msg)$ ]] || die "bad measurement '$m' (bulk, loss, rtt, connrate, mem, msg)"
 done
 want_pair() { [[ ,$pairs, == *,$1,* ]]; }
 want() { [[ ,$measures, == *,$1,* ]]; }
@@ -416,6 +421,25 @@ if want rtt; then
     fi
   done
 fi
+if want msg && want_pair uu; then
+  log "msg: message-oriented sockets, ustack<->ustack: bulk of 64 KiB messages ${bulk_s} s, $rtts 1-byte message round trips"
+  if measure msgbulk uu $((bulk_s + 90)) "--mode bulk --port 5206 --message" "--mode bulk --port 5206 --seconds $bulk_s --message"; then
+    set_val msgbulk uu "$(field "$cli_out" mib_s)"
+    cpu_cost msgbulk uu "$(awk -v b="$(field "$cli_out" bytes)" 'BEGIN { printf "%.6f", b / 1073741824 }')" GiB
+    log "msg bulk uu: $(field "$cli_out" mib_s) MiB/s ($(field "$cli_out" messages) messages of 64 KiB, $(field "$srv_out" messages) received whole, verified)"
+  else
+    fail_val msgbulk uu
+  fi
+  if measure msgrtt uu 120 "--mode pingpong --port 5207 --message" "--mode pingpong --port 5207 --count $rtts --message"; then
+    set_val msgp50 uu "$(field "$cli_out" p50_us)"
+    set_val msgp99 uu "$(field "$cli_out" p99_us)"
+    log "msg rtt uu: median $(field "$cli_out" p50_us) us, p99 $(field "$cli_out" p99_us) us (mean $(field "$cli_out" mean_us), max $(field "$cli_out" max_us))"
+  else
+    fail_val msgp50 uu; fail_val msgp99 uu
+  fi
+elif want msg; then
+  log "msg: skipped (message sockets are ustack<->ustack only; pair uu not selected)"
+fi
 if want connrate; then
   log "connrate: $conn_threads clients, ${conn_s} s"
   for p in "${pair_list[@]}"; do
@@ -484,6 +508,18 @@ cell() {
   fi
 }
 
+# stream_cell METRIC STREAM-METRIC DECIMALS: uu's message figure and its ratio to uu's stream one.
+stream_cell() {
+  local v=${val[$1,uu]:-} base=${val[$2,uu]:-} m=${mark[$1,uu]:-}
+  if [ -z "$v" ]; then echo "-"; return; fi
+  if ! [[ $v =~ ^[0-9.]+$ ]]; then echo "$v"; return; fi
+  if [[ $base =~ ^[0-9.]+$ ]]; then
+    awk -v v="$v" -v b="$base" -v d="$3" -v m="$m" 'BEGIN { if (b > 0) printf "%.*f (%.2fx stream)%s", d, v, v / b, m; else printf "%.*f%s", d, v, m }'
+  else
+    awk -v v="$v" -v d="$3" -v m="$m" 'BEGIN { printf "%.*f%s", d, v, m }'
+  fi
+}
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
 [ -n "$cpu" ] || cpu=$(uname -m)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -534,6 +570,19 @@ table=$logs/table.txt
     echo "$line"
   done
   echo
+  if want msg && want_pair uu; then
+    echo "Message-oriented sockets (SOCK_SEQPACKET), ustack<->ustack; ratios to ustack<->ustack's stream"
+    echo "socket in the table above (bulk: 128 KiB per send; round trips: 1 byte):"
+    echo
+    echo "| measurement | ustack<->ustack, message socket |"
+    echo "|---|---:|"
+    echo "| bulk MiB/s, 64 KiB messages (higher is better) | $(stream_cell msgbulk bulk 1) |"
+    echo "| round trip median us, 1-byte message (lower is better) | $(stream_cell msgp50 p50 1) |"
+    echo "| round trip p99 us, 1-byte message (lower is better) | $(stream_cell msgp99 p99 1) |"
+    echo "| CPU ms per GiB of message bulk, whole machine (lower is better) | $(stream_cell msgbulk-cpu-mach bulk-cpu-mach 0) |"
+    echo "| CPU ms per GiB of message bulk, both ends' processes (lower is better) | $(stream_cell msgbulk-cpu-proc bulk-cpu-proc 0) |"
+    echo
+  fi
   echo "Ratios in parentheses are to Linux<->Linux of this run: above 1 is faster for MiB/s and"
   echo "connections/s, and slower (worse) for round trips and memory."
   echo

@@ -51,7 +51,13 @@ struct Options {
     unsigned timeout_ms = 120000;  // watchdog: the whole run
     bool disc_data = false;        // connrate: disconnect data both ways (ustack only)
     std::string cc;                // congestion control (empty: the stack's default)
+    bool message = false;          // bulk, pingpong: message-oriented sockets (ustack only)
 };
+
+// Mode bulk's unit of sending: a stream socket is given 128 KiB per send; a message socket sends
+// 64 KiB messages (SO_MAX_MSG_SIZE's default bound, 65536), each one send and one receive.
+constexpr std::size_t kBulkChunk = 128 * 1024;
+constexpr std::size_t kBulkMessage = 64 * 1024;
 
 inline const char* options_help() {
     return "bench options:\n"
@@ -72,6 +78,9 @@ inline const char* options_help() {
            "  --disc-data         connrate: disconnect data both ways (ustack <-> ustack)\n"
            "  --cc NAME           congestion control: ustack cubic | newreno | bbr; Linux any\n"
            "                      name the kernel knows (TCP_CONGESTION); default: the stack's\n"
+           "  --message           bulk, pingpong: message-oriented sockets (SOCK_SEQPACKET,\n"
+           "                      ustack <-> ustack): bulk sends 64 KiB messages, pingpong\n"
+           "                      1-byte messages; the server checks every message's size\n"
            "\n"
            "modes (client / server):\n"
            "  bulk      the client sends a verifiable byte pattern for --seconds, shuts down, and\n"
@@ -138,6 +147,8 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
             o.disc_data = true;
         } else if (a == "--cc") {
             o.cc = val();
+        } else if (a == "--message") {
+            o.message = true;
         } else {
             std::fprintf(stderr, "%s: unknown argument %s (see --help)\n", prog, a.c_str());
             std::exit(2);
@@ -150,6 +161,10 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
                      "%s: need --mode bulk|pingpong|connrate|hold and exactly one of "
                      "--connect/--listen (see --help)\n",
                      prog);
+        std::exit(2);
+    }
+    if (o.message && o.mode != "bulk" && o.mode != "pingpong") {
+        std::fprintf(stderr, "%s: --message is for modes bulk and pingpong\n", prog);
         std::exit(2);
     }
     if (o.port == 0 || o.port > 65535 || o.seconds <= 0) {

@@ -79,6 +79,11 @@ inline std::string role_of(const Options& o) {
     return o.listen ? "server" : "client";
 }
 
+// The RESULT fields that say a run used message sockets (empty for a stream run).
+inline std::string message_fields(const Options& o, std::uint64_t messages) {
+    return o.message ? " socket=message messages=" + std::to_string(messages) : "";
+}
+
 inline void ready(unsigned port) {
     std::printf("READY port=%u\n", port);
     std::fflush(stdout);
@@ -93,16 +98,19 @@ int bulk_client(Net& net, const Options& o, std::uint32_t addr) {
     auto s = net.connect(addr, o.port, false, err);
     if (s == Net::kInvalid)
         return fail("bulk: connect: " + err);
-    constexpr std::size_t kChunk = 128 * 1024;
+    const std::size_t chunk = o.message ? kBulkMessage : kBulkChunk;
     const CpuSample cpu0 = cpu_sample();
     const auto t0 = Clock::now();
     const auto deadline =
         t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
     std::uint64_t sent = 0;
     while (Clock::now() < deadline) {
-        const long k = net.send(s, pat.at(sent), kChunk, err);
+        const long k = net.send(s, pat.at(sent), chunk, err);
         if (k < 0)
             return fail("bulk: send after " + std::to_string(sent) + " bytes: " + err);
+        if (o.message && static_cast<std::size_t>(k) != chunk)
+            return fail("bulk: a message send took " + std::to_string(k) + " of " +
+                        std::to_string(chunk) + " bytes");
         sent += static_cast<std::uint64_t>(k);
     }
     unsigned char report[kBulkReportSize];
@@ -121,7 +129,8 @@ int bulk_client(Net& net, const Options& o, std::uint32_t addr) {
         return fail("bulk: sent " + std::to_string(sent) + " bytes, the receiver got " +
                     std::to_string(got) + (verdict == 1 ? "" : ", pattern mismatch"));
     }
-    result("mode=bulk role=client bytes=" + std::to_string(sent) + " seconds=" + fmt(dt, 3) +
+    result("mode=bulk role=client" + message_fields(o, sent / chunk) +
+           " bytes=" + std::to_string(sent) + " seconds=" + fmt(dt, 3) +
            " mib_s=" + fmt(static_cast<double>(sent) / 1048576.0 / dt, 2) + " verified=1 " +
            cpu_fields(cpu0, cpu1));
     return 0;
@@ -154,6 +163,10 @@ int bulk_server(Net& net, const Options& o) {
             break;
         if (got == 0)
             first = Clock::now();
+        // A message socket returns one whole message per call: every one is kBulkMessage bytes.
+        if (o.message && static_cast<std::size_t>(k) != kBulkMessage)
+            return fail("bulk: message " + std::to_string(got / kBulkMessage) + " has " +
+                        std::to_string(k) + " bytes, not " + std::to_string(kBulkMessage));
         if (ok && !pat.matches(got, buf.data(), static_cast<std::size_t>(k))) {
             ok = false;
             bad_at = got;
@@ -170,7 +183,8 @@ int bulk_server(Net& net, const Options& o) {
     const CpuSample cpu1 = cpu_sample();
     if (!ok)
         return fail("bulk: pattern mismatch in the chunk at offset " + std::to_string(bad_at));
-    result("mode=bulk role=server bytes=" + std::to_string(got) + " seconds=" + fmt(dt, 3) +
+    result("mode=bulk role=server" + message_fields(o, got / kBulkMessage) +
+           " bytes=" + std::to_string(got) + " seconds=" + fmt(dt, 3) +
            " mib_s=" + fmt(dt > 0 ? static_cast<double>(got) / 1048576.0 / dt : 0, 2) +
            " verified=1 " + cpu_fields(cpu0, cpu1));
     return 0;
@@ -208,9 +222,10 @@ int pingpong_client(Net& net, const Options& o, std::uint32_t addr) {
     const double mean = sum / static_cast<double>(rtt_us.size());
     const double p50 = quantile(rtt_us, 0.50);
     const double p99 = quantile(rtt_us, 0.99);
-    result("mode=pingpong role=client rtts=" + std::to_string(rtt_us.size()) +
-           " p50_us=" + fmt(p50) + " p99_us=" + fmt(p99) + " mean_us=" + fmt(mean) +
-           " min_us=" + fmt(rtt_us.front()) + " max_us=" + fmt(rtt_us.back()));
+    result("mode=pingpong role=client" + message_fields(o, warmup + o.count) +
+           " rtts=" + std::to_string(rtt_us.size()) + " p50_us=" + fmt(p50) +
+           " p99_us=" + fmt(p99) + " mean_us=" + fmt(mean) + " min_us=" + fmt(rtt_us.front()) +
+           " max_us=" + fmt(rtt_us.back()));
     return 0;
 }
 
@@ -234,6 +249,8 @@ int pingpong_server(Net& net, const Options& o) {
             return fail("pingpong: recv: " + err);
         if (k == 0)
             break;
+        if (o.message && k != 1)
+            return fail("pingpong: a message of " + std::to_string(k) + " bytes, not 1");
         for (long i = 0; i < k; ++i) buf[i] ^= kPongXor;
         if (!send_all(net, s, buf, static_cast<std::size_t>(k), err))
             return fail("pingpong: send: " + err);
@@ -242,7 +259,8 @@ int pingpong_server(Net& net, const Options& o) {
     if (!net.shutdown_send(s, err))
         return fail("pingpong: shutdown: " + err);
     (void)net.close(s, err);
-    result("mode=pingpong role=server echoed=" + std::to_string(echoed));
+    result("mode=pingpong role=server" + message_fields(o, echoed) +
+           " echoed=" + std::to_string(echoed));
     return 0;
 }
 

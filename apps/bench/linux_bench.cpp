@@ -59,7 +59,8 @@ public:
 
     Sock connect(std::uint32_t addr, unsigned port, bool nodelay, std::string& err) {
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return failed(err);
+        if (fd < 0)
+            return failed(err);
         if (!configure(fd, nodelay, err)) {
             ::close(fd);
             return kInvalid;
@@ -80,14 +81,16 @@ public:
 
     Sock listen(unsigned port, int backlog, bool nodelay, std::string& err) {
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return failed(err);
+        if (fd < 0)
+            return failed(err);
         const int one = 1;
         const sockaddr_in sin = address(INADDR_ANY, port);
         if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
             !configure(fd, nodelay, err) ||
             ::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 ||
             ::listen(fd, backlog) != 0) {
-            if (err.empty()) err = errno_name(errno);
+            if (err.empty())
+                err = errno_name(errno);
             ::close(fd);
             return kInvalid;
         }
@@ -101,7 +104,8 @@ public:
                 // Accepted sockets inherit TCP_NODELAY and the buffer sizes from the listener.
                 return fd;
             }
-            if (errno != EINTR) return failed(err);
+            if (errno != EINTR)
+                return failed(err);
         }
     }
     // shutdown() on a listening socket makes blocked and later accept() calls fail (EINVAL);
@@ -112,24 +116,30 @@ public:
     long send(Sock s, const unsigned char* p, std::size_t n, std::string& err) {
         for (;;) {
             const ssize_t k = ::send(s, p, n, MSG_NOSIGNAL);
-            if (k >= 0) return static_cast<long>(k);
-            if (errno != EINTR) return fail_long(err);
+            if (k >= 0)
+                return static_cast<long>(k);
+            if (errno != EINTR)
+                return fail_long(err);
         }
     }
     long recv(Sock s, unsigned char* p, std::size_t n, std::string& err) {
         for (;;) {
             const ssize_t k = ::recv(s, p, n, 0);
-            if (k >= 0) return static_cast<long>(k);
-            if (errno != EINTR) return fail_long(err);
+            if (k >= 0)
+                return static_cast<long>(k);
+            if (errno != EINTR)
+                return fail_long(err);
         }
     }
     bool shutdown_send(Sock s, std::string& err) {
-        if (::shutdown(s, SHUT_WR) == 0) return true;
+        if (::shutdown(s, SHUT_WR) == 0)
+            return true;
         err = errno_name(errno);
         return false;
     }
     bool close(Sock s, std::string& err) {
-        if (::close(s) == 0) return true;
+        if (::close(s) == 0)
+            return true;
         err = errno_name(errno);
         return false;
     }
@@ -191,7 +201,8 @@ private:
 // Mode hold needs a descriptor per connection: raise the soft limit to the hard one.
 bool raise_fd_limit(std::uint64_t need) {
     rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return false;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return false;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         (void)::setrlimit(RLIMIT_NOFILE, &rl);
@@ -211,6 +222,10 @@ int main(int argc, char** argv) {
     }
     if (o.disc_data) {
         std::fprintf(stderr, "linux-bench: --disc-data: Linux TCP has no disconnect data\n");
+        return 2;
+    }
+    if (o.message) {
+        std::fprintf(stderr, "linux-bench: --message: Linux TCP has no message-oriented sockets\n");
         return 2;
     }
     if (o.mode == "hold" && !raise_fd_limit(o.count + 64)) {

@@ -7,6 +7,10 @@
 // Socket buffers: WSPSetSockOpt has no SO_SNDBUF/SO_RCVBUF (WSPGetSockOpt only reports them), so
 // --buffer sets the host's per-connection buffers (WSPHOSTCONFIG send_buffer / recv_buffer);
 // mode bulk defaults to 4 MiB, the other modes keep the stack's defaults.
+//
+// --message: message-oriented sockets (SOCK_SEQPACKET). bench_modes.hpp's Net contract has
+// recv() return 0 at the end; a message socket reports the end as WSAEDISCON (a zero-byte read
+// is a zero-length message there), so this Net maps WSAEDISCON to 0 and nothing else.
 #include <cstdio>
 #include <string>
 
@@ -25,12 +29,14 @@ public:
     using Sock = SOCKET;
     static constexpr Sock kInvalid = INVALID_SOCKET;
 
-    explicit WspNet(WSPHOST host) : host_(host) {}
+    WspNet(WSPHOST host, bool message)
+        : host_(host), type_(message ? SOCK_SEQPACKET : SOCK_STREAM) {}
 
     Sock connect(std::uint32_t addr, unsigned port, bool nodelay, std::string& err) {
         int e = 0;
-        SOCKET s = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
-        if (s == INVALID_SOCKET) return failed(e, err);
+        SOCKET s = WSPSocket(host_, AF_INET, type_, IPPROTO_TCP, &e);
+        if (s == INVALID_SOCKET)
+            return failed(e, err);
         if (nodelay && !set_nodelay(s, err)) {
             (void)WSPCloseSocket(s, &e);
             return kInvalid;
@@ -46,14 +52,16 @@ public:
 
     Sock listen(unsigned port, int backlog, bool nodelay, std::string& err) {
         int e = 0;
-        SOCKET s = WSPSocket(host_, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
-        if (s == INVALID_SOCKET) return failed(e, err);
+        SOCKET s = WSPSocket(host_, AF_INET, type_, IPPROTO_TCP, &e);
+        if (s == INVALID_SOCKET)
+            return failed(e, err);
         const SOCKADDR_IN sin = sockaddr(INADDR_ANY, port);
         // Accepted sockets inherit TCP_NODELAY from the listener.
         if ((nodelay && !set_nodelay(s, err)) ||
             WSPBind(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, &e) != 0 ||
             WSPListen(s, backlog, &e) != 0) {
-            if (err.empty()) err = WSPErrorName(e);
+            if (err.empty())
+                err = WSPErrorName(e);
             (void)WSPCloseSocket(s, &e);
             return kInvalid;
         }
@@ -76,14 +84,23 @@ public:
         WSABUF b{static_cast<u_long>(n), const_cast<char*>(reinterpret_cast<const char*>(p))};
         DWORD sent = 0;
         int e = 0;
-        if (WSPSend(s, &b, 1, &sent, 0, &e) != 0) return fail_long(e, err);
+        if (WSPSend(s, &b, 1, &sent, 0, &e) != 0)
+            return fail_long(e, err);
         return static_cast<long>(sent);
     }
     long recv(Sock s, unsigned char* p, std::size_t n, std::string& err) {
         WSABUF b{static_cast<u_long>(n), reinterpret_cast<char*>(p)};
         DWORD got = 0, flags = 0;
         int e = 0;
-        if (WSPRecv(s, &b, 1, &got, &flags, &e) != 0) return fail_long(e, err);
+        if (WSPRecv(s, &b, 1, &got, &flags, &e) != 0) {
+            if (e == WSAEDISCON && type_ == SOCK_SEQPACKET)
+                return 0;
+            return fail_long(e, err);
+        }
+        if ((flags & MSG_PARTIAL) != 0) {
+            err = "MSG_PARTIAL (a message longer than the buffer)";
+            return -1;
+        }
         return static_cast<long>(got);
     }
     bool shutdown_send(Sock s, std::string& err) {
@@ -102,7 +119,8 @@ public:
     long recv_disconnect(Sock s, unsigned char* p, std::size_t n, std::string& err) {
         WSABUF b{static_cast<u_long>(n), reinterpret_cast<char*>(p)};
         int e = 0;
-        if (WSPRecvDisconnect(s, &b, &e) != 0) return fail_long(e, err);
+        if (WSPRecvDisconnect(s, &b, &e) != 0)
+            return fail_long(e, err);
         return static_cast<long>(b.len);
     }
     // The host's memory is the process's: bench_modes.hpp reports the RSS already.
@@ -139,6 +157,7 @@ private:
     }
 
     WSPHOST host_;
+    int type_;
 };
 
 }  // namespace
@@ -172,14 +191,15 @@ int main(int argc, char** argv) {
     const std::uint64_t buffer = o.buffer != 0 ? o.buffer : (o.mode == "bulk" ? 4u << 20 : 0);
     cfg.send_buffer = static_cast<std::uint32_t>(buffer);
     cfg.recv_buffer = static_cast<std::uint32_t>(buffer);
-    if (!o.cc.empty()) cfg.congestion = o.cc.c_str();
+    if (!o.cc.empty())
+        cfg.congestion = o.cc.c_str();
     WSPHOST host = nullptr;
     int e = 0;
     if (WSPStartup(&cfg, &host, &e) != 0) {
         std::fprintf(stderr, "ERROR WSPStartup: %s\n", WSPErrorName(e));
         return 1;
     }
-    WspNet net(host);
+    WspNet net(host, o.message);
     const int status = bench::run_mode(net, o, addr);
     apps::stop_host(host, ho);
     return status;
