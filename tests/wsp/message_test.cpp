@@ -3,7 +3,11 @@
 // rule, on virtual time.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -119,6 +123,152 @@ void rewrite_first_header(Net& net, std::size_t from, std::uint32_t header) {
     });
 }
 
+// ---- the 10,000-message simulation ------------------------------------------------------------
+
+// Byte j of message i of the direction `dir`: every message differs from its neighbours at every
+// offset, so a lost, repeated, reordered, joined or split message is caught, not just a short one.
+char message_byte(int dir, std::uint32_t i, std::size_t j) {
+    return static_cast<char>((i * 131U) ^ (static_cast<std::uint32_t>(j) * 7U) ^
+                             (static_cast<std::uint32_t>(j) >> 8) ^ (dir == 0 ? 0x5aU : 0xa5U));
+}
+
+// Message sizes from 0 to the bound (65536): log-uniform, so small messages (headers split
+// across segments, several messages per segment) and large ones (a message over many
+// segments) are both common; every 97th message is exactly the bound and every 89th is empty.
+std::size_t message_size(std::mt19937_64& rng, std::uint32_t i) {
+    if (i % 97 == 96) {
+        return 65536;
+    }
+    if (i % 89 == 88) {
+        return 0;
+    }
+    const double u = std::uniform_real_distribution<double>(0.0, 16.0)(rng);
+    return std::min<std::size_t>(65536, static_cast<std::size_t>(std::exp2(u)) - 1);
+}
+
+// One direction of the simulation: the sender's next message, the receiver's next expected one
+// and the part of it read so far (MSG_PARTIAL reads).
+struct Flow {
+    int dir = 0;
+    SOCKET from = INVALID_SOCKET;
+    SOCKET to = INVALID_SOCKET;
+    std::vector<std::size_t> sizes;
+    std::uint32_t sent = 0;
+    bool shut = false;
+    std::uint32_t received = 0;
+    std::string part;  // the bytes of message `received` read so far
+    std::uint64_t partial_reads = 0;
+    bool ended = false;  // WSPRecv failed WSAEDISCON
+    int discon_again = 0;
+    std::string error;  // the first thing wrong
+
+    std::string expected(std::uint32_t i) const {
+        std::string m(sizes[i], '\0');
+        for (std::size_t j = 0; j < m.size(); ++j) {
+            m[j] = message_byte(dir, i, j);
+        }
+        return m;
+    }
+    // Send what the socket takes; shut down once all is sent. True if anything happened.
+    bool pump_send() {
+        bool moved = false;
+        while (sent < sizes.size()) {
+            const std::string m = expected(sent);
+            DWORD n = 0;
+            const int e = send_str(from, m, &n);
+            if (e == WSAEWOULDBLOCK) {
+                return moved;
+            }
+            if (e != 0 || n != m.size()) {
+                error = "send of message " + std::to_string(sent) + ": " + WSPErrorName(e);
+                return false;
+            }
+            ++sent;
+            moved = true;
+        }
+        if (!shut) {
+            shut = true;
+            if (shutdown_socket(from, SD_SEND) != 0) {
+                error = "WSPShutdown(SD_SEND) failed";
+            }
+            return true;
+        }
+        return moved;
+    }
+    // Read what has arrived, checking every message whole; a buffer of a random size, so that
+    // one read in about eight gets a part (MSG_PARTIAL).
+    bool pump_recv(std::mt19937_64& rng) {
+        bool moved = false;
+        while (!ended && error.empty()) {
+            const bool small = rng() % 8 == 0;
+            const std::size_t cap =
+                small ? 1 + static_cast<std::size_t>(rng() % 4096) : std::size_t{65536};
+            const Got g = recv_msg(to, cap);
+            if (g.err == WSAEWOULDBLOCK) {
+                return moved;
+            }
+            moved = true;
+            if (g.err == WSAEDISCON) {
+                ended = true;
+                if (received != sizes.size() || !part.empty()) {
+                    error = "WSAEDISCON after " + std::to_string(received) + " messages";
+                }
+                // Every later call fails the same way.
+                discon_again += recv_msg(to, 100).err == WSAEDISCON ? 1 : 0;
+                discon_again += recv_msg(to, 0).err == WSAEDISCON ? 1 : 0;
+                return true;
+            }
+            if (g.err != 0) {
+                error = std::string("WSPRecv: ") + WSPErrorName(g.err);
+                return false;
+            }
+            if (received >= sizes.size()) {
+                error = "a message after the last one";
+                return false;
+            }
+            part += g.data;
+            if ((g.flags & MSG_PARTIAL) != 0) {
+                ++partial_reads;
+                if (g.data.size() != cap || part.size() >= sizes[received]) {
+                    error = "MSG_PARTIAL on a read that ended message " + std::to_string(received);
+                    return false;
+                }
+                continue;
+            }
+            if (part != expected(received)) {
+                error = "message " + std::to_string(received) + ": " + std::to_string(part.size()) +
+                        " bytes, expected " + std::to_string(sizes[received]) +
+                        (part.size() == sizes[received] ? " (the bytes differ)" : "");
+                return false;
+            }
+            part.clear();
+            ++received;
+        }
+        return moved;
+    }
+};
+
+// Reordering on the virtual link: each packet is held back with probability 1/20 and carried,
+// after the packets of that host's next batch, in that batch; a held packet of a host that
+// sends nothing more stays held (a loss: the sender retransmits it).
+struct Reorder {
+    std::mt19937_64 rng{11};
+    std::vector<std::vector<std::byte>> held[2];
+    std::uint64_t count = 0;
+    void operator()(std::size_t who, std::vector<std::vector<std::byte>>& batch) {
+        std::vector<std::vector<std::byte>> keep;
+        std::vector<std::vector<std::byte>> hold;
+        for (auto& p : batch) {
+            (rng() % 20 == 0 ? hold : keep).push_back(std::move(p));
+        }
+        for (auto& p : held[who]) {
+            keep.push_back(std::move(p));
+        }
+        count += hold.size();
+        held[who] = std::move(hold);
+        batch = std::move(keep);
+    }
+};
 }  // namespace
 
 TEST_SUITE("wsp") {
@@ -414,5 +564,70 @@ TEST_SUITE("wsp") {
         CHECK(ev.error(FD_CLOSE_BIT) == WSAECONNABORTED);
         CHECK(recv_msg(p.server, 100).err == WSAECONNABORTED);
         CHECK(host_stat(net.b, "message_framing_fin_inside") == 1);
+    }
+
+    TEST_CASE(
+        "DESIGN.md §3b: 10000 messages of 0 to 65536 bytes each way under loss - reordering and "
+        "duplication keep every boundary and byte - then WSAEDISCON at both ends") {
+        constexpr std::uint32_t kMessages = 10'000;
+        Net net;
+        Pair p = message_pair(net);
+        std::mt19937_64 rng(2026);
+        Flow flows[2];
+        flows[0].dir = 0;
+        flows[0].from = p.client;
+        flows[0].to = p.server;
+        flows[1].dir = 1;
+        flows[1].from = p.server;
+        flows[1].to = p.client;
+        std::uint64_t bytes = 0;
+        for (Flow& f : flows) {
+            for (std::uint32_t i = 0; i < kMessages; ++i) {
+                f.sizes.push_back(message_size(rng, i));
+                bytes += f.sizes.back();
+            }
+        }
+        net.set_loss(0.01);
+        net.set_duplicate(0.01);
+        auto reorder = std::make_shared<Reorder>();
+        net.set_filter([reorder](std::size_t who, std::vector<std::vector<std::byte>>& batch) {
+            (*reorder)(who, batch);
+        });
+        const Instant start = net.now();
+        auto done = [&] { return flows[0].ended && flows[1].ended; };
+        auto failed = [&] { return !flows[0].error.empty() || !flows[1].error.empty(); };
+        while (!done() && !failed()) {
+            bool moved = false;
+            for (Flow& f : flows) {
+                moved = f.pump_send() || moved;
+                moved = f.pump_recv(rng) || moved;
+            }
+            if (!moved) {
+                // Nothing to do until packets move or a timer (a retransmission) fires.
+                net.advance(10ms);
+            }
+            if (net.now() - start > 1h) {
+                FAIL("the exchange did not end within an hour of virtual time");
+                break;
+            }
+        }
+        INFO("client to server: " << flows[0].error);
+        INFO("server to client: " << flows[1].error);
+        REQUIRE(!failed());
+        for (const Flow& f : flows) {
+            CHECK(f.received == kMessages);
+            CHECK(f.discon_again == 2);
+            CHECK(f.partial_reads > 0);
+        }
+        MESSAGE("bytes " << bytes << ", lost " << net.link_stats().lost << ", duplicated "
+                         << net.link_stats().duplicated << ", held back " << reorder->count);
+        // The link really lost, duplicated and reordered, and the framing never failed.
+        CHECK(net.link_stats().lost > 0);
+        CHECK(net.link_stats().duplicated > 0);
+        CHECK(reorder->count > 0);
+        CHECK(host_stat(net.a, "message_framing_too_long") == 0);
+        CHECK(host_stat(net.b, "message_framing_too_long") == 0);
+        CHECK(host_stat(net.a, "message_framing_fin_inside") == 0);
+        CHECK(host_stat(net.b, "message_framing_fin_inside") == 0);
     }
 }
