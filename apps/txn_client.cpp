@@ -71,7 +71,8 @@ int run_one(WSPHOST host, const Run& run, unsigned seed, const char* me) {
             std::printf("%s: WSPSocket failed: %s\n", me, WSPErrorName(err));
             break;
         }
-        if (WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0) {
+        if (WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, nullptr, nullptr, nullptr,
+                       nullptr, &err) != 0) {
             std::printf("%s: connect to %s:%u failed: %s%s\n", me, server.c_str(), port,
                         WSPErrorName(err),
                         run.message && err == WSAECONNREFUSED

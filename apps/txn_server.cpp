@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::vector<std::thread> workers;
     for (int id = 1; clients == 0 || id <= clients; ++id) {
-        SOCKET s = WSPAccept(ls, nullptr, nullptr, &err);
+        SOCKET s = WSPAccept(ls, nullptr, nullptr, nullptr, 0, &err);
         if (s == INVALID_SOCKET) {
             std::cerr << "txn-server: WSPAccept failed: " << WSPErrorName(err) << "\n";
             break;

@@ -42,7 +42,8 @@ public:
             return kInvalid;
         }
         const SOCKADDR_IN sin = sockaddr(addr, port);
-        if (WSPConnect(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, &e) != 0) {
+        if (WSPConnect(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, nullptr, nullptr,
+                       nullptr, nullptr, &e) != 0) {
             int e2 = 0;
             (void)WSPCloseSocket(s, &e2);
             return failed(e, err);
@@ -70,7 +71,7 @@ public:
 
     Sock accept(Sock l, std::string& err) {
         int e = 0;
-        SOCKET s = WSPAccept(l, nullptr, nullptr, &e);
+        SOCKET s = WSPAccept(l, nullptr, nullptr, nullptr, 0, &e);
         return s == INVALID_SOCKET ? failed(e, err) : s;
     }
     // Closing the listener wakes blocked WSPAccept calls (WSAEINTR) and fails later ones.

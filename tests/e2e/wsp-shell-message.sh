@@ -59,7 +59,7 @@ chk a "close 2" '^OK$'
 # 3. Messages A -> B.
 chk a "socket message" '^OK 3$'
 chk a "connect 3 10.0.2.2 7400 5000" '^OK$'
-chk b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+$'
+chk b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+ 0$'
 chk b "getopt 3 type" '^OK SOCK_SEQPACKET$' "(accepted from a message listener)"
 chk b "getopt 3 discdatalen" '^OK (24|36)$' "(disconnect data with the message option)"
 chk a "send 3 hello" '^OK 5$'
@@ -102,7 +102,7 @@ chk b "listen 4" '^OK$'
 chk a "socket message" '^OK 4$'
 chk a "sndbuf 4 16384" '^OK$'
 chk a "connect 4 10.0.2.2 7402 5000" '^OK$'
-chk b "accept 4 5000" '^OK 5 10\.0\.1\.2:[0-9]+$'
+chk b "accept 4 5000" '^OK 5 10\.0\.1\.2:[0-9]+ 0$'
 chk a "nonblocking 4 1" '^OK$'
 sent=0
 for ((i = 0; i < 64; i++)); do

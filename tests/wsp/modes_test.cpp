@@ -40,7 +40,7 @@ TEST_SUITE("wsp") {
         Pair p = connect_pair(net);
         REQUIRE(set_nonblocking(p.listener, true) == 0);
         int err = 0;
-        CHECK(WSPAccept(p.listener, nullptr, nullptr, &err) == INVALID_SOCKET);  // 57
+        CHECK(WSPAccept(p.listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET);  // 57
         CHECK(err == WSAEWOULDBLOCK);
         REQUIRE(set_nonblocking(p.server, true) == 0);
         char buf[16];

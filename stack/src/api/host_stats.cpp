@@ -70,6 +70,8 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("disconnect_option_ignored", c.disc_option_ignored + cs.bad_disconnect_option);
     line("disconnect_data_sent", h->disconnect_sent());
     line("disconnect_data_received", h->disconnect_received());
+    line("accept_rejected", h->accept_rejected());
+    line("accept_deferred", h->accept_deferred());
     line("message_mode_refused", st.message_mode_refused + c.message_mode_refused);
     line("message_option_ignored", c.message_option_ignored + cs.bad_message_option);
     line("message_framing_too_long", h->framing_too_long());

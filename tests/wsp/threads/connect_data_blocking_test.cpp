@@ -1,0 +1,77 @@
+// WSPAccept's condition function on blocking sockets (DESIGN.md §3c): it runs on WSPAccept's
+// thread after the wait for a connection; CF_DEFER and CF_REJECT answer at once.
+#include <atomic>
+#include <thread>
+
+#include "wsp_fixture.hpp"
+
+using namespace wsptest;
+
+namespace {
+
+struct Answer {
+    int verdict = CF_ACCEPT;
+    std::thread::id thread;
+    int calls = 0;
+};
+
+int CALLBACK answer(LPWSABUF /*caller_id*/, LPWSABUF /*caller_data*/, LPQOS /*sqos*/,
+                    LPQOS /*gqos*/, LPWSABUF /*callee_id*/, LPWSABUF /*callee_data*/, GROUP* /*g*/,
+                    DWORD_PTR data) {
+    auto* a = reinterpret_cast<Answer*>(data);
+    a->thread = std::this_thread::get_id();
+    ++a->calls;
+    return a->verdict;
+}
+
+}  // namespace
+
+TEST_SUITE("wsp") {
+    TEST_CASE(
+        "LPWSPACCEPT blocking: the condition function runs on the accepting thread once a "
+        "connection is there - CF_DEFER then CF_REJECT answer at once - CF_ACCEPT returns it") {
+        Hosts h;
+        const SOCKET l = listen_on(h.b, kAddrB, 5000);
+        Answer a;
+        a.verdict = CF_DEFER;
+        int err = 0;
+        std::atomic<int> accept_error{0};
+        // A blocking WSPAccept waits for the connection, then asks.
+        std::thread server([&] {
+            int e = 0;
+            if (WSPAccept(l, nullptr, nullptr, &answer, reinterpret_cast<DWORD_PTR>(&a), &e) ==
+                INVALID_SOCKET)
+                accept_error = e;
+        });
+        const std::thread::id server_id = server.get_id();
+        const SOCKET c = new_socket(h.a);
+        REQUIRE(connect_to(c, kAddrB, 5000) == 0);
+        server.join();
+        CHECK(accept_error == WSATRY_AGAIN);
+        CHECK(a.thread == server_id);
+        // The connection stays at the head: a blocking WSPAccept asks again at once.
+        a.verdict = CF_DEFER;
+        CHECK(WSPAccept(l, nullptr, nullptr, &answer, reinterpret_cast<DWORD_PTR>(&a), &err) ==
+              INVALID_SOCKET);
+        CHECK(err == WSATRY_AGAIN);
+        CHECK(a.thread == std::this_thread::get_id());
+        a.verdict = CF_ACCEPT;
+        const SOCKET s =
+            WSPAccept(l, nullptr, nullptr, &answer, reinterpret_cast<DWORD_PTR>(&a), &err);
+        REQUIRE_MESSAGE(s != INVALID_SOCKET, WSPErrorName(err));
+        CHECK(a.calls == 3);
+        REQUIRE(send_str(c, "x") == 0);
+        char buf[4];
+        DWORD n = 0;
+        CHECK(recv_bytes(s, buf, sizeof buf, &n) == 0);
+        CHECK(n == 1);
+        // A second connection, rejected: the client's blocking receive sees the reset.
+        const SOCKET c2 = new_socket(h.a);
+        REQUIRE(connect_to(c2, kAddrB, 5000) == 0);
+        a.verdict = CF_REJECT;
+        CHECK(WSPAccept(l, nullptr, nullptr, &answer, reinterpret_cast<DWORD_PTR>(&a), &err) ==
+              INVALID_SOCKET);
+        CHECK(err == WSAECONNREFUSED);
+        CHECK(recv_bytes(c2, buf, sizeof buf, &n) == WSAECONNRESET);
+    }
+}
