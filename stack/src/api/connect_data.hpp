@@ -50,7 +50,8 @@ class Host;
 // ---- a conditional listener's held requests ---------------------------------------------------
 
 // The request at the head of a conditional listener's queue: a SYN nobody has decided on.
-// `caller_data` stays valid until the next engine input or decision.
+// `caller_data` stays valid until the next engine input or decision (copy it before the lock
+// is released).
 struct PendingRequest {
     Endpoint remote;
     std::span<const std::byte> caller_data;

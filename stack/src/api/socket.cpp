@@ -491,9 +491,12 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
             return Errc::interrupted;
         }
         // Still the same request? It may have expired while the function ran ("the connection
-        // request that was offered has timed out or been withdrawn": WSAEACCES).
+        // request that was offered has timed out or been withdrawn": WSAEACCES), or the client
+        // started over with other caller data.
         const std::optional<PendingRequest> now = front_request(h, listener);
-        if (!now || !now->same(*req)) {
+        if (!now || !now->same(*req) ||
+            !std::equal(now->caller_data.begin(), now->caller_data.end(), offer.caller_data.begin(),
+                        offer.caller_data.end())) {
             return Errc::withdrawn;
         }
     }
