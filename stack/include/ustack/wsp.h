@@ -391,7 +391,8 @@ int WSPListen(SOCKET s, int backlog, LPINT lpErrno);
  * connect data, the QOS (always NULL here), our address, room for callee data, the socket group
  * (leave *g 0: ustack has no groups) and WSPAccept's dwCallbackData. Returns CF_ACCEPT,
  * CF_REJECT or CF_DEFER. It runs on WSPAccept's thread without the host's lock held: it may
- * call other WSP functions (a WSPAccept on the same listener fails WSAEINPROGRESS meanwhile).
+ * call other WSP functions. Meanwhile other WSPAccepts on the listener wait for its verdict
+ * (blocking) or fail WSAEINPROGRESS (non-blocking, or called from the function itself).
  * The README's "Connect data and conditional accept" says what each parameter holds. */
 typedef int(CALLBACK* LPCONDITIONPROC)(LPWSABUF lpCallerId, LPWSABUF lpCallerData, LPQOS lpSQOS,
                                        LPQOS lpGQOS, LPWSABUF lpCalleeId, LPWSABUF lpCalleeData,

@@ -305,18 +305,24 @@ Answer ask(const AcceptCondition& cond, const Offer& o, std::vector<std::byte>& 
     }
 }
 
+// The listener whose condition function this thread is running (SocketId{}: none).
+thread_local SocketId t_deciding{};
+
 // Run the condition function (`f`) without the API lock -- it is application code, and may
 // call WSP functions -- as a call blocked on the listener `id` (WSPCleanup waits for it, so
-// the host stays). The listener is marked `deciding` meanwhile. Returns false if the listener
-// was closed meanwhile.
+// the host stays). The listener is marked `deciding` meanwhile: other WSPAccepts on it wait
+// (blocking) or fail WSAEINPROGRESS (non-blocking, or the function's own). Returns false if
+// the listener was closed meanwhile.
 template <class F>
 bool decide_unlocked(Host& h, ApiLock& lock, SocketId id, F f) {
     h.sockets().find(id)->deciding = true;
     Waiter& w = h.sockets().waiter(id);
     ++w.waiters;
+    const SocketId outer = std::exchange(t_deciding, id);
     lock.unlock();
     f();
     lock.unique().lock();
+    t_deciding = outer;
     --w.waiters;
     if (multi_waiters() > 0) {
         notify_multi();  // a WSPCleanup may be waiting for this call to leave
@@ -326,7 +332,14 @@ bool decide_unlocked(Host& h, ApiLock& lock, SocketId id, F f) {
         return false;
     }
     l->deciding = false;
+    wake_waiter(w);  // WSPAccepts that waited for the verdict
     return true;
+}
+
+// Another WSPAccept runs the condition function on listener `l`: this call cannot wait for it
+// (non-blocking, or it is that function's own call).
+bool must_not_wait(const Socket& l) {
+    return l.deciding && (l.nonblocking || t_deciding == l.id);
 }
 
 // Give an established connection `c` (app-owned) a new socket accepted on listener `l`.
@@ -363,10 +376,14 @@ Errc accept_established(Host& h, ApiLock& lock, SocketId lid, const AcceptCondit
                         SOCKET* out, std::optional<Endpoint>* peer) {
     Socket* l = h.sockets().find(lid);
     const ListenerId listener = *l->listener;
+    // One verdict at a time: the head is the deferred connection, else the queue's oldest.
     auto queued = [&](const Socket& x) {
-        return x.deferred.has_value() || h.stack().accept_queue_size(listener) > 0;
+        return !x.deciding && (x.deferred.has_value() || h.stack().accept_queue_size(listener) > 0);
     };
     if (!queued(*l)) {
+        if (must_not_wait(*l)) {
+            return Errc::callback_running;
+        }
         if (l->nonblocking) {
             return Errc::would_block;
         }
@@ -374,9 +391,6 @@ Errc accept_established(Host& h, ApiLock& lock, SocketId lid, const AcceptCondit
             return e;
         }
         l = h.sockets().find(lid);
-    }
-    if (l->deciding) {
-        return Errc::callback_running;
     }
     if (!l->deferred) {
         auto r = h.stack().accept(listener);
@@ -458,8 +472,15 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
         *out = adopt(h, *x, *n, r.value);
         return Errc::ok;
     };
-    auto waiting = [&](const Socket&) { return established() || held_requests(h, listener) > 0; };
+    // An established connection can be taken any time; the head request only by one call at
+    // a time.
+    auto waiting = [&](const Socket& x) {
+        return established() || (!x.deciding && held_requests(h, listener) > 0);
+    };
     if (!waiting(*l)) {
+        if (must_not_wait(*l)) {
+            return Errc::callback_running;
+        }
         if (l->nonblocking) {
             return Errc::would_block;
         }
@@ -470,9 +491,6 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
     }
     if (established()) {
         return take();
-    }
-    if (l->deciding) {
-        return Errc::callback_running;
     }
     const std::optional<PendingRequest> req = front_request(h, listener);
     if (!req) {

@@ -95,7 +95,8 @@ struct AcceptCondition {
 // that was decided on, whatever the verdict (the SPI fills addr "regardless of whether the
 // condition function is specified or what it returns"). Errors besides the queue's:
 // refused (CF_REJECT), try_again (CF_DEFER), invalid_argument (another answer, or *g set),
-// callback_running (a condition function runs on this listener now), reset (the connection
+// callback_running (a condition function runs on this listener now, and this call cannot wait
+// for it: non-blocking, or its own), reset (the connection
 // ended before it was accepted), withdrawn (a held request expired while it was decided on).
 Errc accept_socket(Host& h, ApiLock& lock, SocketId listener, const AcceptCondition& cond,
                    SOCKET* out, std::optional<Endpoint>* peer);

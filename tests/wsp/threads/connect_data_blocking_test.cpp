@@ -2,6 +2,7 @@
 // thread after the wait for a connection; CF_DEFER and CF_REJECT answer at once.
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "wsp_fixture.hpp"
 
@@ -73,5 +74,63 @@ TEST_SUITE("wsp") {
               INVALID_SOCKET);
         CHECK(err == WSAECONNREFUSED);
         CHECK(recv_bytes(c2, buf, sizeof buf, &n) == WSAECONNRESET);
+    }
+
+    TEST_CASE(
+        "LPWSPACCEPT blocking: WSPAccepts on one listener from several threads take one verdict "
+        "at a time - none fails WSAEINPROGRESS") {
+        Hosts h;
+        const SOCKET l = listen_on(h.b, kAddrB, 5000, 64);
+        constexpr int kServers = 4;
+        constexpr int kClients = 40;
+        std::atomic<int> accepted{0};
+        std::atomic<int> errors{0};
+        std::atomic<int> inside{0};  // condition functions running at once
+        std::atomic<int> most{0};
+        struct Count {
+            std::atomic<int>* inside;
+            std::atomic<int>* most;
+        } count{&inside, &most};
+        auto slow = [](LPWSABUF, LPWSABUF, LPQOS, LPQOS, LPWSABUF, LPWSABUF, GROUP*,
+                       DWORD_PTR data) -> int {
+            auto* c = reinterpret_cast<Count*>(data);
+            const int now = ++*c->inside;
+            int m = c->most->load();
+            while (now > m && !c->most->compare_exchange_weak(m, now)) {
+            }
+            std::this_thread::yield();
+            --*c->inside;
+            return CF_ACCEPT;
+        };
+        std::vector<std::thread> servers;
+        for (int i = 0; i < kServers; ++i) {
+            servers.emplace_back([&] {
+                for (;;) {
+                    int e = 0;
+                    const SOCKET s = WSPAccept(l, nullptr, nullptr, slow,
+                                               reinterpret_cast<DWORD_PTR>(&count), &e);
+                    if (s == INVALID_SOCKET) {
+                        if (e != WSAEINTR)
+                            ++errors;
+                        return;
+                    }
+                    ++accepted;
+                    accepted.notify_all();
+                }
+            });
+        }
+        std::vector<SOCKET> clients;
+        for (int i = 0; i < kClients; ++i) {
+            clients.push_back(new_socket(h.a));
+            REQUIRE(connect_to(clients.back(), kAddrB, 5000) == 0);
+        }
+        // Every connection accepted (the fixture's watchdog bounds the wait); the servers, all
+        // blocked in WSPAccept again, end with WSAEINTR when the listener closes.
+        for (int n = accepted.load(); n < kClients; n = accepted.load()) accepted.wait(n);
+        CHECK(accepted == kClients);
+        REQUIRE(close_socket(l) == 0);
+        for (auto& t : servers) t.join();
+        CHECK(errors == 0);
+        CHECK(most == 1);
     }
 }
