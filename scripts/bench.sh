@@ -35,6 +35,10 @@
 #             close for 10 s; connections per second. ustack<->ustack disconnects with disconnect
 #             data both ways (client WSPSendDisconnect, server WSPRecvDisconnect then
 #             WSPSendDisconnect, both checked); otherwise a plain shutdown.
+#             With uu also a run with connect data (DESIGN.md §3c): 16 bytes of caller data on
+#             every SYN, the server's conditional listener checks them in its condition function
+#             and answers 16 bytes of callee data, checked by the client; a table of its own
+#             gives its ratio to the plain uu run.
 #   msg       message-oriented sockets (SOCK_SEQPACKET, ustack<->ustack only: Linux has none):
 #             bulk as above with 64 KiB messages (the server checks every message's size), and
 #             the ping-pong with 1-byte messages; in a table of their own, with ratios to
@@ -459,6 +463,19 @@ if want connrate; then
       fail_val connrate "$p"
     fi
   done
+  # Connect data (DESIGN.md §3c): the same run with 16 bytes of caller data on every SYN, a
+  # conditional listener whose condition function checks them and answers 16 bytes of callee
+  # data (checked by the client); its ratio to the plain uu run above.
+  if want_pair uu; then
+    cd_x="--disconnect-data --disc-data --connect-data"
+    if measure connrate-cd uu $((conn_s + 90)) "--mode connrate --port 5208 --threads $conn_threads $cd_x" \
+         "--mode connrate --port 5208 --threads $conn_threads --seconds $conn_s $cd_x --msl-ms $conn_msl_ms"; then
+      set_val connratecd uu "$(field "$cli_out" conn_s)"
+      log "connrate uu with connect data: $(field "$cli_out" conn_s)/s ($(field "$cli_out" conns) connections, server served $(field "$srv_out" served); client errors: $(field "$cli_out" error_kinds); server errors: $(field "$srv_out" error_kinds))"
+    else
+      fail_val connratecd uu
+    fi
+  fi
 fi
 if want mem; then
   log "mem: $hold_n idle connections"
@@ -518,6 +535,14 @@ stream_cell() {
   else
     awk -v v="$v" -v d="$3" -v m="$m" 'BEGIN { printf "%.*f%s", d, v, m }'
   fi
+}
+
+# plain_cell METRIC PLAIN-METRIC DECIMALS: uu's figure and its ratio to uu's plain one.
+plain_cell() {
+  local v=${val[$1,uu]:-} base=${val[$2,uu]:-}
+  if [ -z "$v" ]; then echo "-"; return; fi
+  if ! [[ $v =~ ^[0-9.]+$ ]] || ! [[ $base =~ ^[0-9.]+$ ]]; then echo "$v"; return; fi
+  awk -v v="$v" -v b="$base" -v d="$3" 'BEGIN { if (b > 0) printf "%.*f (%.2fx plain)", d, v, v / b; else printf "%.*f", d, v }'
 }
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
@@ -581,6 +606,16 @@ table=$logs/table.txt
     echo "| round trip p99 us, 1-byte message (lower is better) | $(stream_cell msgp99 p99 1) |"
     echo "| CPU ms per GiB of message bulk, whole machine (lower is better) | $(stream_cell msgbulk-cpu-mach bulk-cpu-mach 0) |"
     echo "| CPU ms per GiB of message bulk, both ends' processes (lower is better) | $(stream_cell msgbulk-cpu-proc bulk-cpu-proc 0) |"
+    echo
+  fi
+  if want connrate && want_pair uu; then
+    echo "Connect data (DESIGN.md §3c), ustack<->ustack: 16 bytes of caller data on every SYN, a"
+    echo "conditional listener (SO_CONDITIONAL_ACCEPT) whose condition function checks them and"
+    echo "answers 16 bytes of callee data; ratio to the plain ustack<->ustack connrate above:"
+    echo
+    echo "| measurement | ustack<->ustack, connect data |"
+    echo "|---|---:|"
+    echo "| connections/s, $conn_threads clients (higher is better) | $(plain_cell connratecd connrate 0) |"
     echo
   fi
   echo "Ratios in parentheses are to Linux<->Linux of this run: above 1 is faster for MiB/s and"

@@ -52,6 +52,8 @@ struct Options {
     bool disc_data = false;        // connrate: disconnect data both ways (ustack only)
     std::string cc;                // congestion control (empty: the stack's default)
     bool message = false;          // bulk, pingpong: message-oriented sockets (ustack only)
+    bool connect_data = false;     // connrate: caller and callee data on the SYNs, through a
+                                   // conditional listener's condition function (ustack only)
 };
 
 // Mode bulk's unit of sending: a stream socket is given 128 KiB per send; a message socket sends
@@ -81,6 +83,10 @@ inline const char* options_help() {
            "  --message           bulk, pingpong: message-oriented sockets (SOCK_SEQPACKET,\n"
            "                      ustack <-> ustack): bulk sends 64 KiB messages, pingpong\n"
            "                      1-byte messages; the server checks every message's size\n"
+           "  --connect-data      connrate: 16 bytes of caller data on every SYN; the server\n"
+           "                      listens with SO_CONDITIONAL_ACCEPT and its condition function\n"
+           "                      checks them and answers 16 bytes of callee data, which the\n"
+           "                      client checks (ustack <-> ustack, --disconnect-data)\n"
            "\n"
            "modes (client / server):\n"
            "  bulk      the client sends a verifiable byte pattern for --seconds, shuts down, and\n"
@@ -149,6 +155,8 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
             o.cc = val();
         } else if (a == "--message") {
             o.message = true;
+        } else if (a == "--connect-data") {
+            o.connect_data = true;
         } else {
             std::fprintf(stderr, "%s: unknown argument %s (see --help)\n", prog, a.c_str());
             std::exit(2);
@@ -165,6 +173,10 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
     }
     if (o.message && o.mode != "bulk" && o.mode != "pingpong") {
         std::fprintf(stderr, "%s: --message is for modes bulk and pingpong\n", prog);
+        std::exit(2);
+    }
+    if (o.connect_data && o.mode != "connrate") {
+        std::fprintf(stderr, "%s: --connect-data is for mode connrate\n", prog);
         std::exit(2);
     }
     if (o.port == 0 || o.port > 65535 || o.seconds <= 0) {

@@ -117,15 +117,16 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
                                                                : sockets_.by_listener(ev->listener);
             if (s != nullptr) {
                 settle(*this, *s);
-                // Threads blocked in WSPAccept: one per queued connection (chain_push).
+                // Threads blocked in WSPAccept: as many as can go on -- one per queued
+                // connection, one for a verdict (chain_push); every thread for other sockets.
                 int count = INT_MAX;
                 if (s->listener) {
-                    const std::size_t queued = stack_.accept_queue_size(*s->listener);
-                    if (queued > 0) {
-                        count = static_cast<int>(std::min<std::size_t>(queued, INT_MAX));
-                    }
+                    count =
+                        static_cast<int>(std::min<std::size_t>(accept_wakeups(*this, *s), INT_MAX));
                 }
-                chain_push(sockets_.waiter(s->id), count);
+                if (count > 0) {
+                    chain_push(sockets_.waiter(s->id), count);
+                }
             }
             events = true;
         }

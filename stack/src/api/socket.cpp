@@ -3,6 +3,7 @@
 #include "socket.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -108,14 +109,27 @@ const Connection* connection_of(const Host& h, const Socket& s) {
     return s.conn ? h.stack().find(*s.conn) : nullptr;
 }
 
+std::size_t accept_waiting(const Host& h, const Socket& s) {
+    if (s.kind != Socket::Kind::listening || !s.listener) {
+        return 0;
+    }
+    return (s.deferred ? 1 : 0) + h.stack().accept_queue_size(*s.listener) +
+           held_requests(h, *s.listener);
+}
+
+std::size_t accept_wakeups(const Host& h, const Socket& s) {
+    if (s.kind != Socket::Kind::listening || !s.listener) {
+        return 0;
+    }
+    const bool verdict_due = s.deferred.has_value() || held_requests(h, *s.listener) > 0;
+    return h.stack().accept_queue_size(*s.listener) + (verdict_due && !s.deciding ? 1 : 0);
+}
+
 SocketConditions conditions(const Host& h, const Socket& s) {
     SocketConditions c;
     c.listening = s.kind == Socket::Kind::listening && s.listener;
     if (c.listening) {
-        // The head WSPAccept took and has no verdict on, the queue, and (SO_CONDITIONAL_ACCEPT)
-        // the requests held for a verdict.
-        c.accept_queue = (s.deferred ? 1 : 0) + h.stack().accept_queue_size(*s.listener) +
-                         held_requests(h, *s.listener);
+        c.accept_queue = accept_waiting(h, s);
     }
     c.connecting = s.connecting;
     c.connected = s.connected;
@@ -332,7 +346,10 @@ bool decide_unlocked(Host& h, ApiLock& lock, SocketId id, F f) {
         return false;
     }
     l->deciding = false;
-    wake_waiter(w);  // WSPAccepts that waited for the verdict
+    // WSPAccepts that waited for the verdict: as many as can go on.
+    if (const std::size_t n = accept_wakeups(h, *l); n > 0) {
+        chain_push(w, static_cast<int>(std::min<std::size_t>(n, INT_MAX)));
+    }
     return true;
 }
 
@@ -447,9 +464,11 @@ Errc accept_established(Host& h, ApiLock& lock, SocketId lid, const AcceptCondit
 // A listener with SO_CONDITIONAL_ACCEPT: SYNs wait unanswered for a verdict. Connections an
 // earlier CF_ACCEPT admitted come out first, once ESTABLISHED, without asking again; else the
 // condition function decides on the head request. CF_ACCEPT sends the SYN-ACK with the callee
-// data; a blocking call then waits until the handshake completes, a non-blocking one answers
-// WSAEWOULDBLOCK (FD_ACCEPT follows when the connection is in the accept queue). CF_REJECT
-// answers the SYN with a RST. No condition function: accept without callee data.
+// data; a blocking call then waits for an established connection (any admitted one: several
+// threads may be accepting) and decides on the requests that come meanwhile, answering with the
+// first connection or the first other verdict; a non-blocking one answers WSAEWOULDBLOCK
+// (FD_ACCEPT follows when the connection is in the accept queue). CF_REJECT answers the SYN with
+// a RST. No condition function: accept without callee data.
 Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& cond, SOCKET* out,
                  std::optional<Endpoint>* peer) {
     Socket* l = h.sockets().find(lid);
@@ -477,78 +496,74 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
     auto waiting = [&](const Socket& x) {
         return established() || (!x.deciding && held_requests(h, listener) > 0);
     };
-    if (!waiting(*l)) {
-        if (must_not_wait(*l)) {
-            return Errc::callback_running;
-        }
-        if (l->nonblocking) {
-            return Errc::would_block;
-        }
-        if (const Errc e = wait_for(h, lock, lid, waiting); e != Errc::ok) {
-            return e;
-        }
+    for (;;) {
         l = h.sockets().find(lid);
-    }
-    if (established()) {
-        return take();
-    }
-    const std::optional<PendingRequest> req = front_request(h, listener);
-    if (!req) {
-        return Errc::withdrawn;
-    }
-    *peer = req->remote;
-    Answer v = Answer::accept;
-    std::vector<std::byte> callee;
-    if (cond.fn != nullptr) {
-        const Endpoint local{h.stack().config().addr, h.stack().listener_port(listener)};
-        const Offer offer{req->remote,
-                          local,
-                          {req->caller_data.begin(), req->caller_data.end()},
-                          connect_data_limit(h, l->message)};
-        if (!decide_unlocked(h, lock, lid, [&] { v = ask(cond, offer, callee); })) {
-            return Errc::interrupted;
-        }
-        // Still the same request? It may have expired while the function ran ("the connection
-        // request that was offered has timed out or been withdrawn": WSAEACCES), or the client
-        // started over with other caller data.
-        const std::optional<PendingRequest> now = front_request(h, listener);
-        if (!now || !now->same(*req) ||
-            !std::equal(now->caller_data.begin(), now->caller_data.end(), offer.caller_data.begin(),
-                        offer.caller_data.end())) {
-            return Errc::withdrawn;
-        }
-    }
-    switch (v) {
-        case Answer::defer: h.count_accept_deferred(); return Errc::try_again;
-        case Answer::invalid: return Errc::invalid_argument;
-        case Answer::reject: {
-            const Errc e = decide_front(h, listener, false, {});
-            h.after_call();
-            if (e != Errc::ok) {
+        if (!waiting(*l)) {
+            if (must_not_wait(*l)) {
+                return Errc::callback_running;
+            }
+            if (l->nonblocking) {
+                return Errc::would_block;
+            }
+            if (const Errc e = wait_for(h, lock, lid, waiting); e != Errc::ok) {
                 return e;
             }
-            h.count_accept_rejected();
-            return Errc::refused;
+            l = h.sockets().find(lid);
         }
-        case Answer::accept: break;
+        if (established()) {
+            return take();
+        }
+        const std::optional<PendingRequest> req = front_request(h, listener);
+        if (!req) {
+            return Errc::withdrawn;
+        }
+        *peer = req->remote;
+        Answer v = Answer::accept;
+        std::vector<std::byte> callee;
+        if (cond.fn != nullptr) {
+            const Endpoint local{h.stack().config().addr, h.stack().listener_port(listener)};
+            const Offer offer{req->remote,
+                              local,
+                              {req->caller_data.begin(), req->caller_data.end()},
+                              connect_data_limit(h, l->message)};
+            if (!decide_unlocked(h, lock, lid, [&] { v = ask(cond, offer, callee); })) {
+                return Errc::interrupted;
+            }
+            // Still the same request? It may have expired while the function ran ("the connection
+            // request that was offered has timed out or been withdrawn": WSAEACCES), or the client
+            // started over with other caller data.
+            const std::optional<PendingRequest> now = front_request(h, listener);
+            if (!now || !now->same(*req) ||
+                !std::equal(now->caller_data.begin(), now->caller_data.end(),
+                            offer.caller_data.begin(), offer.caller_data.end())) {
+                return Errc::withdrawn;
+            }
+        }
+        switch (v) {
+            case Answer::defer: h.count_accept_deferred(); return Errc::try_again;
+            case Answer::invalid: return Errc::invalid_argument;
+            case Answer::reject: {
+                const Errc e = decide_front(h, listener, false, {});
+                h.after_call();
+                if (e != Errc::ok) {
+                    return e;
+                }
+                h.count_accept_rejected();
+                return Errc::refused;
+            }
+            case Answer::accept: break;
+        }
+        if (const Errc e = decide_front(h, listener, true, callee); e != Errc::ok) {
+            return e;
+        }
+        h.after_call();
+        l = h.sockets().find(lid);
+        if (l->nonblocking) {
+            return Errc::would_block;  // FD_ACCEPT when the handshake has completed
+        }
+        // A blocking call waits for an established connection -- this one, or any that completes
+        // first -- and meanwhile decides on the requests that come (one verdict at a time).
     }
-    if (const Errc e = decide_front(h, listener, true, callee); e != Errc::ok) {
-        return e;
-    }
-    h.after_call();
-    l = h.sockets().find(lid);
-    if (l->nonblocking) {
-        return Errc::would_block;  // FD_ACCEPT when the handshake has completed
-    }
-    const Errc e = wait_for(h, lock, lid, [&](const Socket&) {
-        return established() || h.stack().syn_queue_size(listener) == 0;
-    });
-    if (e != Errc::ok) {
-        return e;
-    }
-    // No connection completed and none is on its way: the caller ended it (LPWSPACCEPT:
-    // "terminated by the remote peer prior to accepting the call").
-    return established() ? take() : Errc::reset;
 }
 
 }  // namespace

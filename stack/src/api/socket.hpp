@@ -133,6 +133,12 @@ void close_now(Host& h, Socket& s, bool abortive);
 void settle(Host& h, Socket& s);
 // What the socket's state offers network events and WSPSelect now.
 [[nodiscard]] SocketConditions conditions(const Host& h, const Socket& s);
+// A listener: what WSPAccept can decide on or take now -- the deferred head, the accept queue
+// and (SO_CONDITIONAL_ACCEPT) the held requests (0 for other sockets).
+[[nodiscard]] std::size_t accept_waiting(const Host& h, const Socket& s);
+// A listener: how many blocked WSPAccepts can make progress now -- one per queued connection,
+// and one more for a verdict (deferred head or held request) if no condition function runs.
+[[nodiscard]] std::size_t accept_wakeups(const Host& h, const Socket& s);
 
 // A message socket of host `h` (WSPSocket with SOCK_SEQPACKET): its buffers hold at least one
 // whole message each (a message is sent whole or not at all, and read only once whole).
