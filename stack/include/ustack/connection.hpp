@@ -630,14 +630,24 @@ private:
     // delivers before the next poll_transmit), oldest first. RFC 5681 §4.2 wants an ACK for at
     // least every second full-sized segment and an immediate duplicate ACK for each
     // out-of-order one; the host hands over a batch of segments at once, and a single ACK for
-    // the batch starves the sender's ACK clock. So when a segment that brings new sequence
-    // space arrives while an ACK is owed, that ACK is kept as it stands (seal_pending_ack) and
-    // the segment then decides on its own ACK; poll_transmit sends the queue first, in order,
-    // then the ACK owed last as ever (it may ride on data). A segment that changes nothing
-    // keeps merging into the owed ACK, so no ACK is sent twice. Bounded: kMaxQueuedAcks --
-    // one per packet of the TUN host's batch (TunOptions::batch, 64 packets per wake-up);
-    // beyond it the owed ACK merges into the next (counted). Allocated by the first batch that
-    // needs it (48 bytes an entry, 3 KB at most), released when the connection stops receiving.
+    // the batch starves the sender's ACK clock (a sender grows cwnd by at most SMSS per ACK in
+    // slow start, RFC 5681 §3.1). So when a segment that brings new sequence space arrives while
+    // an ACK is owed, that ACK is kept as it stands (seal_pending_ack) and the segment then
+    // decides on its own ACK. One exception, with SACK only: above a hole (the segment is out
+    // of order, or fills a gap while others remain) a segment that continues the previous one
+    // of the batch (run_end_) merges into the ACK owed -- the device would have handed the run
+    // over as one GRO packet, which Linux answers with one ACK -- and the sender, in recovery,
+    // counts the segments SACKed (RFC 6675 §4 IsLost), not the ACKs. Over TUN every ACK is a
+    // device write carrying the kernel's forwarding and the peer's ACK processing: a duplicate
+    // ACK per segment under 1 % loss cut Linux -> ustack bulk from 486 to 87 MiB/s
+    // (scripts/bench.sh --measure loss, 2026-12-07). Without SACK every out-of-order segment
+    // keeps its own duplicate ACK: that sender counts them (RFC 5681 §3.2). poll_transmit
+    // sends the queue first, in order, then the ACK owed last as ever (it may ride on data). A
+    // segment that changes nothing keeps merging into the owed ACK, so no ACK is sent twice.
+    // Bounded: kMaxQueuedAcks -- one per packet of the TUN host's batch (TunOptions::batch, 64
+    // packets per wake-up); beyond it the owed ACK merges into the next (counted). Allocated by
+    // the first batch that needs it (48 bytes an entry, 3 KB at most), released when the
+    // connection stops receiving.
     struct QueuedAck {
         SeqNum ack;
         std::uint32_t tsval = 0;  // the timestamps option, when ts_ok_
@@ -648,6 +658,10 @@ private:
     };
     static constexpr std::size_t kMaxQueuedAcks = 64;
     std::vector<QueuedAck> queued_acks_;
+    // The end of the text the last segment since our last ACK brought (run_open_): above a hole
+    // a segment starting there continues the batch's run (see queued_acks_).
+    SeqNum run_end_{};
+    bool run_open_ = false;
     bool syn_pending_ = false;        // (re)send SYN or SYN-ACK
     std::size_t segs_since_ack_ = 0;  // full-sized segments received since our last ACK
     std::uint32_t rcv_mss_ = 0;       // largest segment received, at most cfg_.mss; 0: none yet

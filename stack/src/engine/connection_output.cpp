@@ -161,6 +161,7 @@ void Connection::stamp(Segment& seg, Instant now) {
         ack_pending_ = false;
         dup_ack_owed_ = false;
         segs_since_ack_ = 0;
+        run_open_ = false;          // the next segment starts a run of its own
         last_ack_sent_ = rcv_nxt_;  // RFC 7323 §4.3 Last.ACK.sent
         disarm(Timer::delayed_ack);
     }
