@@ -34,6 +34,7 @@
 //     <= MSS; window <= buffer (+ scale rounding) and its right edge never moves left; SACK
 //     blocks above RCV.NXT and inside the buffer; timestamps on every non-RST segment iff
 //     negotiated; disconnect data only on a FIN (or the offer on a SYN) and it is the app's;
+//     the peer's connect data (DESIGN.md §3c) only when the option was negotiated;
 //   - timers: after on_timeout(now), the next deadline is in the future (no spinning host);
 //     poll_transmit falls quiet; at most one `closed` event per connection.
 #include <algorithm>
@@ -845,6 +846,12 @@ private:
         if (c->peer_disconnect_data())
             FUZZ_CHECK(c->peer_fin_received() && c->disconnect_negotiated(),
                        "peer disconnect data without an accepted FIN / negotiation");
+        // DESIGN.md §3c: the peer's connect data comes only with the option in use.
+        if (!c->peer_connect_data().empty())
+            FUZZ_CHECK(
+                c->disconnect_negotiated() && c->peer_connect_data().size() <= kMaxDisconnectData,
+                "peer connect data of %zu bytes without negotiation (%d)",
+                c->peer_connect_data().size(), c->disconnect_negotiated());
         if (st != TcpState::time_wait) {
             const std::int64_t acked = static_cast<std::int32_t>(c->snd_una() - (c->iss() + 1));
             const std::uint64_t data_acked = std::min<std::uint64_t>(
