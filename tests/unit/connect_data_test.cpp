@@ -428,6 +428,7 @@ TEST_SUITE("stack") {
         CHECK(r->remote == Endpoint{kRemote.addr, 4000});
         CHECK(str(r->caller_data) == "hello");
         CHECK(r->since == h.now);
+        CHECK(r->callee_data_limit == 32);  // the SYN carried MSS and the offer only
         // The second request waits behind the first, in arrival order.
         h.in(syn_from(4001, 700));
         CHECK(h.stack.held_requests(l.value) == 2);
@@ -481,6 +482,7 @@ TEST_SUITE("stack") {
         REQUIRE(p.trace.size() == 1);  // the SYN, unanswered
         REQUIRE(p.b.held_requests(l.value) == 1);
         CHECK(str(p.b.front_request(l.value)->caller_data) == "client-1");
+        CHECK(p.b.front_request(l.value)->callee_data_limit == 16);  // every option echoed
         REQUIRE(p.b.decide_front(l.value, Verdict::accept, bytes_of("session-77"), p.now()) ==
                 Errc::ok);
         CHECK(p.b.held_requests(l.value) == 0);
@@ -682,6 +684,7 @@ TEST_SUITE("stack") {
         const auto r = h.stack.front_request(l.value);
         REQUIRE(r.has_value());
         CHECK(r->caller_data.empty());  // not echoed, so not delivered
+        CHECK(r->callee_data_limit == 0);
         CHECK(h.stack.decide_front(l.value, Verdict::accept, bytes_of("x"), h.now) ==
               Errc::no_proto_opt);
         REQUIRE(h.stack.decide_front(l.value, Verdict::accept, {}, h.now) == Errc::ok);

@@ -261,6 +261,8 @@ struct HeldRequest {
     std::span<const std::byte> caller_data;  // its SYN's caller data (empty: none, or the host
                                              // has disconnect_data off and will not echo)
     Instant since;                           // when its first SYN arrived
+    std::size_t callee_data_limit = 0;       // the most callee data decide_front(accept) takes:
+                                             // the SYN-ACK's room (0: no echo to carry any)
 };
 
 // DESIGN.md §3c: what the application decided on a held request (Stack::decide_front).

@@ -656,6 +656,7 @@ std::optional<HeldRequest> Stack::front_request(ListenerId lid) const {
     // learns it was not delivered and resets).
     if (cfg_.tcp.disconnect_data && h.syn.options.disconnect)
         r.caller_data = h.syn.options.disconnect->data();
+    r.callee_data_limit = connect_data_room(syn_agreement(tcp_config(*l), h.syn.options));
     return r;
 }
 
