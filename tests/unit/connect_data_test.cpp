@@ -640,6 +640,36 @@ TEST_SUITE("stack") {
     }
 
     TEST_CASE(
+        "DESIGN.md §3c: accept_from takes the connection of one accepted request from the accept "
+        "queue when handshakes complete out of order") {
+        Host h;
+        const auto l = h.stack.listen(kPort, 4, {}, false, true);
+        REQUIRE(l.ok());
+        h.in(syn_from(4000, 500, "first"));
+        h.in(syn_from(4001, 700, "second"));
+        REQUIRE(h.stack.decide_front(l.value, Verdict::accept, bytes_of("one"), h.now) == Errc::ok);
+        REQUIRE(h.stack.decide_front(l.value, Verdict::accept, bytes_of("two"), h.now) == Errc::ok);
+        const auto sa = h.out();
+        REQUIRE(sa.size() == 2);
+        const Endpoint first{kRemote.addr, 4000};
+        const Endpoint second{kRemote.addr, 4001};
+        CHECK(h.stack.accept_from(l.value, first).error == Errc::would_block);  // SYN-RECEIVED
+        h.in(ack_of(sa[1].get()));  // the second handshake completes first
+        CHECK(h.stack.accept_from(l.value, first).error == Errc::would_block);
+        const auto b = h.stack.accept_from(l.value, second);
+        REQUIRE(b.ok());
+        CHECK(str(h.stack.find(b.value)->peer_connect_data()) == "second");
+        CHECK(h.stack.accept_from(l.value, second).error == Errc::would_block);  // taken
+        h.in(ack_of(sa[0].get()));
+        const auto a = h.stack.accept_from(l.value, first);
+        REQUIRE(a.ok());
+        CHECK(str(h.stack.find(a.value)->peer_connect_data()) == "first");
+        CHECK(str(h.stack.find(a.value)->connect_data()) == "one");
+        CHECK(h.stack.accept_queue_size(l.value) == 0);
+        CHECK(h.stack.accept_from(ListenerId{}, first).error == Errc::invalid_argument);
+    }
+
+    TEST_CASE(
         "DESIGN.md §3c: a SYN that reopens a TIME-WAIT connection at a conditional listener is "
         "held for a verdict") {
         StackPair p(disc_stack(kPairAddrA), disc_stack(kPairAddrB));

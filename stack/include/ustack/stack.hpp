@@ -339,6 +339,12 @@ public:
     // Take the oldest connection from the accept queue; the handle now belongs to the app.
     // Errors: invalid_argument (stale listener), would_block (the queue is empty).
     [[nodiscard]] Result<ConnId> accept(ListenerId l);
+    // Take the connection from `remote` out of the accept queue, wherever it stands (e.g. the
+    // one a decide_front(accept) opened, once it is ESTABLISHED: handshakes of requests accepted
+    // one after the other may complete in another order). Errors: invalid_argument (stale
+    // listener), would_block (no connection from `remote` in the accept queue -- still in the
+    // handshake, or gone).
+    [[nodiscard]] Result<ConnId> accept_from(ListenerId l, Endpoint remote);
 
     // DESIGN.md §3c, conditional listeners. The oldest held request (nullopt: none, or the
     // listener is stale or not conditional). Its caller_data span stays valid until the request
@@ -499,6 +505,7 @@ private:
     void register_tuple(std::uint32_t idx);
     void unregister_tuple(std::uint32_t idx);
     void detach_from_listener(std::uint32_t idx);
+    ConnId hand_to_app(std::uint32_t idx);
     void make_orphan(std::uint32_t idx);
     void mark_dirty(std::uint32_t idx);
     // After any input to a connection: forward its events, move it between queues, drop its

@@ -630,6 +630,28 @@ Result<ConnId> Stack::accept(ListenerId lid) {
         return Errc::would_block;
     const std::uint32_t idx = l->accept.front();
     l->accept.pop_front();
+    return hand_to_app(idx);
+}
+
+Result<ConnId> Stack::accept_from(ListenerId lid, Endpoint remote) {
+    Listener* l = listener_of(lid);
+    if (l == nullptr)
+        return Errc::invalid_argument;
+    const auto it = tuples_.find(tuple_key(l->port, remote));
+    if (it == tuples_.end())
+        return Errc::would_block;
+    const Slot& s = slots_[it->second];
+    if (s.owner != Owner::listener || s.listener != lid.index || !s.queued)
+        return Errc::would_block;  // not this listener's, or not established yet
+    const auto pos = std::find(l->accept.begin(), l->accept.end(), it->second);
+    if (pos == l->accept.end())
+        return Errc::would_block;
+    l->accept.erase(pos);
+    return hand_to_app(it->second);
+}
+
+// A connection just left its listener's accept queue: the handle is the app's from now on.
+ConnId Stack::hand_to_app(std::uint32_t idx) {
     Slot& s = slots_[idx];
     s.queued = false;
     s.owner = Owner::app;
