@@ -49,9 +49,11 @@
 //              frees the slot. Orphans in FIN-WAIT-2 are bounded by orphan_fin_wait_2_timeout.
 //
 // Bounds (README "Limits"): max_connections slots; per listener `backlog` SYN-RECEIVED
-// connections (beyond: SYN cookies) and `backlog` waiting for accept(); max_orphans orphans not
-// in TIME-WAIT (beyond: release() aborts); max_time_wait TIME-WAIT connections (beyond: the oldest
-// is recycled); rst_queue_limit stateless replies between two polls. Each is counted when hit.
+// connections (beyond: SYN cookies) and `backlog` waiting for accept(); per conditional listener
+// `backlog` held requests (beyond: dropped), each for at most held_request_timeout; max_orphans
+// orphans not in TIME-WAIT (beyond: release() aborts); max_time_wait TIME-WAIT connections
+// (beyond: the oldest is recycled); rst_queue_limit stateless replies between two polls. Each is
+// counted when hit.
 //
 // SYN cookies (RFC 4987 §3.6, as Linux): when a listener's SYN queue is full, a SYN is answered
 // with a SYN-ACK whose ISS is a cookie and nothing is kept (SynCookies, syn_cookie.hpp: the
