@@ -140,7 +140,7 @@ TEST_SUITE("connection") {
 
     TEST_CASE(
         "DESIGN.md §3c: a simultaneous open whose SYN lacks the option after caller data is "
-        "refused with <SEQ=SND.NXT><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>") {
+        "refused with <SEQ=SND.NXT><ACK=SEG.SEQ+SEG.LEN><CTL=RST+ACK>") {
         Script t(Script::disc_config());
         t.conn().open_active(t.now(), bytes_of("x"));
         (void)t.expect_one();
@@ -512,7 +512,7 @@ TEST_SUITE("stack") {
 
     TEST_CASE(
         "DESIGN.md §3c: rejecting a held request answers the SYN with "
-        "<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> and the connect is refused") {
+        "<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST+ACK> and the connect is refused") {
         StackPair p(disc_stack(kPairAddrA), disc_stack(kPairAddrB));
         const auto l = p.b.listen(80, 4, {}, false, true);
         REQUIRE(l.ok());
