@@ -71,14 +71,24 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     // reset shape: SEG.ACK = ISS+1 is the peer's RCV.NXT, an exact match in SYN-RECEIVED (RFC
     // 5961 §3); for a SYN <SEQ=SND.NXT><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, which a peer in
     // SYN-SENT (its SYN acknowledged) and in SYN-RECEIVED (our SYN received) both accept.
-    if (syn_refused(cfg_, seg.options)) {
+    // DESIGN.md §3c: likewise a SYN that carried caller data whose answer does not echo the
+    // option -- the data was not delivered (a peer without the extension, Linux), and nothing
+    // may pretend it was. (A plain offer, N = 0, without echo is plain TCP as ever.)
+    const bool msg_refused = syn_refused(cfg_, seg.options);
+    const bool data_refused = conn_data_out_.len > 0 && !seg.options.disconnect;
+    if (msg_refused || data_refused) {
         rst_pending_ = true;
         rst_has_ack_ = !seg.has(tcp_flag::ack);
         rst_seq_ = seg.has(tcp_flag::ack) ? seg.ack : snd_nxt_;
         rst_ack_ = seg.seq + seg.seg_len();
         stats_.rst_sent++;
-        stats_.message_mode_refused++;
-        enter_closed(CloseReason::refused);
+        if (msg_refused) {
+            stats_.message_mode_refused++;
+            enter_closed(CloseReason::refused);
+        } else {
+            stats_.connect_data_refused++;
+            enter_closed(CloseReason::connect_data_refused);
+        }
         return;
     }
     irs_ = seg.seq;
