@@ -147,7 +147,6 @@ TEST_SUITE("connection") {
         "immediate duplicate ACK - the sender counts them") {
         Receiver r;  // no SACK
         Script& t = r.t;
-        const std::uint32_t mss = r.mss;
         r.full_segments(1, 4);
         auto acks = expect_pure_acks(t, 4);
         for (const auto& a : acks) {
