@@ -34,6 +34,7 @@
 //     <= MSS; window <= buffer (+ scale rounding) and its right edge never moves left; SACK
 //     blocks above RCV.NXT and inside the buffer; timestamps on every non-RST segment iff
 //     negotiated; disconnect data only on a FIN (or the offer on a SYN) and it is the app's;
+//     the peer's connect data (DESIGN.md §3c) only when the option was negotiated;
 //   - timers: after on_timeout(now), the next deadline is in the future (no spinning host);
 //     poll_transmit falls quiet; at most one `closed` event per connection.
 #include <algorithm>
@@ -122,7 +123,7 @@ private:
         t.delayed_ack = (a & 0x10) != 0;
         t.nodelay = (a & 0x20) != 0;
         // Congestion control: bit 6 NewReno; else MSS slot 3 of byte B (1460, as slot 0) BBR.
-        t.congestion = (a & 0x40) != 0        ? CongestionAlgorithm::newreno
+        t.congestion = (a & 0x40) != 0       ? CongestionAlgorithm::newreno
                        : ((b >> 4) & 3) == 3 ? CongestionAlgorithm::bbr
                                              : CongestionAlgorithm::cubic;
         if ((a & 0x80) != 0) {
@@ -275,24 +276,14 @@ private:
             case 4:
             case 5:
             case 6:
-            case 7:
-                fuzz_segment();
-                break;
+            case 7: fuzz_segment(); break;
             case 8:
-            case 9:
-                advance();
-                break;
+            case 9: advance(); break;
             case 10:
-            case 11:
-                app_send();
-                break;
+            case 11: app_send(); break;
             case 12:
-            case 13:
-                app_recv();
-                break;
-            case 14:
-                app_shutdown_send();
-                break;
+            case 13: app_recv(); break;
+            case 14: app_shutdown_send(); break;
             case 15: {
                 if (Connection* c = app_conn()) {
                     // Unread data is discarded (with a RST where a peer can still hear it).
@@ -341,12 +332,8 @@ private:
                 }
                 break;
             }
-            case 18:
-                stray_segment();
-                break;
-            default:
-                well_behaved_ack();
-                break;
+            case 18: stray_segment(); break;
+            default: well_behaved_ack(); break;
         }
     }
 
@@ -433,8 +420,9 @@ private:
         }
         app_read_ += r.value;
         if (r.value == 0) {
-            FUZZ_CHECK(!discarded_unread_, "recv returned end of stream after unread data was "
-                                           "discarded (close / abort)");
+            FUZZ_CHECK(!discarded_unread_,
+                       "recv returned end of stream after unread data was "
+                       "discarded (close / abort)");
             // The engine's own record: the FIN is in and every byte before it was read (each
             // read byte was checked against the peer's stream above). The model's FIN offset is
             // not used here: raw fuzzed segments (fuzz_segment) can carry a FIN, and data before
@@ -557,8 +545,7 @@ private:
         switch (sm % 8) {
             case 0:
             case 1:
-            case 2:
-                break;
+            case 2: break;
             case 3:
             case 4:
                 seq = seq + static_cast<std::uint32_t>(static_cast<std::int32_t>(in_.s8()));
@@ -598,24 +585,13 @@ private:
         std::size_t len = 0;
         switch (lm % 8) {
             case 0:
-            case 1:
-                break;
+            case 1: break;
             case 2:
-            case 3:
-                len = in_.u8();
-                break;
-            case 4:
-                len = static_cast<std::size_t>(in_.u8()) * 8;
-                break;
-            case 5:
-                len = c != nullptr ? c->snd_mss() : 536;
-                break;
-            case 6:
-                len = 1 + (lm >> 3);
-                break;
-            default:
-                len = static_cast<std::size_t>(in_.u16()) % (kMaxPayload + 1);
-                break;
+            case 3: len = in_.u8(); break;
+            case 4: len = static_cast<std::size_t>(in_.u8()) * 8; break;
+            case 5: len = c != nullptr ? c->snd_mss() : 536; break;
+            case 6: len = 1 + (lm >> 3); break;
+            default: len = static_cast<std::size_t>(in_.u16()) % (kMaxPayload + 1); break;
         }
         // options
         const std::uint8_t om = in_.u8();
@@ -784,8 +760,9 @@ private:
             const std::uint64_t wnd = std::uint64_t{s.window} << shift;
             // RFC 7323 §2.4: with a scale, either the edge goes past the buffer or the window
             // shrinks; the engine allows each by less than one scaling unit.
-            FUZZ_CHECK(wnd < t.recv_buffer + (std::uint64_t{1} << shift), "window %llu > buffer %zu",
-                       static_cast<unsigned long long>(wnd), t.recv_buffer);
+            FUZZ_CHECK(wnd < t.recv_buffer + (std::uint64_t{1} << shift),
+                       "window %llu > buffer %zu", static_cast<unsigned long long>(wnd),
+                       t.recv_buffer);
             const SeqNum edge = s.ack + static_cast<std::uint32_t>(wnd);
             if (have_edge_) {
                 FUZZ_CHECK(edge + ((1U << shift) - 1U) >= last_edge_,
@@ -864,11 +841,17 @@ private:
         // fuzz/regressions/fuzz_engine/README.md, window-edge-drift-past-buffer).
         const std::uint64_t unit = 1U << c->rcv_wscale();
         FUZZ_CHECK(std::uint64_t{c->rcv_wnd()} + c->recv_available() < t.recv_buffer + unit,
-                   "window %u + unread %zu > buffer %zu + less than one scaling unit",
-                   c->rcv_wnd(), c->recv_available(), t.recv_buffer);
+                   "window %u + unread %zu > buffer %zu + less than one scaling unit", c->rcv_wnd(),
+                   c->recv_available(), t.recv_buffer);
         if (c->peer_disconnect_data())
             FUZZ_CHECK(c->peer_fin_received() && c->disconnect_negotiated(),
                        "peer disconnect data without an accepted FIN / negotiation");
+        // DESIGN.md §3c: the peer's connect data comes only with the option in use.
+        if (!c->peer_connect_data().empty())
+            FUZZ_CHECK(
+                c->disconnect_negotiated() && c->peer_connect_data().size() <= kMaxDisconnectData,
+                "peer connect data of %zu bytes without negotiation (%d)",
+                c->peer_connect_data().size(), c->disconnect_negotiated());
         if (st != TcpState::time_wait) {
             const std::int64_t acked = static_cast<std::int32_t>(c->snd_una() - (c->iss() + 1));
             const std::uint64_t data_acked = std::min<std::uint64_t>(

@@ -75,6 +75,13 @@ def codec_seeds():
         "udp": packet(5, 6, ACK, 100, proto=17),
         "bad_option_len": packet(5, 6, ACK, 100, bytes([2, 1, 0, 0])),
         "unknown_exid": packet(5, 6, ACK, 100, bytes([254, 4, 0xF9, 0x89, 253, 4, 0x12, 0x34])),
+        # DESIGN.md §3c: 16 bytes of caller data filling a SYN's option space; callee data (5
+        # bytes, NOP-aligned) on a SYN-ACK's echo.
+        "syn_connect_data": packet(0x3C5D1E2F, 0, SYN, 64240,
+                                   SYN_OPTS + bytes([253, 20, 0xD1, 0x5C]) + bytes(range(16))),
+        "synack_callee_data": packet(1, 0x3C5D1E30, SYN | ACK, 65535,
+                                     bytes([2, 4, 5, 0xB4, 1, 1, 1, 253, 9, 0xD1, 0x5C]) +
+                                     b"sess7"),
     }
     for name, p in seeds.items():
         write("fuzz_codec", name, b"\x00" + p)
@@ -96,6 +103,10 @@ def options_seeds():
         # data (malformed: length 6) and one under kind 254 (not ours).
         "msg_disc": (SYN, 0, SYN_OPTS + bytes([253, 4, 0xD1, 0x5D, 253, 4, 0xD1, 0x5C])),
         "msg_bad": (SYN, 0, bytes([253, 6, 0xD1, 0x5D, 0, 0, 254, 4, 0xD1, 0x5D])),
+        # DESIGN.md §3c: connect data on a SYN (16 bytes, all 40 used) and a SYN-ACK.
+        "syn_conn16": (SYN, 0, SYN_OPTS + bytes([253, 20, 0xD1, 0x5C]) + bytes(range(16))),
+        "synack_conn": (SYN | ACK, 0, bytes([2, 4, 5, 0xB4, 1, 1, 1, 253, 9, 0xD1, 0x5C]) +
+                        b"sess7"),
     }
     for name, (flags, plen, opts) in parse.items():
         write("fuzz_options", "parse_" + name, bytes([0, flags, plen]) + opts)
@@ -181,6 +192,15 @@ def engine_seeds():
           eng_header(0x81, 0x00, 0) + seg(fsel=0, wm=1) + send(2000) + advance(11) +
           advance(11) + seg(fsel=5, sm=3, sm_arg=bytes([5])) + seg(fsel=7) + seg(fsel=5) +
           advance(10))
+    # 8. DESIGN.md §3c: LISTEN, a SYN with 9 bytes of caller data, accept; SYN-SENT, a SYN-ACK
+    #    echoing with 5 bytes of callee data.
+    write("fuzz_engine", "listen_caller_data",
+          eng_header(0x1B, 0x05, 3) + seg(fsel=7, om=0x2D, om_args=bytes([9]) + b"caller-id") +
+          seg(fsel=0) + bytes([17]) + good_ack(8) + recv(128) + bytes([16, 0]) + advance(11))
+    write("fuzz_engine", "syn_sent_callee_data",
+          eng_header(0x08, 0x00, 2, syn_opts=0x11) +
+          seg(fsel=8, om=0x0C, om_args=bytes([5]) + b"hello") + good_ack(4) + recv(64) +
+          advance(11))
     # 7. close with unread data, release, TIME-WAIT reopen.
     write("fuzz_engine", "unread_close_reopen",
           eng_header(0x00, 0x00, 1) + good_ack(4) + bytes([16, 2]) + seg(fsel=7) + bytes([17]) +

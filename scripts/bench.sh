@@ -39,11 +39,11 @@
 #             every SYN, the server's conditional listener checks them in its condition function
 #             and answers 16 bytes of callee data, checked by the client; a table of its own
 #             gives its ratio to the plain uu run.
-#   msg       message-oriented sockets (SOCK_SEQPACKET, ustack<->ustack only: Linux has none):
-#             bulk as above with 64 KiB messages (the server checks every message's size), and
-#             the ping-pong with 1-byte messages; in a table of their own, with ratios to
-#             ustack<->ustack's stream figures of this run (needs pair uu; bulk and rtt for the
-#             ratios).
+#   msg       message-oriented sockets (SOCK_SEQPACKET, ustack<->ustack only: Linux has none)
+#             against stream sockets, alternating stream, message, stream, message: bulk as
+#             above (the message socket sends 64 KiB messages; the server checks every
+#             message's size) and the ping-pong (1-byte messages); in a table of their own with
+#             the ratio message / stream (needs pair uu).
 #   mem       10,000 idle established connections: a ustack host's resident size after minus
 #             before, per connection (the average of both hosts for uu); for Linux<->Linux the
 #             kernel memory per socket (slab caches TCP, request_sock_TCP, tcp_bind_bucket,
@@ -426,21 +426,33 @@ if want rtt; then
   done
 fi
 if want msg && want_pair uu; then
-  log "msg: message-oriented sockets, ustack<->ustack: bulk of 64 KiB messages ${bulk_s} s, $rtts 1-byte message round trips"
-  if measure msgbulk uu $((bulk_s + 90)) "--mode bulk --port 5206 --message" "--mode bulk --port 5206 --seconds $bulk_s --message"; then
-    set_val msgbulk uu "$(field "$cli_out" mib_s)"
-    cpu_cost msgbulk uu "$(awk -v b="$(field "$cli_out" bytes)" 'BEGIN { printf "%.6f", b / 1073741824 }')" GiB
-    log "msg bulk uu: $(field "$cli_out" mib_s) MiB/s ($(field "$cli_out" messages) messages of 64 KiB, $(field "$srv_out" messages) received whole, verified)"
-  else
-    fail_val msgbulk uu
-  fi
-  if measure msgrtt uu 120 "--mode pingpong --port 5207 --message" "--mode pingpong --port 5207 --count $rtts --message"; then
-    set_val msgp50 uu "$(field "$cli_out" p50_us)"
-    set_val msgp99 uu "$(field "$cli_out" p99_us)"
-    log "msg rtt uu: median $(field "$cli_out" p50_us) us, p99 $(field "$cli_out" p99_us) us (mean $(field "$cli_out" mean_us), max $(field "$cli_out" max_us))"
-  else
-    fail_val msgp50 uu; fail_val msgp99 uu
-  fi
+  # Stream and message sockets alternate, twice (S M S M), so that both see the same machine:
+  # the ratios compare sockets, not moments of a shared host.
+  log "msg: ustack<->ustack, stream and message-oriented sockets alternating twice: bulk ${bulk_s} s (message socket: 64 KiB messages), $rtts 1-byte round trips"
+  for r in 1 2; do
+    for kind in s m; do
+      flag="" what="stream"
+      [ "$kind" = m ] && flag="--message" what="message"
+      if measure "${kind}bulk$r" uu $((bulk_s + 90)) "--mode bulk --port 5206 $flag" "--mode bulk --port 5206 --seconds $bulk_s $flag"; then
+        set_val "${kind}bulk$r" uu "$(field "$cli_out" mib_s)"
+        cpu_cost "${kind}bulk$r" uu "$(awk -v b="$(field "$cli_out" bytes)" 'BEGIN { printf "%.6f", b / 1073741824 }')" GiB
+        log "msg round $r: $what bulk uu: $(field "$cli_out" mib_s) MiB/s ($(field "$cli_out" bytes) bytes$([ "$kind" = m ] && echo ", $(field "$cli_out" messages) messages of 64 KiB, $(field "$srv_out" messages) received whole"), verified)"
+      else
+        fail_val "${kind}bulk$r" uu
+      fi
+    done
+    for kind in s m; do
+      flag="" what="stream"
+      [ "$kind" = m ] && flag="--message" what="message"
+      if measure "${kind}rtt$r" uu 120 "--mode pingpong --port 5207 $flag" "--mode pingpong --port 5207 --count $rtts $flag"; then
+        set_val "${kind}p50$r" uu "$(field "$cli_out" p50_us)"
+        set_val "${kind}p99$r" uu "$(field "$cli_out" p99_us)"
+        log "msg round $r: $what rtt uu: median $(field "$cli_out" p50_us) us, p99 $(field "$cli_out" p99_us) us (mean $(field "$cli_out" mean_us), max $(field "$cli_out" max_us))"
+      else
+        fail_val "${kind}p50$r" uu; fail_val "${kind}p99$r" uu
+      fi
+    done
+  done
 elif want msg; then
   log "msg: skipped (message sockets are ustack<->ustack only; pair uu not selected)"
 fi
@@ -525,16 +537,28 @@ cell() {
   fi
 }
 
-# stream_cell METRIC STREAM-METRIC DECIMALS: uu's message figure and its ratio to uu's stream one.
-stream_cell() {
-  local v=${val[$1,uu]:-} base=${val[$2,uu]:-} m=${mark[$1,uu]:-}
-  if [ -z "$v" ]; then echo "-"; return; fi
-  if ! [[ $v =~ ^[0-9.]+$ ]]; then echo "$v"; return; fi
-  if [[ $base =~ ^[0-9.]+$ ]]; then
-    awk -v v="$v" -v b="$base" -v d="$3" -v m="$m" 'BEGIN { if (b > 0) printf "%.*f (%.2fx stream)%s", d, v, v / b, m; else printf "%.*f%s", d, v, m }'
-  else
-    awk -v v="$v" -v d="$3" -v m="$m" 'BEGIN { printf "%.*f%s", d, v, m }'
+# msg_row BASE METRIC DECIMALS: the msg measurement's cells "stream | message | ratio" for METRIC
+# (bulk, p50, p99, or bulk-cpu-mach / bulk-cpu-proc for the bulk runs' CPU), both rounds each.
+msg_row() {
+  local metric=$2 d=$3 k r v cells=() means=()
+  for k in s m; do
+    local vs=() ok=1
+    for r in 1 2; do
+      case $metric in
+        bulk-cpu-*) v=${val[${k}bulk$r-cpu-${metric#bulk-cpu-},uu]:-} ;;
+        *) v=${val[${k}$metric$r,uu]:-} ;;
+      esac
+      if [[ $v =~ ^[0-9.]+$ ]]; then v=$(awk -v v="$v" -v d="$d" 'BEGIN { printf "%.*f", d, v }'); else ok=0; fi
+      vs+=("${v:--}")
+    done
+    cells+=("${vs[0]} / ${vs[1]}")
+    if [ "$ok" = 1 ]; then means+=("$(awk -v a="${vs[0]}" -v b="${vs[1]}" 'BEGIN { printf "%.6f", (a + b) / 2 }')"); else means+=(""); fi
+  done
+  local ratio="-"
+  if [ -n "${means[0]}" ] && [ -n "${means[1]}" ]; then
+    ratio=$(awk -v s="${means[0]}" -v m="${means[1]}" 'BEGIN { if (s > 0) printf "%.2fx", m / s; else print "-" }')
   fi
+  echo "${cells[0]} | ${cells[1]} | $ratio"
 }
 
 # plain_cell METRIC PLAIN-METRIC DECIMALS: uu's figure and its ratio to uu's plain one.
@@ -586,26 +610,30 @@ table=$logs/table.txt
   header="| measurement |"
   sep="|---|"
   for p in "${pair_list[@]}"; do header+=" ${title[$p]} |"; sep+="---:|"; done
-  echo "$header"
-  echo "$sep"
-  for r in "${rows[@]}"; do
-    IFS='|' read -r metric label dec <<<"$r"
-    line="| $label |"
-    for p in "${pair_list[@]}"; do line+=" $(cell "$metric" "$p" "$dec") |"; done
-    echo "$line"
-  done
-  echo
-  if want msg && want_pair uu; then
-    echo "Message-oriented sockets (SOCK_SEQPACKET), ustack<->ustack; ratios to ustack<->ustack's stream"
-    echo "socket in the table above (bulk: 128 KiB per send; round trips: 1 byte):"
+  if [ "${#rows[@]}" -gt 0 ]; then
+    echo "$header"
+    echo "$sep"
+    for r in "${rows[@]}"; do
+      IFS='|' read -r metric label dec <<<"$r"
+      line="| $label |"
+      for p in "${pair_list[@]}"; do line+=" $(cell "$metric" "$p" "$dec") |"; done
+      echo "$line"
+    done
     echo
-    echo "| measurement | ustack<->ustack, message socket |"
-    echo "|---|---:|"
-    echo "| bulk MiB/s, 64 KiB messages (higher is better) | $(stream_cell msgbulk bulk 1) |"
-    echo "| round trip median us, 1-byte message (lower is better) | $(stream_cell msgp50 p50 1) |"
-    echo "| round trip p99 us, 1-byte message (lower is better) | $(stream_cell msgp99 p99 1) |"
-    echo "| CPU ms per GiB of message bulk, whole machine (lower is better) | $(stream_cell msgbulk-cpu-mach bulk-cpu-mach 0) |"
-    echo "| CPU ms per GiB of message bulk, both ends' processes (lower is better) | $(stream_cell msgbulk-cpu-proc bulk-cpu-proc 0) |"
+  fi
+  if want msg && want_pair uu; then
+    echo "Stream and message-oriented sockets (SOCK_SEQPACKET), ustack<->ustack, measured alternately"
+    echo "(stream, message, stream, message); each cell gives both rounds, the ratio is message to stream"
+    echo "over the two rounds' means (bulk: the stream socket sends 128 KiB per call, the message socket"
+    echo "64 KiB messages; round trips: 1 byte, 1-byte messages):"
+    echo
+    echo "| measurement | stream socket | message socket | message / stream |"
+    echo "|---|---:|---:|---:|"
+    echo "| bulk MiB/s (higher is better) | $(msg_row bulk bulk 1) |"
+    echo "| round trip median us (lower is better) | $(msg_row p50 p50 1) |"
+    echo "| round trip p99 us (lower is better) | $(msg_row p99 p99 1) |"
+    echo "| CPU ms per GiB of bulk, whole machine (lower is better) | $(msg_row bulk bulk-cpu-mach 0) |"
+    echo "| CPU ms per GiB of bulk, both ends' processes (lower is better) | $(msg_row bulk bulk-cpu-proc 0) |"
     echo
   fi
   if want connrate && want_pair uu; then

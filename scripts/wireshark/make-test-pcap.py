@@ -23,6 +23,11 @@ Standard library only (struct). IPv4 and TCP checksums are computed correctly, s
  14  SYN-ACK  MSS + the message-mode option alone
  15  SYN      MSS + kind 253 ExID 0xD15D with length 6 (malformed: the option has no data)
  16  SYN      kind 254 with the message-mode ExID 0xD15D (not ours: we only claim kind 253)
+ 17  SYN      every option + our offer with 16 bytes of caller data "client-0001\x00\x01\x02\x03\x04"
+              (DESIGN.md §3c): exactly 40 option bytes
+ 18  SYN-ACK  MSS + NOP NOP NOP + our echo with 9 bytes of callee data "session-7"
+ 19  SYN      every option + the message-mode option + our offer with 12 bytes of caller data
+              (0x20..0x2b): exactly 40 option bytes
 """
 import struct
 import sys
@@ -102,7 +107,15 @@ def main():
         tcp_ip(A, B, 40011, 45454, 11100, 0, SYN, MSS + pad(ours(b"\0\0", exid=MSG_EXID))),
         tcp_ip(A, B, 40012, 45454, 11200, 0, SYN, MSS + ours(exid=MSG_EXID, kind=254)),
     ]
+    caller = b"client-0001" + bytes(range(5))
+    more += [
+        tcp_ip(A, B, 40013, 45454, 13000, 0, SYN, SYN_ALL + ours(caller)),
+        tcp_ip(B, A, 45454, 40013, 14000, 13001, SYN | ACK, MSS + b"\x01\x01\x01" + ours(b"session-7")),
+        tcp_ip(A, B, 40014, 45454, 13100, 0, SYN,
+               SYN_ALL + ours(exid=MSG_EXID) + ours(bytes(range(0x20, 0x2c)))),
+    ]
     assert len(more[0]) == 20 + 20 + 28
+    assert len(more[4]) == 20 + 20 + 40 and len(more[6]) == 20 + 20 + 40
     with open(sys.argv[1], "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
         for i, p in enumerate(pkts):

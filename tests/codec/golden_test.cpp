@@ -248,6 +248,66 @@ TEST_SUITE("codec") {
         check_golden(golden(9, 10, tcp_flag::fin | tcp_flag::ack, 4096, options), s);
     }
 
+    TEST_CASE(
+        "golden DESIGN.md §3c: SYN with every option and 16 bytes of caller data fills 40 "
+        "exactly") {
+        const Bytes data = seq_bytes(16, 0x40);
+        const Bytes options = concat({{
+                                          0x02, 0x04, 0x05, 0xb4,  // MSS 1460
+                                          0x04, 0x02,              // SACK permitted
+                                          0x08, 0x0a, 0x00, 0x01, 0xe2, 0x40, 0, 0, 0, 0,  // TS
+                                          0x01, 0x03, 0x03, 0x07,  // NOP, WS 7
+                                          0xfd, 0x14, 0xd1, 0x5c,  // kind 253, len 4+16, ExID
+                                      },
+                                      data});
+        REQUIRE(options.size() == 40);
+        const Bytes bytes = golden(0x3c5d1e2f, 0, tcp_flag::syn, 64240, options);
+        CHECK(bytes[20 + 12] == 0xf0);  // data offset 15
+        Segment s = base_segment(0x3c5d1e2f, 0, tcp_flag::syn, 64240);
+        s.options.mss = 1460;
+        s.options.sack_permitted = true;
+        s.options.timestamps = Timestamps{123456, 0};
+        s.options.window_scale = 7;
+        s.options.disconnect = disc(data);
+        check_golden_both_backends(bytes, s);
+    }
+
+    TEST_CASE(
+        "golden DESIGN.md §3c: message-mode SYN with every option and 12 bytes of caller data "
+        "fills 40 exactly") {
+        const Bytes data = seq_bytes(12, 0x60);
+        const Bytes options = concat({{
+                                          0x02, 0x04, 0x05, 0xb4,  // MSS 1460
+                                          0x04, 0x02,              // SACK permitted
+                                          0x08, 0x0a, 0x00, 0x01, 0xe2, 0x40, 0, 0, 0, 0,  // TS
+                                          0x01, 0x03, 0x03, 0x07,  // NOP, WS 7
+                                          0xfd, 0x04, 0xd1, 0x5d,  // message mode
+                                          0xfd, 0x10, 0xd1, 0x5c,  // kind 253, len 4+12, ExID
+                                      },
+                                      data});
+        REQUIRE(options.size() == 40);
+        Segment s = base_segment(0x3c5d1e2f, 0, tcp_flag::syn, 64240);
+        s.options.mss = 1460;
+        s.options.sack_permitted = true;
+        s.options.timestamps = Timestamps{123456, 0};
+        s.options.window_scale = 7;
+        s.options.message_mode = true;
+        s.options.disconnect = disc(data);
+        check_golden_both_backends(golden(0x3c5d1e2f, 0, tcp_flag::syn, 64240, options), s);
+    }
+
+    TEST_CASE(
+        "golden DESIGN.md §3c: SYN-ACK echo with 5 bytes of callee data is aligned with leading "
+        "NOPs") {
+        const Bytes options = {0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x01, 0xfd,
+                               0x09, 0xd1, 0x5c, 's',  'e',  's',  's',  '7'};
+        Segment s = base_segment(5000, 0x3c5d1e30, tcp_flag::syn | tcp_flag::ack, 65535);
+        s.options.mss = 1460;
+        s.options.disconnect = disc({'s', 'e', 's', 's', '7'});
+        check_golden_both_backends(
+            golden(5000, 0x3c5d1e30, tcp_flag::syn | tcp_flag::ack, 65535, options), s);
+    }
+
     TEST_CASE("golden RFC 9293 §3.1: a bare RST has a 20-byte header and every field in place") {
         Segment s = base_segment(0xfffffffe, 0x80000001, tcp_flag::rst | tcp_flag::ack, 0);
         s.urgent = 0;

@@ -1,8 +1,10 @@
 // ACKs inside a received batch (RFC 5681 §4.2, §3.2): the host hands the connection a batch of
 // segments -- on_segment one after another -- and calls poll_transmit once. The ACKs the batch
 // owes all come out of that one poll, in order: one for at least every second full-sized
-// segment, and an immediate duplicate ACK for each out-of-order segment (with its SACK blocks),
-// not one ACK for the whole batch. Each script below feeds a batch with no poll in between.
+// segment, and an immediate duplicate ACK for out-of-order data (with its SACK blocks), not one
+// ACK for the whole batch. With SACK, a run of contiguous segments above a hole draws one
+// duplicate ACK, as one GRO packet of them would (Connection::queued_acks_). Each script below
+// feeds a batch with no poll in between.
 #include "support/script.hpp"
 
 using namespace ustack;
@@ -124,26 +126,61 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
-        "RFC 5681 §3.2 / §4.2: an out-of-order segment draws an immediate duplicate ACK - one per "
-        "segment of a batch - each with its SACK blocks") {
-        // The first segment is lost; four more arrive in one batch. A sender counts duplicate ACKs
-        // (DupThresh = 3, RFC 5681 §3.2; RFC 6675 §2 with SACK): one ACK for the batch gave it one.
+        "RFC 5681 §4.2 / RFC 6675 §4: contiguous out-of-order segments of one batch draw one "
+        "immediate duplicate ACK - its first SACK block covering them all") {
+        // The first segment is lost; four more arrive in one batch, as one GRO packet would: a
+        // SACK sender counts the segments SACKed above the hole (RFC 6675 IsLost), not the ACKs.
         Receiver r(true);
         Script& t = r.t;
         const std::uint32_t mss = r.mss;
         r.full_segments(1, 4);
-        auto acks = expect_pure_acks(t, 4);
-        for (std::uint32_t k = 0; k < 4; ++k) {
-            CAPTURE(k);
-            CHECK(acks[k]->ack == SeqNum(kBase));  // duplicates: RCV.NXT has not moved
-            CHECK(acks[k]->window == acks[0]->window);
-            // RFC 2018 §4: the first block holds the segment that triggered this ACK -- the block
-            // as it was then, not as the batch left it.
-            REQUIRE(acks[k]->options.sack_count == 1);
-            CHECK(acks[k]->options.sack[0] ==
-                  SackBlock{SeqNum(kBase + mss), SeqNum(kBase + (k + 2) * mss)});
-        }
+        auto acks = expect_pure_acks(t, 1);
+        CHECK(acks[0]->ack == SeqNum(kBase));  // a duplicate: RCV.NXT has not moved
+        REQUIRE(acks[0]->options.sack_count == 1);
+        CHECK(acks[0]->options.sack[0] == SackBlock{SeqNum(kBase + mss), SeqNum(kBase + 5 * mss)});
         CHECK(t.conn().stats().ooo_segments == 4);
+        t.expect_nothing();
+    }
+
+    TEST_CASE(
+        "RFC 5681 §3.2 / §4.2: without SACK each out-of-order segment of a batch draws its own "
+        "immediate duplicate ACK - the sender counts them") {
+        Receiver r;  // no SACK
+        Script& t = r.t;
+        r.full_segments(1, 4);
+        auto acks = expect_pure_acks(t, 4);
+        for (const auto& a : acks) {
+            CHECK(a->ack == SeqNum(kBase));
+            CHECK(a->options.sack_count == 0);
+            CHECK(a->window == acks[0]->window);
+        }
+        CHECK(t.conn().stats().batch_acks == 3);
+        t.expect_nothing();
+    }
+
+    TEST_CASE(
+        "RFC 5681 §4.2 / RFC 2018 §4: a hole inside a batch ends its run - the cumulative ACK "
+        "before it then each new block's duplicate ACK") {
+        Receiver r(true);
+        Script& t = r.t;
+        const std::uint32_t mss = r.mss;
+        r.full_segments(0, 2);  // in order
+        r.full_segments(3, 2);  // segment 2 is lost
+        r.full_segments(6, 1);  // and segment 5
+        auto acks = expect_pure_acks(t, 3);
+        CHECK(acks[0]->ack == SeqNum(kBase + 2 * mss));
+        CHECK(acks[0]->options.sack_count == 0);
+        CHECK(acks[1]->ack == SeqNum(kBase + 2 * mss));
+        REQUIRE(acks[1]->options.sack_count == 1);
+        CHECK(acks[1]->options.sack[0] ==
+              SackBlock{SeqNum(kBase + 3 * mss), SeqNum(kBase + 5 * mss)});
+        CHECK(acks[2]->ack == SeqNum(kBase + 2 * mss));
+        REQUIRE(acks[2]->options.sack_count == 2);
+        CHECK(acks[2]->options.sack[0] ==
+              SackBlock{SeqNum(kBase + 6 * mss), SeqNum(kBase + 7 * mss)});
+        CHECK(acks[2]->options.sack[1] ==
+              SackBlock{SeqNum(kBase + 3 * mss), SeqNum(kBase + 5 * mss)});
+        CHECK(t.conn().stats().batch_acks == 2);
         t.expect_nothing();
     }
 

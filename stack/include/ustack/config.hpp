@@ -129,6 +129,16 @@ struct TcpConfig {
     // must not be shipped on by default (RFC 3692, RFC 4727).
     bool disconnect_data = false;
 
+    // DESIGN.md §3c: a conditional listener (Stack::listen, `conditional`) holds each new SYN
+    // unanswered until the application decides on it (Stack::decide_front); a held request
+    // nobody decides on is dropped after this long (StackStats::held_requests_expired), and the
+    // client's next retransmitted SYN, if any, becomes a new request at the back of the queue.
+    // 30 s: longer than a Windows client waits for a SYN-ACK before its connect fails (21 s:
+    // 3 s initial RTO, two retries), and about as long as Linux's first five SYN retransmissions
+    // (1+2+4+8+16 = 31 s of its 127 s); a request older than that answers a client that has
+    // likely given up, and an application that stopped deciding frees the backlog within it.
+    Duration held_request_timeout = 30'000'000us;
+
     // A message-oriented connection (DESIGN.md §3b): its SYN carries the message-mode option
     // (kind 253, ExID 0xD15D), its SYN-ACK echoes it, and it goes on only if the peer's SYN-ACK
     // (SYN) carries it too -- else it is refused (syn_options.hpp, syn_refused). Not a host

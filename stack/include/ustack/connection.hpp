@@ -8,7 +8,8 @@
 //             limited transmit, RFC 6928 initial window
 //   RFC 7323  window scaling, timestamps, RTTM, PAWS   RFC 2018 / RFC 6675  SACK and its recovery
 //   RFC 1122  §4.2.3.2 delayed ACK, §4.2.3.3/4 SWS avoidance and Nagle, §4.2.3.6 keep-alive
-//   DESIGN.md §3 (disconnect-data option), §3b (message-mode negotiation) and §4 (teardown)
+//   DESIGN.md §3 (disconnect-data option), §3b (message-mode negotiation), §3c (connect data on
+//             the SYN and SYN-ACK) and §4 (teardown)
 //
 // Contract (the quinn-proto / ngtcp2 shape):
 //   inputs   on_segment(seg, now)        a segment addressed to this connection's 4-tuple
@@ -77,6 +78,9 @@ enum class CloseReason : std::uint8_t {
     timed_out,  // retransmissions exhausted (SYN, data or FIN)
     aborted,    // we reset it: abort(), close or receive shutdown with unread data, data after
                 // receive shutdown
+    connect_data_refused,  // DESIGN.md §3c: our SYN carried caller data and the peer's SYN-ACK
+                           // (or SYN) did not echo the option -- the data was not delivered; we
+                           // sent a RST (the WSP layer reports WSAENOPROTOOPT)
 };
 std::string_view to_string(CloseReason r);
 
@@ -143,6 +147,11 @@ struct ConnStats {
                                                   // of a stream connection
     std::uint64_t message_mode_refused = 0;       // DESIGN.md §3b: a message-mode connect's peer
                                                   // answered without the option: RST, refused
+    // DESIGN.md §3c: connect data on the SYNs (each 0 or 1 per connection).
+    std::uint64_t connect_data_sent = 0;      // our SYN / SYN-ACK carried caller / callee data
+    std::uint64_t connect_data_received = 0;  // the peer's SYN / SYN-ACK did, and it was taken
+    std::uint64_t connect_data_refused = 0;   // our caller data was not echoed: RST,
+                                              // CloseReason::connect_data_refused
     std::uint64_t zero_window_probes = 0;
     std::uint64_t keepalive_probes = 0;
     std::uint64_t paws_dropped = 0;        // RFC 7323 §5.3 R1: old timestamp
@@ -182,6 +191,9 @@ struct ConnStats {
         disc_option_ignored += o.disc_option_ignored;
         message_option_ignored += o.message_option_ignored;
         message_mode_refused += o.message_mode_refused;
+        connect_data_sent += o.connect_data_sent;
+        connect_data_received += o.connect_data_received;
+        connect_data_refused += o.connect_data_refused;
         zero_window_probes += o.zero_window_probes;
         keepalive_probes += o.keepalive_probes;
         paws_dropped += o.paws_dropped;
@@ -246,12 +258,20 @@ public:
     Connection(const TcpConfig& cfg, Endpoint local, Endpoint remote, SeqNum iss);
 
     // ---- opening --------------------------------------------------------------------------
-    // CLOSED -> SYN-SENT: queue our SYN.
-    void open_active(Instant now);
+    // CLOSED -> SYN-SENT: queue our SYN. `caller_data` (DESIGN.md §3c) rides on the SYN's
+    // disconnect-data offer -- on every transmission of it -- when TcpConfig::disconnect_data is
+    // on (else it is not sent); the Stack checks its length against connect_data_limit() (longer
+    // data is cut to it). A SYN-ACK that does not echo the offer then ends the connection with
+    // CloseReason::connect_data_refused (after <SEQ=SEG.ACK><CTL=RST>); one that does may carry
+    // the peer's callee data (peer_connect_data).
+    void open_active(Instant now, std::span<const std::byte> caller_data = {});
     // LISTEN -> SYN-RECEIVED for a SYN that reached a listener (the Stack checked it has SYN, no
     // ACK, no RST, and -- for a message-mode listener -- the message-mode option: syn_refused).
-    // Queues our SYN-ACK.
-    void open_passive(const Segment& syn, Instant now);
+    // Queues our SYN-ACK. The SYN's caller data (DESIGN.md §3c) is kept (peer_connect_data).
+    // `callee_data` rides on the SYN-ACK's echo, on every transmission of it; it is sent only
+    // if the SYN offered the option (and TcpConfig::disconnect_data is on), and is cut to
+    // connect_data_limit() (the Stack checks both first).
+    void open_passive(const Segment& syn, Instant now, std::span<const std::byte> callee_data = {});
     // SYN cookies (RFC 4987 §3.6; the Stack, stack.cpp): the Stack answered `syn` -- rebuilt from
     // a valid cookie -- statelessly with a SYN-ACK <SEQ=ISS> advertising `syn_ack_window`. This
     // puts the connection exactly where open_passive plus sending that SYN-ACK would have
@@ -371,6 +391,19 @@ public:
     [[nodiscard]] const std::optional<DisconnectData>& peer_disconnect_data() const {
         return peer_disc_;
     }
+
+    // Connect data (DESIGN.md §3c). The peer's: on a passive connection the caller data its SYN
+    // carried, on an active one the callee data of the SYN-ACK's echo; empty otherwise (none
+    // sent, or the option not negotiated). Valid from the SYN (SYN-ACK) on, in every state.
+    [[nodiscard]] std::span<const std::byte> peer_connect_data() const {
+        return peer_conn_data_.data();
+    }
+    // Ours: the caller (callee) data our SYN (SYN-ACK) carries.
+    [[nodiscard]] std::span<const std::byte> connect_data() const { return conn_data_out_.data(); }
+    // The most connect data our SYN (active: before or after open_active) or SYN-ACK (passive:
+    // after open_passive) has room for (connect_data_room, syn_options.hpp); 0 when it carries
+    // no disconnect-data option.
+    [[nodiscard]] std::size_t connect_data_limit() const;
 
     // Introspection for tests, traces and stats.
     [[nodiscard]] const ConnStats& stats() const { return stats_; }
@@ -561,6 +594,11 @@ private:
     // ---- options ----
     bool disc_ok_ = false;  // disconnect-data option negotiated (both SYNs carried it)
     bool peer_offered_disc_ = false;
+    // DESIGN.md §3c: the connect data our SYN (caller data) or SYN-ACK (callee data) carries in
+    // its disconnect-data option, the same bytes on every transmission (len 0: the plain
+    // offer); and the peer's, from its SYN or SYN-ACK, taken only when disc_ok_.
+    DisconnectData conn_data_out_;
+    DisconnectData peer_conn_data_;
     bool msg_ok_ = false;            // DESIGN.md §3b: message mode (both SYNs carried the option)
     bool nodelay_ = false;           // Nagle off (TCP_NODELAY)
     bool wscale_ok_ = false;         // RFC 7323 §2: both SYNs carried window scale
@@ -630,14 +668,24 @@ private:
     // delivers before the next poll_transmit), oldest first. RFC 5681 §4.2 wants an ACK for at
     // least every second full-sized segment and an immediate duplicate ACK for each
     // out-of-order one; the host hands over a batch of segments at once, and a single ACK for
-    // the batch starves the sender's ACK clock. So when a segment that brings new sequence
-    // space arrives while an ACK is owed, that ACK is kept as it stands (seal_pending_ack) and
-    // the segment then decides on its own ACK; poll_transmit sends the queue first, in order,
-    // then the ACK owed last as ever (it may ride on data). A segment that changes nothing
-    // keeps merging into the owed ACK, so no ACK is sent twice. Bounded: kMaxQueuedAcks --
-    // one per packet of the TUN host's batch (TunOptions::batch, 64 packets per wake-up);
-    // beyond it the owed ACK merges into the next (counted). Allocated by the first batch that
-    // needs it (48 bytes an entry, 3 KB at most), released when the connection stops receiving.
+    // the batch starves the sender's ACK clock (a sender grows cwnd by at most SMSS per ACK in
+    // slow start, RFC 5681 §3.1). So when a segment that brings new sequence space arrives while
+    // an ACK is owed, that ACK is kept as it stands (seal_pending_ack) and the segment then
+    // decides on its own ACK. One exception, with SACK only: above a hole (the segment is out
+    // of order, or fills a gap while others remain) a segment that continues the previous one
+    // of the batch (run_end_) merges into the ACK owed -- the device would have handed the run
+    // over as one GRO packet, which Linux answers with one ACK -- and the sender, in recovery,
+    // counts the segments SACKed (RFC 6675 §4 IsLost), not the ACKs. Over TUN every ACK is a
+    // device write carrying the kernel's forwarding and the peer's ACK processing: a duplicate
+    // ACK per segment under 1 % loss cut Linux -> ustack bulk from 486 to 87 MiB/s
+    // (scripts/bench.sh --measure loss, 2026-12-07). Without SACK every out-of-order segment
+    // keeps its own duplicate ACK: that sender counts them (RFC 5681 §3.2). poll_transmit
+    // sends the queue first, in order, then the ACK owed last as ever (it may ride on data). A
+    // segment that changes nothing keeps merging into the owed ACK, so no ACK is sent twice.
+    // Bounded: kMaxQueuedAcks -- one per packet of the TUN host's batch (TunOptions::batch, 64
+    // packets per wake-up); beyond it the owed ACK merges into the next (counted). Allocated by
+    // the first batch that needs it (48 bytes an entry, 3 KB at most), released when the
+    // connection stops receiving.
     struct QueuedAck {
         SeqNum ack;
         std::uint32_t tsval = 0;  // the timestamps option, when ts_ok_
@@ -648,6 +696,10 @@ private:
     };
     static constexpr std::size_t kMaxQueuedAcks = 64;
     std::vector<QueuedAck> queued_acks_;
+    // The end of the text the last segment since our last ACK brought (run_open_): above a hole
+    // a segment starting there continues the batch's run (see queued_acks_).
+    SeqNum run_end_{};
+    bool run_open_ = false;
     bool syn_pending_ = false;        // (re)send SYN or SYN-ACK
     std::size_t segs_since_ack_ = 0;  // full-sized segments received since our last ACK
     std::uint32_t rcv_mss_ = 0;       // largest segment received, at most cfg_.mss; 0: none yet

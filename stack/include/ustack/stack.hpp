@@ -8,7 +8,8 @@
 //   RFC 4987 §3.6    SYN cookies (a listener whose SYN queue is full answers statelessly)
 //   RFC 1122 §4.2.3.10 (no connections to or from broadcast / multicast addresses)
 //   DESIGN.md §1 (sans I/O), §3b (message-mode listeners refuse SYNs without the option),
-//            §4 (orphaned graceful close, generation-checked handles)
+//            §3c (connect data, conditional listeners), §4 (orphaned graceful close,
+//            generation-checked handles)
 //
 // What it owns: a slot table of Connections with generation-checked handles (ConnId), the
 // 4-tuple -> connection map, listeners with bounded SYN and accept queues (ListenerId), the local
@@ -18,11 +19,13 @@
 //   inputs   on_segment(seg, now)        an already-decoded segment from the wire; dropped and
 //                                        counted unless seg.dst_addr is our address
 //            on_timeout(now)             call when now >= poll_timeout()
-//            app calls                   connect, listen, accept, release, close_listener, and
-//                                        anything done through connection(id)
+//            app calls                   connect, listen, accept, decide_front, release,
+//                                        close_listener, and anything done through
+//                                        connection(id)
 //   outputs  poll_transmit(now, sink)    every segment that is ready (stack RSTs first, then each
 //                                        connection touched since the last call)
-//            poll_timeout()              the earliest deadline over all connections, or nullopt
+//            poll_timeout()              the earliest deadline over all connections and held
+//                                        requests, or nullopt
 //            poll_event()                StackEvents: per-connection Events of handles the
 //                                        application owns, and accept_ready for listeners
 // Call order: after any input (including app calls and use of a Connection* from
@@ -46,15 +49,38 @@
 //              frees the slot. Orphans in FIN-WAIT-2 are bounded by orphan_fin_wait_2_timeout.
 //
 // Bounds (README "Limits"): max_connections slots; per listener `backlog` SYN-RECEIVED
-// connections (beyond: SYN cookies) and `backlog` waiting for accept(); max_orphans orphans not
-// in TIME-WAIT (beyond: release() aborts); max_time_wait TIME-WAIT connections (beyond: the oldest
-// is recycled); rst_queue_limit stateless replies between two polls. Each is counted when hit.
+// connections (beyond: SYN cookies) and `backlog` waiting for accept(); per conditional listener
+// `backlog` held requests (beyond: dropped), each for at most held_request_timeout; max_orphans
+// orphans not in TIME-WAIT (beyond: release() aborts); max_time_wait TIME-WAIT connections
+// (beyond: the oldest is recycled); rst_queue_limit stateless replies between two polls. Each is
+// counted when hit.
 //
 // SYN cookies (RFC 4987 §3.6, as Linux): when a listener's SYN queue is full, a SYN is answered
 // with a SYN-ACK whose ISS is a cookie and nothing is kept (SynCookies, syn_cookie.hpp: the
 // cookie's layout and the options it can carry). An ACK to that listener within
 // SynCookies::kLifetime of the last cookie it sent is checked for a cookie; a valid one creates
 // the connection, which reaches ESTABLISHED on that ACK and joins the accept queue.
+// DESIGN.md §3c: a cookie keeps no state, so it never answers a SYN that carries caller data
+// (beyond the SYN queue such a SYN is dropped, StackStats::syn_dropped_connect_data, and the
+// client's retransmission tries again); a conditional listener never uses cookies.
+//
+// Connect data and conditional listeners (DESIGN.md §3c). Caller data rides on the SYN's
+// disconnect-data offer (connect's caller_data, at most connect_data_limit bytes), callee data
+// on the SYN-ACK's echo; both ends read the peer's with Connection::peer_connect_data. An
+// ordinary listener answers at once (its SYN-ACK echoes with no callee data) and keeps the
+// caller data on the connection. A conditional listener (listen's `conditional`) answers
+// nothing: each new SYN becomes a *held request*, in arrival order, at most `backlog` of them
+// (beyond: dropped, StackStats::held_backlog_drops -- no cookies); a retransmitted SYN of a held
+// request is absorbed (held_syns_absorbed). The application looks at the oldest one
+// (front_request) and decides: decide_front(accept) creates the SYN-RECEIVED connection and its
+// SYN-ACK (with callee data) goes out on the next poll_transmit -- from there it is an ordinary
+// passive connection, in the accept queue once ESTABLISHED; decide_front(reject) answers the
+// SYN with <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, as a closed port would (RFC 9293
+// §3.10.7.1). Not deciding is deferring; a request held longer than
+// TcpConfig::held_request_timeout is dropped (held_requests_expired), and poll_timeout includes
+// that deadline. A new held request raises accept_ready for its listener (the same event as a
+// connection entering the accept queue; accept_queue_size does not count held requests --
+// held_requests does).
 // A connection holds its 4-tuple and its local port until it reaches CLOSED; TIME-WAIT counts as
 // holding them. A CLOSED connection still owned by the app keeps only its slot (and its close
 // reason) until release().
@@ -66,6 +92,7 @@
 #include <deque>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -169,7 +196,8 @@ struct ListenerId {
 
 enum class StackEventKind : std::uint8_t {
     connection,    // `conn` had `event` (connected, readable, writable, peer_fin, closed)
-    accept_ready,  // a connection entered `listener`'s accept queue
+    accept_ready,  // a connection entered `listener`'s accept queue, or (a conditional
+                   // listener, DESIGN.md §3c) a SYN became a held request of it
 };
 std::string_view to_string(StackEventKind k);
 
@@ -212,11 +240,35 @@ struct StackStats {
     // DESIGN.md §3b.
     std::uint64_t message_mode_refused = 0;  // SYNs without the message-mode option at a
                                              // message-mode listener: RST as a closed port
+    // DESIGN.md §3c: connect data and conditional listeners.
+    std::uint64_t connect_data_syns = 0;         // SYNs carrying caller data (N > 0) that
+                                                 // reached a listener, retransmissions included
+    std::uint64_t syn_dropped_connect_data = 0;  // ... dropped: the SYN queue was full and a
+                                                 // cookie cannot hold caller data
+    std::uint64_t requests_held = 0;             // SYNs that became held requests
+    std::uint64_t held_syns_absorbed = 0;        // retransmitted SYNs of a held request
+    std::uint64_t held_backlog_drops = 0;        // SYNs dropped: the held queue was full
+    std::uint64_t held_requests_accepted = 0;    // decide_front(accept): SYN-ACK sent
+    std::uint64_t held_requests_rejected = 0;    // decide_front(reject): RST sent
+    std::uint64_t held_requests_expired = 0;     // dropped after TcpConfig::held_request_timeout
     // Bounds hit (README "Limits").
     std::uint64_t connect_limit_failures = 0;  // connect() refused: max_connections reached
     std::uint64_t orphan_limit_aborts = 0;     // release() aborted: max_orphans reached
     std::uint64_t time_wait_recycled = 0;      // TIME-WAIT ended early: max_time_wait reached
 };
+
+// DESIGN.md §3c: a conditional listener's oldest held request (Stack::front_request).
+struct HeldRequest {
+    Endpoint remote;                         // the client
+    std::span<const std::byte> caller_data;  // its SYN's caller data (empty: none, or the host
+                                             // has disconnect_data off and will not echo)
+    Instant since;                           // when its first SYN arrived
+    std::size_t callee_data_limit = 0;       // the most callee data decide_front(accept) takes:
+                                             // the SYN-ACK's room (0: no echo to carry any)
+};
+
+// DESIGN.md §3c: what the application decided on a held request (Stack::decide_front).
+enum class Verdict : std::uint8_t { accept, reject };
 
 class Stack {
 public:
@@ -244,11 +296,26 @@ public:
     // retransmission of it -- carries the message-mode option; a SYN-ACK without it resets the
     // half-open connection, which ends with CloseReason::refused (ConnStats::
     // message_mode_refused). Connection::message_mode() then tells whether it was agreed.
-    // Errors: invalid_argument (remote address 0, broadcast or multicast, or port 0),
-    // addr_in_use (local_port is used by a listener or a connection), addr_not_available (no
-    // free ephemeral port), no_buffers (max_connections reached).
+    // `caller_data` (DESIGN.md §3c): rides on the SYN's disconnect-data offer, the same bytes on
+    // every retransmission; a SYN-ACK that does not echo the offer resets the half-open
+    // connection (<SEQ=SEG.ACK><CTL=RST>), which ends with CloseReason::connect_data_refused
+    // (ConnStats::connect_data_refused); one that does may bring callee data
+    // (Connection::peer_connect_data). Empty: the plain offer (when the host has
+    // disconnect_data on), whose SYN-ACK without echo is plain TCP.
+    // Errors (nothing is created or sent on any): invalid_argument (remote address 0, broadcast
+    // or multicast, or port 0), no_proto_opt (caller_data given but the host has
+    // TcpConfig::disconnect_data off), msg_size (caller_data longer than
+    // connect_data_limit(message_mode)), addr_in_use (local_port is used by a listener or a
+    // connection), addr_not_available (no free ephemeral port), no_buffers (max_connections
+    // reached).
     [[nodiscard]] Result<ConnId> connect(Endpoint remote, Instant now, std::uint16_t local_port = 0,
-                                         BufferSizes sizes = {}, bool message_mode = false);
+                                         BufferSizes sizes = {}, bool message_mode = false,
+                                         std::span<const std::byte> caller_data = {});
+    // DESIGN.md §3c: the most caller data a SYN of this stack (with or without the message-mode
+    // option) has room for -- 16 bytes (12 with message mode) with MSS, SACK-permitted,
+    // timestamps and window scale all on, more when some are off; 0 if the host has
+    // TcpConfig::disconnect_data off.
+    [[nodiscard]] std::size_t connect_data_limit(bool message_mode) const;
 
     // Listen on `port` (0: an ephemeral port; see listener_port). `backlog` bounds both the
     // SYN-RECEIVED connections and the accept queue of this listener; 0 means
@@ -259,10 +326,14 @@ public:
     // option and echoes it on its SYN-ACK (a cookie SYN-ACK too), so every connection it opens
     // is message-mode; a SYN without it is answered with a RST as a closed port would (RFC 9293
     // §3.10.7.1; StackStats::message_mode_refused). A stream listener ignores the option.
+    // `conditional` (DESIGN.md §3c, SO_CONDITIONAL_ACCEPT): the listener answers no SYN by
+    // itself; each new one is a held request (at most `backlog`, never SYN cookies) until
+    // decide_front or held_request_timeout (see the top of this file).
     // Errors: addr_in_use (a listener or a connection uses the port), addr_not_available (port 0
     // and no free ephemeral port).
     [[nodiscard]] Result<ListenerId> listen(std::uint16_t port, std::size_t backlog,
-                                            BufferSizes sizes = {}, bool message_mode = false);
+                                            BufferSizes sizes = {}, bool message_mode = false,
+                                            bool conditional = false);
     // Change a listener's buffer sizes (SO_SNDBUF / SO_RCVBUF on a listening socket): for the
     // connections it opens from now on. Errors: invalid_argument (stale listener).
     Errc set_listener_buffers(ListenerId l, BufferSizes sizes);
@@ -270,6 +341,33 @@ public:
     // Take the oldest connection from the accept queue; the handle now belongs to the app.
     // Errors: invalid_argument (stale listener), would_block (the queue is empty).
     [[nodiscard]] Result<ConnId> accept(ListenerId l);
+    // Take the connection from `remote` out of the accept queue, wherever it stands (e.g. the
+    // one a decide_front(accept) opened, once it is ESTABLISHED: handshakes of requests accepted
+    // one after the other may complete in another order). Errors: invalid_argument (stale
+    // listener), would_block (no connection from `remote` in the accept queue -- still in the
+    // handshake, or gone).
+    [[nodiscard]] Result<ConnId> accept_from(ListenerId l, Endpoint remote);
+
+    // DESIGN.md §3c, conditional listeners. The oldest held request (nullopt: none, or the
+    // listener is stale or not conditional). Its caller_data span stays valid until the request
+    // leaves the queue (decide_front, expiry, close_listener) or a SYN of the same client
+    // replaces it (on_segment: a retransmission with a new SEG.SEQ, i.e. the client started
+    // over, replaces the held SYN in place).
+    [[nodiscard]] std::optional<HeldRequest> front_request(ListenerId l) const;
+    // Held requests waiting for a verdict (0 if stale or not conditional).
+    [[nodiscard]] std::size_t held_requests(ListenerId l) const;
+    // Decide on the oldest held request. accept: a SYN-RECEIVED connection is created (owned by
+    // the listener, like any passive one) and its SYN-ACK -- echoing the offer with
+    // `callee_data`, if the SYN offered it -- goes out on the next poll_transmit; it enters the
+    // accept queue when ESTABLISHED. reject: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> answers
+    // the SYN (RFC 9293 §3.10.7.1) and the request is dropped (`callee_data` unused). Not
+    // calling it defers the decision (until held_request_timeout).
+    // Errors (the request stays held on each): invalid_argument (stale listener, or not
+    // conditional), would_block (no held request), no_proto_opt (accept with callee_data but the
+    // SYN did not offer the option or the host has disconnect_data off: there is no echo to
+    // carry it), msg_size (callee_data longer than the SYN-ACK's room: Connection::
+    // connect_data_limit, 16 bytes with every option), no_buffers (max_connections reached).
+    Errc decide_front(ListenerId l, Verdict v, std::span<const std::byte> callee_data, Instant now);
 
     // The connection behind an app-owned handle, for send/recv/shutdown/close/abort and state
     // queries; nullptr if the handle is stale (or released). Getting it marks the connection as
@@ -303,6 +401,8 @@ public:
     [[nodiscard]] BufferSizes listener_buffers(ListenerId l) const;
     // Was the listener opened with message_mode (false if stale)?
     [[nodiscard]] bool listener_message_mode(ListenerId l) const;
+    // Was the listener opened conditional (DESIGN.md §3c; false if stale)?
+    [[nodiscard]] bool listener_conditional(ListenerId l) const;
     // The connection (any owner, any state but CLOSED) that owns a 4-tuple, e.g. for diagnostics
     // and tests; nullptr if none.
     [[nodiscard]] const Connection* lookup(std::uint16_t local_port, Endpoint remote) const;
@@ -328,6 +428,16 @@ private:
         std::optional<Instant> orphan_deadline;  // orphan in FIN-WAIT-2: abort at this time
     };
 
+    // DESIGN.md §3c: a SYN a conditional listener holds unanswered. All of a listener's held
+    // requests share one timeout and are queued in arrival order, so they only ever leave from
+    // the front (decided or expired) -- or all at once (close_listener).
+    struct Held {
+        Segment syn;                // the SYN, payload dropped (its caller data is in options)
+        std::uint32_t syn_len = 0;  // its SEG.LEN (a RST to it acknowledges SEG.SEQ+SEG.LEN)
+        Instant since{};            // when the first SYN arrived
+        std::uint64_t serial = 0;   // increasing over the Stack's life (held_fifo_ entries)
+    };
+
     struct Listener {
         std::uint32_t generation = 1;
         bool active = false;
@@ -335,6 +445,8 @@ private:
         std::size_t backlog = 0;           // bound of `syn` and of `accept`
         BufferSizes sizes;                 // of the connections it opens (0: TcpConfig's)
         bool message_mode = false;         // DESIGN.md §3b: takes only SYNs with the option
+        bool conditional = false;          // DESIGN.md §3c: holds SYNs for a verdict
+        std::deque<Held> held;             // conditional: held requests, oldest first (<= backlog)
         std::vector<std::uint32_t> syn;    // SYN-RECEIVED connections (slot indices)
         std::deque<std::uint32_t> accept;  // synchronized, waiting for accept() (oldest first)
         // The last cookie this listener sent is still valid until then: ACKs are checked for
@@ -372,7 +484,16 @@ private:
     void input_closed(const Segment& seg);
     bool try_reopen_time_wait(std::uint32_t idx, const Segment& seg, Instant now);
     bool listener_admits(const Listener& l) const;
-    void open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now);
+    void open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now,
+                      std::span<const std::byte> callee_data = {});
+    // DESIGN.md §3c: conditional listeners' held requests.
+    void input_conditional(std::uint32_t li, const Segment& syn, Instant now);
+    void hold_request(std::uint32_t li, const Segment& syn, Instant now);
+    void pop_held_front(std::uint32_t li);
+    void expire_held(Instant now);
+    void prune_held();
+    [[nodiscard]] bool held_entry_valid(std::uint32_t li, std::uint32_t generation,
+                                        std::uint64_t serial) const;
     void queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack);
     // SYN cookies (RFC 4987 §3.6; the cookie itself is SynCookies').
     void send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now);
@@ -386,6 +507,7 @@ private:
     void register_tuple(std::uint32_t idx);
     void unregister_tuple(std::uint32_t idx);
     void detach_from_listener(std::uint32_t idx);
+    ConnId hand_to_app(std::uint32_t idx);
     void make_orphan(std::uint32_t idx);
     void mark_dirty(std::uint32_t idx);
     // After any input to a connection: forward its events, move it between queues, drop its
@@ -437,6 +559,21 @@ private:
     };
     std::deque<TimeWaitEntry> time_wait_fifo_;
     std::uint64_t time_wait_orphans_ = 0;  // orphans in TIME-WAIT (not counted by max_orphans)
+    // DESIGN.md §3c: every held request's 4-tuple -> its serial (a retransmitted SYN finds its
+    // request by it: Held::serial is increasing along a listener's queue), and the expiry of
+    // each, in arrival order over all listeners (= deadline order: one timeout for all).
+    // Entries go stale when their request leaves early (checked by held_entry_valid, pruned
+    // from the front so poll_timeout can read it, compacted when garbage outweighs them).
+    std::unordered_map<std::uint64_t, std::uint64_t, TupleHash> held_tuples_;
+    struct HeldDeadline {
+        Instant at{};
+        std::uint32_t listener = 0;
+        std::uint32_t generation = 0;
+        std::uint64_t serial = 0;
+    };
+    std::deque<HeldDeadline> held_fifo_;
+    std::uint64_t held_serial_ = 0;  // the last serial given
+    std::size_t held_total_ = 0;     // held requests over all listeners
     std::deque<StackEvent> events_;
     // The latest `now` any input brought (release and close_listener take none).
     Instant last_now_{};

@@ -6,9 +6,11 @@
 // Heads up! Read RFC 7323 §2.2-2.3 (window scale: offered on the SYN, in use only if both SYNs
 // carry it, shift at most 14), §3.2 and §5.4 (timestamps and their clock), RFC 2018 §2
 // (SACK-permitted), DESIGN.md §3 (the disconnect-data offer: on the SYN when enabled, on the
-// SYN-ACK only if the SYN carried it) and §3b (the message-mode option: the same, except that a
+// SYN-ACK only if the SYN carried it), §3b (the message-mode option: the same, except that a
 // message-mode end refuses a peer whose SYN or SYN-ACK lacks it -- the one option that decides
-// whether the handshake goes on, syn_refused).
+// whether the handshake goes on, syn_refused) and §3c (connect data: the disconnect-data offer
+// of a SYN, or its echo on a SYN-ACK, carries N bytes -- as many as the other options leave
+// room for, connect_data_room).
 #pragma once
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <cstdint>
 
 #include "ustack/config.hpp"
+#include "ustack/option_space.hpp"
 #include "ustack/segment.hpp"
 #include "ustack/seq.hpp"
 #include "ustack/time.hpp"
@@ -79,10 +82,28 @@ constexpr bool syn_refused(const TcpConfig& cfg, const TcpOptions& peer) {
     return cfg.message_mode && !peer.message_mode;
 }
 
+// DESIGN.md §3c: the most connect data (caller data on a SYN, callee data on a SYN-ACK) a SYN or
+// SYN-ACK of ours carrying `set` (and MSS, which every one of ours carries) has room for: the
+// option space left minus the option's 4-byte header -- 40 - 20 (MSS, SACK-permitted,
+// timestamps, window scale, with padding) - 4 = 16 bytes when all are sent, 12 with the
+// message-mode option too, more without timestamps or window scale. 0 when the segment carries
+// no disconnect-data option at all (the extension is off, or the peer's SYN did not offer it).
+constexpr std::size_t connect_data_room(const SynOptionSet& set) {
+    if (!set.disconnect)
+        return 0;
+    return disconnect_data_room(CarriedOptions{.mss = true,
+                                               .window_scale = set.window_scaling,
+                                               .sack_permitted = set.sack,
+                                               .timestamps = set.timestamps,
+                                               .message_mode = set.message_mode});
+}
+
 // The options of our SYN or SYN-ACK: MSS `mss`, and what `set` names -- window scale `shift`,
-// timestamps `ts`, SACK-permitted, the disconnect-data offer, the message-mode option.
+// timestamps `ts`, SACK-permitted, the disconnect-data offer (or echo) with `connect_data`
+// (DESIGN.md §3c: N bytes of caller or callee data, N = 0 for the plain offer; at most
+// connect_data_room(set) -- the caller checks), the message-mode option.
 constexpr TcpOptions syn_options(const SynOptionSet& set, std::uint16_t mss, std::uint8_t shift,
-                                 Timestamps ts) {
+                                 Timestamps ts, const DisconnectData& connect_data = {}) {
     TcpOptions o;
     o.mss = mss;
     if (set.window_scaling)
@@ -91,7 +112,7 @@ constexpr TcpOptions syn_options(const SynOptionSet& set, std::uint16_t mss, std
         o.timestamps = ts;
     o.sack_permitted = set.sack;
     if (set.disconnect)
-        o.disconnect = DisconnectData{};
+        o.disconnect = connect_data;
     o.message_mode = set.message_mode;
     return o;
 }

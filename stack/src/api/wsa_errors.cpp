@@ -46,7 +46,8 @@ int close_event_error(CloseReason r) {
         // "terminated due to a time-out or other failure" (SEMANTICS.md checklist 42).
         case CloseReason::timed_out:
         case CloseReason::aborted:
-        case CloseReason::refused: return WSAECONNABORTED;
+        case CloseReason::refused:
+        case CloseReason::connect_data_refused: return WSAECONNABORTED;
     }
     return WSAECONNABORTED;
 }
@@ -54,6 +55,8 @@ int close_event_error(CloseReason r) {
 Errc connect_errc(CloseReason r) {
     switch (r) {
         case CloseReason::refused: return Errc::refused;
+        // DESIGN.md §3c: the SYN-ACK did not echo our caller data; we reset (not delivered).
+        case CloseReason::connect_data_refused: return Errc::no_proto_opt;
         case CloseReason::timed_out: return Errc::timed_out;
         case CloseReason::reset: return Errc::reset;
         case CloseReason::aborted: return Errc::aborted;

@@ -87,6 +87,7 @@ std::string_view to_string(CloseReason r) {
         case CloseReason::refused: return "refused";
         case CloseReason::timed_out: return "timed_out";
         case CloseReason::aborted: return "aborted";
+        case CloseReason::connect_data_refused: return "connect_data_refused";
     }
     return "?";
 }
@@ -161,16 +162,20 @@ bool Connection::is_synchronized() const {
 
 // ---- opening ---------------------------------------------------------------------------------
 
-void Connection::open_active(Instant now) {
+void Connection::open_active(Instant now, std::span<const std::byte> caller_data) {
     if (state_ != TcpState::closed || reason_ != CloseReason::none)
         return;
+    // DESIGN.md §3c: caller data rides on our SYN's offer (send_syn), when we offer at all.
+    conn_data_out_ = DisconnectData::from(
+        caller_data.first(std::min(caller_data.size(), connect_data_room(syn_offer(cfg_)))));
     // RFC 5681 §3.1 / RFC 6928: initial window set once the MSS is known (on the SYN-ACK).
     opened_at_ = now;
     enter(TcpState::syn_sent, now);
     syn_pending_ = true;
 }
 
-void Connection::open_passive(const Segment& syn, Instant now) {
+void Connection::open_passive(const Segment& syn, Instant now,
+                              std::span<const std::byte> callee_data) {
     if (state_ != TcpState::closed || reason_ != CloseReason::none)
         return;
     passive_ = true;
@@ -186,6 +191,10 @@ void Connection::open_passive(const Segment& syn, Instant now) {
     max_snd_wnd_ = snd_wnd_;
     snd_wl1_ = syn.seq;
     snd_wl2_ = iss_;
+    // DESIGN.md §3c: callee data rides on our SYN-ACK's echo -- only if the SYN offered the
+    // option (accept_options_on_syn decided disc_ok_; connect_data_limit is then its room).
+    conn_data_out_ =
+        DisconnectData::from(callee_data.first(std::min(callee_data.size(), connect_data_limit())));
     enter(TcpState::syn_received, now);
     syn_pending_ = true;
 }
@@ -198,6 +207,16 @@ void Connection::accept_options_on_syn(const Segment& syn, Instant now) {
     const SynOptionSet agreed = syn_agreement(cfg_, syn.options);
     peer_offered_disc_ = syn.options.disconnect.has_value();
     disc_ok_ = agreed.disconnect;
+    // DESIGN.md §3c: the offer (or echo) may carry the peer's connect data; it counts only when
+    // the option is in use -- a host without the extension ignores it (no echo, counted).
+    if (syn.options.disconnect && syn.options.disconnect->len > 0) {
+        if (disc_ok_) {
+            peer_conn_data_ = *syn.options.disconnect;
+            stats_.connect_data_received++;
+        } else {
+            stats_.disc_option_ignored++;
+        }
+    }
     // DESIGN.md §3b: a stream connection ignores the message-mode option (no echo).
     msg_ok_ = agreed.message_mode;
     if (syn.options.message_mode && !msg_ok_)
@@ -274,6 +293,7 @@ Errc error_for(CloseReason r) {
         case CloseReason::refused: return Errc::refused;
         case CloseReason::timed_out: return Errc::timed_out;
         case CloseReason::aborted: return Errc::aborted;
+        case CloseReason::connect_data_refused: return Errc::no_proto_opt;  // DESIGN.md §3c
         case CloseReason::none:
         case CloseReason::graceful: break;
     }
@@ -522,6 +542,14 @@ bool Connection::all_acked() const {
     if (snd_shut_ && !(fin_sent_ && snd_una_ == fin_seq_ + 1))
         return false;
     return true;
+}
+
+std::size_t Connection::connect_data_limit() const {
+    // DESIGN.md §3c: the room our SYN (what the configuration offers) or SYN-ACK (what the SYN
+    // offered and we enable, as send_syn answers) leaves.
+    const bool syn_ack = passive_ || state_ == TcpState::syn_received;
+    return connect_data_room(syn_ack ? SynOptionSet{wscale_ok_, ts_ok_, sack_ok_, disc_ok_, msg_ok_}
+                                     : syn_offer(cfg_));
 }
 
 std::size_t Connection::disconnect_data_limit() const {

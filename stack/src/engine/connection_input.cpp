@@ -71,14 +71,24 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     // reset shape: SEG.ACK = ISS+1 is the peer's RCV.NXT, an exact match in SYN-RECEIVED (RFC
     // 5961 §3); for a SYN <SEQ=SND.NXT><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, which a peer in
     // SYN-SENT (its SYN acknowledged) and in SYN-RECEIVED (our SYN received) both accept.
-    if (syn_refused(cfg_, seg.options)) {
+    // DESIGN.md §3c: likewise a SYN that carried caller data whose answer does not echo the
+    // option -- the data was not delivered (a peer without the extension, Linux), and nothing
+    // may pretend it was. (A plain offer, N = 0, without echo is plain TCP as ever.)
+    const bool msg_refused = syn_refused(cfg_, seg.options);
+    const bool data_refused = conn_data_out_.len > 0 && !seg.options.disconnect;
+    if (msg_refused || data_refused) {
         rst_pending_ = true;
         rst_has_ack_ = !seg.has(tcp_flag::ack);
         rst_seq_ = seg.has(tcp_flag::ack) ? seg.ack : snd_nxt_;
         rst_ack_ = seg.seq + seg.seg_len();
         stats_.rst_sent++;
-        stats_.message_mode_refused++;
-        enter_closed(CloseReason::refused);
+        if (msg_refused) {
+            stats_.message_mode_refused++;
+            enter_closed(CloseReason::refused);
+        } else {
+            stats_.connect_data_refused++;
+            enter_closed(CloseReason::connect_data_refused);
+        }
         return;
     }
     irs_ = seg.seq;
@@ -157,12 +167,16 @@ void Connection::on_segment_synchronized(const Segment& seg, Instant now) {
     if (!seg.has(tcp_flag::ack))
         return;  // fifth: "if the ACK bit is off, drop the segment"
     // RFC 5681 §4.2 inside a batch: an ACK still owed to earlier segments goes as it stands
-    // before this one -- which brings sequence space not yet received, into an open window --
-    // changes what it would say (queued_acks_). Before the fifth step, so that TS.Recent is
-    // still the one it echoes. (Segments that bring nothing, probes of a closed window among
-    // them, merge into the owed ACK: two identical ACKs would read as a duplicate ACK.)
-    if (ack_pending_ && takes_text() && seg.seg_len() > 0 && seg.seq + seg.seg_len() > rcv_nxt_ &&
-        rcv_wnd() > 0 && seal_pending_ack(now)) {
+    // before this one -- which brings sequence space not yet received, into an open window, and
+    // does not continue a run of the batch above a hole (queued_acks_) -- changes what it would
+    // say. Before the
+    // fifth step, so that TS.Recent is still the one it echoes. (Segments that bring nothing,
+    // probes of a closed window among them, merge into the owed ACK: two identical ACKs would
+    // read as a duplicate ACK.)
+    const bool continues_run = run_open_ && seg.seq == run_end_ && sack_ok_ &&
+                               (seg.seq != rcv_nxt_ || !reassembly_.empty());
+    if (ack_pending_ && !continues_run && takes_text() && seg.seg_len() > 0 &&
+        seg.seq + seg.seg_len() > rcv_nxt_ && rcv_wnd() > 0 && seal_pending_ack(now)) {
         stats_.batch_acks++;
     }
     if (!check_ack(seg, now))
@@ -506,6 +520,8 @@ void Connection::process_text(const Segment& seg, Instant now) {
     }
 
     if (!text.empty()) {
+        run_open_ = true;  // the batch's run goes on from here (queued_acks_)
+        run_end_ = seq + static_cast<std::uint32_t>(text.size());
         if (rcv_shut_) {
             // RFC 9293 SHLD-3 / RFC 2525 §2.17: data after the application stopped receiving.
             reset_connection(CloseReason::aborted);

@@ -161,6 +161,7 @@ void Connection::stamp(Segment& seg, Instant now) {
         ack_pending_ = false;
         dup_ack_owed_ = false;
         segs_since_ack_ = 0;
+        run_open_ = false;          // the next segment starts a run of its own
         last_ack_sent_ = rcv_nxt_;  // RFC 7323 §4.3 Last.ACK.sent
         disarm(Timer::delayed_ack);
     }
@@ -246,8 +247,12 @@ void Connection::send_syn(SegmentSink& out, Instant now) {
     Timestamps ts{};
     if (set.timestamps)
         ts = Timestamps{next_tsval(now), syn_ack ? ts_recent_ : 0U};
-    s.options = syn_options(set, cfg_.mss, wscale_offer_, ts);
+    // DESIGN.md §3c: the offer (echo) carries our caller (callee) data, the same bytes on every
+    // transmission.
+    s.options = syn_options(set, cfg_.mss, wscale_offer_, ts, conn_data_out_);
     syn_options_sent_ = true;  // RFC 7323 §2.2: the shift is fixed from now on
+    if (first_transmission && set.disconnect && conn_data_out_.len > 0)
+        stats_.connect_data_sent++;
     if (!first_transmission) {
         stats_.retransmits++;
         stats_.syn_retransmits++;

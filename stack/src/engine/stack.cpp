@@ -4,7 +4,8 @@
 // Connection: a segment that matches no connection never reaches one. Everything after the 4-tuple
 // look-up is Connection's business. When to use SYN cookies (RFC 4987 §3.6) is decided here too --
 // a cookie is a LISTEN-state reply, and its ACK arrives at the listener -- while the cookie itself
-// is SynCookies' (syn_cookie.hpp).
+// is SynCookies' (syn_cookie.hpp). So are a conditional listener's held requests (DESIGN.md §3c):
+// a held SYN is a LISTEN-state matter until the application's verdict makes it a connection.
 #include "ustack/stack.hpp"
 
 #include <algorithm>
@@ -49,6 +50,11 @@ bool is_pure_syn(const Segment& s) {
     return s.has(tcp_flag::syn) && !s.has(tcp_flag::ack) && !s.has(tcp_flag::rst);
 }
 
+// DESIGN.md §3c: does a SYN carry caller data (a disconnect-data offer with N > 0)?
+bool carries_connect_data(const Segment& s) {
+    return s.options.disconnect && s.options.disconnect->len > 0;
+}
+
 // Wraps the caller's sink to count what goes out.
 class CountingSink final : public SegmentSink {
 public:
@@ -77,7 +83,8 @@ Stack::Stack(const StackConfig& cfg, const SipKey& secret)
       port_key_(derive_key(secret, 1)),
       cookies_(derive_key(secret, 4), derive_key(secret, 5), cfg.addr),
       tuples_(0, TupleHash{derive_key(secret, 2)}),
-      port_use_(std::size_t{65536}, 0U) {
+      port_use_(std::size_t{65536}, 0U),
+      held_tuples_(0, TupleHash{derive_key(secret, 6)}) {
     // RFC 6056 §3.3.3: "next_ephemeral ... Could be random" -- from the secret.
     ephemeral_counter_ = static_cast<std::uint32_t>(siphash24(derive_key(secret, 3), {}));
 }
@@ -172,6 +179,13 @@ void Stack::input_listen(std::uint32_t li, const Segment& seg, Instant now) {
             input_closed(seg);
             return;
         }
+        if (carries_connect_data(seg))
+            stats_.connect_data_syns++;
+        // DESIGN.md §3c: a conditional listener holds the SYN for the application's verdict.
+        if (l.conditional) {
+            input_conditional(li, seg, now);
+            return;
+        }
         if (l.accept.size() >= l.backlog) {
             stats_.syn_backlog_drops++;
             return;
@@ -181,7 +195,11 @@ void Stack::input_listen(std::uint32_t li, const Segment& seg, Instant now) {
             return;
         }
         if (l.syn.size() >= l.backlog) {
-            if (cfg_.syn_cookies) {
+            if (carries_connect_data(seg)) {
+                // DESIGN.md §3c: a cookie keeps no state to hold caller data (and could not
+                // deliver it to the connection it makes): drop, the client retransmits.
+                stats_.syn_dropped_connect_data++;
+            } else if (cfg_.syn_cookies) {
                 send_syn_cookie(li, seg, now);
             } else {
                 stats_.syn_backlog_drops++;
@@ -197,6 +215,8 @@ void Stack::input_listen(std::uint32_t li, const Segment& seg, Instant now) {
 }
 
 bool Stack::listener_admits(const Listener& l) const {
+    if (l.conditional)
+        return l.held.size() < l.backlog && l.accept.size() < l.backlog;
     return l.syn.size() < l.backlog && l.accept.size() < l.backlog;
 }
 
@@ -229,11 +249,16 @@ bool Stack::try_reopen_time_wait(std::uint32_t idx, const Segment& seg, Instant 
     }
     stats_.time_wait_reopened++;
     free_slot(idx);
-    open_passive(it->second, seg, iss, now);
+    if (listeners_[it->second].conditional) {
+        hold_request(it->second, seg, now);  // DESIGN.md §3c: the verdict comes first
+    } else {
+        open_passive(it->second, seg, iss, now);
+    }
     return true;
 }
 
-void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now) {
+void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Instant now,
+                         std::span<const std::byte> callee_data) {
     const auto idx = alloc_slot();
     if (!idx) {
         stats_.syn_limit_drops++;
@@ -249,9 +274,109 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
     l.syn.push_back(*idx);
     register_tuple(*idx);
     stats_.connections_opened++;
-    s.conn->open_passive(syn, now);  // LISTEN -> SYN-RECEIVED, SYN-ACK queued
+    s.conn->open_passive(syn, now, callee_data);  // LISTEN -> SYN-RECEIVED, SYN-ACK queued
     settle(*idx, now);
     mark_dirty(*idx);
+}
+
+// ---- conditional listeners (DESIGN.md §3c) ----------------------------------------------------
+
+// A SYN (already checked by input_listen: no RST, no ACK, not refused for message mode) at a
+// conditional listener: absorbed if it repeats a held request's, else held if there is room.
+// Never a cookie: a cookie cannot wait for a verdict.
+void Stack::input_conditional(std::uint32_t li, const Segment& syn, Instant now) {
+    Listener& l = listeners_[li];
+    const auto it = held_tuples_.find(tuple_key(l.port, syn.src()));
+    if (it != held_tuples_.end()) {
+        // The client retransmitted its SYN while the request waits: nothing to answer yet. If
+        // its SEG.SEQ changed the client started over (a new connect from the same port): the
+        // new SYN -- its ISN and caller data -- replaces the held one in place (an accept would
+        // otherwise acknowledge an ISN the client forgot, and draw its RST).
+        stats_.held_syns_absorbed++;
+        const auto pos =
+            std::lower_bound(l.held.begin(), l.held.end(), it->second,
+                             [](const Held& h, std::uint64_t serial) { return h.serial < serial; });
+        if (pos != l.held.end() && pos->serial == it->second && pos->syn.seq != syn.seq) {
+            pos->syn = syn;
+            pos->syn.payload = {};
+            pos->syn_len = syn.seg_len();
+        }
+        return;
+    }
+    if (l.accept.size() >= l.backlog) {
+        stats_.syn_backlog_drops++;  // as for any listener: accepting faster is the app's part
+        return;
+    }
+    if (l.held.size() >= l.backlog) {
+        stats_.held_backlog_drops++;
+        return;
+    }
+    hold_request(li, syn, now);
+}
+
+void Stack::hold_request(std::uint32_t li, const Segment& syn, Instant now) {
+    Listener& l = listeners_[li];
+    Held h{.syn = syn, .syn_len = syn.seg_len(), .since = now, .serial = ++held_serial_};
+    h.syn.payload = {};  // borrowed from the packet; data on a SYN is never taken anyway
+    l.held.push_back(h);
+    held_tuples_[tuple_key(l.port, syn.src())] = h.serial;
+    held_fifo_.push_back(
+        HeldDeadline{now + cfg_.tcp.held_request_timeout, li, l.generation, h.serial});
+    held_total_++;
+    stats_.requests_held++;
+    // The listener has something for the application to decide on (FD_ACCEPT in the WSP layer).
+    events_.push_back({StackEventKind::accept_ready, {}, ListenerId{li, l.generation}, {}});
+}
+
+void Stack::pop_held_front(std::uint32_t li) {
+    Listener& l = listeners_[li];
+    const Held& h = l.held.front();
+    held_tuples_.erase(tuple_key(l.port, h.syn.src()));
+    l.held.pop_front();
+    held_total_--;
+    prune_held();
+}
+
+// A held_fifo_ entry is live while its request is still queued: its listener has the same
+// generation and the request is not older than the listener's front (requests leave only from
+// the front, so everything from the front on is still there).
+bool Stack::held_entry_valid(std::uint32_t li, std::uint32_t generation,
+                             std::uint64_t serial) const {
+    if (li >= listeners_.size())
+        return false;
+    const Listener& l = listeners_[li];
+    return l.active && l.generation == generation && !l.held.empty() &&
+           l.held.front().serial <= serial;
+}
+
+// Held requests whose time is up are dropped: nobody decided (DESIGN.md §3c). Nothing is sent;
+// the client's next retransmitted SYN, if any, is a new request.
+void Stack::expire_held(Instant now) {
+    while (!held_fifo_.empty() && held_fifo_.front().at <= now) {
+        const HeldDeadline d = held_fifo_.front();
+        held_fifo_.pop_front();
+        if (!held_entry_valid(d.listener, d.generation, d.serial))
+            continue;
+        // A live entry due first is its listener's front (one timeout, arrival order).
+        stats_.held_requests_expired++;
+        pop_held_front(d.listener);
+    }
+    prune_held();
+}
+
+// Keep held_fifo_'s front live (poll_timeout reads it) and its garbage bounded: a filter costs
+// O(entries) and is paid for by the >= held_total_ + 64 requests that left early before it.
+void Stack::prune_held() {
+    while (!held_fifo_.empty() &&
+           !held_entry_valid(held_fifo_.front().listener, held_fifo_.front().generation,
+                             held_fifo_.front().serial)) {
+        held_fifo_.pop_front();
+    }
+    if (held_fifo_.size() > 2 * held_total_ + 64) {
+        std::erase_if(held_fifo_, [this](const HeldDeadline& d) {
+            return !held_entry_valid(d.listener, d.generation, d.serial);
+        });
+    }
 }
 
 // ---- SYN cookies (RFC 4987 §3.6; the cookie is in syn_cookie.hpp) ------------------------------
@@ -332,6 +457,7 @@ void Stack::queue_rst(const Segment& seg, SeqNum seq, bool with_ack, SeqNum ack)
 
 void Stack::on_timeout(Instant now) {
     see(now);
+    expire_held(now);
     // Collect first: handling a deadline pushes new heap entries.
     scratch_.clear();
     while (!heap_.empty() && heap_.front().at <= now) {
@@ -367,10 +493,13 @@ void Stack::on_timeout(Instant now) {
 }
 
 std::optional<Instant> Stack::poll_timeout() const {
-    // prune_heap keeps the top valid after every change.
-    if (heap_.empty())
-        return std::nullopt;
-    return heap_.front().at;
+    // prune_heap keeps the top valid after every change, prune_held the held requests' front.
+    std::optional<Instant> t;
+    if (!heap_.empty())
+        t = heap_.front().at;
+    if (!held_fifo_.empty() && (!t || held_fifo_.front().at < *t))
+        t = held_fifo_.front().at;
+    return t;
 }
 
 // ---- egress ----------------------------------------------------------------------------------
@@ -415,11 +544,19 @@ std::optional<StackEvent> Stack::poll_event() {
 // ---- application calls -----------------------------------------------------------------------
 
 Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_port,
-                              BufferSizes sizes, bool message_mode) {
+                              BufferSizes sizes, bool message_mode,
+                              std::span<const std::byte> caller_data) {
     see(now);
     // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address must be rejected.
     if (remote.port == 0 || bad_address(remote.addr))
         return Errc::invalid_argument;
+    // DESIGN.md §3c: caller data needs the extension, and must fit the SYN's option space.
+    if (!caller_data.empty()) {
+        if (!cfg_.tcp.disconnect_data)
+            return Errc::no_proto_opt;
+        if (caller_data.size() > connect_data_limit(message_mode))
+            return Errc::msg_size;
+    }
     if (stats_.connections_current >= cfg_.max_connections) {
         stats_.connect_limit_failures++;
         return Errc::no_buffers;
@@ -443,14 +580,18 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     s.owner = Owner::app;
     register_tuple(*idx);
     stats_.connections_opened++;
-    s.conn->open_active(now);  // CLOSED -> SYN-SENT, SYN queued
+    s.conn->open_active(now, caller_data);  // CLOSED -> SYN-SENT, SYN queued
     settle(*idx, now);
     mark_dirty(*idx);
     return id_of(*idx);
 }
 
+std::size_t Stack::connect_data_limit(bool message_mode) const {
+    return connect_data_room(syn_offer(tcp_config(BufferSizes{}, message_mode)));
+}
+
 Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, BufferSizes sizes,
-                                 bool message_mode) {
+                                 bool message_mode, bool conditional) {
     if (port == 0) {
         const auto p = pick_ephemeral(Endpoint{});
         if (!p)
@@ -474,6 +615,8 @@ Result<ListenerId> Stack::listen(std::uint16_t port, std::size_t backlog, Buffer
     l.backlog = std::max<std::size_t>(std::min(b, cfg_.max_accept_backlog), 1);
     l.sizes = sizes;
     l.message_mode = message_mode;
+    l.conditional = conditional;
+    l.held.clear();
     listener_by_port_[port] = li;
     port_use_[port]++;
     return ListenerId{li, l.generation};
@@ -487,6 +630,28 @@ Result<ConnId> Stack::accept(ListenerId lid) {
         return Errc::would_block;
     const std::uint32_t idx = l->accept.front();
     l->accept.pop_front();
+    return hand_to_app(idx);
+}
+
+Result<ConnId> Stack::accept_from(ListenerId lid, Endpoint remote) {
+    Listener* l = listener_of(lid);
+    if (l == nullptr)
+        return Errc::invalid_argument;
+    const auto it = tuples_.find(tuple_key(l->port, remote));
+    if (it == tuples_.end())
+        return Errc::would_block;
+    const Slot& s = slots_[it->second];
+    if (s.owner != Owner::listener || s.listener != lid.index || !s.queued)
+        return Errc::would_block;  // not this listener's, or not established yet
+    const auto pos = std::find(l->accept.begin(), l->accept.end(), it->second);
+    if (pos == l->accept.end())
+        return Errc::would_block;
+    l->accept.erase(pos);
+    return hand_to_app(it->second);
+}
+
+// A connection just left its listener's accept queue: the handle is the app's from now on.
+ConnId Stack::hand_to_app(std::uint32_t idx) {
     Slot& s = slots_[idx];
     s.queued = false;
     s.owner = Owner::app;
@@ -501,6 +666,61 @@ Result<ConnId> Stack::accept(ListenerId lid) {
         events_.push_back({StackEventKind::connection, id, {}, Event{EventKind::peer_fin}});
     }
     return id;
+}
+
+std::optional<HeldRequest> Stack::front_request(ListenerId lid) const {
+    const Listener* l = listener_of(lid);
+    if (l == nullptr || l->held.empty())
+        return std::nullopt;
+    const Held& h = l->held.front();
+    HeldRequest r{.remote = h.syn.src(), .caller_data = {}, .since = h.since};
+    // Caller data counts only if we would echo the offer (DESIGN.md §3c: else the client
+    // learns it was not delivered and resets).
+    if (cfg_.tcp.disconnect_data && h.syn.options.disconnect)
+        r.caller_data = h.syn.options.disconnect->data();
+    r.callee_data_limit = connect_data_room(syn_agreement(tcp_config(*l), h.syn.options));
+    return r;
+}
+
+std::size_t Stack::held_requests(ListenerId lid) const {
+    const Listener* l = listener_of(lid);
+    return l == nullptr ? 0 : l->held.size();
+}
+
+Errc Stack::decide_front(ListenerId lid, Verdict v, std::span<const std::byte> callee_data,
+                         Instant now) {
+    Listener* l = listener_of(lid);
+    if (l == nullptr || !l->conditional)
+        return Errc::invalid_argument;
+    if (l->held.empty())
+        return Errc::would_block;
+    see(now);
+    const std::uint32_t li = lid.index;
+    const Held& h = l->held.front();
+    if (v == Verdict::reject) {
+        // RFC 9293 §3.10.7.1 (as a closed port): <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+        queue_rst(h.syn, SeqNum(0), true, h.syn.seq + h.syn_len);
+        stats_.held_requests_rejected++;
+        pop_held_front(li);
+        return Errc::ok;
+    }
+    // The SYN-ACK answers with what the SYN offered (syn_agreement); callee data needs the echo
+    // and must fit what the SYN-ACK's other options leave.
+    const SynOptionSet agreed = syn_agreement(tcp_config(*l), h.syn.options);
+    if (!callee_data.empty()) {
+        if (!agreed.disconnect)
+            return Errc::no_proto_opt;
+        if (callee_data.size() > connect_data_room(agreed))
+            return Errc::msg_size;
+    }
+    if (stats_.connections_current >= cfg_.max_connections)
+        return Errc::no_buffers;
+    const Segment syn = h.syn;
+    pop_held_front(li);
+    stats_.held_requests_accepted++;
+    const SeqNum iss = isn_.generate(Endpoint{cfg_.addr, listeners_[li].port}, syn.src(), now);
+    open_passive(li, syn, iss, now, callee_data);
+    return Errc::ok;
 }
 
 Connection* Stack::connection(ConnId id) {
@@ -553,6 +773,11 @@ Errc Stack::close_listener(ListenerId lid) {
         mark_dirty(idx);
     }
     Listener& lr = listeners_[li];
+    // DESIGN.md §3c: held requests are forgotten unanswered (the clients' retransmissions meet
+    // a closed port, or the next listener).
+    for (const Held& h : lr.held) held_tuples_.erase(tuple_key(lr.port, h.syn.src()));
+    held_total_ -= lr.held.size();
+    lr.held.clear();
     listener_by_port_.erase(lr.port);
     port_use_[lr.port]--;
     lr.active = false;
@@ -562,6 +787,7 @@ Errc Stack::close_listener(ListenerId lid) {
     if (++lr.generation == 0)
         lr.generation = 1;
     free_listeners_.push_back(li);
+    prune_held();
     return Errc::ok;
 }
 
@@ -598,6 +824,11 @@ BufferSizes Stack::listener_buffers(ListenerId l) const {
 bool Stack::listener_message_mode(ListenerId l) const {
     const Listener* p = listener_of(l);
     return p != nullptr && p->message_mode;
+}
+
+bool Stack::listener_conditional(ListenerId l) const {
+    const Listener* p = listener_of(l);
+    return p != nullptr && p->conditional;
 }
 
 const Connection* Stack::lookup(std::uint16_t local_port, Endpoint remote) const {
