@@ -13,8 +13,9 @@
 // is a zero-length message there), so this Net maps WSAEDISCON to 0 and nothing else.
 //
 // --connect-data (connrate): every connect carries kCallerData as caller data on its SYN; the
-// listener has SO_CONDITIONAL_ACCEPT and its condition function accepts a SYN only if it
-// carries exactly kCallerData, answering kCalleeData, which the client checks (DESIGN.md §3c).
+// listener's condition function accepts a connection only if it carries exactly kCallerData.
+// With --conditional the listener has SO_CONDITIONAL_ACCEPT (each SYN waits for the function)
+// and the function answers kCalleeData, which the client checks (DESIGN.md §3c).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -35,17 +36,20 @@ constexpr u_long kConnectDataLen = 16;
 static_assert(sizeof kCallerData == kConnectDataLen + 1 &&
               sizeof kCalleeData == kConnectDataLen + 1);
 
-// The listener's condition function: the caller data must be kCallerData.
+// The listener's condition function: the caller data must be kCallerData; callee data back
+// where there is room for it (SO_CONDITIONAL_ACCEPT).
 int CALLBACK check_caller(LPWSABUF /*caller_id*/, LPWSABUF caller_data, LPQOS /*sqos*/,
                           LPQOS /*gqos*/, LPWSABUF /*callee_id*/, LPWSABUF callee_data,
                           GROUP* /*g*/, DWORD_PTR /*data*/) {
     if (caller_data == nullptr || caller_data->len != kConnectDataLen ||
         std::memcmp(caller_data->buf, kCallerData, kConnectDataLen) != 0 ||
-        callee_data == nullptr || callee_data->len < kConnectDataLen) {
+        callee_data == nullptr) {
         return CF_REJECT;
     }
-    std::memcpy(callee_data->buf, kCalleeData, kConnectDataLen);
-    callee_data->len = kConnectDataLen;
+    if (callee_data->len >= kConnectDataLen) {
+        std::memcpy(callee_data->buf, kCalleeData, kConnectDataLen);
+        callee_data->len = kConnectDataLen;
+    }
     return CF_ACCEPT;
 }
 
@@ -55,8 +59,11 @@ public:
     using Sock = SOCKET;
     static constexpr Sock kInvalid = INVALID_SOCKET;
 
-    WspNet(WSPHOST host, bool message, bool connect_data)
-        : host_(host), type_(message ? SOCK_SEQPACKET : SOCK_STREAM), connect_data_(connect_data) {}
+    WspNet(WSPHOST host, bool message, bool connect_data, bool conditional)
+        : host_(host),
+          type_(message ? SOCK_SEQPACKET : SOCK_STREAM),
+          connect_data_(connect_data),
+          conditional_(conditional) {}
 
     Sock connect(std::uint32_t addr, unsigned port, bool nodelay, std::string& err) {
         int e = 0;
@@ -80,8 +87,9 @@ public:
             (void)WSPCloseSocket(s, &e2);
             return failed(e, err);
         }
-        if (connect_data_ && (callee.len != kConnectDataLen ||
-                              std::memcmp(callee_buf, kCalleeData, kConnectDataLen) != 0)) {
+        const u_long want = conditional_ ? kConnectDataLen : 0;
+        if (connect_data_ &&
+            (callee.len != want || std::memcmp(callee_buf, kCalleeData, want) != 0)) {
             err = "callee data differs (" + std::to_string(callee.len) + " bytes)";
             (void)WSPCloseSocket(s, &e);
             return kInvalid;
@@ -95,7 +103,7 @@ public:
         if (s == INVALID_SOCKET)
             return failed(e, err);
         const SOCKADDR_IN sin = sockaddr(INADDR_ANY, port);
-        const BOOL conditional = connect_data_ ? 1 : 0;
+        const BOOL conditional = conditional_ ? 1 : 0;
         // Accepted sockets inherit TCP_NODELAY from the listener.
         if ((nodelay && !set_nodelay(s, err)) ||
             WSPSetSockOpt(s, SOL_SOCKET, SO_CONDITIONAL_ACCEPT,
@@ -202,6 +210,7 @@ private:
     WSPHOST host_;
     int type_;
     bool connect_data_;
+    bool conditional_;
 };
 
 }  // namespace
@@ -248,7 +257,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ERROR WSPStartup: %s\n", WSPErrorName(e));
         return 1;
     }
-    WspNet net(host, o.message, o.connect_data);
+    WspNet net(host, o.message, o.connect_data, o.conditional);
     const int status = bench::run_mode(net, o, addr);
     apps::stop_host(host, ho);
     return status;

@@ -30,8 +30,8 @@ chk() { e2e_shell_check "$@"; }
 fill_hex() { python3 -c "import sys; print(bytes(i & 255 for i in range(int(sys.argv[1]))).hex())" "$1"; }
 
 # 1. Options.
-MSG_FLAGS='XP1_MESSAGE_ORIENTED\|XP1_GRACEFUL_CLOSE\|XP1_DISCONNECT_DATA\|XP1_PARTIAL_MESSAGE'
-chk b "flags" '^OK XP1_GRACEFUL_CLOSE XP1_DISCONNECT_DATA$'
+MSG_FLAGS='XP1_MESSAGE_ORIENTED\|XP1_GRACEFUL_CLOSE\|XP1_CONNECT_DATA\|XP1_DISCONNECT_DATA\|XP1_PARTIAL_MESSAGE'
+chk b "flags" '^OK XP1_GRACEFUL_CLOSE XP1_CONNECT_DATA XP1_DISCONNECT_DATA$'
 chk b "socket message" '^OK 1$'
 chk b "getopt 1 type" '^OK SOCK_SEQPACKET$'
 chk b "getopt 1 maxmsgsize" '^OK 131072$' "(--max-message-size)"
@@ -40,7 +40,7 @@ chk b "bind 1 7400" '^OK$'
 chk b "listen 1" '^OK$'
 chk b "socket stream" '^OK 2$'
 chk b "getopt 2 type" '^OK SOCK_STREAM$'
-chk b "getopt 2 protocolinfo" '^OK dwServiceFlags1=XP1_GRACEFUL_CLOSE\|XP1_DISCONNECT_DATA iSocketType=SOCK_STREAM iProtocol=IPPROTO_TCP dwMessageSize=0$'
+chk b "getopt 2 protocolinfo" '^OK dwServiceFlags1=XP1_GRACEFUL_CLOSE\|XP1_CONNECT_DATA\|XP1_DISCONNECT_DATA iSocketType=SOCK_STREAM iProtocol=IPPROTO_TCP dwMessageSize=0$'
 chk b "bind 2 7401" '^OK$'
 chk b "listen 2" '^OK$'
 chk a "socket message" '^OK 1$'

@@ -3,6 +3,8 @@
 // SO_CONNDATALEN and SO_CONDITIONAL_ACCEPT -- on virtual time. Each rule's test is named by its
 // source: LPWSPACCEPT, LPWSPCONNECT, LPWSPASYNCSELECT's re-enabling table, the
 // SO_CONDITIONAL_ACCEPT page, DESIGN.md §3c.
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -434,5 +436,283 @@ TEST_SUITE("wsp") {
         int err = 0;
         CHECK(WSPSetSockOpt(s, SOL_SOCKET, SO_CONNDATA, "x", 1, &err) == SOCKET_ERROR);
         CHECK(err == WSAENOPROTOOPT);  // caller data goes in WSPConnect's lpCallerData
+    }
+
+    // ---- the data on the wire (DESIGN.md §3c) -----------------------------------------------
+
+    TEST_CASE(
+        "DESIGN.md §3c: caller data reaches the condition function and the accepted socket's "
+        "SO_CONNDATA - SO_CONNDATALEN is 16 and 12 on a message socket") {
+        Net net;
+        const SOCKET l = listener_on(net, 5000);
+        const SOCKET c = nb_socket(net.a);
+        int limit = 0;
+        CHECK(get_int_opt(c, SOL_SOCKET, SO_CONNDATALEN, &limit) == 0);
+        CHECK(limit == 16);
+        int err = 0;
+        const SOCKET m = WSPSocket(net.a, AF_INET, SOCK_SEQPACKET, IPPROTO_TCP, &err);
+        REQUIRE(m != INVALID_SOCKET);
+        CHECK(get_int_opt(m, SOL_SOCKET, SO_CONNDATALEN, &limit) == 0);
+        CHECK(limit == 12);
+        CHECK((WSPGetServiceFlags(net.a) & XP1_CONNECT_DATA) != 0);
+        const std::string hello = "client-7";
+        REQUIRE(connect_data(c, 5000, &hello, nullptr) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_writable(c));
+        REQUIRE(net.until_readable(l));
+        Judge j;
+        const SOCKET s = accept_with(l, j, &err);
+        REQUIRE_MESSAGE(s != INVALID_SOCKET, WSPErrorName(err));
+        CHECK_FALSE(j.caller_data_null);
+        CHECK(j.caller_data == hello);
+        CHECK(j.callee_room == 0);  // the handshake is done: no callee data
+        CHECK(conn_data(s, &err) == hello);
+        CHECK(conn_data(c, &err).empty());  // the SYN-ACK echoed with no callee data
+        // A buffer too small for it: WSAEFAULT.
+        (void)conn_data(s, &err, 3);
+        CHECK(err == WSAEFAULT);
+    }
+
+    TEST_CASE(
+        "DESIGN.md §3c: caller data longer than SO_CONNDATALEN fails WSAEMSGSIZE and sends "
+        "nothing") {
+        Net net;
+        (void)listener_on(net, 5000);
+        const SOCKET c = nb_socket(net.a);
+        const std::string too_long(17, 'x');
+        CHECK(connect_data(c, 5000, &too_long, nullptr) == WSAEMSGSIZE);
+        net.advance(5s);
+        CHECK(host_stat(net.a, "segments_out") == 0);
+        const std::string just(16, 'y');
+        CHECK(connect_data(c, 5000, &just, nullptr) == WSAEWOULDBLOCK);
+        CHECK(net.until_writable(c));
+    }
+
+    TEST_CASE(
+        "DESIGN.md §3c: a SYN-ACK that does not echo the offer resets the half-open connection "
+        "and the connect fails WSAENOPROTOOPT") {
+        NetParams np;
+        np.b.disconnect_data = 0;  // a peer without the extension (as Linux)
+        Net net(np);
+        const SOCKET l = listener_on(net, 5000);
+        const SOCKET c = nb_socket(net.a);
+        Events ev(c, FD_CONNECT);
+        const std::string hello = "client-7";
+        REQUIRE(connect_data(c, 5000, &hello, nullptr) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_event(ev, FD_CONNECT));
+        CHECK(ev.error(FD_CONNECT_BIT) == WSAENOPROTOOPT);
+        int e = 0;
+        CHECK(get_int_opt(c, SOL_SOCKET, SO_ERROR, &e) == 0);
+        CHECK(e == WSAENOPROTOOPT);
+        CHECK(host_stat(net.a, "connect_data_refused") == 1);
+        // The listener's half-open connection was reset: nothing to accept.
+        net.advance(kPastEveryDeadline);
+        int err = 0;
+        CHECK(WSPAccept(l, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET);
+        CHECK(err == WSAEWOULDBLOCK);
+    }
+
+    // ---- SO_CONDITIONAL_ACCEPT listeners --------------------------------------------------------
+
+    TEST_CASE(
+        "SO_CONDITIONAL_ACCEPT: the SYN is held until CF_ACCEPT - whose callee data rides on the "
+        "SYN-ACK into lpCalleeData - then WSPAccept returns the connection without asking "
+        "again") {
+        Net net;
+        const SOCKET l = listener_on(net, 5000, true);
+        Events lev(l, FD_ACCEPT);
+        const SOCKET c = nb_socket(net.a);
+        char room[32];
+        WSABUF callee{sizeof room, room};
+        const std::string hello = "client-7";
+        REQUIRE(connect_data(c, 5000, &hello, &callee) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_event(lev, FD_ACCEPT));  // a held request
+        net.advance(5s);
+        CHECK_FALSE(writable(c));  // no SYN-ACK: the SYN (and its retransmissions) held
+        CHECK(host_stat(net.b, "held_syns_absorbed") >= 1);
+        Judge j;
+        j.callee = "session-42";
+        int err = 0;
+        SOCKADDR_IN addr{};
+        CHECK(accept_with(l, j, &err, &addr) == INVALID_SOCKET);
+        CHECK(err == WSAEWOULDBLOCK);  // non-blocking: FD_ACCEPT once it is established
+        CHECK(j.caller_data == hello);
+        CHECK(j.callee_room == 16);
+        CHECK(port_of(addr) == local_port(c));
+        REQUIRE(net.until_writable(c));
+        CHECK(std::string(room, callee.len) == "session-42");
+        REQUIRE(net.until_readable(l));
+        const SOCKET s = accept_with(l, j, &err);
+        REQUIRE_MESSAGE(s != INVALID_SOCKET, WSPErrorName(err));
+        CHECK(j.calls == 1);
+        CHECK(conn_data(s, &err) == hello);
+        CHECK(conn_data(c, &err) == "session-42");
+    }
+
+    TEST_CASE(
+        "SO_CONDITIONAL_ACCEPT: CF_REJECT answers the held SYN with a RST and the connect fails "
+        "WSAECONNREFUSED") {
+        Net net;
+        const SOCKET l = listener_on(net, 5000, true);
+        const SOCKET c = nb_socket(net.a);
+        Events ev(c, FD_CONNECT);
+        REQUIRE(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        Judge j;
+        j.answer = CF_REJECT;
+        int err = 0;
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSAECONNREFUSED);
+        REQUIRE(net.until_event(ev, FD_CONNECT));
+        CHECK(ev.error(FD_CONNECT_BIT) == WSAECONNREFUSED);
+        CHECK(host_stat(net.b, "accept_rejected") == 1);
+        CHECK_FALSE(readable(l));
+    }
+
+    TEST_CASE(
+        "SO_CONDITIONAL_ACCEPT: CF_DEFER fails WSATRY_AGAIN and keeps the SYN held - the next "
+        "WSPAccept asks again") {
+        Net net;
+        const SOCKET l = listener_on(net, 5000, true);
+        const SOCKET c = nb_socket(net.a);
+        const std::string hello = "again";
+        REQUIRE(connect_data(c, 5000, &hello, nullptr) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        Judge j;
+        j.answer = CF_DEFER;
+        int err = 0;
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSATRY_AGAIN);
+        net.advance(3s);
+        CHECK_FALSE(writable(c));
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSATRY_AGAIN);
+        CHECK(j.caller_data == hello);
+        j.answer = CF_ACCEPT;
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        CHECK(accept_with(l, j, &err) != INVALID_SOCKET);
+        CHECK(j.calls == 3);
+        CHECK(writable(c));
+    }
+
+    TEST_CASE(
+        "SO_CONDITIONAL_ACCEPT: a held request nobody decides on is dropped after the bound and "
+        "counted") {
+        Net net;
+        const SOCKET l = listener_on(net, 5000, true);
+        const SOCKET c = nb_socket(net.a);
+        REQUIRE(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        REQUIRE(net.run_until([&] { return host_stat(net.b, "held_requests_expired") >= 1; }, 40s,
+                              "the held request expired"));
+        CHECK_FALSE(writable(c));
+    }
+
+    TEST_CASE(
+        "SO_CONDITIONAL_ACCEPT: callee data for a caller whose SYN has no offer fails "
+        "WSAENOPROTOOPT and the request stays held") {
+        NetParams np;
+        np.a.disconnect_data = 0;  // the caller has no extension (as Linux)
+        Net net(np);
+        const SOCKET l = listener_on(net, 5000, true);
+        const SOCKET c = nb_socket(net.a);
+        REQUIRE(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        Judge j;
+        j.callee = "nope";
+        int err = 0;
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSAENOPROTOOPT);
+        j.callee.clear();
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        CHECK(accept_with(l, j, &err) != INVALID_SOCKET);
+        CHECK(writable(c));
+    }
+
+    TEST_CASE(
+        "DESIGN.md §3c: 1000 connections under 10 pct loss through a conditional listener - every "
+        "caller and callee byte arrives exactly once") {
+        NetParams np;
+        np.loss = 0.10;
+        np.seed = 19;
+        Net net(np);
+        const SOCKET l = listener_on(net, 5000, true);
+        constexpr int kTotal = 1000;
+        constexpr int kWave = 50;
+        // The server's condition function answers each caller "c<i>" with "s<i>".
+        struct Echo {
+            int calls = 0;
+        } echo;
+        auto answer = [](LPWSABUF, LPWSABUF caller_data, LPQOS, LPQOS, LPWSABUF,
+                         LPWSABUF callee_data, GROUP*, DWORD_PTR data) -> int {
+            ++reinterpret_cast<Echo*>(data)->calls;
+            if (caller_data == nullptr || caller_data->len < 2 || callee_data == nullptr ||
+                callee_data->len < caller_data->len)
+                return CF_REJECT;
+            std::memcpy(callee_data->buf, caller_data->buf, caller_data->len);
+            callee_data->buf[0] = 's';
+            callee_data->len = caller_data->len;
+            return CF_ACCEPT;
+        };
+        std::vector<std::string> callers(kTotal);
+        std::vector<std::array<char, 32>> rooms(kTotal);
+        std::vector<WSABUF> callee(kTotal);
+        std::vector<SOCKET> clients(kTotal, INVALID_SOCKET);
+        std::vector<int> seen(kTotal, 0);  // caller data the server accepted, per client
+        int accepted_total = 0;
+        for (int first = 0; first < kTotal; first += kWave) {
+            const int last = std::min(first + kWave, kTotal);
+            for (int i = first; i < last; ++i) {
+                callers[static_cast<std::size_t>(i)] = "c" + std::to_string(i);
+                callee[static_cast<std::size_t>(i)] = {32,
+                                                       rooms[static_cast<std::size_t>(i)].data()};
+                clients[static_cast<std::size_t>(i)] = nb_socket(net.a);
+                REQUIRE(connect_data(clients[static_cast<std::size_t>(i)], 5000,
+                                     &callers[static_cast<std::size_t>(i)],
+                                     &callee[static_cast<std::size_t>(i)]) == WSAEWOULDBLOCK);
+            }
+            std::vector<SOCKET> servers;
+            while (static_cast<int>(servers.size()) < last - first) {
+                int err = 0;
+                const SOCKET s = WSPAccept(l, nullptr, nullptr, answer,
+                                           reinterpret_cast<DWORD_PTR>(&echo), &err);
+                if (s != INVALID_SOCKET) {
+                    servers.push_back(s);
+                    const std::string got = conn_data(s, &err);
+                    REQUIRE(got.size() >= 2);
+                    const int i = std::stoi(got.substr(1));
+                    REQUIRE(i >= first);
+                    REQUIRE(i < last);
+                    REQUIRE(got == callers[static_cast<std::size_t>(i)]);
+                    ++seen[static_cast<std::size_t>(i)];
+                    continue;
+                }
+                REQUIRE_MESSAGE(err == WSAEWOULDBLOCK, WSPErrorName(err));
+                REQUIRE(net.until_readable(l, 10min));
+            }
+            accepted_total += static_cast<int>(servers.size());
+            for (int i = first; i < last; ++i) {
+                const auto k = static_cast<std::size_t>(i);
+                REQUIRE(net.until_writable(clients[k], 10min));
+                std::string want = callers[k];
+                want[0] = 's';
+                CHECK(std::string(rooms[k].data(), callee[k].len) == want);
+                REQUIRE(set_linger(clients[k], 1, 0) == 0);
+                REQUIRE(close_socket(clients[k]) == 0);
+            }
+            for (SOCKET s : servers) {
+                REQUIRE(set_linger(s, 1, 0) == 0);
+                REQUIRE(close_socket(s) == 0);
+            }
+            net.run();
+        }
+        CHECK(accepted_total == kTotal);
+        for (int i = 0; i < kTotal; ++i) CHECK(seen[static_cast<std::size_t>(i)] == 1);
+        CHECK(echo.calls == kTotal);  // one verdict per request: retransmitted SYNs absorbed
+        MESSAGE("lost " << net.link_stats().lost << ", held SYNs absorbed "
+                        << host_stat(net.b, "held_syns_absorbed"));
     }
 }

@@ -65,7 +65,8 @@ TEST_SUITE("wsp") {
         Net net(np);
         CHECK((WSPGetServiceFlags(net.a) & XP1_GRACEFUL_CLOSE) != 0);
         CHECK((WSPGetServiceFlags(net.a) & XP1_DISCONNECT_DATA) == 0);
-        CHECK(WSPGetServiceFlags(net.b) == (XP1_GRACEFUL_CLOSE | XP1_DISCONNECT_DATA));
+        CHECK(WSPGetServiceFlags(net.b) ==
+              (XP1_GRACEFUL_CLOSE | XP1_CONNECT_DATA | XP1_DISCONNECT_DATA));
         CHECK(WSPGetServiceFlags(nullptr) == 0);
         Net both;
         Pair p = connect_pair(both);

@@ -44,8 +44,6 @@ class Host;
 // The peer's connect data on a connection: a passive one's SYN's caller data, an active one's
 // SYN-ACK's callee data (empty if none).
 [[nodiscard]] std::span<const std::byte> peer_connect_data(const Connection& c);
-// Did this connection end because our SYN's caller data was not echoed (we reset it)?
-[[nodiscard]] bool connect_data_refused(const Connection& c);
 
 // ---- a conditional listener's held requests ---------------------------------------------------
 
@@ -65,8 +63,9 @@ struct PendingRequest {
 [[nodiscard]] std::size_t held_requests(const Host& h, ListenerId l);
 // The verdict on the head request: accept answers its SYN with a SYN-ACK carrying `callee`
 // (the connection joins the accept queue once ESTABLISHED), reject with a RST.
-// Errors: invalid_argument (stale listener, or no request held), msg_size (callee data longer
-// than the SYN-ACK can carry).
+// Errors (the request stays held): invalid_argument (stale listener), would_block (no request
+// held), no_proto_opt (callee data, but the SYN made no offer to echo it on), msg_size (callee
+// data longer than the SYN-ACK can carry), no_buffers (the host's connections are all used).
 [[nodiscard]] Errc decide_front(Host& h, ListenerId l, bool accept,
                                 std::span<const std::byte> callee);
 

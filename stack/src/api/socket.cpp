@@ -121,8 +121,12 @@ std::size_t accept_wakeups(const Host& h, const Socket& s) {
     if (s.kind != Socket::Kind::listening || !s.listener) {
         return 0;
     }
+    // A verdict is for one thread; but the one woken may be waiting for its handshake (it
+    // would sleep again): wake those too.
     const bool verdict_due = s.deferred.has_value() || held_requests(h, *s.listener) > 0;
-    return h.stack().accept_queue_size(*s.listener) + (verdict_due && !s.deciding ? 1 : 0);
+    const std::size_t deciders =
+        verdict_due && !s.deciding ? 1 + static_cast<std::size_t>(s.handshake_waiters) : 0;
+    return h.stack().accept_queue_size(*s.listener) + deciders;
 }
 
 SocketConditions conditions(const Host& h, const Socket& s) {
@@ -162,10 +166,9 @@ void settle(Host& h, Socket& s) {
                 s.events.on_connected();  // FD_WRITE on connect completion (47)
             } else if (c->is_closed()) {
                 s.connecting = false;
-                // Caller data the SYN-ACK did not echo was not delivered: we reset the
-                // half-open connection (DESIGN.md §3c), WSAENOPROTOOPT.
-                s.connect_error =
-                    connect_data_refused(*c) ? Errc::no_proto_opt : connect_errc(c->close_reason());
+                // (Caller data the SYN-ACK did not echo was not delivered: we reset the
+                // half-open connection, DESIGN.md §3c -- WSAENOPROTOOPT, connect_errc.)
+                s.connect_error = connect_errc(c->close_reason());
                 s.last_error = s.connect_error;
                 s.callee_out = nullptr;
             }
@@ -464,9 +467,9 @@ Errc accept_established(Host& h, ApiLock& lock, SocketId lid, const AcceptCondit
 // A listener with SO_CONDITIONAL_ACCEPT: SYNs wait unanswered for a verdict. Connections an
 // earlier CF_ACCEPT admitted come out first, once ESTABLISHED, without asking again; else the
 // condition function decides on the head request. CF_ACCEPT sends the SYN-ACK with the callee
-// data; a blocking call then waits for an established connection (any admitted one: several
-// threads may be accepting) and decides on the requests that come meanwhile, answering with the
-// first connection or the first other verdict; a non-blocking one answers WSAEWOULDBLOCK
+// data; a blocking call then waits for the handshake and returns the connection (with several
+// accepting threads: one they admitted that completed first); a non-blocking one answers
+// WSAEWOULDBLOCK
 // (FD_ACCEPT follows when the connection is in the accept queue). CF_REJECT answers the SYN with
 // a RST. No condition function: accept without callee data.
 Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& cond, SOCKET* out,
@@ -561,8 +564,23 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
         if (l->nonblocking) {
             return Errc::would_block;  // FD_ACCEPT when the handshake has completed
         }
-        // A blocking call waits for an established connection -- this one, or any that completes
-        // first -- and meanwhile decides on the requests that come (one verdict at a time).
+        // A blocking call waits for the handshake: for an established connection (this one, or
+        // one another thread admitted that completed first), or for none to be on its way.
+        ++l->handshake_waiters;
+        const Errc e = wait_for(h, lock, lid, [&](const Socket&) {
+            return established() || h.stack().syn_queue_size(listener) == 0;
+        });
+        if (Socket* x = h.sockets().find(lid)) {
+            --x->handshake_waiters;
+        }
+        if (e != Errc::ok) {
+            return e;
+        }
+        if (established()) {
+            return take();
+        }
+        // None completed and none is on its way: another thread took it, or its caller ended
+        // it. A blocking WSPAccept goes on to the next, as it would have.
     }
 }
 

@@ -65,7 +65,9 @@ struct Socket {
     // A listener: the connection WSPAccept took from the stack's accept queue to put before
     // the condition function, while it has no verdict (CF_DEFER): the head of the queue.
     std::optional<ConnId> deferred;
-    bool deciding = false;  // a listener: a WSPAccept is running the condition function now
+    bool deciding = false;      // a listener: a WSPAccept is running the condition function now
+    int handshake_waiters = 0;  // a listener: blocking WSPAccepts waiting for the handshake of
+                                // a connection they admitted (SO_CONDITIONAL_ACCEPT)
     // A connecting socket: WSPConnect's lpCalleeData, written when the connection completes;
     // `callee_too_small` if the callee data did not fit (nothing written).
     WSABUF* callee_out = nullptr;

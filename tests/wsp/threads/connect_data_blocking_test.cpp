@@ -1,6 +1,8 @@
 // WSPAccept's condition function on blocking sockets (DESIGN.md §3c): it runs on WSPAccept's
 // thread after the wait for a connection; CF_DEFER and CF_REJECT answer at once.
 #include <atomic>
+#include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -133,5 +135,74 @@ TEST_SUITE("wsp") {
         for (auto& t : servers) t.join();
         CHECK_MESSAGE(last_error == 0, WSPErrorName(last_error));
         CHECK(most == 1);
+    }
+
+    TEST_CASE(
+        "SO_CONDITIONAL_ACCEPT blocking: CF_ACCEPT waits for the handshake and returns the "
+        "connection - a blocking WSPConnect gets the callee data or WSAEFAULT when it does not "
+        "fit") {
+        Hosts h;
+        const SOCKET l = new_socket(h.b);
+        int err = 0;
+        const BOOL on = 1;
+        REQUIRE(WSPSetSockOpt(l, SOL_SOCKET, SO_CONDITIONAL_ACCEPT,
+                              reinterpret_cast<const char*>(&on), sizeof on, &err) == 0);
+        const SOCKADDR_IN at = sockaddr_of(kAddrB, 5000);
+        REQUIRE(WSPBind(l, sa(at), kSaLen, &err) == 0);
+        REQUIRE(WSPListen(l, 8, &err) == 0);
+        struct Callee {
+            const char* data;
+        };
+        auto give = [](LPWSABUF, LPWSABUF, LPQOS, LPQOS, LPWSABUF, LPWSABUF callee_data, GROUP*,
+                       DWORD_PTR data) -> int {
+            const char* d = reinterpret_cast<Callee*>(data)->data;
+            const u_long n = static_cast<u_long>(std::strlen(d));
+            if (callee_data == nullptr || callee_data->len < n)
+                return CF_REJECT;
+            std::memcpy(callee_data->buf, d, n);
+            callee_data->len = n;
+            return CF_ACCEPT;
+        };
+        Callee session{"session-42"};
+        SOCKET server = INVALID_SOCKET;
+        std::atomic<int> accept_error{0};
+        std::thread t([&] {
+            int e = 0;
+            server =
+                WSPAccept(l, nullptr, nullptr, give, reinterpret_cast<DWORD_PTR>(&session), &e);
+            accept_error = e;
+        });
+        const SOCKET c = new_socket(h.a);
+        char room[32];
+        WSABUF callee{sizeof room, room};
+        char hello[] = "client-7";
+        WSABUF caller{8, hello};
+        const SOCKADDR_IN to = sockaddr_of(kAddrB, 5000);
+        REQUIRE(WSPConnect(c, sa(to), kSaLen, &caller, &callee, nullptr, nullptr, &err) == 0);
+        CHECK(std::string(room, callee.len) == "session-42");
+        t.join();
+        REQUIRE_MESSAGE(server != INVALID_SOCKET, WSPErrorName(accept_error));
+        char got[32];
+        int len = sizeof got;
+        REQUIRE(WSPGetSockOpt(server, SOL_SOCKET, SO_CONNDATA, got, &len, &err) == 0);
+        CHECK(std::string(got, static_cast<std::size_t>(len)) == "client-7");
+        // A callee buffer too small: WSAEFAULT, the connection stands, SO_CONNDATA has it.
+        std::thread t2([&] {
+            int e = 0;
+            server =
+                WSPAccept(l, nullptr, nullptr, give, reinterpret_cast<DWORD_PTR>(&session), &e);
+        });
+        const SOCKET c2 = new_socket(h.a);
+        char tiny[4];
+        WSABUF small{sizeof tiny, tiny};
+        CHECK(WSPConnect(c2, sa(to), kSaLen, &caller, &small, nullptr, nullptr, &err) ==
+              SOCKET_ERROR);
+        CHECK(err == WSAEFAULT);
+        CHECK(small.len == sizeof tiny);  // nothing written
+        t2.join();
+        len = sizeof got;
+        REQUIRE(WSPGetSockOpt(c2, SOL_SOCKET, SO_CONNDATA, got, &len, &err) == 0);
+        CHECK(std::string(got, static_cast<std::size_t>(len)) == "session-42");
+        REQUIRE(send_str(c2, "ok") == 0);  // connected
     }
 }
