@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,9 @@ struct Judge {
     bool qos_null = false;
     // Called from inside the function (the API lock is not held there).
     SOCKET listener = INVALID_SOCKET;
-    int nested_accept_error = 0;  // WSPAccept on the same listener, from inside
-    int nested_getsockopt = -1;   // WSPGetSockOpt(SO_TYPE) on the listener, from inside
+    int nested_accept_error = 0;   // WSPAccept on the same listener, from inside
+    int nested_getsockopt = -1;    // WSPGetSockOpt(SO_TYPE) on the listener, from inside
+    std::function<void()> during;  // run inside the function (e.g. let virtual time pass)
 };
 
 int CALLBACK judge(LPWSABUF caller_id, LPWSABUF caller_data, LPQOS sqos, LPQOS gqos,
@@ -46,6 +48,8 @@ int CALLBACK judge(LPWSABUF caller_id, LPWSABUF caller_data, LPQOS sqos, LPQOS g
         std::memcpy(&j->callee_id, callee_id->buf, sizeof(SOCKADDR_IN));
     j->qos_null = sqos == nullptr && gqos == nullptr;
     j->callee_room = callee_data != nullptr ? callee_data->len : 0;
+    if (j->during)
+        j->during();
     if (j->listener != INVALID_SOCKET) {
         int err = 0;
         if (WSPAccept(j->listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET)
@@ -630,6 +634,47 @@ TEST_SUITE("wsp") {
         REQUIRE(net.until_readable(l));
         CHECK(accept_with(l, j, &err) != INVALID_SOCKET);
         CHECK(writable(c));
+    }
+
+    TEST_CASE(
+        "LPWSPACCEPT: a held request that expires while the condition function runs fails "
+        "WSAEACCES") {
+        Net net;
+        const SOCKET l = listener_on(net, 5000, true);
+        const SOCKET c = nb_socket(net.a);
+        REQUIRE(connect_to(c, kAddrB, 5000) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        Judge j;
+        // The function takes its time: the request's 30 s bound passes meanwhile.
+        j.during = [&] { net.advance(30500ms); };
+        int err = 0;
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSAEACCES);  // "the connection request that was offered has timed out"
+        CHECK(host_stat(net.b, "held_requests_expired") >= 1);
+    }
+
+    TEST_CASE(
+        "LPWSPCONNECT: a non-blocking connect whose lpCalleeData is too small writes nothing "
+        "and SO_CONNDATA has the callee data") {
+        Net net;
+        const SOCKET l = listener_on(net, 5000, true);
+        const SOCKET c = nb_socket(net.a);
+        char tiny[4] = {'-', '-', '-', '-'};
+        WSABUF callee{sizeof tiny, tiny};
+        const std::string hello = "client-7";
+        REQUIRE(connect_data(c, 5000, &hello, &callee) == WSAEWOULDBLOCK);
+        REQUIRE(net.until_readable(l));
+        Judge j;
+        j.callee = "session-42";
+        int err = 0;
+        CHECK(accept_with(l, j, &err) == INVALID_SOCKET);
+        CHECK(err == WSAEWOULDBLOCK);
+        REQUIRE(net.until_writable(c));  // connected: FD_CONNECT 0
+        CHECK(callee.len == sizeof tiny);
+        CHECK(std::string(tiny, sizeof tiny) == "----");
+        CHECK(conn_data(c, &err) == "session-42");
+        (void)conn_data(c, &err, 4);
+        CHECK(err == WSAEFAULT);
     }
 
     TEST_CASE(
