@@ -118,11 +118,16 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
             if (s != nullptr) {
                 settle(*this, *s);
                 // Threads blocked in WSPAccept: as many as can go on -- one per queued
-                // connection, one for a verdict (chain_push); every thread for other sockets.
+                // connection, one for a verdict (chain_push); with nothing to take, every one
+                // (as ever), but none on a conditional listener, whose held requests would
+                // otherwise wake them all for each SYN. Every thread for other sockets.
                 int count = INT_MAX;
                 if (s->listener) {
-                    count =
-                        static_cast<int>(std::min<std::size_t>(accept_wakeups(*this, *s), INT_MAX));
+                    if (const std::size_t n = accept_wakeups(*this, *s); n > 0) {
+                        count = static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+                    } else if (s->conditional_accept) {
+                        count = 0;
+                    }
                 }
                 if (count > 0) {
                     chain_push(sockets_.waiter(s->id), count);
