@@ -7,6 +7,9 @@
 //
 // --message: a message-oriented socket (SOCK_SEQPACKET, DESIGN.md §3b), each transaction sent
 // as one message; the rest of the exchange is the same (FD_CLOSE carries 0 as for a stream).
+//
+// --connect-data: the client's id ("client-<seed>") rides on the SYN as caller data (DESIGN.md
+// §3c) and the server's session number comes back on the SYN-ACK as callee data.
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -31,6 +34,7 @@ struct Run {
     int count = 10;
     unsigned timeout_ms = 30000;
     bool message = false;
+    bool connect_data = false;
 };
 
 // Step 1's transactions: one WSPSend of them all (stream), or one message each (--message).
@@ -71,11 +75,19 @@ int run_one(WSPHOST host, const Run& run, unsigned seed, const char* me) {
             std::printf("%s: WSPSocket failed: %s\n", me, WSPErrorName(err));
             break;
         }
-        if (WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0) {
+        std::string id = "client-" + std::to_string(seed);
+        WSABUF caller{static_cast<u_long>(id.size()), id.data()};
+        unsigned char session[16];
+        WSABUF callee{sizeof session, reinterpret_cast<char*>(session)};
+        if (WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin,
+                       run.connect_data ? &caller : nullptr, run.connect_data ? &callee : nullptr,
+                       nullptr, nullptr, &err) != 0) {
             std::printf("%s: connect to %s:%u failed: %s%s\n", me, server.c_str(), port,
                         WSPErrorName(err),
                         run.message && err == WSAECONNREFUSED
                             ? " (no listener, or not a message-oriented one)"
+                        : err == WSAENOPROTOOPT
+                            ? " (the server did not take the caller data: no --disconnect-data)"
                             : "");
             break;
         }
@@ -84,6 +96,17 @@ int run_one(WSPHOST host, const Run& run, unsigned seed, const char* me) {
         unsigned lport = 0;
         if (WSPGetSockName(s, reinterpret_cast<SOCKADDR*>(&local), &llen, &err) == 0) {
             lport = ustack::load_be16(reinterpret_cast<const unsigned char*>(&local.sin_port));
+        }
+        // --connect-data: the session number the SYN-ACK brought back.
+        if (run.connect_data) {
+            if (callee.len == 8) {
+                std::printf("%s: port %u id '%s', session %" PRId64 "\n", me, lport, id.c_str(),
+                            apps::get_be64(session));
+            } else {
+                std::printf("%s: port %u id '%s', no session (%lu bytes of callee data)\n", me,
+                            lport, id.c_str(), static_cast<unsigned long>(callee.len));
+            }
+            std::fflush(stdout);
         }
         // Step 1: the transactions, then the total as disconnect data.
         std::mt19937 rng(seed);
@@ -159,7 +182,7 @@ int main(int argc, char** argv) {
             std::printf(
                 "usage: txn-client --addr A.B.C.D/N --server A.B.C.D [--port P] [--count N]\n"
                 "                  [--seed S] [--clients K] [--timeout-ms T] [--message]\n"
-                "                  [host options]\n"
+                "                  [--connect-data] [host options]\n"
                 "Sends N transactions, then its transaction total as disconnect data; prints\n"
                 "the grand total the server answers with on its FIN.\n"
                 "  --server A.B.C.D  the txn-server's address (required)\n"
@@ -169,7 +192,10 @@ int main(int argc, char** argv) {
                 "  --clients K       run K exchanges at once on this host (seeds S..S+K-1)\n"
                 "  --timeout-ms T    give up waiting for the server after T ms (default 30000)\n"
                 "  --message         message-oriented socket (SOCK_SEQPACKET): each transaction\n"
-                "                    is one message (the server needs --message too)\n%s",
+                "                    is one message (the server needs --message too)\n"
+                "  --connect-data    send the id client-<seed> as caller data on the SYN and\n"
+                "                    print the session number the server answers with\n"
+                "                    (callee data; needs --disconnect-data)\n%s",
                 apps::host_options_help());
             return 0;
         } else if (a == "--server" && i + 1 < args.size()) {
@@ -186,6 +212,8 @@ int main(int argc, char** argv) {
             run.timeout_ms = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
         } else if (a == "--message") {
             run.message = true;
+        } else if (a == "--connect-data") {
+            run.connect_data = true;
         } else {
             std::cerr << "txn-client: unknown argument " << a << " (see --help)\n";
             return 2;

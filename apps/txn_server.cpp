@@ -10,6 +10,11 @@
 // message, and step 2 -- the "Connection Shutdown" page's "WSPRecv with a return value of zero
 // or WSAEDISCON" -- is WSPRecv failing with WSAEDISCON (a zero-byte read is a zero-length message
 // there). The server prints which of the two it got.
+//
+// --connect-data: a conditional listener (SO_CONDITIONAL_ACCEPT, DESIGN.md §3c). WSPAccept's
+// condition function reads the client's id from its caller data (on the SYN) and answers with a
+// session number (8 bytes, big-endian) as callee data on the SYN-ACK; a SYN without caller data
+// is accepted without a session.
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -30,7 +35,33 @@ std::int64_t g_grand_total = 0;
 std::atomic<int> g_failures{0};
 std::atomic<int> g_served{0};
 
-bool g_message = false;  // --message
+bool g_message = false;       // --message
+bool g_connect_data = false;  // --connect-data
+std::uint64_t g_next_session = 1;
+
+// What the condition function saw of the connection WSPAccept returned.
+struct Admission {
+    std::string client_id;  // the caller data (empty: none)
+    std::uint64_t session = 0;
+};
+
+// WSPAccept's condition function (--connect-data): the caller data is the client's id; the
+// callee data its session number.
+int CALLBACK admit(LPWSABUF /*caller_id*/, LPWSABUF caller_data, LPQOS /*sqos*/, LPQOS /*gqos*/,
+                   LPWSABUF /*callee_id*/, LPWSABUF callee_data, GROUP* /*g*/, DWORD_PTR data) {
+    auto* a = reinterpret_cast<Admission*>(data);
+    a->client_id = caller_data != nullptr ? std::string(caller_data->buf, caller_data->len) : "";
+    a->session = 0;
+    if (!a->client_id.empty() && callee_data != nullptr && callee_data->len >= 8) {
+        a->session = g_next_session++;
+        apps::put_be64(reinterpret_cast<unsigned char*>(callee_data->buf),
+                       static_cast<std::int64_t>(a->session));
+        callee_data->len = 8;
+    } else if (callee_data != nullptr) {
+        callee_data->len = 0;
+    }
+    return CF_ACCEPT;
+}
 
 // What step 2 received from one client.
 struct Tally {
@@ -152,13 +183,17 @@ int main(int argc, char** argv) {
         if (args[i] == "--help" || args[i] == "-h") {
             std::printf(
                 "usage: txn-server --addr A.B.C.D/N [--port P] [--clients N] [--message]\n"
-                "                  [host options]\n"
+                "                  [--connect-data] [host options]\n"
                 "Serves the transaction-total exchange: sums each client's transactions,\n"
                 "checks the total it sends as disconnect data, answers with the grand total.\n"
                 "  --port P      listen port (default 7000)\n"
                 "  --clients N   exit after serving N clients (default: run forever)\n"
                 "  --message     message-oriented listener (SOCK_SEQPACKET): one transaction\n"
-                "                per message; the client's close reads as WSAEDISCON\n%s",
+                "                per message; the client's close reads as WSAEDISCON\n"
+                "  --connect-data  hold each SYN for WSPAccept's condition function\n"
+                "                (SO_CONDITIONAL_ACCEPT): the client's id comes as caller data,\n"
+                "                its session number goes back as callee data (needs\n"
+                "                --disconnect-data)\n%s",
                 apps::host_options_help());
             return 0;
         } else if (args[i] == "--port" && i + 1 < args.size()) {
@@ -167,6 +202,8 @@ int main(int argc, char** argv) {
             clients = std::atoi(args[++i].c_str());
         } else if (args[i] == "--message") {
             g_message = true;
+        } else if (args[i] == "--connect-data") {
+            g_connect_data = true;
         } else {
             std::cerr << "txn-server: unknown argument " << args[i] << " (see --help)\n";
             return 2;
@@ -178,23 +215,39 @@ int main(int argc, char** argv) {
         WSPSocket(host, AF_INET, g_message ? SOCK_SEQPACKET : SOCK_STREAM, IPPROTO_TCP, &err);
     IN_ADDR any{INADDR_ANY};
     SOCKADDR_IN sin = apps::make_sockaddr(any, port);
+    const BOOL conditional = g_connect_data ? 1 : 0;
     if (ls == INVALID_SOCKET ||
+        WSPSetSockOpt(ls, SOL_SOCKET, SO_CONDITIONAL_ACCEPT,
+                      reinterpret_cast<const char*>(&conditional), sizeof conditional, &err) != 0 ||
         WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &err) != 0 ||
         WSPListen(ls, 64, &err) != 0) {
         std::cerr << "txn-server: cannot listen on port " << port << ": " << WSPErrorName(err)
                   << "\n";
         return 1;
     }
-    std::printf("txn-server: listening on %s port %u%s%s\n", ho.addr.c_str(), port,
+    std::printf("txn-server: listening on %s port %u%s%s%s\n", ho.addr.c_str(), port,
                 ho.disconnect_data ? " (disconnect data on)" : "",
-                g_message ? " (message-oriented)" : "");
+                g_message ? " (message-oriented)" : "",
+                g_connect_data ? " (conditional accept: sessions as callee data)" : "");
     std::fflush(stdout);
     std::vector<std::thread> workers;
     for (int id = 1; clients == 0 || id <= clients; ++id) {
-        SOCKET s = WSPAccept(ls, nullptr, nullptr, &err);
+        Admission adm;
+        SOCKET s = WSPAccept(ls, nullptr, nullptr, g_connect_data ? &admit : nullptr,
+                             reinterpret_cast<DWORD_PTR>(&adm), &err);
         if (s == INVALID_SOCKET) {
             std::cerr << "txn-server: WSPAccept failed: " << WSPErrorName(err) << "\n";
+            // A request that went away before it was accepted is that client's loss only.
+            if (err == WSAECONNRESET || err == WSAEACCES) {
+                --id;
+                continue;
+            }
             break;
+        }
+        if (g_connect_data) {
+            std::printf("client %d: id '%s', session %" PRIu64 "\n", id, adm.client_id.c_str(),
+                        adm.session);
+            std::fflush(stdout);
         }
         workers.emplace_back(serve, s, id, std::cref(ho));
     }

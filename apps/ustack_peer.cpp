@@ -528,7 +528,7 @@ int main(int argc, char** argv) {
             line("listening " + std::to_string(o.port));
             SOCKADDR_IN peer{};
             int len = sizeof peer;
-            s = WSPAccept(ls, reinterpret_cast<SOCKADDR*>(&peer), &len, &e);
+            s = WSPAccept(ls, reinterpret_cast<SOCKADDR*>(&peer), &len, nullptr, 0, &e);
             if (s == INVALID_SOCKET) {
                 report_err(e, "WSPAccept");
                 break;
@@ -539,8 +539,8 @@ int main(int argc, char** argv) {
         } else {
             s = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
             SOCKADDR_IN sin = apps::make_sockaddr(dst, o.port);
-            if (s == INVALID_SOCKET ||
-                WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0) {
+            if (s == INVALID_SOCKET || WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin,
+                                                  nullptr, nullptr, nullptr, nullptr, &e) != 0) {
                 report_err(e, "WSPConnect " + o.connect);
                 break;
             }

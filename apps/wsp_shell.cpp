@@ -104,6 +104,7 @@ public:
     explicit Args(std::vector<std::string_view> words) : words_(std::move(words)) {}
 
     bool more() const { return next_ < words_.size(); }
+    std::string_view peek() const { return more() ? words_[next_] : std::string_view{}; }
     std::string_view word(std::string_view what) {
         if (!more())
             throw BadInput{"missing " + std::string(what)};
@@ -504,6 +505,12 @@ private:
     void cmd_listen(Args& a);
     void cmd_accept(Args& a);
     void cmd_connect(Args& a);
+    void cmd_connectdata(Args& a);
+    void cmd_condaccept(Args& a) { bool_option(a, SOL_SOCKET, SO_CONDITIONAL_ACCEPT); }
+    // WSPConnect (with `caller` data, `callee` buffer) as `connect` does it; 0 or the WSAE code,
+    // `note` what a time-out's fresh socket could not restore.
+    int connect_with(Sock& k, const SOCKADDR_IN& sin, LPWSABUF caller, LPWSABUF callee,
+                     std::optional<Clock::time_point> deadline, std::string& note);
     void cmd_send(Args& a);
     void cmd_recv(Args& a);
     void cmd_shutdown(Args& a);
@@ -545,9 +552,16 @@ const Command Shell::kCommands[] = {
     {"socket", "[stream|message]", "-> OK <s>; message: SOCK_SEQPACKET", &Shell::cmd_socket},
     {"bind", "<s> <port>", "bind to this host's address", &Shell::cmd_bind},
     {"listen", "<s> [backlog]", "backlog 0..65535, 16 if not given", &Shell::cmd_listen},
-    {"accept", "<s> [timeout_ms]", "-> OK <new s> <peer addr:port>", &Shell::cmd_accept},
+    {"condaccept", "<s> 0|1", "SO_CONDITIONAL_ACCEPT (before listen)", &Shell::cmd_condaccept},
+    {"accept", "<s> [timeout_ms] [accept|reject|defer [<callee data>]]",
+     "-> OK <new s> <peer addr:port> <caller-len> [<caller-hex>]\n"
+     "                                      a verdict: with a condition function answering it\n"
+     "                                      (reject: ERR WSAECONNREFUSED, defer: ERR WSATRY_AGAIN)",
+     &Shell::cmd_accept},
     {"connect", "<s> <A.B.C.D> <port> [timeout_ms]", "on time-out: a fresh socket (below)",
      &Shell::cmd_connect},
+    {"connectdata", "<s> <A.B.C.D> <port> <data> [timeout_ms]",
+     "<data> as caller data -> OK <callee-len> [<callee-hex>]", &Shell::cmd_connectdata},
     {"send", "<s> <data> [timeout_ms]", "-> OK <bytes sent> (message socket: one message)",
      &Shell::cmd_send},
     {"recv", "<s> [max] [timeout_ms]",
@@ -570,8 +584,11 @@ const Command Shell::kCommands[] = {
     {"events", "<s>", "WSPEnumNetworkEvents -> OK FD_X(err) ... | OK none", &Shell::cmd_events},
     {"wait", "<s> <ms>", "the socket's event object (after select) -> OK | ERR WSAETIMEDOUT",
      &Shell::cmd_wait},
-    {"getopt", "<s> discdatalen|linger|dontlinger|error|nread|maxmsgsize|type|protocolinfo",
-     "type -> OK SOCK_STREAM | OK SOCK_SEQPACKET\n"
+    {"getopt",
+     "<s> discdatalen|conndatalen|conndata|condaccept|linger|dontlinger|error|nread|maxmsgsize|"
+     "type|protocolinfo",
+     "conndata -> OK <len> [<hex>] (SO_CONNDATA)\n"
+     "                                      type -> OK SOCK_STREAM | OK SOCK_SEQPACKET\n"
      "                                      protocolinfo -> OK dwServiceFlags1=<XP1_..|..>\n"
      "                                        iSocketType=<type> iProtocol=<p> dwMessageSize=<n>",
      &Shell::cmd_getopt},
@@ -677,16 +694,74 @@ void Shell::cmd_listen(Args& a) {
     ok();
 }
 
+// What `accept <s> ... <verdict> [<callee data>]` tells its condition function to answer.
+struct Verdict {
+    int answer = CF_ACCEPT;
+    std::vector<unsigned char> callee;  // CF_ACCEPT: the callee data to give
+    bool too_long = false;              // it did not fit lpCalleeData: deferred instead
+    u_long room = 0;                    // lpCalleeData->len as offered
+};
+
+int CALLBACK condition(LPWSABUF /*caller_id*/, LPWSABUF /*caller_data*/, LPQOS /*sqos*/,
+                       LPQOS /*gqos*/, LPWSABUF /*callee_id*/, LPWSABUF callee_data, GROUP* /*g*/,
+                       DWORD_PTR data) {
+    auto* v = reinterpret_cast<Verdict*>(data);
+    const u_long room = callee_data != nullptr ? callee_data->len : 0;
+    v->room = room;
+    if (v->answer != CF_ACCEPT || callee_data == nullptr) {
+        return v->answer;
+    }
+    if (v->callee.size() > room) {
+        v->too_long = true;  // nothing is decided: the request stays at the head
+        return CF_DEFER;
+    }
+    std::copy(v->callee.begin(), v->callee.end(), callee_data->buf);
+    callee_data->len = static_cast<u_long>(v->callee.size());
+    return CF_ACCEPT;
+}
+
+// "<len>" or "<len> <hex>" of a socket's SO_CONNDATA; empty (and `e` set) on failure.
+std::optional<std::string> conndata(SOCKET s, int& e) {
+    std::vector<unsigned char> buf(256);
+    int len = static_cast<int>(buf.size());
+    if (WSPGetSockOpt(s, SOL_SOCKET, SO_CONNDATA, reinterpret_cast<char*>(buf.data()), &len, &e) !=
+        0)
+        return std::nullopt;
+    const auto n = static_cast<std::size_t>(len);
+    return std::to_string(n) + (n > 0 ? " " + hex(buf.data(), n) : "");
+}
+
 void Shell::cmd_accept(Args& a) {
     Sock& k = sock(a);
-    const auto deadline = a.deadline();
+    // [timeout_ms] [accept|reject|defer [<callee data>]]: a word that does not start with a
+    // letter is the time-out (and must be a good one).
+    std::optional<Clock::time_point> deadline;
+    if (a.more() && !(a.peek()[0] >= 'a' && a.peek()[0] <= 'z'))
+        deadline = a.deadline();
+    std::optional<Verdict> verdict;
+    if (a.more()) {
+        const std::string_view w = a.word("accept|reject|defer");
+        verdict.emplace();
+        if (w == "accept") {
+            verdict->answer = CF_ACCEPT;
+            if (a.more())
+                verdict->callee = parse_data(a.word("<callee data>"));
+        } else if (w == "reject") {
+            verdict->answer = CF_REJECT;
+        } else if (w == "defer") {
+            verdict->answer = CF_DEFER;
+        } else {
+            throw BadInput{"bad verdict " + quote(w) + " (accept, reject or defer)"};
+        }
+    }
     a.done();
     SOCKADDR_IN peer{};
     int len = sizeof peer;
     SOCKET h = INVALID_SOCKET;
     auto attempt = [&] {
         int e = 0;
-        h = WSPAccept(k.s, reinterpret_cast<SOCKADDR*>(&peer), &len, &e);
+        h = WSPAccept(k.s, reinterpret_cast<SOCKADDR*>(&peer), &len, verdict ? &condition : nullptr,
+                      verdict ? reinterpret_cast<DWORD_PTR>(&*verdict) : 0, &e);
         return h == INVALID_SOCKET ? e : 0;
     };
     int e = 0;
@@ -699,10 +774,52 @@ void Shell::cmd_accept(Args& a) {
         if (e == 0 && nb.changed())
             (void)set_nonblocking(h, false);
     }
+    if (verdict && verdict->too_long)
+        return fail(WSAEMSGSIZE, "callee data " + std::to_string(verdict->callee.size()) +
+                                     " bytes, lpCalleeData has room for " +
+                                     std::to_string(verdict->room) + " (deferred)");
     if (e != 0)
         return fail(e);
     Sock n{h, k.ev, k.mask, k.nonblocking, std::nullopt, k.type};
-    ok(std::to_string(add(n)) + " " + addr_str(peer));
+    const std::string peer_s = addr_str(peer);
+    const std::string number = std::to_string(add(n));
+    const std::optional<std::string> data = conndata(h, e);
+    if (!data)
+        return fail(e, number + " " + peer_s + " (SO_CONNDATA)");
+    ok(number + " " + peer_s + " " + *data);
+}
+
+int Shell::connect_with(Sock& k, const SOCKADDR_IN& sin, LPWSABUF caller, LPWSABUF callee,
+                        std::optional<Clock::time_point> deadline, std::string& note) {
+    const auto* name = reinterpret_cast<const SOCKADDR*>(&sin);
+    int e = 0;
+    if (!deadline)
+        return WSPConnect(k.s, name, sizeof sin, caller, callee, nullptr, nullptr, &e) == 0 ? 0 : e;
+    NonBlockingScope nb(k);
+    if (nb.error() != 0)
+        return nb.error();
+    // Non-blocking: no lpCalleeData (it would be written after this call); SO_CONNDATA has it.
+    if (WSPConnect(k.s, name, sizeof sin, caller, nullptr, nullptr, nullptr, &e) == 0)
+        return 0;
+    if (e != WSAEWOULDBLOCK)
+        return e;
+    // Readable also counts: connected and already reset, or data already there.
+    const int r = select_one(k.s, kRead | kWrite | kExcept, *deadline, e);
+    if (r < 0)
+        return e;
+    if (r == 0) {
+        nb.dismiss();
+        note = replace(k);
+        return WSAETIMEDOUT;
+    }
+    if ((r & kExcept) != 0) {
+        int v = 0;
+        int len = sizeof v;
+        if (WSPGetSockOpt(k.s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&v), &len, &e) != 0)
+            return e;
+        return v != 0 ? v : WSAECONNREFUSED;
+    }
+    return 0;
 }
 
 void Shell::cmd_connect(Args& a) {
@@ -714,38 +831,42 @@ void Shell::cmd_connect(Args& a) {
     const auto port = static_cast<unsigned short>(a.number("port", 65535));
     const auto deadline = a.deadline();
     a.done();
-    SOCKADDR_IN sin = apps::make_sockaddr(ia, port);
-    const auto* name = reinterpret_cast<const SOCKADDR*>(&sin);
-    int e = 0;
-    if (!deadline) {
-        if (WSPConnect(k.s, name, sizeof sin, &e) != 0)
-            return fail(e);
-        return ok();
-    }
-    NonBlockingScope nb(k);
-    if (nb.error() != 0)
-        return fail(nb.error());
-    if (WSPConnect(k.s, name, sizeof sin, &e) == 0)
-        return ok();
-    if (e != WSAEWOULDBLOCK)
-        return fail(e);
-    // Readable also counts: connected and already reset, or data already there.
-    const int r = select_one(k.s, kRead | kWrite | kExcept, *deadline, e);
-    if (r < 0)
-        return fail(e);
-    if (r == 0) {
-        nb.dismiss();
-        const std::string lost = replace(k);
-        return fail(WSAETIMEDOUT, lost);
-    }
-    if ((r & kExcept) != 0) {
-        int v = 0;
-        int len = sizeof v;
-        if (WSPGetSockOpt(k.s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&v), &len, &e) != 0)
-            return fail(e);
-        return fail(v != 0 ? v : WSAECONNREFUSED);
-    }
+    std::string note;
+    if (const int e =
+            connect_with(k, apps::make_sockaddr(ia, port), nullptr, nullptr, deadline, note);
+        e != 0)
+        return fail(e, note);
     ok();
+}
+
+void Shell::cmd_connectdata(Args& a) {
+    Sock& k = sock(a);
+    const std::string_view ip = a.word("<A.B.C.D>");
+    IN_ADDR ia{};
+    if (!apps::parse_ipv4(std::string(ip), ia))
+        throw BadInput{"bad address " + quote(ip)};
+    const auto port = static_cast<unsigned short>(a.number("port", 65535));
+    std::vector<unsigned char> data = parse_data(a.word("<data>"));
+    const auto deadline = a.deadline();
+    a.done();
+    WSABUF caller{static_cast<u_long>(data.size()), reinterpret_cast<char*>(data.data())};
+    // A blocking connect fills lpCalleeData as it returns; otherwise SO_CONNDATA tells.
+    std::vector<unsigned char> room(256);
+    WSABUF callee{static_cast<u_long>(room.size()), reinterpret_cast<char*>(room.data())};
+    const bool direct = !deadline && !k.nonblocking;
+    std::string note;
+    if (const int e = connect_with(k, apps::make_sockaddr(ia, port), &caller,
+                                   direct ? &callee : nullptr, deadline, note);
+        e != 0)
+        return fail(e, note);
+    if (direct)
+        return ok(std::to_string(callee.len) +
+                  (callee.len > 0 ? " " + hex(room.data(), callee.len) : ""));
+    int e = 0;
+    const std::optional<std::string> got = conndata(k.s, e);
+    if (!got)
+        return fail(e);
+    ok(*got);
 }
 
 // A connect that timed out: close the attempt abortively and put a fresh socket with the same
@@ -1066,6 +1187,12 @@ void Shell::cmd_getopt(Args& a) {
             return fail(e);
         return ok(std::to_string(v));
     }
+    if (name == "conndata") {
+        const std::optional<std::string> got = conndata(k.s, e);
+        if (!got)
+            return fail(e);
+        return ok(*got);
+    }
     if (name == "protocolinfo") {
         WSAPROTOCOL_INFOA pi{};
         int len = sizeof pi;
@@ -1078,11 +1205,13 @@ void Shell::cmd_getopt(Args& a) {
                                                : std::to_string(pi.iProtocol)) +
                   " dwMessageSize=" + std::to_string(pi.dwMessageSize));
     }
-    const int opt = name == "discdatalen"  ? SO_DISCDATALEN
-                    : name == "dontlinger" ? SO_DONTLINGER
-                    : name == "error"      ? SO_ERROR
-                    : name == "type"       ? SO_TYPE
-                                           : 0;
+    const int opt = name == "discdatalen"   ? SO_DISCDATALEN
+                    : name == "conndatalen" ? SO_CONNDATALEN
+                    : name == "condaccept"  ? SO_CONDITIONAL_ACCEPT
+                    : name == "dontlinger"  ? SO_DONTLINGER
+                    : name == "error"       ? SO_ERROR
+                    : name == "type"        ? SO_TYPE
+                                            : 0;
     if (opt == 0)
         throw BadInput{"unknown option " + quote(name)};
     int v = 0;

@@ -17,9 +17,11 @@
 // Invariants: no crash, no sanitizer report, no hang; every call returns success (0, a count or
 // a handle, with *lpErrno == 0) or SOCKET_ERROR / INVALID_SOCKET with a known WSAE* code;
 // byte counts never exceed the buffers given.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,26 @@ void check_socket(const char* call, SOCKET s, int err) {
     } else {
         FUZZ_CHECK(err == 0, "%s returned a socket with error %d", call, err);
     }
+}
+
+// WSPAccept's condition function under the fuzzer: answers the verdict the input chose (passed
+// as dwCallbackData), writing a few bytes of callee data when it accepts and there is room.
+int CALLBACK fuzz_condition(LPWSABUF /*caller_id*/, LPWSABUF caller_data, LPQOS /*sqos*/,
+                            LPQOS /*gqos*/, LPWSABUF /*callee_id*/, LPWSABUF callee_data, GROUP* g,
+                            DWORD_PTR data) {
+    const auto v = static_cast<int>(data & 0xff);
+    if (caller_data != nullptr && caller_data->len > 0) {
+        FUZZ_CHECK(caller_data->buf != nullptr, "caller data without a buffer");
+    }
+    if (v == CF_ACCEPT && callee_data != nullptr && callee_data->len > 0) {
+        const u_long n = std::min<u_long>(callee_data->len, 3);
+        std::memset(callee_data->buf, 0x5a, n);
+        callee_data->len = n;
+    }
+    if ((data & 0x100) != 0) {
+        *g = 1;  // a socket group: WSAEINVAL
+    }
+    return v;
 }
 
 class Harness {
@@ -313,7 +335,12 @@ private:
                     len = 4;
                 SOCKADDR* ap = (k & 4) != 0 ? nullptr : reinterpret_cast<SOCKADDR*>(&sin);
                 LPINT lp = (k & 8) != 0 ? nullptr : &len;
-                const SOCKET n = WSPAccept(s, ap, lp, &err);
+                // A condition function answering CF_ACCEPT, CF_REJECT, CF_DEFER or garbage, and
+                // sometimes setting a group.
+                static constexpr DWORD_PTR kVerdicts[] = {CF_ACCEPT, CF_REJECT, CF_DEFER, 9};
+                const DWORD_PTR verdict = kVerdicts[(k >> 5) & 3] | ((k & 0x80) != 0 ? 0x100 : 0);
+                const SOCKET n = WSPAccept(s, ap, lp, (k & 0x10) != 0 ? &fuzz_condition : nullptr,
+                                           verdict, &err);
                 check_socket("WSPAccept", n, err);
                 if (n != INVALID_SOCKET)
                     adopt(n);
@@ -322,7 +349,22 @@ private:
             case 5: {
                 const SOCKET s = pick_socket();
                 const Addr a = pick_addr();
-                check_int("WSPConnect", WSPConnect(s, a.ptr, a.len, &err), err);
+                // Caller data (0..31 bytes, sometimes a bad buffer), a callee buffer of 0..31
+                // bytes that stays valid until the harness ends, QOS now and then.
+                const std::uint8_t k = in_.u8();
+                std::vector<char> caller(k & 31, 'c');
+                WSABUF cb{static_cast<u_long>(caller.size()), caller.data()};
+                if ((k & 0x20) != 0 && cb.len > 0)
+                    cb.buf = nullptr;
+                callee_.emplace_back(in_.u8() & 31);
+                WSABUF* out = &callee_bufs_.emplace_back(
+                    WSABUF{static_cast<u_long>(callee_.back().size()), callee_.back().data()});
+                QOS qos{};
+                check_int("WSPConnect",
+                          WSPConnect(s, a.ptr, a.len, (k & 0x40) != 0 ? &cb : nullptr,
+                                     (k & 0x80) != 0 ? out : nullptr,
+                                     (k & 0x1f) == 0x1f ? &qos : nullptr, nullptr, &err),
+                          err);
                 break;
             }
             case 6:
@@ -595,6 +637,10 @@ private:
     IN_ADDR addr_[2]{};
     std::vector<SOCKET> sockets_;
     std::vector<WSAEVENT> events_;
+    // WSPConnect's lpCalleeData buffers: written when a connect completes, so they live as
+    // long as the hosts.
+    std::deque<std::vector<char>> callee_;
+    std::deque<WSABUF> callee_bufs_;
     bool real_cleanup_ = false;
 };
 

@@ -35,6 +35,11 @@
 #             close for 10 s; connections per second. ustack<->ustack disconnects with disconnect
 #             data both ways (client WSPSendDisconnect, server WSPRecvDisconnect then
 #             WSPSendDisconnect, both checked); otherwise a plain shutdown.
+#             With uu also two runs with connect data (DESIGN.md §3c): 16 bytes of caller data
+#             on every SYN, checked by the server's condition function; then with
+#             SO_CONDITIONAL_ACCEPT (each SYN waits for the function), which answers 16 bytes of
+#             callee data, checked by the client; a table of their own gives their ratios to
+#             the plain uu run.
 #   msg       message-oriented sockets (SOCK_SEQPACKET, ustack<->ustack only: Linux has none)
 #             against stream sockets, alternating stream, message, stream, message: bulk as
 #             above (the message socket sends 64 KiB messages; the server checks every
@@ -471,6 +476,22 @@ if want connrate; then
       fail_val connrate "$p"
     fi
   done
+  # Connect data (DESIGN.md §3c): the same run with 16 bytes of caller data on every SYN,
+  # checked by the server's condition function; then with SO_CONDITIONAL_ACCEPT and 16 bytes of
+  # callee data back (checked by the client); their ratios to the plain uu run above.
+  if want_pair uu; then
+    for variant in cd cond; do
+      cd_x="--disconnect-data --disc-data --connect-data"
+      [ "$variant" = cond ] && cd_x="$cd_x --conditional"
+      if measure "connrate-$variant" uu $((conn_s + 90)) "--mode connrate --port 5208 --threads $conn_threads $cd_x" \
+           "--mode connrate --port 5208 --threads $conn_threads --seconds $conn_s $cd_x --msl-ms $conn_msl_ms"; then
+        set_val "connrate$variant" uu "$(field "$cli_out" conn_s)"
+        log "connrate uu with connect data ($variant): $(field "$cli_out" conn_s)/s ($(field "$cli_out" conns) connections, server served $(field "$srv_out" served); client errors: $(field "$cli_out" error_kinds); server errors: $(field "$srv_out" error_kinds))"
+      else
+        fail_val "connrate$variant" uu
+      fi
+    done
+  fi
 fi
 if want mem; then
   log "mem: $hold_n idle connections"
@@ -544,6 +565,14 @@ msg_row() {
   echo "${cells[0]} | ${cells[1]} | $ratio"
 }
 
+# plain_cell METRIC PLAIN-METRIC DECIMALS: uu's figure and its ratio to uu's plain one.
+plain_cell() {
+  local v=${val[$1,uu]:-} base=${val[$2,uu]:-}
+  if [ -z "$v" ]; then echo "-"; return; fi
+  if ! [[ $v =~ ^[0-9.]+$ ]] || ! [[ $base =~ ^[0-9.]+$ ]]; then echo "$v"; return; fi
+  awk -v v="$v" -v b="$base" -v d="$3" 'BEGIN { if (b > 0) printf "%.*f (%.2fx plain)", d, v, v / b; else printf "%.*f", d, v }'
+}
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
 [ -n "$cpu" ] || cpu=$(uname -m)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -609,6 +638,18 @@ table=$logs/table.txt
     echo "| round trip p99 us (lower is better) | $(msg_row p99 p99 1) |"
     echo "| CPU ms per GiB of bulk, whole machine (lower is better) | $(msg_row bulk bulk-cpu-mach 0) |"
     echo "| CPU ms per GiB of bulk, both ends' processes (lower is better) | $(msg_row bulk bulk-cpu-proc 0) |"
+    echo
+  fi
+  if want connrate && want_pair uu; then
+    echo "Connect data (DESIGN.md §3c), ustack<->ustack: 16 bytes of caller data on every SYN, checked"
+    echo "by WSPAccept's condition function; and with SO_CONDITIONAL_ACCEPT (each SYN waits for the"
+    echo "function), which answers 16 bytes of callee data; ratios to the plain ustack<->ustack"
+    echo "connrate above:"
+    echo
+    echo "| measurement | ustack<->ustack, connect data |"
+    echo "|---|---:|"
+    echo "| connections/s, $conn_threads clients, caller data + condition function (higher is better) | $(plain_cell connratecd connrate 0) |"
+    echo "| connections/s, $conn_threads clients, SO_CONDITIONAL_ACCEPT + callee data (higher is better) | $(plain_cell connratecond connrate 0) |"
     echo
   fi
   echo "Ratios in parentheses are to Linux<->Linux of this run: above 1 is faster for MiB/s and"

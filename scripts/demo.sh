@@ -4,8 +4,8 @@
 # the FINs (TCP option 253, ExID 0xD15C), captured on the wire and decoded by our Wireshark
 # dissector. Needs root (namespaces, TUN).
 #
-# Usage: scripts/demo.sh [--clients N] [--count T] [--message] [--out DIR] [--apps DIR]
-#                        [--no-install]
+# Usage: scripts/demo.sh [--clients N] [--count T] [--message] [--connect-data] [--out DIR]
+#                        [--apps DIR] [--no-install]
 #
 #   --clients N   clients in all (default 4): one alone first, then N-1 at once
 #   --count T     transactions per client (default 5)
@@ -16,6 +16,11 @@
 #                 the message-mode option (kind 253, ExID 0xD15D) beside 0xD15C; each client's
 #                 data on the wire is its transactions framed as messages (RFC 5531 record
 #                 marking: 80 00 00 08 and 8 bytes each)
+#   --connect-data  connect data too (DESIGN.md §3c): each client sends its id (client-<seed>)
+#                 as caller data on its SYN, the server holds each SYN for its condition
+#                 function (SO_CONDITIONAL_ACCEPT) and answers with a session number (8 bytes)
+#                 as callee data on the SYN-ACK. The checks add, per client: its SYN carries its
+#                 id, the server's SYN-ACK the session the client printed (a table of the SYNs)
 #   --out DIR     where the captures go (default build/demo)
 #   --apps DIR    use the apps already built in DIR (skips install and build)
 #   --no-install  do not run scripts/install-deps.sh
@@ -36,12 +41,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-clients=4 count=5 out=$ROOT/build/demo apps= install=1 message=0
+clients=4 count=5 out=$ROOT/build/demo apps= install=1 message=0 cdata=0
 while [ $# -gt 0 ]; do
   case $1 in
     --clients) clients=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
     --message) message=1; shift ;;
+    --connect-data) cdata=1; shift ;;
     --out) out=$2; shift 2 ;;
     --apps) apps=$2; install=0; shift 2 ;;
     --no-install) install=0; shift ;;
@@ -53,6 +59,7 @@ done
 [[ $count =~ ^[0-9]+$ ]] || { echo "demo.sh: --count T (T >= 0)" >&2; exit 2; }
 socket_opts=() mode_note=
 if [ "$message" = 1 ]; then socket_opts=(--message) mode_note=", message-oriented sockets"; fi
+if [ "$cdata" = 1 ]; then socket_opts+=(--connect-data) mode_note="$mode_note, connect data"; fi
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: must run as root (network namespaces, TUN)" >&2; exit 1; }
 
 say() { printf '\n== %s\n' "$*"; }
@@ -143,6 +150,14 @@ if [ "$message" = 1 ]; then
     -E separator=/t -e tcp.srcport -e tcp.payload 2>/dev/null >"$out/client-data.tsv"
 fi
 
+if [ "$cdata" = 1 ]; then
+  say "the SYNs on the wire: connect data (tshark with scripts/wireshark/ustack.lua)"
+  tshark -X lua_script:scripts/wireshark/ustack.lua -r "$out/demo.pcap" -Y 'tcp.flags.syn==1' \
+    -T fields -E header=y -E separator=/t -e frame.number -e ip.src -e tcp.srcport -e ip.dst \
+    -e tcp.dstport -e tcp.flags.str -e ustack.conn.len -e ustack.conn.data 2>/dev/null |
+    tee "$out/syns-conn.tsv" | column -t -s $'\t'
+fi
+
 say "the FINs on the wire (tshark with scripts/wireshark/ustack.lua)"
 fields=(-e frame.number -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport -e tcp.flags.str -e ustack.exid
         -e ustack.disc.len -e ustack.disc.total)
@@ -195,6 +210,28 @@ for l in "${lines[@]}"; do
     check $r "port $port: the client's data is $count messages of 8 bytes (80000008 + 8 bytes each, ${#data} hex digits on the wire)"
   fi
 done
+if [ "$cdata" = 1 ]; then
+  # "txn-client...: port P id 'client-S', session N": the id on P's SYN, N on its SYN-ACK.
+  mapfile -t sess < <(grep -h "port [0-9]* id 'client-[0-9]*', session [0-9]*" "$out"/client*.log || true)
+  [ "${#sess[@]}" = "$clients" ] && r=0 || r=1
+  check $r "${#sess[@]} of $clients clients received a session number as callee data"
+  for l in "${sess[@]}"; do
+    port=$(sed -E 's/.* port ([0-9]+) id.*/\1/' <<<"$l")
+    id=$(sed -E "s/.* id '([^']*)'.*/\1/" <<<"$l")
+    session=$(sed -E 's/.*session ([0-9]+).*/\1/' <<<"$l")
+    want_syn=$(printf '%s' "$id" | od -An -tx1 | tr -d ' \n')
+    want_ack=$(printf '%016x' "$session")
+    # SYN rows: frame src sport dst dport flags len data (retransmissions repeat a row).
+    c_syn=$(awk -F'\t' -v p="$port" '$2=="10.0.1.2" && $3==p {print $7" "$8}' "$out/syns-conn.tsv" | tr -d ':' | sort -u)
+    s_syn=$(awk -F'\t' -v p="$port" '$2=="10.0.2.2" && $5==p {print $7" "$8}' "$out/syns-conn.tsv" | tr -d ':' | sort -u)
+    [ "$c_syn" = "${#id} $want_syn" ] && r=0 || r=1
+    check $r "port $port: client SYN carries its id '$id' as caller data (wire: ${c_syn:-none})"
+    [ "$s_syn" = "8 $want_ack" ] && r=0 || r=1
+    check $r "port $port: server SYN-ACK carries session $session as callee data (wire: ${s_syn:-none})"
+    grep -q "id '$id', session $session\$" "$out/server.log" && r=0 || r=1
+    check $r "server: '$id' got session $session"
+  done
+fi
 final=$(sed -nE 's/.*grand total (-?[0-9]+), 0 failures.*/\1/p' "$out/server.log")
 [ "${final:-x}" = "$sum" ] && r=0 || r=1
 check $r "final grand total $final = sum of the client totals $sum"

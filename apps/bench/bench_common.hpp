@@ -52,6 +52,9 @@ struct Options {
     bool disc_data = false;        // connrate: disconnect data both ways (ustack only)
     std::string cc;                // congestion control (empty: the stack's default)
     bool message = false;          // bulk, pingpong: message-oriented sockets (ustack only)
+    bool connect_data = false;     // connrate: caller data on the SYNs, checked by WSPAccept's
+                                   // condition function (ustack only)
+    bool conditional = false;      // ... with SO_CONDITIONAL_ACCEPT: callee data back
 };
 
 // Mode bulk's unit of sending: a stream socket is given 128 KiB per send; a message socket sends
@@ -81,6 +84,13 @@ inline const char* options_help() {
            "  --message           bulk, pingpong: message-oriented sockets (SOCK_SEQPACKET,\n"
            "                      ustack <-> ustack): bulk sends 64 KiB messages, pingpong\n"
            "                      1-byte messages; the server checks every message's size\n"
+           "  --connect-data      connrate: 16 bytes of caller data on every SYN, checked by the\n"
+           "                      server's condition function (ustack <-> ustack,\n"
+           "                      --disconnect-data)\n"
+           "  --conditional       with --connect-data: the server listens with\n"
+           "                      SO_CONDITIONAL_ACCEPT (each SYN waits for the condition\n"
+           "                      function) and answers 16 bytes of callee data, which the\n"
+           "                      client checks\n"
            "\n"
            "modes (client / server):\n"
            "  bulk      the client sends a verifiable byte pattern for --seconds, shuts down, and\n"
@@ -149,6 +159,10 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
             o.cc = val();
         } else if (a == "--message") {
             o.message = true;
+        } else if (a == "--connect-data") {
+            o.connect_data = true;
+        } else if (a == "--conditional") {
+            o.conditional = true;
         } else {
             std::fprintf(stderr, "%s: unknown argument %s (see --help)\n", prog, a.c_str());
             std::exit(2);
@@ -165,6 +179,11 @@ inline Options parse_options(const char* prog, const std::vector<std::string>& a
     }
     if (o.message && o.mode != "bulk" && o.mode != "pingpong") {
         std::fprintf(stderr, "%s: --message is for modes bulk and pingpong\n", prog);
+        std::exit(2);
+    }
+    if ((o.connect_data && o.mode != "connrate") || (o.conditional && !o.connect_data)) {
+        std::fprintf(stderr, "%s: --connect-data is for mode connrate (--conditional with it)\n",
+                     prog);
         std::exit(2);
     }
     if (o.port == 0 || o.port > 65535 || o.seconds <= 0) {

@@ -228,6 +228,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "linux-bench: --message: Linux TCP has no message-oriented sockets\n");
         return 2;
     }
+    if (o.connect_data) {
+        std::fprintf(stderr, "linux-bench: --connect-data: Linux TCP has no connect data\n");
+        return 2;
+    }
     if (o.mode == "hold" && !raise_fd_limit(o.count + 64)) {
         std::fprintf(stderr, "ERROR linux-bench: RLIMIT_NOFILE is below %llu (ulimit -n)\n",
                      static_cast<unsigned long long>(o.count + 64));

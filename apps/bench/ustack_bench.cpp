@@ -11,7 +11,13 @@
 // --message: message-oriented sockets (SOCK_SEQPACKET). bench_modes.hpp's Net contract has
 // recv() return 0 at the end; a message socket reports the end as WSAEDISCON (a zero-byte read
 // is a zero-length message there), so this Net maps WSAEDISCON to 0 and nothing else.
+//
+// --connect-data (connrate): every connect carries kCallerData as caller data on its SYN; the
+// listener's condition function accepts a connection only if it carries exactly kCallerData.
+// With --conditional the listener has SO_CONDITIONAL_ACCEPT (each SYN waits for the function)
+// and the function answers kCalleeData, which the client checks (DESIGN.md §3c).
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "bench_modes.hpp"
@@ -23,14 +29,41 @@ const char* kHelp =
     "usage: ustack-bench HOST-OPTIONS (--connect A.B.C.D | --listen) --mode M [bench options]\n"
     "Benchmark modes on a ustack host (WSP API); linux-bench is the same on Linux sockets.\n\n";
 
+// --connect-data: 16 bytes each way (SO_CONNDATALEN of a stream socket).
+constexpr char kCallerData[] = "ustack-bench:SYN";
+constexpr char kCalleeData[] = "ustack-bench:ACK";
+constexpr u_long kConnectDataLen = 16;
+static_assert(sizeof kCallerData == kConnectDataLen + 1 &&
+              sizeof kCalleeData == kConnectDataLen + 1);
+
+// The listener's condition function: the caller data must be kCallerData; callee data back
+// where there is room for it (SO_CONDITIONAL_ACCEPT).
+int CALLBACK check_caller(LPWSABUF /*caller_id*/, LPWSABUF caller_data, LPQOS /*sqos*/,
+                          LPQOS /*gqos*/, LPWSABUF /*callee_id*/, LPWSABUF callee_data,
+                          GROUP* /*g*/, DWORD_PTR /*data*/) {
+    if (caller_data == nullptr || caller_data->len != kConnectDataLen ||
+        std::memcmp(caller_data->buf, kCallerData, kConnectDataLen) != 0 ||
+        callee_data == nullptr) {
+        return CF_REJECT;
+    }
+    if (callee_data->len >= kConnectDataLen) {
+        std::memcpy(callee_data->buf, kCalleeData, kConnectDataLen);
+        callee_data->len = kConnectDataLen;
+    }
+    return CF_ACCEPT;
+}
+
 // bench_modes.hpp's Net over the WSP API.
 class WspNet {
 public:
     using Sock = SOCKET;
     static constexpr Sock kInvalid = INVALID_SOCKET;
 
-    WspNet(WSPHOST host, bool message)
-        : host_(host), type_(message ? SOCK_SEQPACKET : SOCK_STREAM) {}
+    WspNet(WSPHOST host, bool message, bool connect_data, bool conditional)
+        : host_(host),
+          type_(message ? SOCK_SEQPACKET : SOCK_STREAM),
+          connect_data_(connect_data),
+          conditional_(conditional) {}
 
     Sock connect(std::uint32_t addr, unsigned port, bool nodelay, std::string& err) {
         int e = 0;
@@ -42,10 +75,24 @@ public:
             return kInvalid;
         }
         const SOCKADDR_IN sin = sockaddr(addr, port);
-        if (WSPConnect(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, &e) != 0) {
+        char caller_buf[kConnectDataLen];
+        std::memcpy(caller_buf, kCallerData, kConnectDataLen);
+        WSABUF caller{kConnectDataLen, caller_buf};
+        char callee_buf[2 * kConnectDataLen];
+        WSABUF callee{sizeof callee_buf, callee_buf};
+        if (WSPConnect(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin,
+                       connect_data_ ? &caller : nullptr, connect_data_ ? &callee : nullptr,
+                       nullptr, nullptr, &e) != 0) {
             int e2 = 0;
             (void)WSPCloseSocket(s, &e2);
             return failed(e, err);
+        }
+        const u_long want = conditional_ ? kConnectDataLen : 0;
+        if (connect_data_ &&
+            (callee.len != want || std::memcmp(callee_buf, kCalleeData, want) != 0)) {
+            err = "callee data differs (" + std::to_string(callee.len) + " bytes)";
+            (void)WSPCloseSocket(s, &e);
+            return kInvalid;
         }
         return s;
     }
@@ -56,8 +103,12 @@ public:
         if (s == INVALID_SOCKET)
             return failed(e, err);
         const SOCKADDR_IN sin = sockaddr(INADDR_ANY, port);
+        const BOOL conditional = conditional_ ? 1 : 0;
         // Accepted sockets inherit TCP_NODELAY from the listener.
         if ((nodelay && !set_nodelay(s, err)) ||
+            WSPSetSockOpt(s, SOL_SOCKET, SO_CONDITIONAL_ACCEPT,
+                          reinterpret_cast<const char*>(&conditional), sizeof conditional,
+                          &e) != 0 ||
             WSPBind(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, &e) != 0 ||
             WSPListen(s, backlog, &e) != 0) {
             if (err.empty())
@@ -70,7 +121,7 @@ public:
 
     Sock accept(Sock l, std::string& err) {
         int e = 0;
-        SOCKET s = WSPAccept(l, nullptr, nullptr, &e);
+        SOCKET s = WSPAccept(l, nullptr, nullptr, connect_data_ ? &check_caller : nullptr, 0, &e);
         return s == INVALID_SOCKET ? failed(e, err) : s;
     }
     // Closing the listener wakes blocked WSPAccept calls (WSAEINTR) and fails later ones.
@@ -158,6 +209,8 @@ private:
 
     WSPHOST host_;
     int type_;
+    bool connect_data_;
+    bool conditional_;
 };
 
 }  // namespace
@@ -174,6 +227,11 @@ int main(int argc, char** argv) {
     std::uint32_t addr = 0;
     if (!o.connect.empty() && !bench::parse_ipv4(o.connect, addr)) {
         std::fprintf(stderr, "ustack-bench: bad --connect address %s\n", o.connect.c_str());
+        return 2;
+    }
+    if (o.connect_data && !ho.disconnect_data) {
+        std::fprintf(stderr,
+                     "ustack-bench: --connect-data needs the host option --disconnect-data\n");
         return 2;
     }
     if (o.disc_data && !ho.disconnect_data) {
@@ -199,7 +257,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ERROR WSPStartup: %s\n", WSPErrorName(e));
         return 1;
     }
-    WspNet net(host, o.message);
+    WspNet net(host, o.message, o.connect_data, o.conditional);
     const int status = bench::run_mode(net, o, addr);
     apps::stop_host(host, ho);
     return status;

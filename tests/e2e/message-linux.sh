@@ -54,7 +54,7 @@ e2e_shell_check a "accept 2" '^ERR WSAEWOULDBLOCK$' "(nothing accepted)"
 # 3. The listener still serves message sockets.
 e2e_shell_check b "socket message" '^OK 1$'
 e2e_shell_check b "connect 1 10.0.1.2 9401 5000" '^OK$'
-e2e_shell_check a "accept 2 5000" '^OK 3 10\.0\.2\.2:[0-9]+$'
+e2e_shell_check a "accept 2 5000" '^OK 3 10\.0\.2\.2:[0-9]+ 0$'
 e2e_shell_check b "send 1 hello" '^OK 5$'
 e2e_shell_check a "recv 3 100 5000" '^OK 5 68656c6c6f$'
 e2e_shell_check b "shutdown 1 send" '^OK$'

@@ -30,8 +30,8 @@ chk() { e2e_shell_check "$@"; }
 fill_hex() { python3 -c "import sys; print(bytes(i & 255 for i in range(int(sys.argv[1]))).hex())" "$1"; }
 
 # 1. Options.
-MSG_FLAGS='XP1_MESSAGE_ORIENTED\|XP1_GRACEFUL_CLOSE\|XP1_DISCONNECT_DATA\|XP1_PARTIAL_MESSAGE'
-chk b "flags" '^OK XP1_GRACEFUL_CLOSE XP1_DISCONNECT_DATA$'
+MSG_FLAGS='XP1_MESSAGE_ORIENTED\|XP1_GRACEFUL_CLOSE\|XP1_CONNECT_DATA\|XP1_DISCONNECT_DATA\|XP1_PARTIAL_MESSAGE'
+chk b "flags" '^OK XP1_GRACEFUL_CLOSE XP1_CONNECT_DATA XP1_DISCONNECT_DATA$'
 chk b "socket message" '^OK 1$'
 chk b "getopt 1 type" '^OK SOCK_SEQPACKET$'
 chk b "getopt 1 maxmsgsize" '^OK 131072$' "(--max-message-size)"
@@ -40,7 +40,7 @@ chk b "bind 1 7400" '^OK$'
 chk b "listen 1" '^OK$'
 chk b "socket stream" '^OK 2$'
 chk b "getopt 2 type" '^OK SOCK_STREAM$'
-chk b "getopt 2 protocolinfo" '^OK dwServiceFlags1=XP1_GRACEFUL_CLOSE\|XP1_DISCONNECT_DATA iSocketType=SOCK_STREAM iProtocol=IPPROTO_TCP dwMessageSize=0$'
+chk b "getopt 2 protocolinfo" '^OK dwServiceFlags1=XP1_GRACEFUL_CLOSE\|XP1_CONNECT_DATA\|XP1_DISCONNECT_DATA iSocketType=SOCK_STREAM iProtocol=IPPROTO_TCP dwMessageSize=0$'
 chk b "bind 2 7401" '^OK$'
 chk b "listen 2" '^OK$'
 chk a "socket message" '^OK 1$'
@@ -59,7 +59,7 @@ chk a "close 2" '^OK$'
 # 3. Messages A -> B.
 chk a "socket message" '^OK 3$'
 chk a "connect 3 10.0.2.2 7400 5000" '^OK$'
-chk b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+$'
+chk b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+ 0$'
 chk b "getopt 3 type" '^OK SOCK_SEQPACKET$' "(accepted from a message listener)"
 chk b "getopt 3 discdatalen" '^OK (24|36)$' "(disconnect data with the message option)"
 chk a "send 3 hello" '^OK 5$'
@@ -102,7 +102,7 @@ chk b "listen 4" '^OK$'
 chk a "socket message" '^OK 4$'
 chk a "sndbuf 4 16384" '^OK$'
 chk a "connect 4 10.0.2.2 7402 5000" '^OK$'
-chk b "accept 4 5000" '^OK 5 10\.0\.1\.2:[0-9]+$'
+chk b "accept 4 5000" '^OK 5 10\.0\.1\.2:[0-9]+ 0$'
 chk a "nonblocking 4 1" '^OK$'
 sent=0
 for ((i = 0; i < 64; i++)); do

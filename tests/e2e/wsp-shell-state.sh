@@ -80,7 +80,7 @@ e2e_shell_check a "close 2" '^OK$'
 e2e_shell_check a "connect 1 10.0.2.2 7200 5000" '^OK$'
 e2e_shell_check a "name 1" '^OK 10\.0\.1\.2:7300$'
 e2e_shell_check a "state 1" '^OK ESTABLISHED$' "$INFO"
-e2e_shell_check b "accept 1 5000" '^OK 2 10\.0\.1\.2:7300$'
+e2e_shell_check b "accept 1 5000" '^OK 2 10\.0\.1\.2:7300 0$'
 e2e_shell_check b "state 2" '^OK ESTABLISHED$' "$INFO"
 e2e_shell_check b "recv 2 4096 200" '^ERR WSAETIMEDOUT$'
 e2e_shell_check b "state 2" '^OK ESTABLISHED$' "$INFO"
@@ -107,7 +107,7 @@ e2e_shell_check a "connect 3 10.0.2.99 7200 200" '^ERR WSAETIMEDOUT$'
 e2e_shell_check a "connect 3 10.0.2.2 7200" '^ERR WSAEWOULDBLOCK$'
 e2e_shell_check a "wait 3 5000" '^OK$'
 e2e_shell_check a "events 3" '^OK FD_CONNECT\(0\)$'
-e2e_shell_check b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+$'
+e2e_shell_check b "accept 1 5000" '^OK 3 10\.0\.1\.2:[0-9]+ 0$'
 e2e_shell_check a "send 3 fill:8388608 300" '^ERR WSAETIMEDOUT [0-9]+$'
 queued=${E2E_ANS##* }
 [[ $queued =~ ^[0-9]+$ ]] && ((queued > 0 && queued < 8388608)) && r=0 || r=1
@@ -155,7 +155,9 @@ for cmd in "frobnicate" "socket extra" "recv 5 2147483647" "recv 5 -1" "recv 5 4
   "connect 5 10.0.2.2 65536" "connect 5 10.0.2.256 7200" "connect 5 10.0.2.2" "shutdown 5 garbage" \
   "send 5 hex:zz" "send 5 hex:abc" "send 5 int:99999999999999999999" "send 5 fill:16777217" \
   "send 5 two words" "send 5" "nodelay 5 2" "select 5 FD_BOGUS" "wait 5 10" "accept 5 -5" \
-  "sndbuf 5 -1" "sndbuf 5 2147483648" "getopt 5 bogus" "state" "info 5 6" "sleep" "quit now"; do
+  "sndbuf 5 -1" "sndbuf 5 2147483648" "getopt 5 bogus" "state" "info 5 6" "sleep" "quit now" \
+  "accept 5 100 maybe" "accept 5 reject x" "accept 5 defer hex:00" "accept 5 accept hex:0" \
+  "connectdata 5 10.0.2.2 7200" "connectdata 5 10.0.2.2 7200 x 5 6" "condaccept 5 2"; do
   e2e_shell_check a "$cmd" '^ERR WSAEINVAL( |$)'
 done
 printf '%070000d\n' 0 >&"${E2E_SHELL_IN[a]}"

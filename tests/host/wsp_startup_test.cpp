@@ -130,7 +130,7 @@ TEST_SUITE("host") {
         std::vector<char> server_disc;
         std::thread server([&] {
             int e = 0;
-            SOCKET s = WSPAccept(ls, nullptr, nullptr, &e);
+            SOCKET s = WSPAccept(ls, nullptr, nullptr, nullptr, 0, &e);
             REQUIRE(s != INVALID_SOCKET);
             char buf[256];
             for (;;) {
@@ -151,7 +151,8 @@ TEST_SUITE("host") {
         SOCKET c = WSPSocket(b, AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
         REQUIRE(c != INVALID_SOCKET);
         const SOCKADDR_IN to = sockaddr_of(a_addr, 7000);
-        REQUIRE(WSPConnect(c, reinterpret_cast<const SOCKADDR*>(&to), sizeof to, &err) == 0);
+        REQUIRE(WSPConnect(c, reinterpret_cast<const SOCKADDR*>(&to), sizeof to, nullptr, nullptr,
+                           nullptr, nullptr, &err) == 0);
         std::string message(20000, 'x');
         for (std::size_t i = 0; i < message.size(); ++i)
             message[i] = static_cast<char>('a' + i % 26);

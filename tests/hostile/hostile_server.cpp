@@ -44,7 +44,8 @@ namespace {
 
 const char* kHelp =
     "usage: ustack-hostile-server --addr A.B.C.D/N --port P --mode M [options]\n"
-    "  --mode M               recv-then-send | send | recv | zero-window | send-close | serve-many\n"
+    "  --mode M               recv-then-send | send | recv | zero-window | send-close | "
+    "serve-many\n"
     "  --bytes N              bytes to send (K, M suffixes; default 1M)\n"
     "  --conns N              serve-many: connections to serve (default 1)\n"
     "  --backlog N            listen backlog (default 0: the stack's default, 128)\n"
@@ -79,15 +80,20 @@ void line(const std::string& s) {
     std::printf("%s\n", s.c_str());
     std::fflush(stdout);
 }
-void report_err(int e, const std::string& what) { line(std::string("ERR ") + WSPErrorName(e) + " " + what); }
+void report_err(int e, const std::string& what) {
+    line(std::string("ERR ") + WSPErrorName(e) + " " + what);
+}
 double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 std::uint64_t parse_size(const std::string& s) {
     char* end = nullptr;
     std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
-    if (end && (*end == 'K' || *end == 'k')) v <<= 10;
-    if (end && (*end == 'M' || *end == 'm')) v <<= 20;
+    if (end && (*end == 'K' || *end == 'k'))
+        v <<= 10;
+    if (end && (*end == 'M' || *end == 'm'))
+        v <<= 20;
     return v;
 }
 
@@ -105,19 +111,26 @@ WSPHOST start_host(const apps::HostOptions& ho, const Opts& o) {
     const auto* a = reinterpret_cast<const unsigned char*>(&cfg.addr.s_addr);
     opts.stack.addr = ustack::ipv4(a[0], a[1], a[2], a[3]);
     opts.stack.syn_cookies = o.syn_cookies;
-    if (ho.msl_ms != 0) opts.stack.tcp.msl = ustack::Duration(std::int64_t{ho.msl_ms} * 1000);
-    if (o.user_timeout_ms != 0) opts.stack.tcp.user_timeout = ustack::Duration(std::int64_t{o.user_timeout_ms} * 1000);
-    if (o.max_retransmits >= 0) opts.stack.tcp.max_retransmits = static_cast<unsigned>(o.max_retransmits);
-    if (o.rto_max_ms != 0) opts.stack.tcp.rto_max = ustack::Duration(std::int64_t{o.rto_max_ms} * 1000);
+    if (ho.msl_ms != 0)
+        opts.stack.tcp.msl = ustack::Duration(std::int64_t{ho.msl_ms} * 1000);
+    if (o.user_timeout_ms != 0)
+        opts.stack.tcp.user_timeout = ustack::Duration(std::int64_t{o.user_timeout_ms} * 1000);
+    if (o.max_retransmits >= 0)
+        opts.stack.tcp.max_retransmits = static_cast<unsigned>(o.max_retransmits);
+    if (o.rto_max_ms != 0)
+        opts.stack.tcp.rto_max = ustack::Duration(std::int64_t{o.rto_max_ms} * 1000);
     if (o.orphan_timeout_ms != 0)
-        opts.stack.orphan_fin_wait_2_timeout = ustack::Duration(std::int64_t{o.orphan_timeout_ms} * 1000);
-    if (o.recv_buffer != 0) opts.stack.tcp.recv_buffer = o.recv_buffer;
+        opts.stack.orphan_fin_wait_2_timeout =
+            ustack::Duration(std::int64_t{o.orphan_timeout_ms} * 1000);
+    if (o.recv_buffer != 0)
+        opts.stack.tcp.recv_buffer = o.recv_buffer;
     opts.cleanup_timeout = ustack::Duration(2'000'000);
     std::random_device rd;
     for (auto& b : opts.secret) b = static_cast<std::uint8_t>(rd());
 
     std::unique_ptr<ustack::PcapWriter> pcap;
-    if (!ho.pcap.empty()) pcap = std::make_unique<ustack::PcapWriter>(ho.pcap);
+    if (!ho.pcap.empty())
+        pcap = std::make_unique<ustack::PcapWriter>(ho.pcap);
     std::unique_ptr<ustack::Device> device;
     try {
         ustack::TunOptions to;
@@ -127,7 +140,8 @@ WSPHOST start_host(const apps::HostOptions& ho, const Opts& o) {
         std::cerr << "error: " << e.what() << "\n";
         std::exit(1);
     }
-    const ustack::DriverFactory factory = [&](ustack::HostCore& core) -> std::unique_ptr<ustack::HostDriver> {
+    const ustack::DriverFactory factory =
+        [&](ustack::HostCore& core) -> std::unique_ptr<ustack::HostDriver> {
         g_core = &core;
         auto driver = std::make_unique<ustack::AsioHost>(core, std::move(device), std::move(pcap));
         driver->start();
@@ -158,18 +172,39 @@ std::string proc_status(const char* key) {
 
 void print_stats(WSPHOST host) {
     static char buf[16384];
-    if (WSPFormatHostStats(host, buf, sizeof buf) > 0) std::fputs(buf, stdout);
+    if (WSPFormatHostStats(host, buf, sizeof buf) > 0)
+        std::fputs(buf, stdout);
     const ustack::StackStats s = g_core->stack_stats();
 #define F(name) std::printf("stack_" #name " %llu\n", static_cast<unsigned long long>(s.name))
-    F(segs_in); F(segs_out); F(dropped_not_for_us); F(dropped_invalid); F(rst_sent_unknown);
-    F(rst_ignored_unknown); F(rst_queue_drops); F(dropped_listener_other); F(syn_backlog_drops);
-    F(syn_limit_drops); F(accept_overflows); F(removed_before_accept); F(time_wait_reopened);
-    F(orphan_timeouts); F(connections_opened); F(connections_current); F(connections_peak);
-    F(time_wait); F(orphans); F(syn_cookies_sent); F(syn_cookies_validated); F(syn_cookies_failed);
-    F(syn_cookies_queue_drops); F(connect_limit_failures); F(orphan_limit_aborts);
+    F(segs_in);
+    F(segs_out);
+    F(dropped_not_for_us);
+    F(dropped_invalid);
+    F(rst_sent_unknown);
+    F(rst_ignored_unknown);
+    F(rst_queue_drops);
+    F(dropped_listener_other);
+    F(syn_backlog_drops);
+    F(syn_limit_drops);
+    F(accept_overflows);
+    F(removed_before_accept);
+    F(time_wait_reopened);
+    F(orphan_timeouts);
+    F(connections_opened);
+    F(connections_current);
+    F(connections_peak);
+    F(time_wait);
+    F(orphans);
+    F(syn_cookies_sent);
+    F(syn_cookies_validated);
+    F(syn_cookies_failed);
+    F(syn_cookies_queue_drops);
+    F(connect_limit_failures);
+    F(orphan_limit_aborts);
     F(time_wait_recycled);
 #undef F
-    std::printf("rss_kb %s\nrss_peak_kb %s\n", proc_status("VmRSS:").c_str(), proc_status("VmHWM:").c_str());
+    std::printf("rss_kb %s\nrss_peak_kb %s\n", proc_status("VmRSS:").c_str(),
+                proc_status("VmHWM:").c_str());
     std::fflush(stdout);
 }
 
@@ -183,7 +218,8 @@ struct DataGen {
             x ^= x << 25;
             x ^= x >> 27;
             const std::uint64_t v = x * 0x2545F4914F6CDD1Dull;
-            for (std::size_t j = 0; j < 8 && i + j < n; ++j) p[i + j] = static_cast<unsigned char>(v >> (8 * j));
+            for (std::size_t j = 0; j < 8 && i + j < n; ++j)
+                p[i + j] = static_cast<unsigned char>(v >> (8 * j));
         }
     }
 };
@@ -194,7 +230,8 @@ bool send_all(SOCKET s, std::uint64_t n) {
     std::vector<unsigned char> buf(64 * 1024);
     std::uint64_t done = 0;
     while (done < n) {
-        const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
+        const std::size_t chunk =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
         g.fill(buf.data(), chunk);
         std::size_t off = 0;
         while (off < chunk) {
@@ -227,7 +264,8 @@ bool recv_all(SOCKET s) {
             line("sha256 recv " + h.hex_digest() + " " + std::to_string(done));
             return false;
         }
-        if (got == 0) break;
+        if (got == 0)
+            break;
         h.update(buf.data(), got);
         done += got;
     }
@@ -265,7 +303,9 @@ bool wait_fd_close(SOCKET s, unsigned timeout_ms) {
             line("ERR TIMEOUT waiting for FD_CLOSE");
             return false;
         }
-        if (WSAWaitForMultipleEvents(1, &ev, 0, static_cast<DWORD>(left * 1000) + 1, 0) != WSA_WAIT_EVENT_0) continue;
+        if (WSAWaitForMultipleEvents(1, &ev, 0, static_cast<DWORD>(left * 1000) + 1, 0) !=
+            WSA_WAIT_EVENT_0)
+            continue;
         WSANETWORKEVENTS ne{};
         if (WSPEnumNetworkEvents(s, ev, &ne, &e) != 0) {
             report_err(e, "WSPEnumNetworkEvents");
@@ -274,7 +314,9 @@ bool wait_fd_close(SOCKET s, unsigned timeout_ms) {
         if (ne.lNetworkEvents & FD_CLOSE) {
             char d[64];
             std::snprintf(d, sizeof d, " after %.2f s", now_s() - t0);
-            line(std::string("FD_CLOSE ") + (ne.iErrorCode[FD_CLOSE_BIT] ? WSPErrorName(ne.iErrorCode[FD_CLOSE_BIT]) : "0") + d);
+            line(std::string("FD_CLOSE ") +
+                 (ne.iErrorCode[FD_CLOSE_BIT] ? WSPErrorName(ne.iErrorCode[FD_CLOSE_BIT]) : "0") +
+                 d);
             return true;
         }
     }
@@ -284,15 +326,16 @@ SOCKET accept_one(SOCKET ls) {
     SOCKADDR_IN peer{};
     int len = sizeof peer;
     int e = 0;
-    SOCKET s = WSPAccept(ls, reinterpret_cast<SOCKADDR*>(&peer), &len, &e);
+    SOCKET s = WSPAccept(ls, reinterpret_cast<SOCKADDR*>(&peer), &len, nullptr, 0, &e);
     if (s == INVALID_SOCKET) {
         report_err(e, "WSPAccept");
         return s;
     }
     const auto* a = reinterpret_cast<const unsigned char*>(&peer.sin_addr.s_addr);
     const auto* p = reinterpret_cast<const unsigned char*>(&peer.sin_port);
-    line("accepted " + std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
-         std::to_string(a[3]) + ":" + std::to_string((p[0] << 8) | p[1]));
+    line("accepted " + std::to_string(a[0]) + "." + std::to_string(a[1]) + "." +
+         std::to_string(a[2]) + "." + std::to_string(a[3]) + ":" +
+         std::to_string((p[0] << 8) | p[1]));
     return s;
 }
 
@@ -300,17 +343,22 @@ int serve(SOCKET s, const Opts& o) {
     int e = 0;
     const std::string& m = o.mode;
     if (m == "recv-then-send" || m == "serve-many") {
-        if (!recv_all(s) || !send_all(s, o.bytes)) return 1;
+        if (!recv_all(s) || !send_all(s, o.bytes))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "send") {
-        if (!send_all(s, o.bytes)) return 1;
-        if (WSPShutdown(s, SD_SEND, &e) != 0) report_err(e, "WSPShutdown");
-        if (!recv_all(s)) return 1;
+        if (!send_all(s, o.bytes))
+            return 1;
+        if (WSPShutdown(s, SD_SEND, &e) != 0)
+            report_err(e, "WSPShutdown");
+        if (!recv_all(s))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "recv") {
-        if (!recv_all(s)) return 1;
+        if (!recv_all(s))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "zero-window") {
@@ -337,18 +385,24 @@ int serve(SOCKET s, const Opts& o) {
         if (o.linger >= 0) {
             LINGER l{1, static_cast<u_short>(o.linger)};
             WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&l), sizeof l, &e);
-            return close_socket(s, "WSPCloseSocket linger {1," + std::to_string(o.linger) + "}") ? 0 : 1;
+            return close_socket(s, "WSPCloseSocket linger {1," + std::to_string(o.linger) + "}")
+                       ? 0
+                       : 1;
         }
-        if (!wait_fd_close(s, o.timeout_ms)) return 1;
+        if (!wait_fd_close(s, o.timeout_ms))
+            return 1;
         return close_socket(s) ? 0 : 1;
     }
     if (m == "send-close") {
-        if (!send_all(s, o.bytes)) return 1;
-        if (!close_socket(s)) return 1;
+        if (!send_all(s, o.bytes))
+            return 1;
+        if (!close_socket(s))
+            return 1;
         const double t0 = now_s();
         while (g_core->stack_stats().connections_current != 0) {
             if (now_s() - t0 > o.timeout_ms / 1000.0) {
-                line("ERR TIMEOUT connections_current " + std::to_string(g_core->stack_stats().connections_current));
+                line("ERR TIMEOUT connections_current " +
+                     std::to_string(g_core->stack_stats().connections_current));
                 return 1;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -422,7 +476,8 @@ int main(int argc, char** argv) {
     SOCKET ls = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
     IN_ADDR any{};
     SOCKADDR_IN sin = apps::make_sockaddr(any, o.port);
-    if (WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0 || WSPListen(ls, o.backlog, &e) != 0) {
+    if (WSPBind(ls, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin, &e) != 0 ||
+        WSPListen(ls, o.backlog, &e) != 0) {
         report_err(e, "bind/listen");
         return 1;
     }

@@ -213,7 +213,7 @@ TEST_SUITE("wsp") {
             CHECK(get_int_opt(s, SOL_SOCKET, SO_ERROR, &v) == WSAENOTSOCK);
             CHECK(set_nonblocking(s, true) == WSAENOTSOCK);
             CHECK(connect_to(s, kAddrB, 5000) == WSAENOTSOCK);
-            CHECK(WSPAccept(s, nullptr, nullptr, &err) == INVALID_SOCKET);
+            CHECK(WSPAccept(s, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET);
             CHECK(err == WSAENOTSOCK);
             WSAEVENT ev = WSACreateEvent();
             CHECK(WSPEventSelect(s, ev, FD_READ, &err) == SOCKET_ERROR);

@@ -188,17 +188,17 @@ TEST_SUITE("wsp") {
         CHECK((lev.poll() & FD_ACCEPT) != 0);
         CHECK((lev.poll() & FD_ACCEPT) == 0);  // not again until WSPAccept
         int err = 0;
-        const SOCKET s1 = WSPAccept(listener, nullptr, nullptr, &err);
+        const SOCKET s1 = WSPAccept(listener, nullptr, nullptr, nullptr, 0, &err);
         REQUIRE(s1 != INVALID_SOCKET);
         // The second connection is queued too: it is recorded because WSPAccept re-armed
         // FD_ACCEPT (48).
         lev.take(FD_ACCEPT);
         REQUIRE(net.until_event(lev, FD_ACCEPT));
-        const SOCKET s2 = WSPAccept(listener, nullptr, nullptr, &err);
+        const SOCKET s2 = WSPAccept(listener, nullptr, nullptr, nullptr, 0, &err);
         REQUIRE(s2 != INVALID_SOCKET);
         CHECK((lev.poll() & FD_ACCEPT) == 0);
         // WSAEWOULDBLOCK from the (non-blocking) listener also re-arms it.
-        CHECK(WSPAccept(listener, nullptr, nullptr, &err) == INVALID_SOCKET);
+        CHECK(WSPAccept(listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET);
         CHECK(err == WSAEWOULDBLOCK);
         lev.take(FD_ACCEPT);
         const SOCKET c3 = nb_socket(net.a);
@@ -234,7 +234,7 @@ TEST_SUITE("wsp") {
         (void)connect_client(net, 5000);
         REQUIRE(net.until_event(lev, FD_ACCEPT));
         int err = 0;
-        const SOCKET s = WSPAccept(listener, nullptr, nullptr, &err);
+        const SOCKET s = WSPAccept(listener, nullptr, nullptr, nullptr, 0, &err);
         REQUIRE(s != INVALID_SOCKET);
         // "FD_WRITE ... when a socket is first connected ... or accepted" [S10], on the
         // listener's event object.
@@ -255,7 +255,7 @@ TEST_SUITE("wsp") {
         (void)connect_client(net, 5000);
         REQUIRE(net.until_readable(listener));
         int err = 0;
-        const SOCKET s = WSPAccept(listener, nullptr, nullptr, &err);
+        const SOCKET s = WSPAccept(listener, nullptr, nullptr, nullptr, 0, &err);
         REQUIRE(s != INVALID_SOCKET);
         // "Newly created sockets have the same properties as the socket s" [S12]. (On
         // virtual time a blocking WSPRecv would never return.)

@@ -291,15 +291,17 @@ TEST_SUITE("wsp") {
         int err = 0;
         REQUIRE(WSPGetSockOpt(m, SOL_SOCKET, SO_PROTOCOL_INFO, reinterpret_cast<char*>(&info), &len,
                               &err) == 0);
-        CHECK(info.dwServiceFlags1 == (XP1_MESSAGE_ORIENTED | XP1_PARTIAL_MESSAGE |
-                                       XP1_GRACEFUL_CLOSE | XP1_DISCONNECT_DATA));
+        CHECK(info.dwServiceFlags1 ==
+              (XP1_MESSAGE_ORIENTED | XP1_PARTIAL_MESSAGE | XP1_GRACEFUL_CLOSE | XP1_CONNECT_DATA |
+               XP1_DISCONNECT_DATA));
         CHECK(info.iSocketType == SOCK_SEQPACKET);
         CHECK(info.iProtocol == IPPROTO_TCP);
         CHECK(info.iAddressFamily == AF_INET);
         CHECK(info.dwMessageSize == 65536);
         REQUIRE(WSPGetSockOpt(s, SOL_SOCKET, SO_PROTOCOL_INFO, reinterpret_cast<char*>(&info), &len,
                               &err) == 0);
-        CHECK(info.dwServiceFlags1 == (XP1_GRACEFUL_CLOSE | XP1_DISCONNECT_DATA));
+        CHECK(info.dwServiceFlags1 ==
+              (XP1_GRACEFUL_CLOSE | XP1_CONNECT_DATA | XP1_DISCONNECT_DATA));
         CHECK(info.iSocketType == SOCK_STREAM);
         CHECK(info.dwMessageSize == 0);
         // The buffers hold a whole message each way.

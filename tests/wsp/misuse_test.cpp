@@ -57,7 +57,7 @@ TEST_SUITE("wsp") {
             {"Bind bogus", WSAENOTSOCK, [&] { return r(WSPBind(bogus, sa(to), kSaLen, &e)); }},
             {"Listen closed", WSAENOTSOCK, [&] { return r(WSPListen(closed, 1, &e)); }},
             {"Accept bogus", WSAENOTSOCK,
-             [&] { return rs(WSPAccept(bogus, nullptr, nullptr, &e)); }},
+             [&] { return rs(WSPAccept(bogus, nullptr, nullptr, nullptr, 0, &e)); }},
             {"Connect closed", WSAENOTSOCK, [&] { return connect_to(closed, kAddrB, 5000); }},
             {"Send bogus", WSAENOTSOCK, [&] { return send_str(bogus, "x"); }},
             {"Recv INVALID_SOCKET", WSAENOTSOCK,
@@ -93,9 +93,14 @@ TEST_SUITE("wsp") {
             {"Bind NULL name", WSAEFAULT, [&] { return r(WSPBind(fresh, nullptr, kSaLen, &e)); }},
             {"Bind short namelen", WSAEFAULT, [&] { return r(WSPBind(fresh, sa(to), 4, &e)); }},
             {"Connect NULL name", WSAEFAULT,
-             [&] { return r(WSPConnect(fresh, nullptr, kSaLen, &e)); }},
+             [&] {
+                 return r(
+                     WSPConnect(fresh, nullptr, kSaLen, nullptr, nullptr, nullptr, nullptr, &e));
+             }},
             {"Connect short namelen", WSAEFAULT,
-             [&] { return r(WSPConnect(fresh, sa(to), 3, &e)); }},
+             [&] {
+                 return r(WSPConnect(fresh, sa(to), 3, nullptr, nullptr, nullptr, nullptr, &e));
+             }},
             {"Send NULL buffers", WSAEFAULT,
              [&] { return r(WSPSend(p.client, nullptr, 1, &n, 0, &e)); }},
             {"Send NULL buf pointer", WSAEFAULT,
@@ -158,11 +163,13 @@ TEST_SUITE("wsp") {
             {"Accept short addrlen", WSAEFAULT,
              [&] {
                  int len = 2;
-                 return rs(WSPAccept(p.listener, reinterpret_cast<SOCKADDR*>(&out), &len, &e));
+                 return rs(WSPAccept(p.listener, reinterpret_cast<SOCKADDR*>(&out), &len, nullptr,
+                                     0, &e));
              }},
             {"Accept addr without addrlen", WSAEFAULT,
              [&] {
-                 return rs(WSPAccept(p.listener, reinterpret_cast<SOCKADDR*>(&out), nullptr, &e));
+                 return rs(WSPAccept(p.listener, reinterpret_cast<SOCKADDR*>(&out), nullptr,
+                                     nullptr, 0, &e));
              }},
             // wrong states and arguments
             {"Socket bad af", WSAEAFNOSUPPORT,
@@ -199,7 +206,7 @@ TEST_SUITE("wsp") {
             {"Listen unbound", WSAEINVAL, [&] { return r(WSPListen(fresh, 1, &e)); }},
             {"Listen connected", WSAEISCONN, [&] { return r(WSPListen(p.client, 1, &e)); }},
             {"Accept not listening", WSAEINVAL,
-             [&] { return rs(WSPAccept(fresh, nullptr, nullptr, &e)); }},
+             [&] { return rs(WSPAccept(fresh, nullptr, nullptr, nullptr, 0, &e)); }},
             {"Connect listener", WSAEINVAL, [&] { return connect_to(p.listener, kAddrB, 5000); }},
             {"Connect port 0", WSAEADDRNOTAVAIL, [&] { return connect_to(fresh, kAddrB, 0); }},
             {"Connect connected", WSAEISCONN, [&] { return connect_to(p.client, kAddrB, 5000); }},
@@ -207,7 +214,7 @@ TEST_SUITE("wsp") {
              [&] {
                  SOCKADDR_IN x = to;
                  x.sin_family = 23;
-                 return r(WSPConnect(fresh, sa(x), kSaLen, &e));
+                 return r(WSPConnect(fresh, sa(x), kSaLen, nullptr, nullptr, nullptr, nullptr, &e));
              }},
             {"Send fresh", WSAENOTCONN, [&] { return send_str(fresh, "x"); }},
             {"Send listener", WSAENOTCONN, [&] { return send_str(p.listener, "x"); }},

@@ -40,7 +40,7 @@ TEST_SUITE("wsp") {
         Pair p = connect_pair(net);
         REQUIRE(set_nonblocking(p.listener, true) == 0);
         int err = 0;
-        CHECK(WSPAccept(p.listener, nullptr, nullptr, &err) == INVALID_SOCKET);  // 57
+        CHECK(WSPAccept(p.listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET);  // 57
         CHECK(err == WSAEWOULDBLOCK);
         REQUIRE(set_nonblocking(p.server, true) == 0);
         char buf[16];
@@ -65,7 +65,8 @@ TEST_SUITE("wsp") {
         Net net(np);
         CHECK((WSPGetServiceFlags(net.a) & XP1_GRACEFUL_CLOSE) != 0);
         CHECK((WSPGetServiceFlags(net.a) & XP1_DISCONNECT_DATA) == 0);
-        CHECK(WSPGetServiceFlags(net.b) == (XP1_GRACEFUL_CLOSE | XP1_DISCONNECT_DATA));
+        CHECK(WSPGetServiceFlags(net.b) ==
+              (XP1_GRACEFUL_CLOSE | XP1_CONNECT_DATA | XP1_DISCONNECT_DATA));
         CHECK(WSPGetServiceFlags(nullptr) == 0);
         Net both;
         Pair p = connect_pair(both);

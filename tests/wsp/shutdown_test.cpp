@@ -221,7 +221,8 @@ TEST_SUITE("wsp") {
         NetParams np;
         np.b.disconnect_data = 0;
         Net net(np);
-        CHECK(WSPGetServiceFlags(net.a) == (XP1_GRACEFUL_CLOSE | XP1_DISCONNECT_DATA));
+        CHECK(WSPGetServiceFlags(net.a) ==
+              (XP1_GRACEFUL_CLOSE | XP1_CONNECT_DATA | XP1_DISCONNECT_DATA));
         CHECK(WSPGetServiceFlags(net.b) == XP1_GRACEFUL_CLOSE);
         Pair p = connect_pair(net);
         int limit = -1;

@@ -122,7 +122,7 @@ inline SOCKET nb_socket(WSPHOST h) {
 // Non-blocking accept of a connection that must be queued already.
 inline SOCKET accept_now(SOCKET listener) {
     int err = 0;
-    const SOCKET s = WSPAccept(listener, nullptr, nullptr, &err);
+    const SOCKET s = WSPAccept(listener, nullptr, nullptr, nullptr, 0, &err);
     REQUIRE_MESSAGE(s != INVALID_SOCKET, WSPErrorName(err));
     REQUIRE(set_nonblocking(s, true) == 0);
     return s;

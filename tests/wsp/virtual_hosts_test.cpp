@@ -75,7 +75,7 @@ TEST_SUITE("wsp") {
         net.run();
         for (int i = 0; i < 2; ++i) {
             int err = 0;
-            const SOCKET s = WSPAccept(l, nullptr, nullptr, &err);
+            const SOCKET s = WSPAccept(l, nullptr, nullptr, nullptr, 0, &err);
             REQUIRE(s != INVALID_SOCKET);
             REQUIRE(send_str(c[i], std::to_string(i)) == 0);
             net.run();

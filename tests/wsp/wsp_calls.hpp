@@ -57,7 +57,7 @@ inline SOCKET listen_on(WSPHOST h, IN_ADDR addr, std::uint16_t port, int backlog
 inline int connect_to(SOCKET s, IN_ADDR addr, std::uint16_t port) {
     int err = 0;
     const SOCKADDR_IN to = sockaddr_of(addr, port);
-    return WSPConnect(s, sa(to), kSaLen, &err) == 0 ? 0 : err;
+    return WSPConnect(s, sa(to), kSaLen, nullptr, nullptr, nullptr, nullptr, &err) == 0 ? 0 : err;
 }
 
 inline int close_socket(SOCKET s) {

@@ -31,6 +31,9 @@ enum class Errc : std::uint8_t {
     too_many_sockets,  // the host's socket table is full
     buffer_too_small,  // the caller's buffer cannot hold what is to be returned
     disconnected,      // a message-oriented socket's peer ended gracefully, every message read
+    try_again,         // WSPAccept's condition function deferred its decision (CF_DEFER)
+    callback_running,  // WSPAccept's condition function is running on this listener now
+    withdrawn,         // the connection request WSPAccept offered timed out or was withdrawn
 };
 
 constexpr std::string_view to_string(Errc e) {
@@ -57,6 +60,9 @@ constexpr std::string_view to_string(Errc e) {
         case Errc::too_many_sockets: return "too_many_sockets";
         case Errc::buffer_too_small: return "buffer_too_small";
         case Errc::disconnected: return "disconnected";
+        case Errc::try_again: return "try_again";
+        case Errc::callback_running: return "callback_running";
+        case Errc::withdrawn: return "withdrawn";
     }
     return "?";
 }

@@ -37,6 +37,14 @@ typedef int BOOL;
 typedef unsigned short u_short;
 typedef unsigned long u_long;
 typedef char CHAR;
+typedef uint32_t ULONG; /* 32 bits, as on Windows (unlike u_long below) */
+typedef uintptr_t DWORD_PTR;
+typedef unsigned int GROUP; /* socket groups (winsock2.h); ustack has none: always 0 */
+
+/* Winsock's calling convention for callbacks (__stdcall on 32-bit Windows); nothing here. */
+#ifndef CALLBACK
+#define CALLBACK
+#endif
 
 #ifdef __cplusplus
 #define INVALID_SOCKET (~static_cast<SOCKET>(0))
@@ -49,6 +57,25 @@ typedef struct _WSABUF {
     u_long len; /* the length of the buffer */
     CHAR* buf;  /* the pointer to the buffer */
 } WSABUF, *LPWSABUF;
+
+/* Quality of service (winsock2.h / qos.h), only so the SPI shapes are Winsock's: ustack
+ * negotiates no QOS, and every call that takes one wants NULL (WSAEOPNOTSUPP otherwise). */
+typedef ULONG SERVICETYPE;
+typedef struct _flowspec {
+    ULONG TokenRate;
+    ULONG TokenBucketSize;
+    ULONG PeakBandwidth;
+    ULONG Latency;
+    ULONG DelayVariation;
+    SERVICETYPE ServiceType;
+    ULONG MaxSduSize;
+    ULONG MinimumPolicedSize;
+} FLOWSPEC, *LPFLOWSPEC;
+typedef struct _QualityOfService {
+    FLOWSPEC SendingFlowspec;
+    FLOWSPEC ReceivingFlowspec;
+    WSABUF ProviderSpecific;
+} QOS, *LPQOS;
 
 typedef struct linger {
     u_short l_onoff;  /* option on/off */
@@ -92,7 +119,19 @@ typedef struct ustack_sockaddr_in {
 #define SO_RCVBUF 0x1002
 #define SO_ERROR 0x1007
 #define SO_TYPE 0x1008
-#define SO_DISCDATALEN 0x7006    /* mswsock.h: the most disconnect data a FIN can carry (0: none) */
+/* mswsock.h's connect- and disconnect-data options (DESIGN.md §3, §3c): */
+#define SO_CONNDATA                                                                     \
+    0x7000                 /* read: the peer's connect data (caller data on an accepted \
+                              socket, callee data on a connected one); *optlen its length */
+#define SO_CONNOPT 0x7001  /* not supported (WSAENOPROTOOPT) */
+#define SO_DISCDATA 0x7002 /* not supported (WSAENOPROTOOPT): use WSPRecvDisconnect */
+#define SO_CONNDATALEN                                                                        \
+    0x7004                    /* read: the most connect data a SYN (SYN-ACK) of this socket's \
+                                 type can carry (0: the host has no connect data) */
+#define SO_DISCDATALEN 0x7006 /* read: the most disconnect data a FIN can carry (0: none) */
+/* BOOL, on a socket before WSPListen (WSAEINVAL after): hold each SYN unanswered until
+ * WSPAccept's condition function decides on it (DESIGN.md §3c). Default FALSE. */
+#define SO_CONDITIONAL_ACCEPT 0x3002
 #define SO_MAX_MSG_SIZE 0x2003   /* SOCK_SEQPACKET: the largest message (read only) */
 #define SO_PROTOCOL_INFOA 0x2004 /* the socket's WSAPROTOCOL_INFOA (read only) */
 #define SO_PROTOCOL_INFO SO_PROTOCOL_INFOA
@@ -110,6 +149,7 @@ typedef struct ustack_sockaddr_in {
  * SO_PROTOCOL_INFO. */
 #define XP1_MESSAGE_ORIENTED 0x00000008
 #define XP1_GRACEFUL_CLOSE 0x00000020
+#define XP1_CONNECT_DATA 0x00000080
 #define XP1_DISCONNECT_DATA 0x00000100
 #define XP1_PARTIAL_MESSAGE 0x00040000
 
@@ -150,10 +190,9 @@ typedef struct _WSAPROTOCOL_INFOA {
 } WSAPROTOCOL_INFOA, WSAPROTOCOL_INFO;
 
 /* ---- TCP state and statistics (WSPIoctl SIO_TCP_INFO) ------------------------------------ */
-/* Fixed-width Windows types of mstcpip.h (ULONG is 32 bits there, unlike u_long here). */
+/* Fixed-width Windows types of mstcpip.h (ULONG, above, is 32 bits there too). */
 typedef unsigned char UCHAR;
 typedef unsigned char BOOLEAN;
-typedef uint32_t ULONG;
 typedef uint64_t ULONG64;
 
 /* TCPSTATE (mstcpip.h): the RFC 9293 §3.3.2 states, in Winsock's numbering. */
@@ -297,6 +336,7 @@ typedef struct ustack_timeval {
 #define WSAVERNOTSUPPORTED 10092
 #define WSANOTINITIALISED 10093
 #define WSAEDISCON 10101
+#define WSATRY_AGAIN 11002 /* WSPAccept: the condition function answered CF_DEFER */
 
 /* ---- hosts ------------------------------------------------------------------------------- */
 /* A host is one ustack instance: its own IPv4 address, TUN device (or in-memory link end) and
@@ -333,8 +373,8 @@ int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpErrno);
  * (bounded by cleanup_timeout_ms) until orphaned graceful closes have delivered their FINs and
  * disconnect data; then stops the engine thread. Handles of the host become invalid. */
 int WSPCleanup(WSPHOST host, LPINT lpErrno);
-/* XP1_* flags of the host's TCP provider: XP1_GRACEFUL_CLOSE, plus XP1_DISCONNECT_DATA when the
- * host offers the disconnect-data option. */
+/* XP1_* flags of the host's TCP provider: XP1_GRACEFUL_CLOSE, plus XP1_DISCONNECT_DATA and
+ * XP1_CONNECT_DATA when the host offers the disconnect-data option. */
 DWORD WSPGetServiceFlags(WSPHOST host);
 
 /* The host's counters as "name value" lines (segments, retransmissions, RSTs, challenge ACKs,
@@ -346,8 +386,34 @@ int WSPFormatHostStats(WSPHOST host, char* buf, size_t len);
 SOCKET WSPSocket(WSPHOST host, int af, int type, int protocol, LPINT lpErrno);
 int WSPBind(SOCKET s, const SOCKADDR* name, int namelen, LPINT lpErrno);
 int WSPListen(SOCKET s, int backlog, LPINT lpErrno);
-SOCKET WSPAccept(SOCKET s, SOCKADDR* addr, LPINT addrlen, LPINT lpErrno);
-int WSPConnect(SOCKET s, const SOCKADDR* name, int namelen, LPINT lpErrno);
+
+/* WSPAccept's condition function (winsock2.h's LPCONDITIONPROC): the caller's address and
+ * connect data, the QOS (always NULL here), our address, room for callee data, the socket group
+ * (leave *g 0: ustack has no groups) and WSPAccept's dwCallbackData. Returns CF_ACCEPT,
+ * CF_REJECT or CF_DEFER. It runs on WSPAccept's thread without the host's lock held: it may
+ * call other WSP functions. Meanwhile other WSPAccepts on the listener wait for its verdict
+ * (blocking) or fail WSAEINPROGRESS (non-blocking, or called from the function itself).
+ * The README's "Connect data and conditional accept" says what each parameter holds. */
+typedef int(CALLBACK* LPCONDITIONPROC)(LPWSABUF lpCallerId, LPWSABUF lpCallerData, LPQOS lpSQOS,
+                                       LPQOS lpGQOS, LPWSABUF lpCalleeId, LPWSABUF lpCalleeData,
+                                       GROUP* g, DWORD_PTR dwCallbackData);
+#define CF_ACCEPT 0x0000
+#define CF_REJECT 0x0001
+#define CF_DEFER 0x0002
+
+/* Take the connection at the head of the listener's queue; with a condition function, only if
+ * it answers CF_ACCEPT (CF_REJECT: WSAECONNREFUSED; CF_DEFER: WSATRY_AGAIN, the connection
+ * stays at the head; any other answer, or *g set: WSAEINVAL, likewise). */
+SOCKET WSPAccept(SOCKET s, SOCKADDR* addr, LPINT addrlen, LPCONDITIONPROC lpfnCondition,
+                 DWORD_PTR dwCallbackData, LPINT lpErrno);
+/* Connect, offering lpCallerData (NULL: none) on the SYN and receiving the peer's callee data
+ * into lpCalleeData (NULL: not wanted; len set to the count, 0 if none; a non-blocking connect
+ * writes it when the connection completes, before FD_CONNECT -- keep it valid until then).
+ * lpSQOS and lpGQOS must be NULL (WSAEOPNOTSUPP). Caller data: longer than SO_CONNDATALEN:
+ * WSAEMSGSIZE; on a host without connect data, or a peer whose SYN-ACK does not echo the
+ * offer (the connection is reset): WSAENOPROTOOPT. */
+int WSPConnect(SOCKET s, const SOCKADDR* name, int namelen, LPWSABUF lpCallerData,
+               LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno);
 int WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent,
             DWORD dwFlags, LPINT lpErrno);
 int WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,

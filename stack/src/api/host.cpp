@@ -117,15 +117,21 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
                                                                : sockets_.by_listener(ev->listener);
             if (s != nullptr) {
                 settle(*this, *s);
-                // Threads blocked in WSPAccept: one per queued connection (chain_push).
+                // Threads blocked in WSPAccept: as many as can go on -- one per queued
+                // connection, one for a verdict (chain_push); with nothing to take, every one
+                // (as ever), but none on a conditional listener, whose held requests would
+                // otherwise wake them all for each SYN. Every thread for other sockets.
                 int count = INT_MAX;
                 if (s->listener) {
-                    const std::size_t queued = stack_.accept_queue_size(*s->listener);
-                    if (queued > 0) {
-                        count = static_cast<int>(std::min<std::size_t>(queued, INT_MAX));
+                    if (const std::size_t n = accept_wakeups(*this, *s); n > 0) {
+                        count = static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+                    } else if (s->conditional_accept) {
+                        count = 0;
                     }
                 }
-                chain_push(sockets_.waiter(s->id), count);
+                if (count > 0) {
+                    chain_push(sockets_.waiter(s->id), count);
+                }
             }
             events = true;
         }

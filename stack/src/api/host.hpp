@@ -88,6 +88,11 @@ public:
     void count_disconnect_received() { ++disc_received_; }
     [[nodiscard]] std::uint64_t disconnect_sent() const { return disc_sent_; }
     [[nodiscard]] std::uint64_t disconnect_received() const { return disc_received_; }
+    // WSPAccept's condition function answered CF_REJECT / CF_DEFER (DESIGN.md §3c).
+    void count_accept_rejected() { ++accept_rejected_; }
+    void count_accept_deferred() { ++accept_deferred_; }
+    [[nodiscard]] std::uint64_t accept_rejected() const { return accept_rejected_; }
+    [[nodiscard]] std::uint64_t accept_deferred() const { return accept_deferred_; }
     [[nodiscard]] const Codec& codec() const { return codec_; }
     [[nodiscard]] const EncoderStats& encoder_stats() const { return encoder_; }
     // Engine passes run so far (WSPCleanup waits for one after its closes).
@@ -122,8 +127,10 @@ private:
     std::vector<std::byte> packet_;  // encode buffer, reused
     EncoderStats encoder_;           // summed over every pass
     std::uint64_t passes_ = 0;
-    std::uint64_t disc_sent_ = 0;      // WSPSendDisconnect calls that queued data on a FIN
-    std::uint64_t disc_received_ = 0;  // WSPRecvDisconnect calls that returned data
+    std::uint64_t disc_sent_ = 0;        // WSPSendDisconnect calls that queued data on a FIN
+    std::uint64_t disc_received_ = 0;    // WSPRecvDisconnect calls that returned data
+    std::uint64_t accept_rejected_ = 0;  // CF_REJECT
+    std::uint64_t accept_deferred_ = 0;  // CF_DEFER
     std::uint64_t framing_too_long_ = 0;
     std::uint64_t framing_fin_inside_ = 0;
 };

@@ -70,6 +70,20 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("disconnect_option_ignored", c.disc_option_ignored + cs.bad_disconnect_option);
     line("disconnect_data_sent", h->disconnect_sent());
     line("disconnect_data_received", h->disconnect_received());
+    // DESIGN.md §3c: connect data on the SYNs, and conditional listeners' held requests.
+    line("connect_data_sent", c.connect_data_sent);
+    line("connect_data_received", c.connect_data_received);
+    line("connect_data_refused", c.connect_data_refused);
+    line("connect_data_syns", st.connect_data_syns);
+    line("drop_syn_connect_data", st.syn_dropped_connect_data);
+    line("requests_held", st.requests_held);
+    line("held_syns_absorbed", st.held_syns_absorbed);
+    line("held_backlog_drops", st.held_backlog_drops);
+    line("held_requests_accepted", st.held_requests_accepted);
+    line("held_requests_rejected", st.held_requests_rejected);
+    line("held_requests_expired", st.held_requests_expired);
+    line("accept_rejected", h->accept_rejected());
+    line("accept_deferred", h->accept_deferred());
     line("message_mode_refused", st.message_mode_refused + c.message_mode_refused);
     line("message_option_ignored", c.message_option_ignored + cs.bad_message_option);
     line("message_framing_too_long", h->framing_too_long());

@@ -9,8 +9,9 @@
 //              level-triggered: recorded again at re-enabling if data is still there.
 //   FD_WRITE   at connect / accept completion, then only after a send failed WSAEWOULDBLOCK
 //              and space freed (re-enabled by that send).
-//   FD_ACCEPT  a connection waits in the accept queue; re-enabled by any WSPAccept (one day:
-//              not when it fails WSATRY_AGAIN), level-triggered.
+//   FD_ACCEPT  a connection (or, with SO_CONDITIONAL_ACCEPT, a held request) waits for
+//              WSPAccept; re-enabled by any WSPAccept but one that fails WSATRY_AGAIN (CF_DEFER),
+//              level-triggered.
 //   FD_CONNECT once per connect attempt, when its outcome is known, with its error.
 //   FD_CLOSE   once: on the peer's FIN after every received byte was read (error 0; no FD_READ
 //              for the FIN itself), or with the error of a reset / local abort.

@@ -60,6 +60,19 @@ struct Socket {
     Errc connect_error = Errc::ok;
     Errc last_error = Errc::ok;  // SO_ERROR
 
+    // Connect data and conditional accept (DESIGN.md §3c, connect_data.hpp).
+    bool conditional_accept = false;  // SO_CONDITIONAL_ACCEPT (settable until WSPListen)
+    // A listener: the connection WSPAccept took from the stack's accept queue to put before
+    // the condition function, while it has no verdict (CF_DEFER): the head of the queue.
+    std::optional<ConnId> deferred;
+    bool deciding = false;      // a listener: a WSPAccept is running the condition function now
+    int handshake_waiters = 0;  // a listener: blocking WSPAccepts waiting for the handshake of
+                                // a connection they admitted (SO_CONDITIONAL_ACCEPT)
+    // A connecting socket: WSPConnect's lpCalleeData, written when the connection completes;
+    // `callee_too_small` if the callee data did not fit (nothing written).
+    WSABUF* callee_out = nullptr;
+    bool callee_too_small = false;
+
     // Options.
     bool nonblocking = false;
     LINGER linger{0, 0};
@@ -74,10 +87,26 @@ struct Socket {
 // WSPBind to `port` of the host's address (0: an ephemeral port chosen at listen / connect).
 Errc bind_socket(Host& h, Socket& s, std::uint16_t port);
 Errc listen_socket(Host& h, Socket& s, int backlog);
-// Take a connection from the listener's queue (blocking unless non-blocking); the new socket's
-// handle in *out, the peer in *peer.
-Errc accept_socket(Host& h, ApiLock& lock, SocketId listener, SOCKET* out, Endpoint* peer);
-Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote);
+// WSPAccept's condition function and its dwCallbackData (fn nullptr: none).
+struct AcceptCondition {
+    LPCONDITIONPROC fn = nullptr;
+    DWORD_PTR data = 0;
+};
+// Take the connection at the head of the listener's queue (blocking unless non-blocking) if
+// `cond` accepts it; the new socket's handle in *out. *peer gets the caller of the request
+// that was decided on, whatever the verdict (the SPI fills addr "regardless of whether the
+// condition function is specified or what it returns"). Errors besides the queue's:
+// refused (CF_REJECT), try_again (CF_DEFER), invalid_argument (another answer, or *g set),
+// callback_running (a condition function runs on this listener now, and this call cannot wait
+// for it: non-blocking, or its own), reset (the connection
+// ended before it was accepted), withdrawn (a held request expired while it was decided on).
+Errc accept_socket(Host& h, ApiLock& lock, SocketId listener, const AcceptCondition& cond,
+                   SOCKET* out, std::optional<Endpoint>* peer);
+// Connect to `remote` with `caller` on the SYN (connect_data.hpp); `callee` (nullptr: not
+// wanted) gets the peer's callee data when the connection completes (buffer_too_small if it
+// does not fit: the connection stands, SO_CONNDATA has the data).
+Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote,
+                    std::span<const std::byte> caller, WSABUF* callee);
 // Queue the bytes of `bufs` in order (blocking sockets wait for room until all are queued);
 // *sent gets the count. A message socket sends them as one message, whole or not at all:
 // msg_size over the bound, would_block (non-blocking) without room for all of it.
@@ -106,6 +135,12 @@ void close_now(Host& h, Socket& s, bool abortive);
 void settle(Host& h, Socket& s);
 // What the socket's state offers network events and WSPSelect now.
 [[nodiscard]] SocketConditions conditions(const Host& h, const Socket& s);
+// A listener: what WSPAccept can decide on or take now -- the deferred head, the accept queue
+// and (SO_CONDITIONAL_ACCEPT) the held requests (0 for other sockets).
+[[nodiscard]] std::size_t accept_waiting(const Host& h, const Socket& s);
+// A listener: how many blocked WSPAccepts can make progress now -- one per queued connection,
+// and one more for a verdict (deferred head or held request) if no condition function runs.
+[[nodiscard]] std::size_t accept_wakeups(const Host& h, const Socket& s);
 
 // A message socket of host `h` (WSPSocket with SOCK_SEQPACKET): its buffers hold at least one
 // whole message each (a message is sent whole or not at all, and read only once whole).

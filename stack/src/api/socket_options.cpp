@@ -2,8 +2,10 @@
 // §1.10 FIONBIO, §1.11 SO_DISCDATALEN).
 #include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "blocking.hpp"
+#include "connect_data.hpp"
 #include "host.hpp"
 #include "message_socket.hpp"
 #include "socket.hpp"
@@ -119,6 +121,9 @@ DWORD ustack::provider_flags(const Host& h, bool message) {
     if (h.options().stack.tcp.disconnect_data) {
         f |= XP1_DISCONNECT_DATA;
     }
+    if (has_connect_data(h)) {
+        f |= XP1_CONNECT_DATA;  // caller and callee data on the SYN and SYN-ACK (DESIGN.md §3c)
+    }
     return f;
 }
 
@@ -148,6 +153,19 @@ extern "C" int WSPSetSockOpt(SOCKET sock, int level, int optname, const char* op
         // TRUE is SO_LINGER l_onoff 0 (SEMANTICS checklist 35); FALSE lingers again with the
         // previous l_linger (36).
         s.linger.l_onoff = v != 0 ? 0 : 1;
+        return succeed(lpErrno);
+    }
+    if (level == SOL_SOCKET && optname == SO_CONDITIONAL_ACCEPT) {
+        // A DWORD-sized BOOL (the SO_CONDITIONAL_ACCEPT page: shorter is WSAEFAULT), set before
+        // WSPListen ("also returned if the socket was already in a listening state": WSAEINVAL).
+        BOOL v = 0;
+        if (optlen < static_cast<int>(sizeof(DWORD)) || !read_bool(optval, optlen, &v)) {
+            return fail(lpErrno, WSAEFAULT);
+        }
+        if (s.kind == Socket::Kind::listening) {
+            return fail(lpErrno, WSAEINVAL);
+        }
+        s.conditional_accept = v != 0;
         return succeed(lpErrno);
     }
     if (level == SOL_SOCKET && (optname == SO_SNDBUF || optname == SO_RCVBUF)) {
@@ -196,7 +214,9 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
         if (*optlen < static_cast<int>(n)) {
             return fail(lpErrno, WSAEFAULT);
         }
-        std::memcpy(optval, v, n);
+        if (n > 0) {
+            std::memcpy(optval, v, n);
+        }
         *optlen = static_cast<int>(n);
         return succeed(lpErrno);
     };
@@ -210,6 +230,18 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
                 const Connection* c = connection_of(*r.host, s);
                 return put_int(c != nullptr ? static_cast<int>(c->disconnect_data_limit()) : 0);
             }
+            case SO_CONNDATALEN:
+                // DESIGN.md §3c: what a SYN (or SYN-ACK) of this socket's type can carry.
+                return put_int(static_cast<int>(connect_data_limit(*r.host, s.message)));
+            case SO_CONNDATA: {
+                // The peer's connect data: an accepted socket's caller data, a connected one's
+                // callee data; *optlen its length (0: none, or no connection).
+                const Connection* c = connection_of(*r.host, s);
+                const auto data =
+                    c != nullptr ? peer_connect_data(*c) : std::span<const std::byte>{};
+                return put(data.data(), data.size());
+            }
+            case SO_CONDITIONAL_ACCEPT: return put_int(s.conditional_accept ? 1 : 0);
             case SO_ERROR: {
                 const int e = wsa_error(s.last_error);
                 s.last_error = Errc::ok;

@@ -26,7 +26,13 @@ int wsa_error(Errc e) {
         case Errc::interrupted: return WSAEINTR;
         case Errc::too_many_sockets: return WSAEMFILE;
         case Errc::buffer_too_small: return WSAEFAULT;
-        case Errc::disconnected: return WSAEDISCON;  // SEMANTICS §1.7: message-oriented end
+        case Errc::disconnected:
+            return WSAEDISCON;  // SEMANTICS §1.7: message-oriented end
+        // LPWSPACCEPT's table: CF_DEFER; "the service provider is still processing a callback
+        // function"; "the connection request that was offered has timed out or been withdrawn".
+        case Errc::try_again: return WSATRY_AGAIN;
+        case Errc::callback_running: return WSAEINPROGRESS;
+        case Errc::withdrawn: return WSAEACCES;
     }
     return WSAEINVAL;
 }
@@ -101,6 +107,7 @@ extern "C" const char* WSPErrorName(int error) {
         case WSAVERNOTSUPPORTED: return "WSAVERNOTSUPPORTED";
         case WSANOTINITIALISED: return "WSANOTINITIALISED";
         case WSAEDISCON: return "WSAEDISCON";
+        case WSATRY_AGAIN: return "WSATRY_AGAIN";
         default: return "WSA?";
     }
 }

@@ -4,6 +4,7 @@
 // The calls of network events are in network_events.cpp, options and ioctls in
 // socket_options.cpp, host statistics in host_stats.cpp. Read DESIGN.md §4 and SEMANTICS.md §1.
 #include <cstring>
+#include <optional>
 #include <span>
 
 #include "blocking.hpp"
@@ -136,7 +137,9 @@ extern "C" int WSPListen(SOCKET sock, int backlog, LPINT lpErrno) {
     return result(lpErrno, listen_socket(*r.host, *r.socket, backlog));
 }
 
-extern "C" SOCKET WSPAccept(SOCKET sock, SOCKADDR* addr, LPINT addrlen, LPINT lpErrno) {
+extern "C" SOCKET WSPAccept(SOCKET sock, SOCKADDR* addr, LPINT addrlen,
+                            LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData,
+                            LPINT lpErrno) {
     ApiLock lock;
     const SocketRef r = find_socket(sock);
     if (!r) {
@@ -148,22 +151,32 @@ extern "C" SOCKET WSPAccept(SOCKET sock, SOCKADDR* addr, LPINT addrlen, LPINT lp
         return fail_socket(lpErrno, WSAEFAULT);
     }
     SOCKET out = INVALID_SOCKET;
-    Endpoint peer;
-    if (const Errc e = accept_socket(*r.host, lock, r.socket->id, &out, &peer); e != Errc::ok) {
-        return fail_socket(lpErrno, wsa_error(e));
+    std::optional<Endpoint> peer;
+    const Errc e =
+        accept_socket(*r.host, lock, r.socket->id, {lpfnCondition, dwCallbackData}, &out, &peer);
+    // addr and addrlen "shall be filled in regardless of whether the condition function is
+    // specified or what it returns" (LPWSPACCEPT), once a request was decided on.
+    if (addr != nullptr && peer) {
+        (void)write_sockaddr(*peer, addr, addrlen);
     }
-    if (addr != nullptr) {
-        (void)write_sockaddr(peer, addr, addrlen);
+    if (e != Errc::ok) {
+        return fail_socket(lpErrno, wsa_error(e));
     }
     succeed(lpErrno);
     return out;
 }
 
-extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPINT lpErrno) {
+extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPWSABUF lpCallerData,
+                          LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno) {
     ApiLock lock;
     const SocketRef r = find_socket(sock);
     if (!r) {
         return fail(lpErrno, WSAENOTSOCK);
+    }
+    // No QOS: "Flow specifications specified in lpSQOS cannot be satisfied" (and lpGQOS is
+    // reserved).
+    if (lpSQOS != nullptr || lpGQOS != nullptr) {
+        return fail(lpErrno, WSAEOPNOTSUPP);
     }
     Endpoint remote;
     if (!parse_sockaddr(name, namelen, remote)) {
@@ -175,10 +188,22 @@ extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPINT 
         }
         return fail(lpErrno, WSAEFAULT);
     }
+    if (!bufs_valid(lpCallerData, lpCallerData != nullptr ? 1 : 0) ||
+        !bufs_valid(lpCalleeData, lpCalleeData != nullptr ? 1 : 0)) {
+        return fail(lpErrno, WSAEFAULT);
+    }
     if (remote.addr == 0 || remote.port == 0) {
         return fail(lpErrno, WSAEADDRNOTAVAIL);
     }
-    return result(lpErrno, connect_socket(*r.host, lock, r.socket->id, remote));
+    // Zero bytes of caller data are none ("If lpCallerData is null, no user data will be
+    // passed"); its length is checked against the SYN's room by the connect (connect_data.hpp).
+    std::span<const std::byte> caller;
+    if (lpCallerData != nullptr && lpCallerData->len > 0) {
+        caller =
+            std::span(reinterpret_cast<const std::byte*>(lpCallerData->buf), lpCallerData->len);
+    }
+    return result(lpErrno,
+                  connect_socket(*r.host, lock, r.socket->id, remote, caller, lpCalleeData));
 }
 
 extern "C" int WSPSend(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD sent, DWORD flags,

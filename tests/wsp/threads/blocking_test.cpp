@@ -120,7 +120,7 @@ TEST_SUITE("wsp") {
         std::thread ta([&] {
             int err = 0;
             started.count_down();
-            if (WSPAccept(idle_listener, nullptr, nullptr, &err) == INVALID_SOCKET)
+            if (WSPAccept(idle_listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET)
                 accept_err = err;
             else
                 accept_err = 0;

@@ -188,7 +188,7 @@ RunResult run_many(Hosts& h, std::uint16_t port, int clients, int per_client) {
         servers.emplace_back([&, i] {
             for (int n = 0;; ++n) {
                 int err = 0;
-                const SOCKET sv = WSPAccept(listener, nullptr, nullptr, &err);
+                const SOCKET sv = WSPAccept(listener, nullptr, nullptr, nullptr, 0, &err);
                 if (sv == INVALID_SOCKET)
                     return;  // the listener was closed: done
                 if (std::string f = serve(sv, (i + n) % 2 == 0); !f.empty()) {

@@ -108,7 +108,7 @@ inline Pair connect_pair(Hosts& h, std::uint16_t port = 5000) {
     const int e = connect_to(p.client, kAddrB, port);
     REQUIRE_MESSAGE(e == 0, WSPErrorName(e));
     int err = 0;
-    p.server = WSPAccept(p.listener, nullptr, nullptr, &err);
+    p.server = WSPAccept(p.listener, nullptr, nullptr, nullptr, 0, &err);
     REQUIRE_MESSAGE(p.server != INVALID_SOCKET, WSPErrorName(err));
     return p;
 }
