@@ -87,6 +87,8 @@ struct Socket {
 // WSPBind to `port` of the host's address (0: an ephemeral port chosen at listen / connect).
 Errc bind_socket(Host& h, Socket& s, std::uint16_t port);
 Errc listen_socket(Host& h, Socket& s, int backlog);
+// ---- accepting (accept.cpp) -------------------------------------------------------------------
+
 // WSPAccept's condition function and its dwCallbackData (fn nullptr: none).
 struct AcceptCondition {
     LPCONDITIONPROC fn = nullptr;
@@ -102,6 +104,9 @@ struct AcceptCondition {
 // ended before it was accepted), withdrawn (a held request expired while it was decided on).
 Errc accept_socket(Host& h, ApiLock& lock, SocketId listener, const AcceptCondition& cond,
                    SOCKET* out, std::optional<Endpoint>* peer);
+
+// ---- operations (socket.cpp) ------------------------------------------------------------------
+
 // Connect to `remote` with `caller` on the SYN (connect_data.hpp); `callee` (nullptr: not
 // wanted) gets the peer's callee data when the connection completes (buffer_too_small if it
 // does not fit: the connection stands, SO_CONNDATA has the data).
