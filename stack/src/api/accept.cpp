@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "blocking.hpp"
-#include "connect_data.hpp"
 #include "host.hpp"
 #include "socket.hpp"
 #include "socket_table.hpp"
@@ -184,7 +183,7 @@ Errc accept_established(Host& h, ApiLock& lock, SocketId lid, const AcceptCondit
     }
     *peer = conn->remote();
     if (cond.fn != nullptr) {
-        const auto data = peer_connect_data(*conn);
+        const auto data = conn->peer_connect_data();
         const Offer offer{conn->remote(), conn->local(), {data.begin(), data.end()}, 0};
         Answer v = Answer::invalid;
         std::vector<std::byte> callee;  // ignored: the SYN-ACK has gone (callee_room 0)
@@ -251,7 +250,7 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
     // An established connection can be taken any time; the head request only by one call at
     // a time.
     auto waiting = [&](const Socket& x) {
-        return established() || (!x.deciding && held_requests(h, listener) > 0);
+        return established() || (!x.deciding && h.stack().held_requests(listener) > 0);
     };
     for (;;) {
         l = h.sockets().find(lid);
@@ -272,7 +271,7 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
         if (established()) {
             return take();
         }
-        const std::optional<PendingRequest> req = front_request(h, listener);
+        const std::optional<HeldRequest> req = h.stack().front_request(listener);
         if (!req) {
             return Errc::withdrawn;
         }
@@ -284,15 +283,15 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
             const Offer offer{req->remote,
                               local,
                               {req->caller_data.begin(), req->caller_data.end()},
-                              connect_data_limit(h, l->message)};
+                              h.stack().connect_data_limit(l->message)};
             if (!decide_unlocked(h, lock, lid, [&] { v = ask(cond, offer, callee); })) {
                 return Errc::interrupted;
             }
             // Still the same request? It may have expired while the function ran ("the connection
             // request that was offered has timed out or been withdrawn": WSAEACCES), or the client
             // started over with other caller data.
-            const std::optional<PendingRequest> now = front_request(h, listener);
-            if (!now || !now->same(*req) ||
+            const std::optional<HeldRequest> now = h.stack().front_request(listener);
+            if (!now || now->remote != req->remote || now->since != req->since ||
                 !std::equal(now->caller_data.begin(), now->caller_data.end(),
                             offer.caller_data.begin(), offer.caller_data.end())) {
                 return Errc::withdrawn;
@@ -302,7 +301,7 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
             case Answer::defer: h.count_accept_deferred(); return Errc::try_again;
             case Answer::invalid: return Errc::invalid_argument;
             case Answer::reject: {
-                const Errc e = decide_front(h, listener, false, {});
+                const Errc e = h.stack().decide_front(listener, Verdict::reject, {}, h.now());
                 h.after_call();
                 if (e != Errc::ok) {
                     return e;
@@ -312,7 +311,8 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
             }
             case Answer::accept: break;
         }
-        if (const Errc e = decide_front(h, listener, true, callee); e != Errc::ok) {
+        if (const Errc e = h.stack().decide_front(listener, Verdict::accept, callee, h.now());
+            e != Errc::ok) {
             return e;
         }
         h.after_call();

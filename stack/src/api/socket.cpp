@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "blocking.hpp"
-#include "connect_data.hpp"
 #include "host.hpp"
 #include "message_socket.hpp"
 #include "socket_table.hpp"
@@ -73,7 +72,7 @@ void remove_socket(Host& h, Socket& s) {
 // lpCalleeData->len will be set to zero if no user data has been passed back"), if it fits
 // (else nothing is written: `callee_too_small`, and SO_CONNDATA has it).
 void deliver_callee_data(Socket& s, const Connection& c) {
-    const auto data = peer_connect_data(c);
+    const auto data = c.peer_connect_data();
     WSABUF* out = std::exchange(s.callee_out, nullptr);
     if (out == nullptr) {
         return;
@@ -114,7 +113,7 @@ std::size_t accept_waiting(const Host& h, const Socket& s) {
         return 0;
     }
     return (s.deferred ? 1 : 0) + h.stack().accept_queue_size(*s.listener) +
-           held_requests(h, *s.listener);
+           h.stack().held_requests(*s.listener);
 }
 
 std::size_t accept_wakeups(const Host& h, const Socket& s) {
@@ -123,7 +122,7 @@ std::size_t accept_wakeups(const Host& h, const Socket& s) {
     }
     // A verdict is for one thread; but the one woken may be waiting for its handshake (it
     // would sleep again): wake those too.
-    const bool verdict_due = s.deferred.has_value() || held_requests(h, *s.listener) > 0;
+    const bool verdict_due = s.deferred.has_value() || h.stack().held_requests(*s.listener) > 0;
     const std::size_t deciders =
         verdict_due && !s.deciding ? 1 + static_cast<std::size_t>(s.handshake_waiters) : 0;
     return h.stack().accept_queue_size(*s.listener) + deciders;
@@ -253,8 +252,8 @@ Errc listen_socket(Host& h, Socket& s, int backlog) {
         return Errc::invalid_argument;  // Winsock: listen needs a bound socket
     }
     h.sockets().unreserve_port(s.bound_port);
-    auto r = open_listener(h, s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)),
-                           s.buffers, s.message, s.conditional_accept);
+    auto r = h.stack().listen(s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)),
+                              s.buffers, s.message, s.conditional_accept);
     if (!r.ok()) {
         h.sockets().reserve_port(s.bound_port);
         return r.error;
@@ -288,8 +287,8 @@ Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote,
     if (s->bound) {
         h.sockets().unreserve_port(s->bound_port);
     }
-    auto r =
-        open_connection(h, remote, s->bound ? s->bound_port : 0, s->buffers, s->message, caller);
+    auto r = h.stack().connect(remote, h.now(), s->bound ? s->bound_port : 0, s->buffers,
+                               s->message, caller);
     if (!r.ok()) {
         if (s->bound) {
             h.sockets().reserve_port(s->bound_port);

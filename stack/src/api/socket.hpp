@@ -60,7 +60,7 @@ struct Socket {
     Errc connect_error = Errc::ok;
     Errc last_error = Errc::ok;  // SO_ERROR
 
-    // Connect data and conditional accept (DESIGN.md §3c, connect_data.hpp).
+    // Connect data and conditional accept (DESIGN.md §3c).
     bool conditional_accept = false;  // SO_CONDITIONAL_ACCEPT (settable until WSPListen)
     // A listener: the connection WSPAccept took from the stack's accept queue to put before
     // the condition function, while it has no verdict (CF_DEFER): the head of the queue.
@@ -107,8 +107,8 @@ Errc accept_socket(Host& h, ApiLock& lock, SocketId listener, const AcceptCondit
 
 // ---- operations (socket.cpp) ------------------------------------------------------------------
 
-// Connect to `remote` with `caller` on the SYN (connect_data.hpp); `callee` (nullptr: not
-// wanted) gets the peer's callee data when the connection completes (buffer_too_small if it
+// Connect to `remote` with `caller` on the SYN (DESIGN.md §3c, Stack::connect); `callee` (nullptr:
+// not wanted) gets the peer's callee data when the connection completes (buffer_too_small if it
 // does not fit: the connection stands, SO_CONNDATA has the data).
 Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote,
                     std::span<const std::byte> caller, WSABUF* callee);

@@ -5,7 +5,6 @@
 #include <span>
 
 #include "blocking.hpp"
-#include "connect_data.hpp"
 #include "host.hpp"
 #include "message_socket.hpp"
 #include "socket.hpp"
@@ -121,7 +120,7 @@ DWORD ustack::provider_flags(const Host& h, bool message) {
     if (h.options().stack.tcp.disconnect_data) {
         f |= XP1_DISCONNECT_DATA;
     }
-    if (has_connect_data(h)) {
+    if (h.stack().connect_data_limit(false) > 0) {
         f |= XP1_CONNECT_DATA;  // caller and callee data on the SYN and SYN-ACK (DESIGN.md §3c)
     }
     return f;
@@ -232,13 +231,13 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
             }
             case SO_CONNDATALEN:
                 // DESIGN.md §3c: what a SYN (or SYN-ACK) of this socket's type can carry.
-                return put_int(static_cast<int>(connect_data_limit(*r.host, s.message)));
+                return put_int(static_cast<int>(r.host->stack().connect_data_limit(s.message)));
             case SO_CONNDATA: {
                 // The peer's connect data: an accepted socket's caller data, a connected one's
                 // callee data; *optlen its length (0: none, or no connection).
                 const Connection* c = connection_of(*r.host, s);
                 const auto data =
-                    c != nullptr ? peer_connect_data(*c) : std::span<const std::byte>{};
+                    c != nullptr ? c->peer_connect_data() : std::span<const std::byte>{};
                 return put(data.data(), data.size());
             }
             case SO_CONDITIONAL_ACCEPT: return put_int(s.conditional_accept ? 1 : 0);

@@ -196,7 +196,7 @@ extern "C" int WSPConnect(SOCKET sock, const SOCKADDR* name, int namelen, LPWSAB
         return fail(lpErrno, WSAEADDRNOTAVAIL);
     }
     // Zero bytes of caller data are none ("If lpCallerData is null, no user data will be
-    // passed"); its length is checked against the SYN's room by the connect (connect_data.hpp).
+    // passed"); its length is checked against the SYN's room by the connect (Stack::connect).
     std::span<const std::byte> caller;
     if (lpCallerData != nullptr && lpCallerData->len > 0) {
         caller =
