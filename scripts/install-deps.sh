@@ -13,6 +13,10 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format clang-tidy
   # small tools the scripts use
   python3 coreutils
+  # the Python module and its tests (Debian's python3, not a pyenv one: python/CMakeLists.txt)
+  python3-dev pybind11-dev python3-pytest
+  # the installed package: man pages from --help, Debian packages with CPack
+  help2man dpkg-dev file
 )
 
 missing=()

@@ -365,6 +365,18 @@ typedef struct WSPHOSTCONFIG {
                                   0: 65536; 65536 .. 16 MiB */
 } WSPHOSTCONFIG;
 
+/* An in-memory link joining two hosts of one process: no TUN device, no privilege (for tests,
+ * scripts and examples). Fills *device_a and *device_b with its two ends, one for the
+ * WSPHOSTCONFIG::device of each of two WSPStartup calls (each takes ownership of its end, also
+ * when it fails). loss: the probability in [0, 1] that a packet is lost, each way, drawn from a
+ * generator seeded with seed (the same seed loses the same packets of the same traffic). An end
+ * never given to WSPStartup is released with WSPFreeDevice. Errors: WSAEFAULT (NULL
+ * out-pointer), WSAEINVAL (loss outside [0, 1]), WSAENOBUFS. */
+int WSPCreateMemoryLink(double loss, uint64_t seed, void** device_a, void** device_b,
+                        LPINT lpErrno);
+/* Release a device end (of WSPCreateMemoryLink) that was never given to WSPStartup; NULL: no-op. */
+void WSPFreeDevice(void* device);
+
 /* Start a host. Errors: WSAEINVAL (bad config), WSASYSNOTREADY (device could not be opened:
  * missing, busy, or no privilege -- details on stderr), WSAEFAULT (NULL config or host),
  * WSAENOBUFS. */
