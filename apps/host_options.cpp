@@ -21,7 +21,8 @@ const char* host_options_help() {
            "  --stats               print the host's counters at exit\n"
            "  --msl-ms N            maximum segment lifetime in ms (TIME-WAIT = 2 MSL)\n"
            "  --max-message-size N  message sockets: the largest message, SO_MAX_MSG_SIZE\n"
-           "                        (65536 .. 16777216; default 65536)\n";
+           "                        (65536 .. 16777216; default 65536)\n"
+           "  --version             print the program's name and ustack's version, then exit\n";
 }
 
 bool parse_ipv4(const std::string& s, IN_ADDR& out) {
@@ -58,7 +59,11 @@ std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& 
     };
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--tun") {
+        if (a == "--version") {
+            const char* slash = std::strrchr(argv[0], '/');
+            std::printf("%s (ustack) %s\n", slash != nullptr ? slash + 1 : argv[0], USTACK_VERSION);
+            std::exit(0);
+        } else if (a == "--tun") {
             host.tun = need(i, "--tun");
         } else if (a == "--addr") {
             host.addr = need(i, "--addr");

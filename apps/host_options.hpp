@@ -10,6 +10,7 @@
 //   --msl-ms N            maximum segment lifetime (TIME-WAIT is 2 MSL)
 //   --max-message-size N  SOCK_SEQPACKET: the largest message, SO_MAX_MSG_SIZE (65536 ..
 //                         16777216; default 65536)
+//   --version             print "<program> (ustack) <version>" and exit 0
 #pragma once
 
 #include <string>

@@ -14,7 +14,8 @@
 # with them; nothing else is touched. Idempotent: nothing to delete is not an error.
 set -Eeuo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# readlink: installed, the script is reached through a symlink (bin/ustack-netns-*).
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 netns_prog=netns-down # used by lib/netns.sh
 # shellcheck disable=SC2034
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh

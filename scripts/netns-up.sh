@@ -31,7 +31,8 @@
 # namespace in this run and then failed, it deletes what it created. Undo with netns-down.sh.
 set -Eeuo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# readlink: installed, the script is reached through a symlink (bin/ustack-netns-*).
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 netns_prog=netns-up
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$here/lib/netns.sh"

@@ -26,7 +26,7 @@ if [ -n "${USTACK_SANITIZE:-}" ]; then
   cmake -S . -B "$SAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DUSTACK_SANITIZE="$USTACK_SANITIZE" >/dev/null
   cmake --build "$SAN_DIR" -j "$JOBS"
   (cd "$SAN_DIR" && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     ctest --output-on-failure -j "$JOBS" --timeout 900 -LE "e2e|tools|bench|style")
+     ctest --output-on-failure -j "$JOBS" --timeout 900 -LE "e2e|tools|bench|style|dist|python")
 fi
 
 # Fuzz smoke run (issue #7): clang + libFuzzer in ${BUILD_DIR}-fuzz, seeds + regressions, then
