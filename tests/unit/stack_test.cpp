@@ -285,7 +285,7 @@ TEST_SUITE("stack") {
 
     TEST_CASE(
         "RFC 9293 §3.10.7.4: a passive connection reset in SYN-RECEIVED returns to LISTEN "
-        "(silently removed)") {
+        "(silently removed: nothing sent and only the listener told)") {
         Host h;
         const auto l = h.stack.listen(kPort, 1);
         REQUIRE(l.ok());
@@ -293,7 +293,10 @@ TEST_SUITE("stack") {
         REQUIRE(h.out().size() == 1);
         h.in(from_peer(4000, kPort, tcp_flag::rst, 101));  // exact RCV.NXT: acceptable
         CHECK(h.out().empty());
-        CHECK(h.events().empty());
+        const auto ev = h.events();
+        REQUIRE(ev.size() == 1);
+        CHECK(ev[0].kind == StackEventKind::handshake_failed);
+        CHECK(ev[0].listener == l.value);
         CHECK(h.stack.syn_queue_size(l.value) == 0);
         CHECK(h.stack.stats().removed_before_accept == 1);
         CHECK(h.stack.stats().connections_current == 0);

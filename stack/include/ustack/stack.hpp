@@ -195,16 +195,18 @@ struct ListenerId {
 };
 
 enum class StackEventKind : std::uint8_t {
-    connection,    // `conn` had `event` (connected, readable, writable, peer_fin, closed)
-    accept_ready,  // a connection entered `listener`'s accept queue, or (a conditional
-                   // listener, DESIGN.md §3c) a SYN became a held request of it
+    connection,        // `conn` had `event` (connected, readable, writable, peer_fin, closed)
+    accept_ready,      // a connection entered `listener`'s accept queue, or (a conditional
+                       // listener, DESIGN.md §3c) a SYN became a held request of it
+    handshake_failed,  // a connection `listener` opened closed in SYN-RECEIVED (reset, or its
+                       // SYN-ACK retransmissions gave up): RFC 9293 §3.10.7.4, "return to LISTEN"
 };
 std::string_view to_string(StackEventKind k);
 
 struct StackEvent {
     StackEventKind kind = StackEventKind::connection;
     ConnId conn{};          // kind == connection
-    ListenerId listener{};  // kind == accept_ready
+    ListenerId listener{};  // kind == accept_ready or handshake_failed
     Event event{};          // kind == connection
     bool operator==(const StackEvent&) const = default;
 };
@@ -347,6 +349,15 @@ public:
     // listener), would_block (no connection from `remote` in the accept queue -- still in the
     // handshake, or gone).
     [[nodiscard]] Result<ConnId> accept_from(ListenerId l, Endpoint remote);
+    // Where the passive connection from `remote` on listener `l` stands: none (no such
+    // connection, or the listener is stale), handshake (SYN-RECEIVED), queued (in the accept
+    // queue: accept_from takes it).
+    enum class PassiveStage : std::uint8_t { none, handshake, queued };
+    [[nodiscard]] PassiveStage passive_stage(ListenerId l, Endpoint remote) const;
+    // The remote end of the oldest connection in the accept queue of `l` whose remote is not in
+    // `skip` (nullopt: none).
+    [[nodiscard]] std::optional<Endpoint> oldest_queued_except(
+        ListenerId l, std::span<const Endpoint> skip) const;
 
     // DESIGN.md §3c, conditional listeners. The oldest held request (nullopt: none, or the
     // listener is stale or not conditional). Its caller_data span stays valid until the request

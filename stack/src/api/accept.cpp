@@ -113,6 +113,24 @@ bool must_not_wait(const Socket& l) {
     return l.deciding && (l.nonblocking || t_deciding == l.id);
 }
 
+// Wait until `ready(listener)` holds: at once if it does; else WSAEINPROGRESS when the call
+// cannot wait for the running condition function (must_not_wait), WSAEWOULDBLOCK when
+// non-blocking, or sleep until it holds (or the call is cancelled).
+template <typename Ready>
+Errc await_turn(Host& h, ApiLock& lock, SocketId lid, const Ready& ready) {
+    const Socket* l = h.sockets().find(lid);
+    if (ready(*l)) {
+        return Errc::ok;
+    }
+    if (must_not_wait(*l)) {
+        return Errc::callback_running;
+    }
+    if (l->nonblocking) {
+        return Errc::would_block;
+    }
+    return wait_on_socket(h, lock, lid, [&] { return ready(*h.sockets().find(lid)); });
+}
+
 // Give an established connection `c` (app-owned) a new socket accepted on listener `l`.
 SOCKET adopt(Host& h, Socket& l, Socket& n, ConnId c) {
     n.kind = Socket::Kind::connection;
@@ -151,20 +169,10 @@ Errc accept_established(Host& h, ApiLock& lock, SocketId lid, const AcceptCondit
     auto queued = [&](const Socket& x) {
         return !x.deciding && (x.deferred.has_value() || h.stack().accept_queue_size(listener) > 0);
     };
-    if (!queued(*l)) {
-        if (must_not_wait(*l)) {
-            return Errc::callback_running;
-        }
-        if (l->nonblocking) {
-            return Errc::would_block;
-        }
-        if (const Errc e =
-                wait_on_socket(h, lock, lid, [&] { return queued(*h.sockets().find(lid)); });
-            e != Errc::ok) {
-            return e;
-        }
-        l = h.sockets().find(lid);
+    if (const Errc e = await_turn(h, lock, lid, queued); e != Errc::ok) {
+        return e;
     }
+    l = h.sockets().find(lid);
     if (!l->deferred) {
         auto r = h.stack().accept(listener);
         if (!r.ok()) {
@@ -218,58 +226,47 @@ Errc accept_established(Host& h, ApiLock& lock, SocketId lid, const AcceptCondit
 }
 
 // A listener with SO_CONDITIONAL_ACCEPT: SYNs wait unanswered for a verdict. Connections an
-// earlier CF_ACCEPT admitted come out first, once ESTABLISHED, without asking again; else the
-// condition function decides on the head request. CF_ACCEPT sends the SYN-ACK with the callee
-// data; a blocking call then waits for the handshake and returns the connection (with several
-// accepting threads: one they admitted that completed first); a non-blocking one answers
-// WSAEWOULDBLOCK
-// (FD_ACCEPT follows when the connection is in the accept queue). CF_REJECT answers the SYN with
-// a RST. No condition function: accept without callee data.
+// earlier non-blocking CF_ACCEPT admitted come out first, once ESTABLISHED, without asking
+// again; else the condition function decides on the head request. CF_ACCEPT sends the SYN-ACK
+// with the callee data; a non-blocking call then answers WSAEWOULDBLOCK (FD_ACCEPT follows
+// when the connection is in the accept queue); a blocking one claims the connection and waits
+// for its handshake: it returns that connection -- the caller its condition function saw --
+// or, if the handshake fails, goes on to the next request. CF_REJECT answers the SYN with a
+// RST. No condition function: accept without callee data.
 Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& cond, SOCKET* out,
                  std::optional<Endpoint>* peer) {
     Socket* l = h.sockets().find(lid);
     const ListenerId listener = *l->listener;
-    auto established = [&] { return h.stack().accept_queue_size(listener) > 0; };
-    auto take = [&]() -> Errc {
+    // An established connection no blocking call claimed.
+    auto unclaimed = [&] {
+        return h.stack().oldest_queued_except(listener, h.sockets().find(lid)->claimed);
+    };
+    auto take = [&](Endpoint remote) -> Errc {
         Socket* n = h.sockets().create(h.key());
         if (n == nullptr) {
             return Errc::too_many_sockets;  // the connection stays queued
         }
-        auto r = h.stack().accept(listener);
+        auto r = h.stack().accept_from(listener, remote);
         if (!r.ok()) {
             h.sockets().erase(n->id);
             return r.error;
         }
-        Socket* x = h.sockets().find(lid);
-        if (const Connection* c = h.stack().find(r.value); c != nullptr) {
-            *peer = c->remote();
-        }
-        *out = adopt(h, *x, *n, r.value);
+        *peer = remote;
+        *out = adopt(h, *h.sockets().find(lid), *n, r.value);
         return Errc::ok;
     };
     // An established connection can be taken any time; the head request only by one call at
     // a time.
     auto waiting = [&](const Socket& x) {
-        return established() || (!x.deciding && h.stack().held_requests(listener) > 0);
+        return unclaimed().has_value() || (!x.deciding && h.stack().held_requests(listener) > 0);
     };
     for (;;) {
-        l = h.sockets().find(lid);
-        if (!waiting(*l)) {
-            if (must_not_wait(*l)) {
-                return Errc::callback_running;
-            }
-            if (l->nonblocking) {
-                return Errc::would_block;
-            }
-            if (const Errc e =
-                    wait_on_socket(h, lock, lid, [&] { return waiting(*h.sockets().find(lid)); });
-                e != Errc::ok) {
-                return e;
-            }
-            l = h.sockets().find(lid);
+        if (const Errc e = await_turn(h, lock, lid, waiting); e != Errc::ok) {
+            return e;
         }
-        if (established()) {
-            return take();
+        l = h.sockets().find(lid);
+        if (const std::optional<Endpoint> r = unclaimed()) {
+            return take(*r);
         }
         const std::optional<HeldRequest> req = h.stack().front_request(listener);
         if (!req) {
@@ -320,22 +317,23 @@ Errc accept_held(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& co
         if (l->nonblocking) {
             return Errc::would_block;  // FD_ACCEPT when the handshake has completed
         }
-        // A blocking call waits for the handshake: for an established connection (this one, or
-        // one another thread admitted that completed first), or for none to be on its way.
-        ++l->handshake_waiters;
-        const Errc e = wait_on_socket(
-            h, lock, lid, [&] { return established() || h.stack().syn_queue_size(listener) == 0; });
+        // A blocking call waits for the handshake of the connection it admitted.
+        const Endpoint mine = req->remote;
+        l->claimed.push_back(mine);
+        const Errc e = wait_on_socket(h, lock, lid, [&] {
+            return h.stack().passive_stage(listener, mine) != Stack::PassiveStage::handshake;
+        });
         if (Socket* x = h.sockets().find(lid)) {
-            --x->handshake_waiters;
+            std::erase(x->claimed, mine);
         }
         if (e != Errc::ok) {
             return e;
         }
-        if (established()) {
-            return take();
+        if (h.stack().passive_stage(listener, mine) == Stack::PassiveStage::queued) {
+            return take(mine);
         }
-        // None completed and none is on its way: another thread took it, or its caller ended
-        // it. A blocking WSPAccept goes on to the next, as it would have.
+        // The handshake failed (the client reset it, or the SYN-ACK's retransmissions gave
+        // up): a blocking WSPAccept goes on to the next request, as it would have.
     }
 }
 

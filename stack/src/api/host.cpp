@@ -117,15 +117,17 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
                                                                : sockets_.by_listener(ev->listener);
             if (s != nullptr) {
                 settle(*this, *s);
-                // Threads blocked in WSPAccept: as many as can go on -- one per queued
-                // connection, one for a verdict (chain_push); with nothing to take, every one
-                // (as ever), but none on a conditional listener, whose held requests would
-                // otherwise wake them all for each SYN. Every thread for other sockets.
+                // Threads blocked in WSPAccept: as many as can go on (accept_wakeups; chain_push);
+                // with nothing to take, every one (as ever), but none on a conditional
+                // listener, whose held requests would otherwise wake them all for each SYN, and
+                // none for a failed handshake nobody waits for (a SYN flood would wake them
+                // all for each). Every thread for other sockets.
                 int count = INT_MAX;
                 if (s->listener) {
                     if (const std::size_t n = accept_wakeups(*this, *s); n > 0) {
                         count = static_cast<int>(std::min<std::size_t>(n, INT_MAX));
-                    } else if (s->conditional_accept) {
+                    } else if (s->conditional_accept ||
+                               ev->kind == StackEventKind::handshake_failed) {
                         count = 0;
                     }
                 }

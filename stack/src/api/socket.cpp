@@ -120,12 +120,14 @@ std::size_t accept_wakeups(const Host& h, const Socket& s) {
     if (s.kind != Socket::Kind::listening || !s.listener) {
         return 0;
     }
-    // A verdict is for one thread; but the one woken may be waiting for its handshake (it
-    // would sleep again): wake those too.
+    // A call waiting for the handshake of the connection it admitted must hear of it (done or
+    // failed), and a chain wake-up cannot pick that call: wake every one.
+    if (!s.claimed.empty()) {
+        return SIZE_MAX;
+    }
+    // One per connection to take, and one for a verdict.
     const bool verdict_due = s.deferred.has_value() || h.stack().held_requests(*s.listener) > 0;
-    const std::size_t deciders =
-        verdict_due && !s.deciding ? 1 + static_cast<std::size_t>(s.handshake_waiters) : 0;
-    return h.stack().accept_queue_size(*s.listener) + deciders;
+    return h.stack().accept_queue_size(*s.listener) + (verdict_due && !s.deciding ? 1 : 0);
 }
 
 SocketConditions conditions(const Host& h, const Socket& s) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "blocking.hpp"
 #include "message_framing.hpp"
@@ -65,9 +66,11 @@ struct Socket {
     // A listener: the connection WSPAccept took from the stack's accept queue to put before
     // the condition function, while it has no verdict (CF_DEFER): the head of the queue.
     std::optional<ConnId> deferred;
-    bool deciding = false;      // a listener: a WSPAccept is running the condition function now
-    int handshake_waiters = 0;  // a listener: blocking WSPAccepts waiting for the handshake of
-                                // a connection they admitted (SO_CONDITIONAL_ACCEPT)
+    bool deciding = false;  // a listener: a WSPAccept is running the condition function now
+    // A listener with SO_CONDITIONAL_ACCEPT: the callers of connections that blocking
+    // WSPAccepts admitted and now wait for: each such connection is for the call whose
+    // condition function accepted it, and for no other.
+    std::vector<Endpoint> claimed;
     // A connecting socket: WSPConnect's lpCalleeData, written when the connection completes;
     // `callee_too_small` if the callee data did not fit (nothing written).
     WSABUF* callee_out = nullptr;
@@ -144,7 +147,8 @@ void settle(Host& h, Socket& s);
 // and (SO_CONDITIONAL_ACCEPT) the held requests (0 for other sockets).
 [[nodiscard]] std::size_t accept_waiting(const Host& h, const Socket& s);
 // A listener: how many blocked WSPAccepts can make progress now -- one per queued connection,
-// and one more for a verdict (deferred head or held request) if no condition function runs.
+// and one more for a verdict (deferred head or held request) if no condition function runs;
+// every one (SIZE_MAX) while some wait for the handshake of a connection they admitted.
 [[nodiscard]] std::size_t accept_wakeups(const Host& h, const Socket& s);
 
 // A message socket of host `h` (WSPSocket with SOCK_SEQPACKET): its buffers hold at least one

@@ -22,6 +22,7 @@ std::string_view to_string(StackEventKind k) {
     switch (k) {
         case StackEventKind::connection: return "connection";
         case StackEventKind::accept_ready: return "accept_ready";
+        case StackEventKind::handshake_failed: return "handshake_failed";
     }
     return "?";
 }
@@ -650,6 +651,32 @@ Result<ConnId> Stack::accept_from(ListenerId lid, Endpoint remote) {
     return hand_to_app(it->second);
 }
 
+Stack::PassiveStage Stack::passive_stage(ListenerId lid, Endpoint remote) const {
+    const Listener* l = listener_of(lid);
+    if (l == nullptr)
+        return PassiveStage::none;
+    const auto it = tuples_.find(tuple_key(l->port, remote));
+    if (it == tuples_.end())
+        return PassiveStage::none;
+    const Slot& s = slots_[it->second];
+    if (s.owner != Owner::listener || s.listener != lid.index)
+        return PassiveStage::none;
+    return s.queued ? PassiveStage::queued : PassiveStage::handshake;
+}
+
+std::optional<Endpoint> Stack::oldest_queued_except(ListenerId lid,
+                                                    std::span<const Endpoint> skip) const {
+    const Listener* l = listener_of(lid);
+    if (l == nullptr)
+        return std::nullopt;
+    for (const std::uint32_t idx : l->accept) {
+        const Endpoint r = slots_[idx].conn->remote();
+        if (std::find(skip.begin(), skip.end(), r) == skip.end())
+            return r;
+    }
+    return std::nullopt;
+}
+
 // A connection just left its listener's accept queue: the handle is the app's from now on.
 ConnId Stack::hand_to_app(std::uint32_t idx) {
     Slot& s = slots_[idx];
@@ -1046,6 +1073,13 @@ void Stack::settle(std::uint32_t idx, Instant now) {
                 // LISTEN" -- the listener just forgets it; likewise one that was reset or timed
                 // out while waiting in the accept queue.
                 stats_.removed_before_accept++;
+                if (!s.queued) {
+                    const std::uint32_t li = s.listener;
+                    events_.push_back({StackEventKind::handshake_failed,
+                                       {},
+                                       ListenerId{li, listeners_[li].generation},
+                                       {}});
+                }
                 make_orphan(idx);
             } else if (!s.queued && c.is_synchronized()) {
                 Listener& l = listeners_[s.listener];
