@@ -17,6 +17,8 @@ const char* host_options_help() {
            "  --gateway A.B.C.D     next hop: the kernel end of the TUN device\n"
            "  --disconnect-data     offer the disconnect-data TCP option (kind 253, ExID 0xD15C)\n"
            "  --pcap FILE           write this host's traffic to FILE (raw IP, microseconds)\n"
+           "  --state-log FILE      write this host's state log to FILE (JSON lines: every\n"
+           "                        state change with its cause, and the API calls of note)\n"
            "  --log LEVEL           error | info | debug (default info)\n"
            "  --stats               print the host's counters at exit\n"
            "  --msl-ms N            maximum segment lifetime in ms (TIME-WAIT = 2 MSL)\n"
@@ -73,6 +75,8 @@ std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& 
             host.disconnect_data = true;
         } else if (a == "--pcap") {
             host.pcap = need(i, "--pcap");
+        } else if (a == "--state-log") {
+            host.state_log = need(i, "--state-log");
         } else if (a == "--log") {
             const std::string l = need(i, "--log");
             if (l == "error") {
@@ -130,6 +134,7 @@ bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error) {
     cfg.tun_name = o.tun.c_str();
     cfg.disconnect_data = o.disconnect_data ? 1 : 0;
     cfg.pcap_path = o.pcap.empty() ? nullptr : o.pcap.c_str();
+    cfg.state_log_path = o.state_log.empty() ? nullptr : o.state_log.c_str();
     cfg.msl_ms = o.msl_ms;
     cfg.max_message_size = o.max_message_size;
     return true;

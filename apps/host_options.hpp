@@ -5,6 +5,7 @@
 //   --gateway A.B.C.D     the next hop (the kernel side of the TUN device)
 //   --disconnect-data     offer the disconnect-data TCP option (off by default, DESIGN.md §3)
 //   --pcap FILE           write this host's own traffic (raw IP, µs timestamps)
+//   --state-log FILE      write this host's state log (JSON lines: state changes, API calls)
 //   --log LEVEL           error | info | debug (default info)
 //   --stats               print the host's counters at exit
 //   --msl-ms N            maximum segment lifetime (TIME-WAIT is 2 MSL)
@@ -28,6 +29,7 @@ struct HostOptions {
     std::string gateway;
     bool disconnect_data = false;
     std::string pcap;
+    std::string state_log;
     LogLevel log = LogLevel::info;
     bool stats = false;
     unsigned msl_ms = 0;

@@ -68,7 +68,8 @@ private:
     // Storage only grows (zero-filled once), so the room handed out is never reallocated
     // before the packet built in it arrives.
     void reserve_room(std::size_t n) {
-        if (bytes_.size() < used_ + n) bytes_.resize(used_ + n);
+        if (bytes_.size() < used_ + n)
+            bytes_.resize(used_ + n);
     }
     struct Packet {
         std::size_t end;  // where the packet ends in bytes_
@@ -94,7 +95,8 @@ public:
     std::unique_ptr<PacketBuffer> push(std::unique_ptr<PacketBuffer> b) {
         std::lock_guard lock(mutex_);
         queue_.push_back(std::move(b));
-        if (spare_.empty()) return std::make_unique<PacketBuffer>();
+        if (spare_.empty())
+            return std::make_unique<PacketBuffer>();
         std::unique_ptr<PacketBuffer> fresh = std::move(spare_.back());
         spare_.pop_back();
         return fresh;
@@ -103,7 +105,8 @@ public:
     template <typename Send>
     void write(Send&& send) {
         std::unique_lock lock(mutex_);
-        if (writing_) return;
+        if (writing_)
+            return;
         writing_ = true;
         while (!queue_.empty()) {
             std::unique_ptr<PacketBuffer> b = std::move(queue_.front());
@@ -111,10 +114,12 @@ public:
             lock.unlock();
             b->drain(send);
             lock.lock();
-            if (spare_.size() < kMaxSpare) spare_.push_back(std::move(b));
+            if (spare_.size() < kMaxSpare)
+                spare_.push_back(std::move(b));
         }
         writing_ = false;
-        if (drain_waiters_ > 0) drained_.notify_all();
+        if (drain_waiters_ > 0)
+            drained_.notify_all();
     }
     // Wait until everything queued has been written (stop(): no thread enqueues any more).
     void wait_drained() {
@@ -144,13 +149,20 @@ thread_local DirectPackets tl_direct;
 }  // namespace
 
 struct AsioHost::Impl {
-    Impl(HostCore& c, std::unique_ptr<Device> d, std::unique_ptr<PcapWriter> p)
-        : core(c), device(std::move(d)), pcap(std::move(p)) {}
+    Impl(HostCore& c, std::unique_ptr<Device> d, std::unique_ptr<PcapWriter> p,
+         std::unique_ptr<StateLogWriter> l)
+        : core(c), device(std::move(d)), pcap(std::move(p)), state_log(std::move(l)) {
+        if (state_log) {
+            state_log->write_header(ipv4_to_string(core.options().stack.addr), wall_epoch);
+        }
+    }
 
     // Declaration order is destruction order in reverse: the device and the timer go before the
     // io_context they use.
     HostCore& core;
     const SteadyClock::time_point epoch = SteadyClock::now();  // Instant 0
+    // Instant 0 on the wall clock (the pcap's timestamps): the state log's header.
+    const std::chrono::system_clock::time_point wall_epoch = std::chrono::system_clock::now();
     boost::asio::io_context io{1};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
         boost::asio::make_work_guard(io);
@@ -158,6 +170,8 @@ struct AsioHost::Impl {
     std::optional<Instant> armed;  // the deadline `timer` waits for (engine thread)
     std::unique_ptr<Device> device;
     std::unique_ptr<PcapWriter> pcap;
+    std::unique_ptr<StateLogWriter> state_log;
+    std::vector<std::string> state_lines;  // engine thread: taken from the core, then written
     std::unique_ptr<PacketBuffer> sink = std::make_unique<PacketBuffer>();  // engine thread
     // Every packet to the device goes through this queue, which a thread joins before it
     // releases api_mutex() (claim_order) -- so the device sees packets in the order the engine
@@ -202,7 +216,18 @@ struct AsioHost::Impl {
         if (!sink->empty())
             enqueue_sink();
         write_queue();
+        write_state_log();
         rearm(deadline);
+    }
+
+    // The core's state-log lines since the last pass, into the file (engine thread, or stop()
+    // once the engine thread has ended).
+    void write_state_log() {
+        if (!state_log)
+            return;
+        core.take_state_log(state_lines);
+        state_log->write(state_lines);
+        state_lines.clear();
     }
 
     void enqueue_sink() {
@@ -256,8 +281,10 @@ struct AsioHost::Impl {
     }
 };
 
-AsioHost::AsioHost(HostCore& core, std::unique_ptr<Device> device, std::unique_ptr<PcapWriter> pcap)
-    : impl_(std::make_unique<Impl>(core, std::move(device), std::move(pcap))) {
+AsioHost::AsioHost(HostCore& core, std::unique_ptr<Device> device, std::unique_ptr<PcapWriter> pcap,
+                   std::unique_ptr<StateLogWriter> state_log)
+    : impl_(
+          std::make_unique<Impl>(core, std::move(device), std::move(pcap), std::move(state_log))) {
     if (!impl_->device)
         throw std::invalid_argument("AsioHost: no device");
 }
@@ -382,8 +409,11 @@ void AsioHost::stop() {
     im.device->stop();
     boost::system::error_code ignored;
     im.timer.cancel(ignored);
-    if (!on_engine_thread)
-        im.pcap.reset();  // flush and close the capture
+    if (!on_engine_thread) {
+        im.pcap.reset();       // flush and close the capture
+        im.write_state_log();  // what the last closes recorded
+        im.state_log.reset();
+    }
 }
 
 const Device& AsioHost::device() const {

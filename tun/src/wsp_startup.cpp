@@ -17,6 +17,7 @@
 #include "ustack/host.hpp"
 #include "ustack/host_core.hpp"
 #include "ustack/pcap_writer.hpp"
+#include "ustack/state_log_writer.hpp"
 #include "ustack/tun_device.hpp"
 #include "ustack/wsp.h"
 
@@ -168,6 +169,15 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
                 return reject(lpErrno, e.what());
             }
         }
+        std::unique_ptr<ustack::StateLogWriter> state_log;
+        if (config->state_log_path != nullptr && config->state_log_path[0] != '\0') {
+            try {
+                state_log = std::make_unique<ustack::StateLogWriter>(config->state_log_path);
+            } catch (const std::runtime_error& e) {
+                return reject(lpErrno, e.what());
+            }
+            opts.stack.record_state_changes = true;
+        }
         if (!device) {
             try {
                 // A capture should hold the segments as on the wire, with real checksums: a
@@ -184,8 +194,8 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
         // ---- the host --------------------------------------------------------------------
         const ustack::DriverFactory factory =
             [&](ustack::HostCore& core) -> std::unique_ptr<ustack::HostDriver> {
-            auto driver =
-                std::make_unique<ustack::AsioHost>(core, std::move(device), std::move(pcap));
+            auto driver = std::make_unique<ustack::AsioHost>(core, std::move(device),
+                                                             std::move(pcap), std::move(state_log));
             try {
                 driver->start();
             } catch (const std::exception& e) {

@@ -84,6 +84,41 @@ enum class CloseReason : std::uint8_t {
 };
 std::string_view to_string(CloseReason r);
 
+// What made a connection change state: the state log (StackConfig::record_state_changes).
+enum class TransitionCause : std::uint8_t {
+    segment,             // a segment arrived (StateChange::seg says which)
+    connect,             // open_active: the application's connect
+    shutdown,            // shutdown_send: our FIN queued (WSPShutdown SD_SEND, WSPSendDisconnect)
+    shutdown_receive,    // shutdown_receive with unread data: RST (RFC 2525 §2.17)
+    close,               // close(): the application's graceful close
+    abort,               // abort(): the application's abortive close (SO_LINGER {1,0}, linger
+                         // expiry), or the Stack's (a limit, a new SYN taking a TIME-WAIT 4-tuple)
+    retransmit_timeout,  // RFC 9293 §3.8.3 R2: retransmissions exhausted
+    time_wait_timeout,   // RFC 9293 §3.10.8: 2 MSL in TIME-WAIT passed
+    keepalive_timeout,   // RFC 1122 §4.2.3.6: keep-alive probes unanswered
+    user_timeout,        // RFC 9293 §3.8.3 / RFC 5482 USER TIMEOUT
+    orphan_timeout,      // the Stack: an orphan waited orphan_fin_wait_2_timeout in FIN-WAIT-2
+};
+std::string_view to_string(TransitionCause c);
+
+// One state change of a connection, as the state log records it. `seg` is the segment that
+// caused it (cause == segment): flags, absolute SEQ and ACK, payload length.
+struct StateChange {
+    Endpoint local;
+    Endpoint remote;
+    TcpState from = TcpState::closed;
+    TcpState to = TcpState::closed;
+    TransitionCause cause = TransitionCause::segment;
+    struct Seg {
+        std::uint8_t flags = 0;
+        std::uint32_t seq = 0;
+        std::uint32_t ack = 0;
+        std::uint32_t len = 0;
+        bool operator==(const Seg&) const = default;
+    } seg;
+    bool operator==(const StateChange&) const = default;
+};
+
 enum class EventKind : std::uint8_t {
     connected,  // reached ESTABLISHED
     readable,   // new in-order data can be read
@@ -313,10 +348,14 @@ public:
     // unread data this resets instead (RFC 2525 §2.17). In SYN-SENT the connection just closes.
     void close();
     // RFC 9293 §3.10.5 ABORT: RST in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT; plain
-    // deletion in CLOSING, LAST-ACK, TIME-WAIT and SYN-SENT.
-    void abort();
+    // deletion in CLOSING, LAST-ACK, TIME-WAIT and SYN-SENT. `why`: the state log's cause (the
+    // Stack gives its own for an orphan's time-out).
+    void abort(TransitionCause why = TransitionCause::abort);
 
     // ---- state ----------------------------------------------------------------------------
+    // Append every state change from now on to `log` (nullptr: stop), with its cause. The Stack
+    // does this for all its connections when StackConfig::record_state_changes is on.
+    void set_state_log(std::vector<StateChange>* log) { state_log_ = log; }
     [[nodiscard]] TcpState state() const { return state_; }
     [[nodiscard]] CloseReason close_reason() const { return reason_; }
     [[nodiscard]] bool is_closed() const { return state_ == TcpState::closed; }
@@ -508,6 +547,13 @@ private:
     void send_rst(SegmentSink& out, SeqNum seq, bool with_ack, SeqNum ack, Instant now);
 
     // Lifecycle helpers.
+    // Every state change goes through set_state (the state log); enter() adds what entering
+    // ESTABLISHED does.
+    void set_state(TcpState s);
+    void note_cause(const Segment& seg);  // cause_ = segment, with its summary
+    // shutdown_send / shutdown_receive without setting the cause (close() uses them).
+    Errc queue_fin(const DisconnectData* disc);
+    Errc shut_receive();
     void enter(TcpState s, Instant now);
     void enter_closed(CloseReason reason);
     void enter_time_wait(Instant now);
@@ -554,7 +600,10 @@ private:
     Endpoint remote_;
     TcpState state_ = TcpState::closed;
     CloseReason reason_ = CloseReason::none;
-    bool passive_ = false;  // opened by a listener (SYN-RECEIVED "returns to LISTEN" on RST)
+    std::vector<StateChange>* state_log_ = nullptr;  // set_state_log
+    TransitionCause cause_ = TransitionCause::connect;
+    StateChange::Seg cause_seg_;  // the segment being processed (cause_ == segment)
+    bool passive_ = false;        // opened by a listener (SYN-RECEIVED "returns to LISTEN" on RST)
     std::optional<Instant> opened_at_;  // open_active / open_passive (TcpInfo::connection_time)
 
     // ---- send sequence space (RFC 9293 §3.3.1) ----

@@ -22,6 +22,8 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "ustack/codec.hpp"
 #include "ustack/segment_encoder.hpp"
@@ -104,6 +106,11 @@ public:
     // application threads the lock is contended, and each contended round costs futex calls).
     [[nodiscard]] std::optional<Instant> service(std::span<const RxPacket> packets, Instant now,
                                                  PacketSink& out);
+
+    // The state log's lines written since the last call (HostOptions::stack's
+    // record_state_changes; stack/src/api/state_log.hpp), appended to `out`. Takes the lock.
+    // The driver calls it after each pass and when it stops, and writes the lines.
+    void take_state_log(std::vector<std::string>& out);
 
     // ---- read-only views (take the lock) ---------------------------------------------------
     [[nodiscard]] StackStats stack_stats() const;

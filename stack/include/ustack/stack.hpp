@@ -160,6 +160,10 @@ struct StackConfig {
     // newcomer instead). Half the slot table by default, so TIME-WAIT can never crowd out live
     // connections. 0: no TIME-WAIT is kept.
     std::size_t max_time_wait = 32768;
+
+    // Record every connection's state changes with their causes (take_state_changes): the
+    // host's state log (WSPHOSTCONFIG::state_log_path). Off: nothing is recorded.
+    bool record_state_changes = false;
 };
 
 // Per-socket buffer sizes (SO_SNDBUF / SO_RCVBUF) set before connect() or listen(), in bytes;
@@ -401,6 +405,9 @@ public:
     // ---- queries --------------------------------------------------------------------------
     [[nodiscard]] const StackConfig& config() const { return cfg_; }
     [[nodiscard]] const StackStats& stats() const { return stats_; }
+    // The state changes recorded since the last call (StackConfig::record_state_changes), in
+    // the order they happened; appended to `out`.
+    void take_state_changes(std::vector<StateChange>& out);
     // Every connection's counters summed, those already freed included (O(connections)).
     [[nodiscard]] ConnStats connection_totals() const;
     // The port a listener listens on (0 if stale).
@@ -590,6 +597,10 @@ private:
     Instant last_now_{};
 
     StackStats stats_;
+    // record_state_changes: every connection appends here (a stable address: connections hold
+    // it); take_state_changes empties it.
+    std::unique_ptr<std::vector<StateChange>> state_log_ =
+        std::make_unique<std::vector<StateChange>>();
     ConnStats retired_conn_stats_;  // counters of connections whose slots were freed
 };
 

@@ -361,8 +361,11 @@ typedef struct WSPHOSTCONFIG {
                                64 KB super-packets); also off when pcap_path is set */
     const char* congestion; /* congestion control: "cubic" (NULL: the default), "newreno",
                                "bbr" */
-    uint32_t max_message_size; /* SOCK_SEQPACKET: the largest message (SO_MAX_MSG_SIZE);
-                                  0: 65536; 65536 .. 16 MiB */
+    uint32_t max_message_size;  /* SOCK_SEQPACKET: the largest message (SO_MAX_MSG_SIZE);
+                                   0: 65536; 65536 .. 16 MiB */
+    const char* state_log_path; /* non-NULL: write the state log to this file -- one JSON line
+                                   per state change of each connection, with its cause, and
+                                   per API call and event of note (README "The state log") */
 } WSPHOSTCONFIG;
 
 /* An in-memory link joining two hosts of one process: no TUN device, no privilege (for tests,

@@ -5,6 +5,7 @@
 
 #include "network_events.hpp"
 #include "socket.hpp"
+#include "state_log.hpp"
 #include "wsa_errors.hpp"
 
 namespace ustack {
@@ -15,6 +16,10 @@ Host::Host(ustack_host* handle, const HostOptions& opts)
 void Host::after_call() {
     if (driver_ == nullptr) {
         return;
+    }
+    log_state_changes(*this);
+    if (!state_lines_.empty()) {
+        driver_->wake();  // the engine thread writes them after its pass
     }
     PacketSink* direct = driver_->direct_sink();
     if (direct == nullptr) {
@@ -76,6 +81,7 @@ void Host::decode(std::span<const RxPacket> packets, Instant now) {
             stack_.on_segment(*seg, now);
         }
     }
+    log_state_changes(*this);
 }
 
 std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant now,
@@ -110,6 +116,7 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
 
         transmit(out, now);
         ++passes_;
+        log_state_changes(*this);
 
         bool events = false;
         while (auto ev = stack_.poll_event()) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "blocking.hpp"
@@ -98,6 +99,15 @@ public:
     // Engine passes run so far (WSPCleanup waits for one after its closes).
     [[nodiscard]] std::uint64_t passes() const { return passes_; }
 
+    // ---- the state log (state_log.hpp) ------------------------------------------------------
+    [[nodiscard]] bool state_log_on() const { return opts_.stack.record_state_changes; }
+    // Queue one line (kMaxPendingStateLines at most: beyond, it is dropped and counted).
+    void add_state_line(std::string line);
+    // The queued lines, moved to the end of `out` (the Stack's latest changes first turned
+    // into lines).
+    void take_state_lines(std::vector<std::string>& out);
+    [[nodiscard]] std::uint64_t state_lines_dropped() const { return state_lines_dropped_; }
+
     // ---- the engine thread (HostCore, without the lock: these take it) ---------------------
     [[nodiscard]] std::optional<Instant> service(std::span<const RxPacket> packets, Instant now,
                                                  PacketSink& out);
@@ -133,6 +143,8 @@ private:
     std::uint64_t accept_deferred_ = 0;  // CF_DEFER
     std::uint64_t framing_too_long_ = 0;
     std::uint64_t framing_fin_inside_ = 0;
+    std::vector<std::string> state_lines_;  // the state log's lines not yet taken
+    std::uint64_t state_lines_dropped_ = 0;
 };
 
 // WSPCleanup's work (host.cpp): close every socket, wait (bounded) for orphaned graceful closes

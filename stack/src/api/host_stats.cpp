@@ -88,6 +88,7 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("message_option_ignored", c.message_option_ignored + cs.bad_message_option);
     line("message_framing_too_long", h->framing_too_long());
     line("message_framing_fin_inside", h->framing_fin_inside());
+    line("state_log_dropped", h->state_lines_dropped());  // beyond kMaxPendingStateLines
     const std::size_t n = std::min(out.size(), len - 1);
     std::memcpy(buf, out.data(), n);
     buf[n] = '\0';

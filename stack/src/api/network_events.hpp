@@ -78,6 +78,8 @@ public:
     void take(WSANETWORKEVENTS& out);
 
     [[nodiscard]] long mask() const { return mask_; }
+    // FD_CLOSE has been recorded (it is, once).
+    [[nodiscard]] bool close_reported() const { return close_reported_; }
     [[nodiscard]] WSAEVENT event() const { return event_; }
     // The event object was closed (WSACloseEvent).
     void forget(WSAEVENT e) {

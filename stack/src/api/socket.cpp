@@ -12,6 +12,7 @@
 #include "host.hpp"
 #include "message_socket.hpp"
 #include "socket_table.hpp"
+#include "state_log.hpp"
 #include "ustack/byte_order.hpp"
 #include "wsa_errors.hpp"
 
@@ -178,7 +179,14 @@ void settle(Host& h, Socket& s) {
     if (s.message) {
         check_framing(h, s);  // a peer that broke the framing is reset now, not at the next read
     }
-    s.events.update(conditions(h, s));
+    const SocketConditions now = conditions(h, s);
+    const bool close_before = s.events.close_reported();
+    s.events.update(now);
+    if (!close_before && s.events.close_reported() && h.state_log_on()) {
+        const int error = now.closed ? now.hard_close_error : 0;
+        log_call(h, s, "FD_CLOSE",
+                 std::string("\"error\":\"") + (error != 0 ? WSPErrorName(error) : "0") + "\"");
+    }
 }
 
 void make_message_socket(Host& h, Socket& s) {
@@ -484,6 +492,12 @@ Errc shutdown_socket(Host& h, Socket& s, int how) {
     if (e == Errc::ok && (how == SD_SEND || how == SD_BOTH) && !c->is_closed()) {
         e = c->shutdown_send(nullptr);
     }
+    if (h.state_log_on()) {
+        const char* name = how == SD_RECEIVE ? "SD_RECEIVE"
+                           : how == SD_SEND  ? "SD_SEND"
+                                             : "SD_BOTH";
+        log_call(h, s, "WSPShutdown", std::string("\"how\":\"") + name + "\"");
+    }
     h.after_call();
     settle(h, s);
     return e;
@@ -497,6 +511,11 @@ Errc send_disconnect(Host& h, Socket& s, const DisconnectData* disc) {
     // Negotiation and the connection's limit are the Connection's to check (11, 16); NULL data
     // is exactly shutdown(SD_SEND) (10).
     const Errc e = c->shutdown_send(disc);
+    if (e == Errc::ok && h.state_log_on()) {
+        log_call(h, s, "WSPSendDisconnect",
+                 hex_field("data", disc != nullptr ? disc->bytes.data() : nullptr,
+                           disc != nullptr ? disc->len : 0));
+    }
     h.after_call();
     if (e == Errc::ok && disc != nullptr) {
         h.count_disconnect_sent();
@@ -521,6 +540,10 @@ Errc recv_disconnect(Host& h, Socket& s, WSABUF* buf) {
     if (buf != nullptr) {
         buf->len = static_cast<u_long>(n);
     }
+    if (h.state_log_on()) {
+        log_call(h, s, "WSPRecvDisconnect",
+                 hex_field("data", n > 0 ? peer->bytes.data() : nullptr, n));
+    }
     // "subsequent receives on the socket will be disallowed" (checklist 22, 23): as SD_RECEIVE.
     if (!c->recv_shut()) {
         (void)c->shutdown_receive();
@@ -542,6 +565,12 @@ void close_now(Host& h, Socket& s, bool abortive) {
 Errc close_socket(Host& h, ApiLock& lock, SocketId id) {
     Socket* s = h.sockets().find(id);
     Connection* c = use_connection(h, *s);
+    if (h.state_log_on()) {
+        const std::string linger = s->linger.l_onoff == 0    ? std::string("\"off\"")
+                                   : s->linger.l_linger == 0 ? std::string("\"abortive\"")
+                                                             : std::to_string(s->linger.l_linger);
+        log_call(h, *s, "WSPCloseSocket", "\"linger\":" + linger);
+    }
     if (c == nullptr || c->is_closed() || s->linger.l_onoff == 0) {
         close_now(h, *s, false);  // SO_DONTLINGER: graceful in the background (29, 30)
         return Errc::ok;
@@ -576,6 +605,7 @@ Errc close_socket(Host& h, ApiLock& lock, SocketId id) {
         s = h.sockets().find(id);
         const Connection* cc = connection_of(h, *s);
         if (e == Errc::timed_out && cc != nullptr && !cc->is_closed() && !cc->all_acked()) {
+            log_call(h, *s, "linger-expired");
             close_now(h, *s, true);  // linger expired: hard close, no TIME-WAIT (33)
             return Errc::ok;
         }

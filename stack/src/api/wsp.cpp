@@ -11,6 +11,7 @@
 #include "host.hpp"
 #include "socket.hpp"
 #include "socket_table.hpp"
+#include "state_log.hpp"
 #include "ustack/byte_order.hpp"
 #include "wsa_errors.hpp"
 
@@ -246,6 +247,7 @@ extern "C" int WSPRecv(SOCKET sock, LPWSABUF bufs, DWORD count, LPDWORD received
     std::size_t n = 0;
     bool partial = false;
     const Errc e = recv_socket(*r.host, lock, r.socket->id, std::span(bufs, count), &n, &partial);
+    log_recv_outcome(*r.host, r.socket->id, e, n, std::span(bufs, count));
     if (e != Errc::ok) {
         return fail(lpErrno, e);
     }

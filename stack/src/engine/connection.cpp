@@ -62,6 +62,23 @@ it. Each arrow has a test in tests/unit/connection_state_diagram_test.cpp.
 
 namespace ustack {
 
+std::string_view to_string(TransitionCause c) {
+    switch (c) {
+        case TransitionCause::segment: return "segment";
+        case TransitionCause::connect: return "connect";
+        case TransitionCause::shutdown: return "shutdown";
+        case TransitionCause::shutdown_receive: return "shutdown_receive";
+        case TransitionCause::close: return "close";
+        case TransitionCause::abort: return "abort";
+        case TransitionCause::retransmit_timeout: return "retransmit_timeout";
+        case TransitionCause::time_wait_timeout: return "time_wait_timeout";
+        case TransitionCause::keepalive_timeout: return "keepalive_timeout";
+        case TransitionCause::user_timeout: return "user_timeout";
+        case TransitionCause::orphan_timeout: return "orphan_timeout";
+    }
+    return "?";
+}
+
 std::string_view to_string(TcpState s) {
     switch (s) {
         case TcpState::closed: return "CLOSED";
@@ -170,6 +187,7 @@ void Connection::open_active(Instant now, std::span<const std::byte> caller_data
         caller_data.first(std::min(caller_data.size(), connect_data_room(syn_offer(cfg_)))));
     // RFC 5681 §3.1 / RFC 6928: initial window set once the MSS is known (on the SYN-ACK).
     opened_at_ = now;
+    cause_ = TransitionCause::connect;
     enter(TcpState::syn_sent, now);
     syn_pending_ = true;
 }
@@ -180,6 +198,7 @@ void Connection::open_passive(const Segment& syn, Instant now,
         return;
     passive_ = true;
     opened_at_ = now;
+    note_cause(syn);
     stats_.segs_in++;
     // RFC 9293 §3.10.7.2 (LISTEN, third: SYN): RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ; data on the SYN
     // is not accepted (no TFO): the peer sends it again after the handshake.
@@ -424,6 +443,11 @@ Result<std::size_t> Connection::recv(std::span<std::byte> out) {
 }
 
 Errc Connection::shutdown_send(const DisconnectData* disc) {
+    cause_ = TransitionCause::shutdown;
+    return queue_fin(disc);
+}
+
+Errc Connection::queue_fin(const DisconnectData* disc) {
     switch (state_) {
         case TcpState::closed:
             return reason_ == CloseReason::none ? Errc::not_connected : error_for(reason_);
@@ -447,15 +471,20 @@ Errc Connection::shutdown_send(const DisconnectData* disc) {
     }
     snd_shut_ = true;
     if (state_ == TcpState::established) {
-        state_ = TcpState::fin_wait_1;
+        set_state(TcpState::fin_wait_1);
     } else if (state_ == TcpState::close_wait) {
-        state_ = TcpState::last_ack;
+        set_state(TcpState::last_ack);
     }
     // SYN-RECEIVED: the FIN waits for the ACK of our SYN (see the diagram notes).
     return Errc::ok;
 }
 
 Errc Connection::shutdown_receive() {
+    cause_ = TransitionCause::shutdown_receive;
+    return shut_receive();
+}
+
+Errc Connection::shut_receive() {
     switch (state_) {
         case TcpState::closed:
             if (reason_ == CloseReason::none)
@@ -482,6 +511,7 @@ Errc Connection::shutdown_receive() {
 }
 
 void Connection::close() {
+    cause_ = TransitionCause::close;
     switch (state_) {
         case TcpState::closed:
             discard_unread_after_close();
@@ -495,13 +525,14 @@ void Connection::close() {
             return;
         default: break;
     }
-    (void)shutdown_receive();  // resets on unread data (RFC 2525 §2.17)
+    (void)shut_receive();  // resets on unread data (RFC 2525 §2.17)
     if (state_ != TcpState::closed)
-        (void)shutdown_send(nullptr);
+        (void)queue_fin(nullptr);
     release_buffers_if_done();
 }
 
-void Connection::abort() {
+void Connection::abort(TransitionCause why) {
+    cause_ = why;
     switch (state_) {
         case TcpState::syn_received:
         case TcpState::established:
@@ -628,15 +659,22 @@ void Connection::on_timeout(Instant now) {
             continue;
         timers_[i].reset();
         switch (static_cast<Timer>(i)) {
-            case Timer::retransmit: on_retransmit_timeout(now); break;
+            case Timer::retransmit:
+                cause_ = TransitionCause::retransmit_timeout;
+                on_retransmit_timeout(now);
+                break;
             case Timer::delayed_ack: ack_pending_ = true; break;
             case Timer::persist: on_persist_timeout(now); break;
             case Timer::time_wait:
                 // RFC 9293 §3.10.8: TIME-WAIT timeout -> delete the TCB.
+                cause_ = TransitionCause::time_wait_timeout;
                 if (state_ == TcpState::time_wait)
                     enter_closed(CloseReason::graceful);
                 break;
-            case Timer::keepalive: on_keepalive_timeout(now); break;
+            case Timer::keepalive:
+                cause_ = TransitionCause::keepalive_timeout;
+                on_keepalive_timeout(now);
+                break;
             case Timer::tail_loss_probe:
                 // RFC 8985 §7.3: the probe goes out on the next poll_transmit.
                 if (snd_una_ != snd_max_ && !tlp_outstanding_)
@@ -649,6 +687,7 @@ void Connection::on_timeout(Instant now) {
                 // counts data that cannot be delivered, not only data sent (Linux: "tcp: fix
                 // TCP_USER_TIMEOUT with zero window").
                 if (snd_una_ != snd_max_ || persisting_with_data()) {
+                    cause_ = TransitionCause::user_timeout;
                     enter_closed(CloseReason::timed_out);
                 }
                 break;
@@ -792,8 +831,32 @@ void Connection::on_persist_timeout(Instant now) {
 
 // ---- lifecycle -------------------------------------------------------------------------------
 
-void Connection::enter(TcpState s, Instant now) {
+void Connection::note_cause(const Segment& seg) {
+    cause_ = TransitionCause::segment;
+    cause_seg_ = {.flags = seg.flags,
+                  .seq = seg.seq.raw(),
+                  .ack = seg.ack.raw(),
+                  .len = static_cast<std::uint32_t>(seg.payload.size())};
+}
+
+void Connection::set_state(TcpState s) {
+    if (state_log_ != nullptr && s != state_) {
+        // A passive connection starts where its listener is: LISTEN (RFC 9293 §3.3.2).
+        const bool from_listen =
+            passive_ && state_ == TcpState::closed && reason_ == CloseReason::none;
+        state_log_->push_back(
+            {.local = local_,
+             .remote = remote_,
+             .from = from_listen ? TcpState::listen : state_,
+             .to = s,
+             .cause = cause_,
+             .seg = cause_ == TransitionCause::segment ? cause_seg_ : StateChange::Seg{}});
+    }
     state_ = s;
+}
+
+void Connection::enter(TcpState s, Instant now) {
+    set_state(s);
     if (s == TcpState::established) {
         push_event(EventKind::connected);
         restart_keepalive(now);
@@ -801,7 +864,7 @@ void Connection::enter(TcpState s, Instant now) {
 }
 
 void Connection::enter_time_wait(Instant now) {
-    state_ = TcpState::time_wait;
+    set_state(TcpState::time_wait);
     disarm(Timer::retransmit);
     disarm(Timer::persist);
     // RFC 9293 §3.4.2 / MUST-13: linger 2*MSL.
@@ -812,7 +875,7 @@ void Connection::enter_time_wait(Instant now) {
 void Connection::enter_closed(CloseReason reason) {
     if (state_ == TcpState::closed && reason_ != CloseReason::none)
         return;
-    state_ = TcpState::closed;
+    set_state(TcpState::closed);
     reason_ = reason;
     for (auto& t : timers_) t.reset();
     syn_pending_ = false;

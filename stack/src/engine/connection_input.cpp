@@ -17,6 +17,7 @@ constexpr Duration kOutOfWindowAckInterval{500'000};
 
 void Connection::on_segment(const Segment& seg, Instant now) {
     stats_.segs_in++;
+    note_cause(seg);
     seg_tsecr_.reset();
     if (ts_ok_ && seg.options.timestamps)
         seg_tsecr_ = seg.options.timestamps->tsecr;
@@ -116,7 +117,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
         }
         // SYN-RECEIVED's deferred close does not apply here; a close in SYN-SENT deletes the TCB.
         if (snd_shut_)
-            state_ = TcpState::fin_wait_1;
+            set_state(TcpState::fin_wait_1);
     } else {
         // Simultaneous open (RFC 9293 §3.5, Figure 8): SYN-RECEIVED, send SYN,ACK
         // <SEQ=ISS><ACK=RCV.NXT>. Data on the SYN is not kept (the peer resends it). (The
@@ -290,7 +291,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
         on_new_ack(seg.ack, now);
         enter(TcpState::established, now);
         if (snd_shut_)
-            state_ = TcpState::fin_wait_1;  // the CLOSE queued in SYN-RECEIVED
+            set_state(TcpState::fin_wait_1);  // the CLOSE queued in SYN-RECEIVED
         return true;
     }
 
@@ -390,7 +391,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     switch (state_) {
         case TcpState::fin_wait_1:
             if (fin_acked)
-                state_ = TcpState::fin_wait_2;
+                set_state(TcpState::fin_wait_2);
             break;
         case TcpState::closing:
             if (fin_acked) {
@@ -600,14 +601,14 @@ void Connection::process_fin(SeqNum fin_seq, const std::optional<DisconnectData>
     push_event(EventKind::peer_fin);
     const bool fin_acked = fin_sent_ && snd_una_ == fin_seq_ + 1;
     switch (state_) {
-        case TcpState::established: state_ = TcpState::close_wait; break;
+        case TcpState::established: set_state(TcpState::close_wait); break;
         case TcpState::fin_wait_1:
             // "If our FIN has been ACKed (perhaps in this segment), then enter TIME-WAIT ...;
             // otherwise, enter the CLOSING state."
             if (fin_acked) {
                 enter_time_wait(now);
             } else {
-                state_ = TcpState::closing;
+                set_state(TcpState::closing);
             }
             break;
         case TcpState::fin_wait_2: enter_time_wait(now); break;

@@ -268,6 +268,8 @@ void Stack::open_passive(std::uint32_t li, const Segment& syn, SeqNum iss, Insta
     Slot& s = slots_[*idx];
     Listener& l = listeners_[li];
     s.conn.emplace(tcp_config(l), Endpoint{cfg_.addr, l.port}, syn.src(), iss);
+    if (cfg_.record_state_changes)
+        s.conn->set_state_log(state_log_.get());
     s.owner = Owner::listener;
     s.listener = li;
     s.queued = false;
@@ -419,6 +421,8 @@ bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now)
     stats_.syn_cookies_validated++;
     Slot& s = slots_[*idx];
     s.conn.emplace(tc, Endpoint{cfg_.addr, l.port}, ack.src(), ack.ack - 1);
+    if (cfg_.record_state_changes)
+        s.conn->set_state_log(state_log_.get());
     s.owner = Owner::listener;
     s.listener = li;
     s.queued = false;
@@ -481,7 +485,7 @@ void Stack::on_timeout(Instant now) {
                 // The peer never sent its FIN. ABORT in FIN-WAIT-2 sends a RST (RFC 9293 §3.10.5)
                 // so the peer learns its half of the connection is gone.
                 stats_.orphan_timeouts++;
-                c.abort();
+                c.abort(TransitionCause::orphan_timeout);
             }
         }
         if (const auto t = c.poll_timeout(); t && *t <= now)
@@ -578,6 +582,8 @@ Result<ConnId> Stack::connect(Endpoint remote, Instant now, std::uint16_t local_
     const Endpoint local{cfg_.addr, port};
     s.conn.emplace(tcp_config(sizes, message_mode), local, remote,
                    isn_.generate(local, remote, now));
+    if (cfg_.record_state_changes)
+        s.conn->set_state_log(state_log_.get());
     s.owner = Owner::app;
     register_tuple(*idx);
     stats_.connections_opened++;
@@ -1185,6 +1191,11 @@ void Stack::prune_heap() {
         std::erase_if(heap_, [this](const Deadline& d) { return !entry_valid(d); });
         std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
     }
+}
+
+void Stack::take_state_changes(std::vector<StateChange>& out) {
+    out.insert(out.end(), state_log_->begin(), state_log_->end());
+    state_log_->clear();
 }
 
 }  // namespace ustack

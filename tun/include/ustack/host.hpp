@@ -25,6 +25,7 @@
 #include "ustack/device.hpp"
 #include "ustack/host_core.hpp"
 #include "ustack/pcap_writer.hpp"
+#include "ustack/state_log_writer.hpp"
 
 namespace ustack {
 
@@ -40,9 +41,11 @@ struct AsioHostStats {
 
 class AsioHost final : public HostDriver {
 public:
-    // `core` must outlive this object; `pcap` may be null (no capture).
+    // `core` must outlive this object; `pcap` may be null (no capture), so may `state_log` (no
+    // state log; else its header is written here, and after every pass the core's new lines).
     AsioHost(HostCore& core, std::unique_ptr<Device> device,
-             std::unique_ptr<PcapWriter> pcap = nullptr);
+             std::unique_ptr<PcapWriter> pcap = nullptr,
+             std::unique_ptr<StateLogWriter> state_log = nullptr);
     // Stops (see stop()).
     ~AsioHost() override;
     AsioHost(const AsioHost&) = delete;
