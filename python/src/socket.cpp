@@ -18,7 +18,8 @@ constexpr std::size_t kMaxRecvBuffer = std::size_t{64} << 20;
 // the C API's would).
 constexpr std::size_t kMaxSend = INT_MAX;
 
-void check(int rc, int err) {
+// `err` by reference: read after the call that fills it (argument order is unspecified).
+void check(int rc, const int& err) {
     if (rc != 0) {
         throw_wsa(err);
     }
