@@ -155,6 +155,7 @@ py::tuple accept(const std::shared_ptr<Socket>& self, const py::object& conditio
         throw_wsa(err);
     }
     auto sock = std::make_shared<Socket>(self->host, n, self->type);
+    sock->event = self->event;  // accepted sockets inherit the listener's event_select
     return py::make_tuple(sock, tuple_from(sin));
 }
 
@@ -547,8 +548,14 @@ void bind_socket(py::module_& m) {
                 check(WSPListen(s.h(), backlog, &err), err);
             },
             py::arg("backlog") = 16)
-        .def("accept", &accept, py::arg("condition") = py::none())
-        .def("connect", &connect, py::arg("address"), py::arg("caller_data") = py::none())
+        .def("accept", &accept, py::arg("condition") = py::none(),
+             "WSPAccept: (Socket, (ip, port)). condition(caller_addr, caller_data) returns "
+             "CF_ACCEPT, CF_REJECT, CF_DEFER or (CF_ACCEPT, callee_data); it runs with the GIL. "
+             "If it raises, the verdict is CF_REJECT and accept() re-raises the exception.")
+        .def("connect", &connect, py::arg("address"), py::arg("caller_data") = py::none(),
+             "WSPConnect, offering caller_data on the SYN: the callee data (bytes) or None. A "
+             "non-blocking connect raises WSAEWOULDBLOCK; its callee data is SO_CONNDATA after "
+             "FD_CONNECT.")
         .def(
             "send",
             [](Socket& s, const py::handle& data, DWORD flags) {
@@ -652,7 +659,10 @@ void bind_socket(py::module_& m) {
                                  std::min<std::size_t>(w.len, static_cast<std::size_t>(bufsize)));
             },
             py::arg("bufsize") = 64)
-        .def("close", &close)
+        .def("close", &close,
+             "WSPCloseSocket as SO_LINGER / SO_DONTLINGER say; idempotent. A non-blocking "
+             "lingering close that cannot complete at once raises WSAEWOULDBLOCK and leaves the "
+             "socket open.")
         .def(
             "set_linger",
             [](Socket& s, bool onoff, int seconds) {
@@ -683,14 +693,22 @@ void bind_socket(py::module_& m) {
                  check(WSPIoctl(s.h(), FIONREAD, nullptr, 0, &v, sizeof v, &n, &err), err);
                  return v;
              })
-        .def("setsockopt", &setsockopt, py::arg("level"), py::arg("optname"), py::arg("value"))
+        .def("setsockopt", &setsockopt, py::arg("level"), py::arg("optname"), py::arg("value"),
+             "WSPSetSockOpt: value an int or bool (4 bytes), (onoff, seconds) for SO_LINGER, or "
+             "bytes.")
         .def("getsockopt", &getsockopt, py::arg("level"), py::arg("optname"),
-             py::arg("buflen") = py::none())
+             py::arg("buflen") = py::none(),
+             "WSPGetSockOpt: an int; (onoff, seconds) for SO_LINGER; bytes for SO_CONNDATA; a "
+             "dict for SO_PROTOCOL_INFO; with buflen, the raw bytes.")
         .def("getsockname", [](Socket& s) { return name_of(s, false); })
         .def("getpeername", [](Socket& s) { return name_of(s, true); })
-        .def("event_select", &event_select, py::arg("event"), py::arg("mask"))
-        .def("enum_network_events", &enum_network_events, py::arg("event") = py::none())
-        .def("tcp_info", &tcp_info, py::arg("version") = USTACK_TCP_INFO_VERSION)
+        .def("event_select", &event_select, py::arg("event"), py::arg("mask"),
+             "WSPEventSelect (the socket becomes non-blocking); event None and mask 0 cancel.")
+        .def("enum_network_events", &enum_network_events, py::arg("event") = py::none(),
+             "WSPEnumNetworkEvents (resets event if given): (mask, {FD_x: error code}).")
+        .def("tcp_info", &tcp_info, py::arg("version") = USTACK_TCP_INFO_VERSION,
+             "WSPIoctl SIO_TCP_INFO: a dict of the fields (state, state_name, mss, rtt_us, ...); "
+             "version 0: TCP_INFO_v0's fields only.")
         .def("__enter__", [](py::object self) { return self; })
         .def("__exit__",
              [](Socket& s, const py::args&) {

@@ -134,3 +134,55 @@ def test_host_with_a_missing_device_is_an_error_not_a_crash():
     with pytest.raises(ustack.WSAError) as info:
         ustack.Host(addr="10.9.0.1")  # neither tun_name nor device
     assert info.value.name in ("WSAEINVAL", "WSASYSNOTREADY")
+
+
+def test_accept_called_from_its_own_condition_function_is_wsaeinprogress(pair):
+    a, b = pair
+    ls = listener(b, conditional=True)
+    c = a.socket()
+    from support import Worker
+    w = Worker(c.connect, SERVER, None)
+    inner = []
+
+    def condition(addr, data):
+        try:
+            ls.accept()
+        except ustack.WSAError as e:
+            inner.append(e.name)
+        return ustack.CF_ACCEPT
+
+    s, _ = ls.accept(condition)
+    w.join()
+    assert inner == ["WSAEINPROGRESS"]
+    for x in (c, s, ls):
+        x.close()
+
+
+def test_send_with_msg_oob_is_wsaeopnotsupp(pair):
+    c, s, ls = connected(pair)
+    with pytest.raises(ustack.WSAError) as info:
+        c.send(b"urgent", 1)  # MSG_OOB: no urgent data
+    assert info.value.name == "WSAEOPNOTSUPP"
+    for x in (c, s, ls):
+        x.close()
+
+
+def test_second_nonblocking_connect_while_the_first_is_pending_is_wsaealready(pair):
+    a, b = pair
+    ls = listener(b, conditional=True)  # holds the SYN: the connect stays pending
+    with a.socket() as c:
+        c.set_nonblocking(True)
+        with pytest.raises(ustack.WSAError) as info:
+            c.connect(SERVER)
+        assert info.value.name == "WSAEWOULDBLOCK"
+        with pytest.raises(ustack.WSAError) as info:
+            c.connect(SERVER)
+        assert info.value.name == "WSAEALREADY"
+    ls.close()
+
+
+def test_bind_to_an_address_not_the_hosts_is_wsaeaddrnotavail(pair):
+    a, _ = pair
+    with a.socket() as s, pytest.raises(ustack.WSAError) as info:
+        s.bind(("10.9.0.77", 7000))
+    assert info.value.name == "WSAEADDRNOTAVAIL"

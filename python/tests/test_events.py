@@ -120,3 +120,25 @@ def test_select_reports_readable_and_writable_sockets(pair):
         ustack.select([s], [], [], -1)
     for x_ in (c, s, ls):
         x_.close()
+
+
+def test_accepted_socket_inherits_the_listener_event_registration(pair):
+    a, b = pair
+    ls = listener(b)
+    ev = ustack.Event()
+    ls.event_select(ev, ustack.FD_ACCEPT | ustack.FD_READ)
+    c = a.socket()
+    c.connect(SERVER)
+    assert ustack.wait_for_multiple_events([ev], False, 5000) == 0
+    ls.enum_network_events(ev)
+    s, _ = ls.accept()
+    ls.close()
+    ev.reset()
+    c.sendall(b"x")
+    # No event_select on s: the registration came with it from the listener.
+    assert ustack.wait_for_multiple_events([ev], False, 5000) == 0
+    events, errors = s.enum_network_events(ev)
+    assert events & ustack.FD_READ and errors[ustack.FD_READ] == 0
+    assert s.recv(1) == b"x"
+    c.close()
+    s.close()
