@@ -127,11 +127,41 @@ int CALLBACK condition_trampoline(LPWSABUF caller_id, LPWSABUF caller_data, LPQO
 }
 
 // ---- the calls --------------------------------------------------------------------------------
-py::tuple accept(const std::shared_ptr<Socket>& self, const py::object& condition) {
+// WSPSelect for readability of `s` (a listener: a connection or held request to accept);
+// WSAETIMEDOUT if none within `seconds`.
+void wait_readable(SOCKET s, double seconds) {
+    if (!(seconds >= 0.0) || seconds > 1e9) {
+        throw py::value_error("timeout outside 0 .. 1e9 seconds");
+    }
+    WSP_FD_SET set{};
+    set.fd_count = 1;
+    set.fd_array[0] = s;
+    TIMEVAL tv{};
+    tv.tv_sec = static_cast<long>(seconds);
+    tv.tv_usec = static_cast<long>((seconds - static_cast<double>(tv.tv_sec)) * 1e6);
+    int err = 0;
+    int rc = 0;
+    {
+        py::gil_scoped_release nogil;
+        rc = WSPSelect(0, &set, nullptr, nullptr, &tv, &err);
+    }
+    if (rc == SOCKET_ERROR) {
+        throw_wsa(err);
+    }
+    if (rc == 0) {
+        throw_wsa(WSAETIMEDOUT);
+    }
+}
+
+py::tuple accept(const std::shared_ptr<Socket>& self, const py::object& condition,
+                 std::optional<double> timeout) {
     if (!condition.is_none() && !PyCallable_Check(condition.ptr())) {
         throw py::type_error("condition must be callable or None");
     }
     const SOCKET s = self->h();
+    if (timeout) {
+        wait_readable(s, *timeout);
+    }
     SOCKADDR_IN sin{};
     int len = sizeof sin;
     int err = 0;
@@ -167,25 +197,26 @@ py::object connect(Socket& self, const py::handle& addr, const py::object& calle
         cd = view_of(caller_data);
         caller = wsabuf_of(*cd);
     }
-    if (!self.callee) {
-        self.callee = std::make_shared<std::array<char, 64>>();
-    }
-    // Lives with the socket: a non-blocking connect writes it when the connection completes.
-    auto room = self.callee;
-    WSABUF callee{static_cast<u_long>(room->size()), room->data()};
+    auto room = std::make_unique<Socket::CalleeRoom>();
+    room->wsabuf = WSABUF{static_cast<u_long>(room->data.size()), room->data.data()};
+    WSABUF* callee = &room->wsabuf;
     const SOCKET s = self.h();
     int err = 0;
     int rc = 0;
     {
         py::gil_scoped_release nogil;
         rc = WSPConnect(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin,
-                        cd ? &caller : nullptr, &callee, nullptr, nullptr, &err);
+                        cd ? &caller : nullptr, callee, nullptr, nullptr, &err);
+    }
+    if (rc != 0 && err == WSAEWOULDBLOCK) {
+        self.callee_rooms.push_back(std::move(room));  // written when the connect completes
     }
     check(rc, err);
-    if (callee.len == 0) {
+    // A blocking connect has returned: the C API is done with the room.
+    if (room->wsabuf.len == 0) {
         return py::none();
     }
-    return py::bytes(room->data(), std::min<std::size_t>(callee.len, room->size()));
+    return py::bytes(room->data.data(), std::min<std::size_t>(room->wsabuf.len, room->data.size()));
 }
 
 std::size_t send_buffers(Socket& self, const std::vector<py::buffer_info>& views, DWORD flags) {
@@ -548,10 +579,11 @@ void bind_socket(py::module_& m) {
                 check(WSPListen(s.h(), backlog, &err), err);
             },
             py::arg("backlog") = 16)
-        .def("accept", &accept, py::arg("condition") = py::none(),
+        .def("accept", &accept, py::arg("condition") = py::none(), py::arg("timeout") = py::none(),
              "WSPAccept: (Socket, (ip, port)). condition(caller_addr, caller_data) returns "
              "CF_ACCEPT, CF_REJECT, CF_DEFER or (CF_ACCEPT, callee_data); it runs with the GIL. "
-             "If it raises, the verdict is CF_REJECT and accept() re-raises the exception.")
+             "If it raises, the verdict is CF_REJECT and accept() re-raises the exception. "
+             "timeout: seconds to wait for a request first (WSPSelect), else WSAETIMEDOUT.")
         .def("connect", &connect, py::arg("address"), py::arg("caller_data") = py::none(),
              "WSPConnect, offering caller_data on the SYN: the callee data (bytes) or None. A "
              "non-blocking connect raises WSAEWOULDBLOCK; its callee data is SO_CONNDATA after "

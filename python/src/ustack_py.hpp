@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "ustack/wsp.h"
 
@@ -91,9 +92,14 @@ struct Socket {
     int type = SOCK_STREAM;
     // The event registered by event_select (kept alive while registered).
     std::shared_ptr<EventCore> event;
-    // Room for callee data of a non-blocking connect, written when it completes (wsp.h): lives
-    // with the socket, freed only after WSPCloseSocket.
-    std::shared_ptr<std::array<char, 64>> callee;
+    // WSPConnect's lpCalleeData: the C API keeps the WSABUF pointer (not only its buffer) and a
+    // non-blocking connect writes through it when the connection completes (wsp.h). So each
+    // connect that is left pending keeps its room here until the socket is destroyed.
+    struct CalleeRoom {
+        WSABUF wsabuf{};
+        std::array<char, 64> data{};
+    };
+    std::vector<std::unique_ptr<CalleeRoom>> callee_rooms;
     Socket(std::shared_ptr<HostState> h, SOCKET s, int t)
         : host(std::move(h)), handle(s), type(t) {}
     Socket(const Socket&) = delete;

@@ -186,3 +186,22 @@ def test_bind_to_an_address_not_the_hosts_is_wsaeaddrnotavail(pair):
     with a.socket() as s, pytest.raises(ustack.WSAError) as info:
         s.bind(("10.9.0.77", 7000))
     assert info.value.name == "WSAEADDRNOTAVAIL"
+
+
+def test_accept_with_a_timeout_and_no_caller_is_wsaetimedout(pair):
+    _, b = pair
+    with listener(b) as ls:
+        with pytest.raises(ustack.WSAError) as info:
+            ls.accept(timeout=0.05)
+        assert info.value.name == "WSAETIMEDOUT"
+        with pytest.raises(ValueError):
+            ls.accept(timeout=-1)
+
+
+def test_accept_with_a_timeout_returns_a_waiting_connection(pair):
+    a, b = pair
+    with listener(b) as ls, a.socket() as c:
+        c.connect(SERVER)
+        s, addr = ls.accept(timeout=5)
+        assert addr == c.getsockname()
+        s.close()
