@@ -562,7 +562,13 @@ void bind_socket(py::module_& m) {
         m, "Socket", "A ustack socket (Host.socket or Socket.accept); close() or `with` closes it.")
         .def_property_readonly("type", [](const Socket& s) { return s.type; })
         .def_property_readonly("closed", [](const Socket& s) { return s.h() == INVALID_SOCKET; })
-        .def("fileno", [](const Socket& s) { return static_cast<std::uint64_t>(s.h()); })
+        .def(
+            "fileno",
+            [](const Socket& s) -> long long {
+                const SOCKET h = s.h();
+                return h == INVALID_SOCKET ? -1 : static_cast<long long>(h);
+            },
+            "The SOCKET handle as an int (-1 once closed); it is no file descriptor.")
         .def(
             "bind",
             [](Socket& s, const py::handle& addr) {

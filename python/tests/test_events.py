@@ -14,6 +14,9 @@ def test_event_set_reset_and_wait():
         assert ev.wait(0) is True  # manual reset
         ev.reset()
         assert ev.wait(10) is False
+    assert ev.closed
+    with pytest.raises(ValueError):
+        ev.set()
 
 
 def test_wait_for_multiple_events_returns_the_index_or_none_on_timeout():

@@ -17,6 +17,7 @@ def test_stream_bytes_arrive_in_order_both_ways(pair):
     assert c.getpeername() == SERVER
     assert s.getpeername() == c.getsockname()
     assert c.getsockname()[0] == "10.9.0.1"
+    assert len({c.fileno(), s.fileno(), ls.fileno()}) == 3 and c.fileno() > 0
     for x in (c, s, ls):
         x.close()
 
@@ -121,6 +122,7 @@ def test_socket_outliving_its_host_object_keeps_the_host_alive():
     c.sendall(b"still here")
     assert recv_exactly(s, 10) == b"still here"
     c.close()
+    assert c.fileno() == -1
     assert recv_until_eof(s) == b""
     b.close()
 
