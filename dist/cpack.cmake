@@ -42,11 +42,12 @@ if(TARGET _ustack)
   set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-ustack)
   set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)
   # The extension is built for one Python version (its ABI): depend on that one.
-  execute_process(COMMAND ${Python3_EXECUTABLE} -c
-    "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]};{sys.version_info[0]}.{sys.version_info[1] + 1}')"
-    OUTPUT_VARIABLE USTACK_PY_RANGE OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
-  list(GET USTACK_PY_RANGE 0 USTACK_PY_THIS)
-  list(GET USTACK_PY_RANGE 1 USTACK_PY_NEXT)
+  string(REPLACE "." ";" USTACK_PY_PARTS "${USTACK_PYTHON_VERSION}")
+  list(GET USTACK_PY_PARTS 0 USTACK_PY_MAJOR)
+  list(GET USTACK_PY_PARTS 1 USTACK_PY_MINOR)
+  math(EXPR USTACK_PY_NEXT_MINOR "${USTACK_PY_MINOR} + 1")
+  set(USTACK_PY_THIS "${USTACK_PYTHON_VERSION}")
+  set(USTACK_PY_NEXT "${USTACK_PY_MAJOR}.${USTACK_PY_NEXT_MINOR}")
   set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS
     "libustack0 (= ${USTACK_DEB_VERSION}), python3 (>= ${USTACK_PY_THIS}), python3 (<< ${USTACK_PY_NEXT})")
   set(CPACK_COMPONENT_PYTHON_DESCRIPTION "ustack's Python module (import ustack)")

@@ -39,6 +39,7 @@ std::unique_ptr<Host> make_host(const std::string& addr, const std::optional<std
                                 const std::optional<std::string>& gateway, bool disconnect_data,
                                 std::uint32_t msl_ms, std::uint32_t cleanup_timeout_ms,
                                 const std::optional<py::object>& pcap,
+                                const std::optional<py::object>& state_log,
                                 const std::optional<std::string>& congestion,
                                 std::uint32_t recv_buffer, std::uint32_t send_buffer,
                                 std::uint64_t isn_seed, bool no_offload,
@@ -67,6 +68,11 @@ std::unique_ptr<Host> make_host(const std::string& addr, const std::optional<std
     if (pcap && !pcap->is_none()) {
         st.pcap = py::str(py::module_::import("os").attr("fspath")(*pcap)).cast<std::string>();
         cfg.pcap_path = st.pcap.c_str();
+    }
+    if (state_log && !state_log->is_none()) {
+        st.state_log =
+            py::str(py::module_::import("os").attr("fspath")(*state_log)).cast<std::string>();
+        cfg.state_log_path = st.state_log.c_str();
     }
     if (congestion) {
         st.congestion = *congestion;
@@ -196,7 +202,7 @@ void bind_host(py::module_& m) {
              py::arg("device") = nullptr, py::arg("prefix_len") = 24,
              py::arg("gateway") = py::none(), py::arg("disconnect_data") = true,
              py::arg("msl_ms") = 0, py::arg("cleanup_timeout_ms") = 0, py::arg("pcap") = py::none(),
-             py::arg("congestion") = py::none(), py::arg("recv_buffer") = 0,
+             py::arg("state_log") = py::none(), py::arg("congestion") = py::none(), py::arg("recv_buffer") = 0,
              py::arg("send_buffer") = 0, py::arg("isn_seed") = 0, py::arg("no_offload") = false,
              py::arg("max_message_size") = 0)
         .def_property_readonly("closed", [](const Host& h) { return h.state->closed.load(); })

@@ -58,7 +58,7 @@ struct HostState {
     WSPHOST handle = nullptr;
     std::atomic<bool> closed{false};
     // The config strings, alive as long as the host.
-    std::string tun_name, pcap, congestion;
+    std::string tun_name, pcap, state_log, congestion;
     HostState() = default;
     HostState(const HostState&) = delete;
     HostState& operator=(const HostState&) = delete;

@@ -17,9 +17,9 @@ def memory_pair(addr_a="10.9.0.1", addr_b="10.9.0.2", *, loss=0.0, seed=1, **hos
 
     ``loss`` is the probability that a packet is lost, each way, drawn from a generator seeded
     with ``seed``; ``host_kwargs`` go to both Host() calls (disconnect_data, msl_ms, ...).
-    Needs no privilege. If B cannot start, A is cleaned up and the error raised. (A ``pcap``
-    path would be shared by both hosts: give each its own with Host(device=...) and
-    create_memory_link() instead.)
+    Needs no privilege. If B cannot start, A is cleaned up and the error raised. (A ``pcap`` or
+    ``state_log`` path would be shared by both hosts: give each its own with Host(device=...)
+    and create_memory_link() instead.)
     """
     end_a, end_b = create_memory_link(loss, seed)
     a = Host(addr=addr_a, device=end_a, **host_kwargs)

@@ -237,6 +237,7 @@ class Host:
                  device: Optional[MemoryLinkEnd] = None, prefix_len: int = 24,
                  gateway: Optional[str] = None, disconnect_data: bool = True, msl_ms: int = 0,
                  cleanup_timeout_ms: int = 0, pcap: Union[str, os.PathLike[str], None] = None,
+                 state_log: Union[str, os.PathLike[str], None] = None,
                  congestion: Optional[str] = None, recv_buffer: int = 0, send_buffer: int = 0,
                  isn_seed: int = 0, no_offload: bool = False,
                  max_message_size: int = 0) -> None: ...
@@ -255,6 +256,7 @@ def memory_pair(addr_a: str = "10.9.0.1", addr_b: str = "10.9.0.2", *, loss: flo
                 seed: int = 1, prefix_len: int = 24,
                 gateway: Optional[str] = None, disconnect_data: bool = True, msl_ms: int = 0,
                 cleanup_timeout_ms: int = 0, pcap: Union[str, os.PathLike[str], None] = None,
+                 state_log: Union[str, os.PathLike[str], None] = None,
                 congestion: Optional[str] = None, recv_buffer: int = 0, send_buffer: int = 0,
                 isn_seed: int = 0, no_offload: bool = False,
                 max_message_size: int = 0) -> Tuple[Host, Host]: ...

@@ -423,7 +423,8 @@ SOCKET WSPAccept(SOCKET s, SOCKADDR* addr, LPINT addrlen, LPCONDITIONPROC lpfnCo
                  DWORD_PTR dwCallbackData, LPINT lpErrno);
 /* Connect, offering lpCallerData (NULL: none) on the SYN and receiving the peer's callee data
  * into lpCalleeData (NULL: not wanted; len set to the count, 0 if none; a non-blocking connect
- * writes it when the connection completes, before FD_CONNECT -- keep it valid until then).
+ * writes it when the connection completes, before FD_CONNECT, through the WSABUF pointer
+ * given -- keep that WSABUF and its buffer valid until then).
  * lpSQOS and lpGQOS must be NULL (WSAEOPNOTSUPP). Caller data: longer than SO_CONNDATALEN:
  * WSAEMSGSIZE; on a host without connect data, or a peer whose SYN-ACK does not echo the
  * offer (the connection is reset): WSAENOPROTOOPT. */
