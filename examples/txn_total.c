@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     int err = 0;
     void* end_a = NULL;
     void* end_b = NULL;
-    check(WSPCreateMemoryLink(0.0, 1, &end_a, &end_b, &err) == 0, "WSPCreateMemoryLink", err);
+    check(WSPCreateMemoryLink(0.0, 1, 0, &end_a, &end_b, &err) == 0, "WSPCreateMemoryLink", err);
 
     WSPHOSTCONFIG cfg;
     memset(&cfg, 0, sizeof cfg);

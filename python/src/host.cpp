@@ -34,16 +34,13 @@ WSPHOST live(HostState& s) {
     return s.handle;
 }
 
-std::unique_ptr<Host> make_host(const std::string& addr, const std::optional<std::string>& tun_name,
-                                MemoryLinkEnd* device, int prefix_len,
-                                const std::optional<std::string>& gateway, bool disconnect_data,
-                                std::uint32_t msl_ms, std::uint32_t cleanup_timeout_ms,
-                                const std::optional<py::object>& pcap,
-                                const std::optional<py::object>& state_log,
-                                const std::optional<std::string>& congestion,
-                                std::uint32_t recv_buffer, std::uint32_t send_buffer,
-                                std::uint64_t isn_seed, bool no_offload,
-                                std::uint32_t max_message_size) {
+std::unique_ptr<Host> make_host(
+    const std::string& addr, const std::optional<std::string>& tun_name, MemoryLinkEnd* device,
+    int prefix_len, const std::optional<std::string>& gateway, bool disconnect_data,
+    std::uint32_t msl_ms, std::uint32_t cleanup_timeout_ms, const std::optional<py::object>& pcap,
+    const std::optional<py::object>& state_log, const std::optional<std::string>& congestion,
+    std::uint32_t recv_buffer, std::uint32_t send_buffer, std::uint64_t isn_seed, bool no_offload,
+    std::uint32_t max_message_size) {
     if (tun_name && device != nullptr) {
         throw py::value_error("give tun_name or device, not both");
     }
@@ -178,11 +175,11 @@ void bind_host(py::module_& m) {
 
     m.def(
         "create_memory_link",
-        [](double loss, std::uint64_t seed) {
+        [](double loss, std::uint64_t seed, std::uint32_t delay_us) {
             void* a = nullptr;
             void* b = nullptr;
             int err = 0;
-            if (WSPCreateMemoryLink(loss, seed, &a, &b, &err) != 0) {
+            if (WSPCreateMemoryLink(loss, seed, delay_us, &a, &b, &err) != 0) {
                 throw_wsa(err);
             }
             auto ea = std::make_unique<MemoryLinkEnd>();
@@ -191,9 +188,9 @@ void bind_host(py::module_& m) {
             eb->device = b;
             return py::make_tuple(py::cast(std::move(ea)), py::cast(std::move(eb)));
         },
-        py::arg("loss") = 0.0, py::arg("seed") = 1,
+        py::arg("loss") = 0.0, py::arg("seed") = 1, py::arg("delay_us") = 0,
         "WSPCreateMemoryLink: the two ends of an in-memory link losing `loss` of the packets "
-        "each way (seeded).");
+        "each way (seeded), each delayed `delay_us` microseconds.");
 
     py::class_<Host>(m, "Host",
                      "A ustack host (WSPStartup): its own IPv4 address, device and engine "
@@ -202,9 +199,9 @@ void bind_host(py::module_& m) {
              py::arg("device") = nullptr, py::arg("prefix_len") = 24,
              py::arg("gateway") = py::none(), py::arg("disconnect_data") = true,
              py::arg("msl_ms") = 0, py::arg("cleanup_timeout_ms") = 0, py::arg("pcap") = py::none(),
-             py::arg("state_log") = py::none(), py::arg("congestion") = py::none(), py::arg("recv_buffer") = 0,
-             py::arg("send_buffer") = 0, py::arg("isn_seed") = 0, py::arg("no_offload") = false,
-             py::arg("max_message_size") = 0)
+             py::arg("state_log") = py::none(), py::arg("congestion") = py::none(),
+             py::arg("recv_buffer") = 0, py::arg("send_buffer") = 0, py::arg("isn_seed") = 0,
+             py::arg("no_offload") = false, py::arg("max_message_size") = 0)
         .def_property_readonly("closed", [](const Host& h) { return h.state->closed.load(); })
         .def_property_readonly("service_flags",
                                [](Host& h) {

@@ -127,7 +127,8 @@ def error_name(code: int) -> str: ...
 
 class MemoryLinkEnd: ...
 
-def create_memory_link(loss: float = 0.0, seed: int = 1) -> Tuple[MemoryLinkEnd, MemoryLinkEnd]: ...
+def create_memory_link(loss: float = 0.0, seed: int = 1,
+                       delay_us: int = 0) -> Tuple[MemoryLinkEnd, MemoryLinkEnd]: ...
 
 class TcpInfo(TypedDict, total=False):
     state: int
@@ -253,10 +254,10 @@ class Host:
                  tb: Optional[TracebackType]) -> Literal[False]: ...
 
 def memory_pair(addr_a: str = "10.9.0.1", addr_b: str = "10.9.0.2", *, loss: float = 0.0,
-                seed: int = 1, prefix_len: int = 24,
+                seed: int = 1, delay_us: int = 0, prefix_len: int = 24,
                 gateway: Optional[str] = None, disconnect_data: bool = True, msl_ms: int = 0,
                 cleanup_timeout_ms: int = 0, pcap: Union[str, os.PathLike[str], None] = None,
-                 state_log: Union[str, os.PathLike[str], None] = None,
+                state_log: Union[str, os.PathLike[str], None] = None,
                 congestion: Optional[str] = None, recv_buffer: int = 0, send_buffer: int = 0,
                 isn_seed: int = 0, no_offload: bool = False,
                 max_message_size: int = 0) -> Tuple[Host, Host]: ...

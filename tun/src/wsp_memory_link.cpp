@@ -6,8 +6,12 @@
 #include "ustack/memory_link.hpp"
 #include "ustack/wsp.h"
 
-extern "C" int WSPCreateMemoryLink(double loss, uint64_t seed, void** device_a, void** device_b,
-                                   LPINT lpErrno) {
+namespace {
+constexpr uint32_t kMaxDelayUs = 10'000'000;  // wsp.h: at most 10 s
+}  // namespace
+
+extern "C" int WSPCreateMemoryLink(double loss, uint64_t seed, uint32_t delay_us, void** device_a,
+                                   void** device_b, LPINT lpErrno) {
     const auto fail = [&](int error) {
         if (lpErrno != nullptr)
             *lpErrno = error;
@@ -17,10 +21,11 @@ extern "C" int WSPCreateMemoryLink(double loss, uint64_t seed, void** device_a, 
         return fail(WSAEFAULT);
     *device_a = nullptr;
     *device_b = nullptr;
-    if (!(loss >= 0.0 && loss <= 1.0))  // also rejects NaN
+    if (!(loss >= 0.0 && loss <= 1.0) || delay_us > kMaxDelayUs)  // (the first rejects NaN)
         return fail(WSAEINVAL);
     try {
-        auto ends = ustack::MemoryLink::make_pair({.loss = loss, .seed = seed});
+        auto ends = ustack::MemoryLink::make_pair(
+            {.loss = loss, .seed = seed, .delay = std::chrono::microseconds(delay_us)});
         *device_a = ends.a.release();
         *device_b = ends.b.release();
         return 0;

@@ -372,11 +372,12 @@ typedef struct WSPHOSTCONFIG {
  * scripts and examples). Fills *device_a and *device_b with its two ends, one for the
  * WSPHOSTCONFIG::device of each of two WSPStartup calls (each takes ownership of its end, also
  * when it fails). loss: the probability in [0, 1] that a packet is lost, each way, drawn from a
- * generator seeded with seed (the same seed loses the same packets of the same traffic). An end
- * never given to WSPStartup is released with WSPFreeDevice. Errors: WSAEFAULT (NULL
- * out-pointer), WSAEINVAL (loss outside [0, 1]), WSAENOBUFS. */
-int WSPCreateMemoryLink(double loss, uint64_t seed, void** device_a, void** device_b,
-                        LPINT lpErrno);
+ * generator seeded with seed (the same seed loses the same packets of the same traffic);
+ * delay_us: each packet's one-way delay in microseconds (0: none; at most 10 s). An end never
+ * given to WSPStartup is released with WSPFreeDevice. Errors: WSAEFAULT (NULL out-pointer),
+ * WSAEINVAL (loss outside [0, 1], delay over 10 s), WSAENOBUFS. */
+int WSPCreateMemoryLink(double loss, uint64_t seed, uint32_t delay_us, void** device_a,
+                        void** device_b, LPINT lpErrno);
 /* Release a device end (of WSPCreateMemoryLink) that was never given to WSPStartup; NULL: no-op. */
 void WSPFreeDevice(void* device);
 
