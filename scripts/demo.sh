@@ -34,6 +34,8 @@
 #   demo.pcap      the veth capture (Ethernet), open with
 #                  wireshark -X lua_script:scripts/wireshark/ustack.lua build/demo/demo.pcap
 #   host-a.pcap, host-b-*.pcap   each ustack host's own traffic (raw IP)
+#   host-*.jsonl   each ustack host's state log (--state-log)
+#   ladder.html    every connection as a ladder with both sides' states (ustack-ladder)
 #   *.log          the apps' output
 # Exit status 0 only if every exchange completed and every total matched, in the apps' output
 # and on the wire.
@@ -84,7 +86,7 @@ done
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/demo.pcap "$out"/host-*.pcap "$out"/*.log
+rm -f "$out"/demo.pcap "$out"/host-*.pcap "$out"/host-*.jsonl "$out"/ladder.html "$out"/*.log
 prefix="demo$(printf '%x' $$)"
 prefix=${prefix:0:13}
 NS_A=$prefix-a NS_B=$prefix-b VETH_B=${prefix}vb
@@ -115,7 +117,7 @@ for _ in $(seq 100); do grep -q 'listening on' "$out/tcpdump.log" 2>/dev/null &&
 
 say "run: txn-server on ustack B, $clients clients on ustack A$mode_note"
 timeout -k 2 60 ip netns exec "$NS_B" "$apps/txn-server" --tun tun0 --addr 10.0.2.2/24 --gateway 10.0.2.1 \
-  --disconnect-data ${socket_opts[@]+"${socket_opts[@]}"} --clients "$clients" --pcap "$out/host-b.pcap" --stats >"$out/server.log" 2>"$out/server.stats" &
+  --disconnect-data ${socket_opts[@]+"${socket_opts[@]}"} --clients "$clients" --pcap "$out/host-b.pcap" --state-log "$out/host-b.jsonl" --stats >"$out/server.log" 2>"$out/server.stats" &
 srv_pid=$!
 pids+=("$srv_pid")
 for _ in $(seq 100); do grep -q 'listening' "$out/server.log" 2>/dev/null && break; sleep 0.05; done
@@ -124,7 +126,7 @@ client_rc=0
 run_clients() { # name seed k
   timeout -k 2 60 ip netns exec "$NS_A" "$apps/txn-client" --tun tun0 --addr 10.0.1.2/24 --gateway 10.0.1.1 \
     --disconnect-data ${socket_opts[@]+"${socket_opts[@]}"} --server 10.0.2.2 --count "$count" --seed "$2" --clients "$3" \
-    --pcap "$out/host-a-$1.pcap" >"$out/$1.log" 2>&1 || client_rc=1
+    --pcap "$out/host-a-$1.pcap" --state-log "$out/host-a-$1.jsonl" >"$out/$1.log" 2>&1 || client_rc=1
 }
 run_clients client-1 1 1
 if [ "$clients" -gt 1 ]; then run_clients clients-2 2 $((clients - 1)); fi
@@ -235,6 +237,20 @@ fi
 final=$(sed -nE 's/.*grand total (-?[0-9]+), 0 failures.*/\1/p' "$out/server.log")
 [ "${final:-x}" = "$sum" ] && r=0 || r=1
 check $r "final grand total $final = sum of the client totals $sum"
+
+say "the ladder: each connection with both sides' states (apps/ladder/ustack-ladder)"
+logs=()
+for l in "$out"/host-*.jsonl; do logs+=(--log "$l"); done
+if python3 apps/ladder/ustack-ladder --title "ustack demo: $clients transaction-total exchanges" \
+     "${logs[@]}" "$out/demo.pcap" -o "$out/ladder.html" 2>"$out/ladder.log"; then
+  drawn=$(grep -c '<section class="conn"' "$out/ladder.html" || true)
+  logged=$(grep -c 'class="state" data-side="b"' "$out/ladder.html" || true)
+else
+  drawn=0; logged=0
+  cat "$out/ladder.log"
+fi
+[ "$drawn" = "$clients" ] && [ "$logged" -gt 0 ] && r=0 || r=1
+check $r "ladder: $drawn of $clients connections drawn in $out/ladder.html, states from the hosts' state logs"
 
 say "captures left in $out"
 ls -l "$out"/*.pcap | awk '{print "  " $NF " (" $5 " bytes)"}'

@@ -17,6 +17,8 @@ PACKAGES=(
   python3-dev pybind11-dev python3-pytest
   # the installed package: man pages from --help, Debian packages with CPack
   help2man dpkg-dev file
+  # ustack-ladder's pages, rendered and checked in a real browser (tests/ladder)
+  chromium
 )
 
 missing=()

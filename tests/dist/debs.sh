@@ -59,7 +59,7 @@ contents libustack0 "/usr/lib/$arch/libustack.so.0"
 contents libustack-dev /usr/include/ustack/wsp.h "/usr/lib/$arch/libustack.so" \
   "/usr/lib/$arch/pkgconfig/ustack.pc" "/usr/lib/$arch/cmake/ustack/ustackConfig.cmake"
 contents ustack-tools /usr/bin/wsp-shell /usr/bin/txn-server /usr/bin/txn-client \
-  /usr/bin/ustack-peer /usr/bin/ustack-netns-up /usr/bin/ustack-netns-down \
+  /usr/bin/ustack-peer /usr/bin/ustack-netns-up /usr/bin/ustack-netns-down /usr/bin/ustack-ladder \
   "/usr/lib/$arch/wireshark/plugins/ustack.lua" /usr/share/man/man1/wsp-shell.1
 with_python=0
 if ls "$tmp/debs"/python3-ustack_*.deb >/dev/null 2>&1; then

@@ -69,7 +69,7 @@ else
 fi
 
 # 5. tools
-for t in txn-server txn-client wsp-shell ustack-peer; do
+for t in txn-server txn-client wsp-shell ustack-peer ustack-ladder; do
   if "$prefix/bin/$t" --help >/dev/null 2>&1 &&
      [ "$("$prefix/bin/$t" --version)" = "$t (ustack) $(pkg-config --modversion "$libdir/pkgconfig/ustack.pc")" ]; then
     ok "$t --help and --version"
