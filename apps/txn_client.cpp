@@ -75,6 +75,13 @@ int run_one(WSPHOST host, const Run& run, unsigned seed, const char* me) {
             std::printf("%s: WSPSocket failed: %s\n", me, WSPErrorName(err));
             break;
         }
+        // --timeout-ms bounds the blocking sends too (SO_SNDTIMEO: WSAETIMEDOUT).
+        const DWORD send_ms = timeout_ms;
+        if (WSPSetSockOpt(s, SOL_SOCKET, SO_SNDTIMEO, reinterpret_cast<const char*>(&send_ms),
+                          sizeof send_ms, &err) != 0) {
+            std::printf("%s: SO_SNDTIMEO failed: %s\n", me, WSPErrorName(err));
+            break;
+        }
         std::string id = "client-" + std::to_string(seed);
         WSABUF caller{static_cast<u_long>(id.size()), id.data()};
         unsigned char session[16];
@@ -190,7 +197,9 @@ int main(int argc, char** argv) {
                 "  --count N         transactions to send (default 10)\n"
                 "  --seed S          seed of the transaction amounts (default 1)\n"
                 "  --clients K       run K exchanges at once on this host (seeds S..S+K-1)\n"
-                "  --timeout-ms T    give up waiting for the server after T ms (default 30000)\n"
+                "  --timeout-ms T    give up waiting for the server after T ms: a blocked send "
+                "(SO_SNDTIMEO)\n"
+                "                    or the wait for its FIN (default 30000)\n"
                 "  --message         message-oriented socket (SOCK_SEQPACKET): each transaction\n"
                 "                    is one message (the server needs --message too)\n"
                 "  --connect-data    send the id client-<seed> as caller data on the SYN and\n"

@@ -54,7 +54,8 @@ const char* kHelp =
     "  --seed S            seed of the deterministic data (default 1)\n"
     "  --linger N          linger seconds for linger-expiry (default 1)\n"
     "  --disc-total T      the 8-byte disconnect data of mode discdata (default 42)\n"
-    "  --timeout-ms T      bound on every wait (default 30000)\n"
+    "  --timeout-ms T      bound on every wait: accept, connect, and each WSPSend/WSPRecv\n"
+    "                      (SO_SNDTIMEO/SO_RCVTIMEO: ERR WSAETIMEDOUT); default 30000\n"
     "  --hold-ms N         keep the host running N ms after the mode ends, before WSPCleanup\n"
     "  --no-digest         skip generating and hashing the data (profiling: the sha256 lines\n"
     "                      then show '-'); the byte counts are still reported\n"
@@ -227,6 +228,81 @@ bool close_socket(SOCKET s, const char* what = "WSPCloseSocket") {
         return false;
     }
     line(std::string("OK ") + what + d);
+    return true;
+}
+
+// --timeout-ms on the connection's own calls: a WSPSend or WSPRecv that waits longer fails with
+// WSAETIMEDOUT (SO_SNDTIMEO / SO_RCVTIMEO), and the mode reports it like any other error.
+bool bound_calls(SOCKET s, unsigned timeout_ms) {
+    int e = 0;
+    const DWORD ms = timeout_ms;
+    for (const int opt : {SO_RCVTIMEO, SO_SNDTIMEO}) {
+        if (WSPSetSockOpt(s, SOL_SOCKET, opt, reinterpret_cast<const char*>(&ms), sizeof ms, &e) !=
+            0) {
+            report_err(e, opt == SO_RCVTIMEO ? "SO_RCVTIMEO" : "SO_SNDTIMEO");
+            return false;
+        }
+    }
+    return true;
+}
+
+// Wait at most timeout_ms for `s` to be readable (a listener: a connection to accept) or, with
+// `write`, writable or failed (a non-blocking connect that completed). 1 ready, 0 timed out,
+// -1 error (reported).
+int wait_ready(SOCKET s, bool write, unsigned timeout_ms, const char* what) {
+    WSP_FD_SET set{};
+    set.fd_count = 1;
+    set.fd_array[0] = s;
+    WSP_FD_SET failed = set;
+    TIMEVAL tv{static_cast<long>(timeout_ms / 1000), static_cast<long>(timeout_ms % 1000) * 1000};
+    int e = 0;
+    const int n = write ? WSPSelect(0, nullptr, &set, &failed, &tv, &e)
+                        : WSPSelect(0, &set, nullptr, nullptr, &tv, &e);
+    if (n < 0) {
+        report_err(e, std::string("WSPSelect ") + what);
+        return -1;
+    }
+    if (n == 0)
+        line(std::string("ERR TIMEOUT ") + what + " (--timeout-ms " + std::to_string(timeout_ms) +
+             ")");
+    return n > 0 ? 1 : 0;
+}
+
+// WSPConnect bounded by timeout_ms: non-blocking, then WSPSelect; the error of a connect that
+// failed is SO_ERROR's. The socket is blocking again on success.
+bool connect_bounded(SOCKET s, const SOCKADDR_IN& sin, unsigned timeout_ms, const char* what) {
+    int e = 0;
+    u_long nb = 1;
+    DWORD ret = 0;
+    if (WSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, &e) != 0) {
+        report_err(e, "FIONBIO 1");
+        return false;
+    }
+    if (WSPConnect(s, reinterpret_cast<const SOCKADDR*>(&sin), sizeof sin, nullptr, nullptr,
+                   nullptr, nullptr, &e) != 0) {
+        if (e != WSAEWOULDBLOCK) {
+            report_err(e, what);
+            return false;
+        }
+        if (wait_ready(s, true, timeout_ms, what) != 1)
+            return false;
+        int soerr = 0;
+        int len = sizeof soerr;
+        if (WSPGetSockOpt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&soerr), &len, &e) !=
+            0) {
+            report_err(e, "SO_ERROR");
+            return false;
+        }
+        if (soerr != 0) {
+            report_err(soerr, what);
+            return false;
+        }
+    }
+    nb = 0;
+    if (WSPIoctl(s, FIONBIO, &nb, sizeof nb, nullptr, 0, &ret, &e) != 0) {
+        report_err(e, "FIONBIO 0");
+        return false;
+    }
     return true;
 }
 
@@ -526,6 +602,8 @@ int main(int argc, char** argv) {
                 break;
             }
             line("listening " + std::to_string(o.port));
+            if (wait_ready(ls, false, o.timeout_ms, "waiting for a connection") != 1)
+                break;
             SOCKADDR_IN peer{};
             int len = sizeof peer;
             s = WSPAccept(ls, reinterpret_cast<SOCKADDR*>(&peer), &len, nullptr, 0, &e);
@@ -538,15 +616,17 @@ int main(int argc, char** argv) {
             ls = INVALID_SOCKET;
         } else {
             s = WSPSocket(host, AF_INET, SOCK_STREAM, IPPROTO_TCP, &e);
-            SOCKADDR_IN sin = apps::make_sockaddr(dst, o.port);
-            if (s == INVALID_SOCKET || WSPConnect(s, reinterpret_cast<SOCKADDR*>(&sin), sizeof sin,
-                                                  nullptr, nullptr, nullptr, nullptr, &e) != 0) {
-                report_err(e, "WSPConnect " + o.connect);
+            if (s == INVALID_SOCKET) {
+                report_err(e, "WSPSocket");
                 break;
             }
+            const SOCKADDR_IN sin = apps::make_sockaddr(dst, o.port);
+            if (!connect_bounded(s, sin, o.timeout_ms, ("WSPConnect " + o.connect).c_str()))
+                break;
             line("connected " + o.connect + ":" + std::to_string(o.port));
         }
-        status = run(s, o);
+        if (bound_calls(s, o.timeout_ms))
+            status = run(s, o);
     } while (false);
     if (ls != INVALID_SOCKET)
         (void)WSPCloseSocket(ls, &e);

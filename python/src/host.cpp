@@ -40,7 +40,8 @@ std::unique_ptr<Host> make_host(
     std::uint32_t msl_ms, std::uint32_t cleanup_timeout_ms, const std::optional<py::object>& pcap,
     const std::optional<py::object>& state_log, const std::optional<std::string>& congestion,
     std::uint32_t recv_buffer, std::uint32_t send_buffer, std::uint64_t isn_seed, bool no_offload,
-    std::uint32_t max_message_size) {
+    std::uint32_t max_message_size, bool keepalive, std::uint32_t keepalive_time_ms,
+    std::uint32_t keepalive_interval_ms) {
     if (tun_name && device != nullptr) {
         throw py::value_error("give tun_name or device, not both");
     }
@@ -80,6 +81,9 @@ std::unique_ptr<Host> make_host(
     cfg.isn_seed = isn_seed;
     cfg.no_offload = no_offload ? 1 : 0;
     cfg.max_message_size = max_message_size;
+    cfg.keepalive = keepalive ? 1 : 0;
+    cfg.keepalive_time_ms = keepalive_time_ms;
+    cfg.keepalive_interval_ms = keepalive_interval_ms;
     if (device != nullptr) {
         cfg.device = std::exchange(device->device, nullptr);  // WSPStartup owns it, even on failure
     }
@@ -201,7 +205,9 @@ void bind_host(py::module_& m) {
              py::arg("msl_ms") = 0, py::arg("cleanup_timeout_ms") = 0, py::arg("pcap") = py::none(),
              py::arg("state_log") = py::none(), py::arg("congestion") = py::none(),
              py::arg("recv_buffer") = 0, py::arg("send_buffer") = 0, py::arg("isn_seed") = 0,
-             py::arg("no_offload") = false, py::arg("max_message_size") = 0)
+             py::arg("no_offload") = false, py::arg("max_message_size") = 0,
+             py::arg("keepalive") = false, py::arg("keepalive_time_ms") = 0,
+             py::arg("keepalive_interval_ms") = 0)
         .def_property_readonly("closed", [](const Host& h) { return h.state->closed.load(); })
         .def_property_readonly("service_flags",
                                [](Host& h) {

@@ -20,6 +20,9 @@ namespace {
     X(SD_BOTH)                 \
     X(SOL_SOCKET)              \
     X(SO_LINGER)               \
+    X(SO_KEEPALIVE)            \
+    X(SO_RCVTIMEO)             \
+    X(SO_SNDTIMEO)             \
     X(SO_DONTLINGER)           \
     X(SO_SNDBUF)               \
     X(SO_RCVBUF)               \
@@ -39,6 +42,7 @@ namespace {
     X(FIONREAD)                \
     X(FIONBIO)                 \
     X(SIO_TCP_INFO)            \
+    X(SIO_KEEPALIVE_VALS)      \
     X(XP1_MESSAGE_ORIENTED)    \
     X(XP1_GRACEFUL_CLOSE)      \
     X(XP1_CONNECT_DATA)        \

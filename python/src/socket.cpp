@@ -744,6 +744,18 @@ void bind_socket(py::module_& m) {
              "WSPEventSelect (the socket becomes non-blocking); event None and mask 0 cancel.")
         .def("enum_network_events", &enum_network_events, py::arg("event") = py::none(),
              "WSPEnumNetworkEvents (resets event if given): (mask, {FD_x: error code}).")
+        .def(
+            "set_keepalive_vals",
+            [](Socket& self, bool onoff, ULONG time_ms, ULONG interval_ms) {
+                tcp_keepalive v{onoff ? 1U : 0U, time_ms, interval_ms};
+                DWORD n = 0;
+                int err = 0;
+                check(WSPIoctl(self.h(), SIO_KEEPALIVE_VALS, &v, sizeof v, nullptr, 0, &n, &err),
+                      err);
+            },
+            py::arg("onoff"), py::arg("time_ms"), py::arg("interval_ms"),
+            "WSPIoctl SIO_KEEPALIVE_VALS: keep-alive on or off, the idle time before the first "
+            "probe and the interval between probes, in ms.")
         .def("tcp_info", &tcp_info, py::arg("version") = USTACK_TCP_INFO_VERSION,
              "WSPIoctl SIO_TCP_INFO: a dict of the fields (state, state_name, mss, rtt_us, ...); "
              "version 0: TCP_INFO_v0's fields only.")

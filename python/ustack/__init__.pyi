@@ -35,11 +35,15 @@ MSG_PARTIAL: int
 SD_BOTH: int
 SD_RECEIVE: int
 SD_SEND: int
+SIO_KEEPALIVE_VALS: int
 SIO_TCP_INFO: int
 SOCK_SEQPACKET: int
 SOCK_STREAM: int
 SOL_SOCKET: int
 SO_CONDITIONAL_ACCEPT: int
+SO_KEEPALIVE: int
+SO_RCVTIMEO: int
+SO_SNDTIMEO: int
 SO_CONNDATA: int
 SO_CONNDATALEN: int
 SO_CONNOPT: int
@@ -225,6 +229,7 @@ class Socket:
     def event_select(self, event: Optional[Event], mask: int) -> None: ...
     def enum_network_events(self, event: Optional[Event] = None) -> Tuple[int, dict[int, int]]: ...
     def tcp_info(self, version: int = ...) -> TcpInfo: ...
+    def set_keepalive_vals(self, onoff: bool, time_ms: int, interval_ms: int) -> None: ...
     def __enter__(self) -> Socket: ...
     def __exit__(self, t: Optional[type], v: Optional[BaseException],
                  tb: Optional[TracebackType]) -> Literal[False]: ...
@@ -241,7 +246,8 @@ class Host:
                  state_log: Union[str, os.PathLike[str], None] = None,
                  congestion: Optional[str] = None, recv_buffer: int = 0, send_buffer: int = 0,
                  isn_seed: int = 0, no_offload: bool = False,
-                 max_message_size: int = 0) -> None: ...
+                 max_message_size: int = 0, keepalive: bool = False,
+                 keepalive_time_ms: int = 0, keepalive_interval_ms: int = 0) -> None: ...
     @property
     def closed(self) -> bool: ...
     @property
@@ -260,4 +266,5 @@ def memory_pair(addr_a: str = "10.9.0.1", addr_b: str = "10.9.0.2", *, loss: flo
                 state_log: Union[str, os.PathLike[str], None] = None,
                 congestion: Optional[str] = None, recv_buffer: int = 0, send_buffer: int = 0,
                 isn_seed: int = 0, no_offload: bool = False,
-                max_message_size: int = 0) -> Tuple[Host, Host]: ...
+                max_message_size: int = 0, keepalive: bool = False,
+                keepalive_time_ms: int = 0, keepalive_interval_ms: int = 0) -> Tuple[Host, Host]: ...

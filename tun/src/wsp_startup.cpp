@@ -147,6 +147,17 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
             opts.stack.tcp.msl = ustack::Duration(std::int64_t{config->msl_ms} * 1000);
         }
         opts.stack.tcp.tail_loss_probe = true;  // RFC 8985 §7 (config.hpp)
+        // Keep-alive as Windows has it: off unless asked, 2 h idle, 1 s between probes (and
+        // TcpConfig's 10 probes): SO_KEEPALIVE, SIO_KEEPALIVE_VALS.
+        opts.stack.tcp.keepalive = config->keepalive != 0;
+        opts.stack.tcp.keepalive_idle =
+            config->keepalive_time_ms != 0
+                ? ustack::Duration(std::int64_t{config->keepalive_time_ms} * 1000)
+                : ustack::Duration(std::int64_t{7200} * 1'000'000);
+        opts.stack.tcp.keepalive_interval =
+            config->keepalive_interval_ms != 0
+                ? ustack::Duration(std::int64_t{config->keepalive_interval_ms} * 1000)
+                : ustack::Duration(1'000'000);
         opts.stack.tcp.recv_buffer =
             config->recv_buffer != 0 ? config->recv_buffer : kDefaultRecvBuffer;
         opts.stack.tcp.send_buffer =

@@ -66,13 +66,14 @@ struct TcpConfig {
     bool nodelay = false;
 
     // Keep-alive (RFC 1122 §4.2.3.6): off by default (MUST default to off); idle interval MUST be
-    // configurable and default to no less than two hours. Interval and count follow Linux
-    // (tcp_keepalive_intvl = 75 s, tcp_keepalive_probes = 9). After `keepalive_count` unanswered
-    // probes the connection closes with timed_out.
+    // configurable and default to no less than two hours. The interval follows Linux
+    // (tcp_keepalive_intvl = 75 s; a host started by WSPStartup uses Windows' 1 s), the count
+    // Windows (10 probes, fixed there; Linux tcp_keepalive_probes = 9). After `keepalive_count`
+    // unanswered probes the connection closes with keepalive_failed.
     bool keepalive = false;
     Duration keepalive_idle = 7'200'000'000us;
     Duration keepalive_interval = 75'000'000us;
-    unsigned keepalive_count = 9;
+    unsigned keepalive_count = 10;
 
     // User timeout (RFC 9293 §3.8.3 "USER TIMEOUT", RFC 5482): if sent data stays unacknowledged
     // this long, the connection is aborted with timed_out. 0 = off (the retransmission limit

@@ -78,6 +78,7 @@ enum class CloseReason : std::uint8_t {
     timed_out,  // retransmissions exhausted (SYN, data or FIN)
     aborted,    // we reset it: abort(), close or receive shutdown with unread data, data after
                 // receive shutdown
+    keepalive_failed,  // RFC 1122 §4.2.3.6: keep-alive probes went unanswered (the peer is gone)
     connect_data_refused,  // DESIGN.md §3c: our SYN carried caller data and the peer's SYN-ACK
                            // (or SYN) did not echo the option -- the data was not delivered; we
                            // sent a RST (the WSP layer reports WSAENOPROTOOPT)
@@ -356,6 +357,10 @@ public:
     // Append every state change from now on to `log` (nullptr: stop), with its cause. The Stack
     // does this for all its connections when StackConfig::record_state_changes is on.
     void set_state_log(std::vector<StateChange>* log) { state_log_ = log; }
+    // Keep-alive (RFC 1122 §4.2.3.6) on or off for this connection, probing after `idle`
+    // without receiving anything, then every `interval`, TcpConfig::keepalive_count times
+    // (SO_KEEPALIVE, SIO_KEEPALIVE_VALS). Takes effect at once: the idle period starts now.
+    void set_keepalive(bool on, Duration idle, Duration interval, Instant now);
     [[nodiscard]] TcpState state() const { return state_; }
     [[nodiscard]] CloseReason close_reason() const { return reason_; }
     [[nodiscard]] bool is_closed() const { return state_ == TcpState::closed; }

@@ -113,10 +113,15 @@ typedef struct ustack_sockaddr_in {
 #define SD_BOTH 0x02
 
 #define SOL_SOCKET 0xffff
+#define SO_KEEPALIVE \
+    0x0008 /* BOOL: probe an idle peer (RFC 1122 §4.2.3.6; see SIO_KEEPALIVE_VALS) */
 #define SO_LINGER 0x0080
 #define SO_DONTLINGER (~SO_LINGER)
 #define SO_SNDBUF 0x1001
 #define SO_RCVBUF 0x1002
+/* DWORD ms (0: never): a blocking send / receive fails WSAETIMEDOUT after this long. */
+#define SO_SNDTIMEO 0x1005
+#define SO_RCVTIMEO 0x1006
 #define SO_ERROR 0x1007
 #define SO_TYPE 0x1008
 /* mswsock.h's connect- and disconnect-data options (DESIGN.md §3, §3c): */
@@ -142,6 +147,15 @@ typedef struct ustack_sockaddr_in {
 
 #define FIONREAD 0x4004667F
 #define FIONBIO 0x8004667E
+/* _WSAIOW(IOC_VENDOR, 4) (mstcpip.h): keep-alive on or off, with its idle time and probe
+ * interval, in a struct tcp_keepalive. After 10 unanswered probes (Windows' count) the
+ * connection ends: FD_CLOSE and blocked or later calls fail WSAENETRESET. */
+#define SIO_KEEPALIVE_VALS 0x98000004u
+struct tcp_keepalive {
+    ULONG onoff;             /* nonzero: on */
+    ULONG keepalivetime;     /* ms without receiving anything before the first probe (> 0) */
+    ULONG keepaliveinterval; /* ms between unanswered probes (> 0) */
+};
 /* _WSAIORW(IOC_VENDOR, 39) (mstcpip.h): TCP statistics of a socket, see TCP_INFO_v0 below. */
 #define SIO_TCP_INFO 0xD8000027u
 
@@ -361,11 +375,14 @@ typedef struct WSPHOSTCONFIG {
                                64 KB super-packets); also off when pcap_path is set */
     const char* congestion; /* congestion control: "cubic" (NULL: the default), "newreno",
                                "bbr" */
-    uint32_t max_message_size;  /* SOCK_SEQPACKET: the largest message (SO_MAX_MSG_SIZE);
-                                   0: 65536; 65536 .. 16 MiB */
-    const char* state_log_path; /* non-NULL: write the state log to this file -- one JSON line
-                                   per state change of each connection, with its cause, and
-                                   per API call and event of note (README "The state log") */
+    uint32_t max_message_size;      /* SOCK_SEQPACKET: the largest message (SO_MAX_MSG_SIZE);
+                                       0: 65536; 65536 .. 16 MiB */
+    const char* state_log_path;     /* non-NULL: write the state log to this file -- one JSON line
+                                       per state change of each connection, with its cause, and
+                                       per API call and event of note (README "The state log") */
+    int keepalive;                  /* nonzero: new sockets start with SO_KEEPALIVE on */
+    uint32_t keepalive_time_ms;     /* their idle time before the first probe; 0: 2 hours */
+    uint32_t keepalive_interval_ms; /* between probes; 0: 1000 (Windows' defaults) */
 } WSPHOSTCONFIG;
 
 /* An in-memory link joining two hosts of one process: no TUN device, no privilege (for tests,

@@ -141,6 +141,9 @@ SOCKET adopt(Host& h, Socket& l, Socket& n, ConnId c) {
     n.nonblocking = l.nonblocking;
     n.linger = l.linger;
     n.nodelay = l.nodelay;
+    n.keepalive = l.keepalive;
+    n.recv_timeout_ms = l.recv_timeout_ms;
+    n.send_timeout_ms = l.send_timeout_ms;
     n.buffers = l.buffers;  // (the connection has them since its SYN: Stack::listen)
     n.message = l.message;  // (its SYN carried the option: Stack::listen, DESIGN.md §3b)
     if (n.message) {
@@ -151,6 +154,7 @@ SOCKET adopt(Host& h, Socket& l, Socket& n, ConnId c) {
         if (n.nodelay) {
             conn->set_nodelay(true);
         }
+        conn->set_keepalive(n.keepalive.on, n.keepalive.idle, n.keepalive.interval, h.now());
     }
     h.sockets().attach(c, n.id);
     settle(h, n);

@@ -45,6 +45,7 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("challenge_acks", c.challenge_acks);
     line("challenge_acks_suppressed", c.challenge_acks_suppressed);
     line("zero_window_probes", c.zero_window_probes);
+    line("keepalive_probes", c.keepalive_probes);
     line("connections_opened", st.connections_opened);
     line("connections_current", st.connections_current);
     line("time_wait", st.time_wait);

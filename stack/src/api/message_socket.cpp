@@ -84,6 +84,7 @@ Errc send_message(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> b
         return Errc::not_connected;
     }
     s->events.on_send_call();
+    const std::optional<Instant> deadline = call_deadline(h, s->send_timeout_ms);
     std::uint64_t total = 0;
     for (const WSABUF& b : bufs) {
         total += b.len;
@@ -122,10 +123,14 @@ Errc send_message(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> b
             s->events.on_send_would_block();  // FD_WRITE when space frees (SEMANTICS 47)
             return Errc::would_block;         // nothing queued
         }
-        const Errc e = wait_on_socket(h, lock, id, [&] {
-            const Connection* cc = connection_of(h, *h.sockets().find(id));
-            return cc == nullptr || cc->send_space() >= need || cc->is_closed() || cc->send_shut();
-        });
+        const Errc e = wait_on_socket(
+            h, lock, id,
+            [&] {
+                const Connection* cc = connection_of(h, *h.sockets().find(id));
+                return cc == nullptr || cc->send_space() >= need || cc->is_closed() ||
+                       cc->send_shut();
+            },
+            deadline);  // SO_SNDTIMEO: nothing of the message is queued
         if (e != Errc::ok) {
             return e;
         }
@@ -149,15 +154,17 @@ Errc recv_message(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> b
         }
     }
     if (!s->nonblocking) {
-        if (Errc e = wait_on_socket(h, lock, id, [&] { return !h.sockets().find(id)->connecting; });
+        const std::optional<Instant> deadline = call_deadline(h, s->recv_timeout_ms);
+        if (Errc e = wait_on_socket(
+                h, lock, id, [&] { return !h.sockets().find(id)->connecting; }, deadline);
             e != Errc::ok) {
             return e;
         }
         if (h.sockets().find(id)->connect_error != Errc::ok) {
             return Errc::not_connected;
         }
-        if (Errc e = wait_on_socket(h, lock, id,
-                                    [&] { return message_ready(h, *h.sockets().find(id)); });
+        if (Errc e = wait_on_socket(
+                h, lock, id, [&] { return message_ready(h, *h.sockets().find(id)); }, deadline);
             e != Errc::ok) {
             return e;
         }

@@ -238,6 +238,26 @@ BufferSizes buffers_of(const Host& h, const Socket& s) {
 
 // ---- binding, listening, accepting ------------------------------------------------------------
 
+void init_socket(const Host& h, Socket& s) {
+    const TcpConfig& tcp = h.options().stack.tcp;
+    s.keepalive = {tcp.keepalive, tcp.keepalive_idle, tcp.keepalive_interval};
+}
+
+void set_keepalive(Host& h, Socket& s, const Socket::KeepAlive& k) {
+    s.keepalive = k;
+    if (Connection* c = use_connection(h, s); c != nullptr) {
+        c->set_keepalive(k.on, k.idle, k.interval, h.now());
+        h.after_call();  // the keep-alive deadline may now be the earliest
+    }
+}
+
+std::optional<Instant> call_deadline(const Host& h, std::uint32_t ms) {
+    if (ms == 0) {
+        return std::nullopt;
+    }
+    return h.now() + std::chrono::milliseconds(ms);
+}
+
 Errc bind_socket(Host& h, Socket& s, std::uint16_t port) {
     if (s.bound || s.kind != Socket::Kind::fresh || s.connecting) {
         return Errc::invalid_argument;
@@ -307,9 +327,11 @@ Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote,
     }
     s->kind = Socket::Kind::connection;
     s->conn = r.value;
+    Connection* conn = h.stack().connection(r.value);
     if (s->nodelay) {
-        h.stack().connection(r.value)->set_nodelay(true);
+        conn->set_nodelay(true);
     }
+    conn->set_keepalive(s->keepalive.on, s->keepalive.idle, s->keepalive.interval, h.now());
     s->connecting = true;
     s->connect_error = Errc::ok;
     s->callee_out = callee;
@@ -345,6 +367,7 @@ Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
         return Errc::not_connected;
     }
     s->events.on_send_call();  // FD_WRITE is re-armed only by a WSAEWOULDBLOCK send (47)
+    const std::optional<Instant> deadline = call_deadline(h, s->send_timeout_ms);
     std::size_t total = 0;
     for (const WSABUF& b : bufs) {
         total += b.len;
@@ -384,10 +407,16 @@ Errc send_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
             s->events.on_send_would_block();  // FD_WRITE when space frees (47, 59)
             return Errc::would_block;
         }
-        const Errc e = wait_for(h, lock, id, [&](const Socket& x) {
-            const Connection* cc = connection_of(h, x);
-            return cc == nullptr || cc->send_space() > 0 || cc->is_closed() || cc->send_shut();
-        });
+        const Errc e = wait_for(
+            h, lock, id,
+            [&](const Socket& x) {
+                const Connection* cc = connection_of(h, x);
+                return cc == nullptr || cc->send_space() > 0 || cc->is_closed() || cc->send_shut();
+            },
+            deadline);
+        if (e == Errc::timed_out && done > 0) {
+            break;  // SO_SNDTIMEO: report what was queued
+        }
         if (e != Errc::ok) {
             return e;
         }
@@ -415,6 +444,7 @@ Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
     if (s->message) {
         return recv_message(h, lock, id, bufs, received, partial);
     }
+    const std::optional<Instant> deadline = call_deadline(h, s->recv_timeout_ms);
     if (s->kind != Socket::Kind::connection || !s->connected) {
         if (s->connecting && s->nonblocking) {
             return Errc::would_block;
@@ -425,7 +455,8 @@ Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
     }
     if (!s->nonblocking) {
         // A blocking receive during a connect waits for its outcome first.
-        if (Errc e = wait_for(h, lock, id, [](const Socket& x) { return !x.connecting; });
+        if (Errc e = wait_for(
+                h, lock, id, [](const Socket& x) { return !x.connecting; }, deadline);
             e != Errc::ok) {
             return e;
         }
@@ -433,12 +464,14 @@ Errc recv_socket(Host& h, ApiLock& lock, SocketId id, std::span<const WSABUF> bu
             return Errc::not_connected;
         }
         // One byte is enough (SEMANTICS checklist 28).
-        if (Errc e = wait_for(h, lock, id,
-                              [&](const Socket& x) {
-                                  const Connection* c = connection_of(h, x);
-                                  return c == nullptr || c->recv_available() > 0 || c->at_eof() ||
-                                         c->is_closed() || c->recv_shut();
-                              });
+        if (Errc e = wait_for(
+                h, lock, id,
+                [&](const Socket& x) {
+                    const Connection* c = connection_of(h, x);
+                    return c == nullptr || c->recv_available() > 0 || c->at_eof() ||
+                           c->is_closed() || c->recv_shut();
+                },
+                deadline);
             e != Errc::ok) {
             return e;
         }

@@ -80,12 +80,31 @@ struct Socket {
     bool nonblocking = false;
     LINGER linger{0, 0};
     bool nodelay = false;
+    // SO_KEEPALIVE / SIO_KEEPALIVE_VALS: the connection probes an idle peer (RFC 1122
+    // §4.2.3.6). A new socket starts with the host's (TcpConfig's keep-alive fields); an
+    // accepted one with its listener's.
+    struct KeepAlive {
+        bool on = false;
+        Duration idle{};
+        Duration interval{};
+    } keepalive;
+    // SO_RCVTIMEO / SO_SNDTIMEO in ms (0: none): a blocking receive (send) that waits longer
+    // fails timed_out (WSAETIMEDOUT); the socket stays usable.
+    std::uint32_t recv_timeout_ms = 0;
+    std::uint32_t send_timeout_ms = 0;
     BufferSizes buffers;  // SO_SNDBUF / SO_RCVBUF (0: the host's default)
 
     NetworkEvents events;
 };
 
 // ---- operations (socket.cpp) ------------------------------------------------------------------
+
+// A new socket's options from the host's defaults (WSPSocket).
+void init_socket(const Host& h, Socket& s);
+// SO_KEEPALIVE / SIO_KEEPALIVE_VALS: store `k` and apply it to the socket's connection now.
+void set_keepalive(Host& h, Socket& s, const Socket::KeepAlive& k);
+// Where a blocking call with a `ms` time-out (SO_RCVTIMEO / SO_SNDTIMEO) gives up: none for 0.
+[[nodiscard]] std::optional<Instant> call_deadline(const Host& h, std::uint32_t ms);
 
 // WSPBind to `port` of the host's address (0: an ephemeral port chosen at listen / connect).
 Errc bind_socket(Host& h, Socket& s, std::uint16_t port);

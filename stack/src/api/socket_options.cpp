@@ -182,6 +182,25 @@ extern "C" int WSPSetSockOpt(SOCKET sock, int level, int optname, const char* op
                     optname == SO_SNDBUF ? BufferSizes{bytes, 0} : BufferSizes{0, bytes});
         return succeed(lpErrno);
     }
+    if (level == SOL_SOCKET && optname == SO_KEEPALIVE) {
+        BOOL v = 0;
+        if (!read_bool(optval, optlen, &v)) {
+            return fail(lpErrno, WSAEFAULT);
+        }
+        Socket::KeepAlive k = s.keepalive;
+        k.on = v != 0;
+        set_keepalive(*r.host, s, k);
+        return succeed(lpErrno);
+    }
+    if (level == SOL_SOCKET && (optname == SO_RCVTIMEO || optname == SO_SNDTIMEO)) {
+        DWORD ms = 0;
+        if (optlen < static_cast<int>(sizeof ms)) {
+            return fail(lpErrno, WSAEFAULT);
+        }
+        std::memcpy(&ms, optval, sizeof ms);
+        (optname == SO_RCVTIMEO ? s.recv_timeout_ms : s.send_timeout_ms) = ms;
+        return succeed(lpErrno);
+    }
     if (level == IPPROTO_TCP && optname == TCP_NODELAY) {
         BOOL v = 0;
         if (!read_bool(optval, optlen, &v)) {
@@ -257,6 +276,15 @@ extern "C" int WSPGetSockOpt(SOCKET sock, int level, int optname, char* optval, 
                 const WSAPROTOCOL_INFOA info = protocol_info(*r.host, s);
                 return put(&info, sizeof info);
             }
+            case SO_KEEPALIVE: return put_int(s.keepalive.on ? 1 : 0);
+            case SO_RCVTIMEO: {
+                const DWORD ms = s.recv_timeout_ms;
+                return put(&ms, sizeof ms);
+            }
+            case SO_SNDTIMEO: {
+                const DWORD ms = s.send_timeout_ms;
+                return put(&ms, sizeof ms);
+            }
             case SO_SNDBUF: return put_int(static_cast<int>(buffers_of(*r.host, s).send));
             case SO_RCVBUF: return put_int(static_cast<int>(buffers_of(*r.host, s).recv));
             default: break;
@@ -304,6 +332,27 @@ extern "C" int WSPIoctl(SOCKET sock, DWORD code, void* in, DWORD in_len, void* o
         std::memcpy(out, &n, sizeof n);
         if (returned != nullptr) {
             *returned = sizeof n;
+        }
+        return succeed(lpErrno);
+    }
+    if (code == SIO_KEEPALIVE_VALS) {
+        tcp_keepalive v{};
+        if (in == nullptr || in_len < sizeof v) {
+            return fail(lpErrno, WSAEFAULT);
+        }
+        std::memcpy(&v, in, sizeof v);
+        if (v.onoff != 0 && (v.keepalivetime == 0 || v.keepaliveinterval == 0)) {
+            return fail(lpErrno, WSAEINVAL);
+        }
+        Socket::KeepAlive k = s.keepalive;
+        k.on = v.onoff != 0;
+        if (k.on) {
+            k.idle = std::chrono::milliseconds(v.keepalivetime);
+            k.interval = std::chrono::milliseconds(v.keepaliveinterval);
+        }
+        set_keepalive(*r.host, s, k);
+        if (returned != nullptr) {
+            *returned = 0;
         }
         return succeed(lpErrno);
     }

@@ -15,6 +15,8 @@ int wsa_error(Errc e) {
         case Errc::reset: return WSAECONNRESET;
         case Errc::aborted: return WSAECONNABORTED;
         case Errc::timed_out: return WSAETIMEDOUT;
+        // "the connection has been broken due to keep-alive activity" (WSAENETRESET).
+        case Errc::net_reset: return WSAENETRESET;
         case Errc::refused: return WSAECONNREFUSED;
         case Errc::msg_size: return WSAEMSGSIZE;
         case Errc::no_proto_opt: return WSAENOPROTOOPT;
@@ -44,6 +46,7 @@ int close_event_error(CloseReason r) {
         case CloseReason::reset:
             return WSAECONNRESET;  // SEMANTICS.md §1.8
         // "terminated due to a time-out or other failure" (SEMANTICS.md checklist 42).
+        case CloseReason::keepalive_failed: return WSAENETRESET;
         case CloseReason::timed_out:
         case CloseReason::aborted:
         case CloseReason::refused:
@@ -58,6 +61,7 @@ Errc connect_errc(CloseReason r) {
         // DESIGN.md §3c: the SYN-ACK did not echo our caller data; we reset (not delivered).
         case CloseReason::connect_data_refused: return Errc::no_proto_opt;
         case CloseReason::timed_out: return Errc::timed_out;
+        case CloseReason::keepalive_failed: return Errc::net_reset;
         case CloseReason::reset: return Errc::reset;
         case CloseReason::aborted: return Errc::aborted;
         case CloseReason::none:

@@ -106,6 +106,7 @@ extern "C" SOCKET WSPSocket(WSPHOST host, int af, int type, int protocol, LPINT 
     if (s == nullptr) {
         return fail_socket(lpErrno, wsa_error(Errc::too_many_sockets));
     }
+    init_socket(*h, *s);
     if (type == SOCK_SEQPACKET) {
         make_message_socket(*h, *s);  // DESIGN.md §3b
     }

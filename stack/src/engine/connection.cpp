@@ -104,6 +104,7 @@ std::string_view to_string(CloseReason r) {
         case CloseReason::refused: return "refused";
         case CloseReason::timed_out: return "timed_out";
         case CloseReason::aborted: return "aborted";
+        case CloseReason::keepalive_failed: return "keepalive_failed";
         case CloseReason::connect_data_refused: return "connect_data_refused";
     }
     return "?";
@@ -312,6 +313,7 @@ Errc error_for(CloseReason r) {
         case CloseReason::refused: return Errc::refused;
         case CloseReason::timed_out: return Errc::timed_out;
         case CloseReason::aborted: return Errc::aborted;
+        case CloseReason::keepalive_failed: return Errc::net_reset;
         case CloseReason::connect_data_refused: return Errc::no_proto_opt;  // DESIGN.md §3c
         case CloseReason::none:
         case CloseReason::graceful: break;
@@ -746,6 +748,18 @@ void Connection::restart_keepalive(Instant now) {
     }
 }
 
+void Connection::set_keepalive(bool on, Duration idle, Duration interval, Instant now) {
+    cfg_.keepalive = on;
+    cfg_.keepalive_idle = idle;
+    cfg_.keepalive_interval = interval;
+    if (on) {
+        restart_keepalive(now);
+    } else {
+        disarm(Timer::keepalive);
+        keepalive_sent_ = 0;
+    }
+}
+
 void Connection::on_keepalive_timeout(Instant now) {
     if (!cfg_.keepalive || state_ == TcpState::time_wait || !is_synchronized())
         return;
@@ -756,7 +770,7 @@ void Connection::on_keepalive_timeout(Instant now) {
     }
     if (keepalive_sent_ >= cfg_.keepalive_count) {
         // RFC 1122 §4.2.3.6: a connection whose probes go unanswered is dead.
-        enter_closed(CloseReason::timed_out);
+        enter_closed(CloseReason::keepalive_failed);
         return;
     }
     // The probe: <SEQ=SND.NXT-1><ACK=RCV.NXT>, no data (RFC 1122 §4.2.3.6 allows an empty probe;

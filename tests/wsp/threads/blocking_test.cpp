@@ -209,3 +209,49 @@ TEST_SUITE("wsp") {
         CHECK(WSPFormatHostStats(nullptr, stats, sizeof stats) == -1);
     }
 }
+
+TEST_SUITE("wsp") {
+    TEST_CASE(
+        "SO_RCVTIMEO: a blocking WSPRecv with nothing to read fails WSAETIMEDOUT once the time-out "
+        "passed - the socket stays usable and the next WSPRecv gets the data") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        const DWORD ms = 150;
+        int err = 0;
+        REQUIRE(WSPSetSockOpt(p.server, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&ms),
+                              sizeof ms, &err) == 0);
+        char buf[8];
+        DWORD n = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == WSAETIMEDOUT);
+        CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(ms));
+        REQUIRE(send_str(p.client, "late") == 0);
+        CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
+        CHECK(std::string(buf, n) == "late");
+    }
+
+    TEST_CASE(
+        "SO_SNDTIMEO: a blocking WSPSend that cannot queue all of its data before the time-out "
+        "returns what it queued (or WSAETIMEDOUT when nothing fit)") {
+        PairParams pp;
+        pp.a.send_buffer = 8192;
+        pp.b.recv_buffer = 8192;
+        Hosts h(pp);
+        Pair p = connect_pair(h);  // the server never reads: the client's window and buffer fill
+        const DWORD ms = 150;
+        int err = 0;
+        REQUIRE(WSPSetSockOpt(p.client, SOL_SOCKET, SO_SNDTIMEO, reinterpret_cast<const char*>(&ms),
+                              sizeof ms, &err) == 0);
+        const std::string big(1 << 20, 'x');
+        DWORD sent = 0;
+        CHECK(send_bytes(p.client, big.data(), big.size(), &sent) == 0);
+        CHECK(sent > 0);
+        CHECK(sent < big.size());
+        CHECK(send_bytes(p.client, big.data(), big.size(), &sent) == WSAETIMEDOUT);
+        // Reading makes room again: the socket still sends.
+        char buf[4096];
+        DWORD n = 0;
+        REQUIRE(recv_bytes(p.server, buf, sizeof buf, &n) == 0);
+        CHECK(n > 0);
+    }
+}
