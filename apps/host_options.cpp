@@ -12,7 +12,13 @@ namespace apps {
 
 const char* host_options_help() {
     return "host options:\n"
-           "  --tun NAME            TUN device to attach to (default tun0)\n"
+           "  --tun NAME            TUN device to attach to (default tun0); it must exist\n"
+           "                        (ip tuntap add dev NAME mode tun; scripts/netns-up.sh)\n"
+           "  --create-tun          create the --tun device if it does not exist (it goes away\n"
+           "                        with the host)\n"
+           "  --reattach            if the device is deleted under the host, wait for one of\n"
+           "                        the same name and attach to it (connections carry on);\n"
+           "                        without: the network is down, calls fail WSAENETDOWN\n"
            "  --addr A.B.C.D/N      this host's address and prefix length (required)\n"
            "  --gateway A.B.C.D     next hop: the kernel end of the TUN device\n"
            "  --disconnect-data     offer the disconnect-data TCP option (kind 253, ExID 0xD15C)\n"
@@ -71,6 +77,10 @@ std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& 
             host.addr = need(i, "--addr");
         } else if (a == "--gateway") {
             host.gateway = need(i, "--gateway");
+        } else if (a == "--create-tun") {
+            host.create_tun = true;
+        } else if (a == "--reattach") {
+            host.reattach = true;
         } else if (a == "--disconnect-data") {
             host.disconnect_data = true;
         } else if (a == "--pcap") {
@@ -132,6 +142,8 @@ bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error) {
         return false;
     }
     cfg.tun_name = o.tun.c_str();
+    cfg.create_tun = o.create_tun ? 1 : 0;
+    cfg.reattach = o.reattach ? 1 : 0;
     cfg.disconnect_data = o.disconnect_data ? 1 : 0;
     cfg.pcap_path = o.pcap.empty() ? nullptr : o.pcap.c_str();
     cfg.state_log_path = o.state_log.empty() ? nullptr : o.state_log.c_str();

@@ -1,6 +1,8 @@
 // Command-line options every ustack app shares: where the host lives and what it logs.
 //
-//   --tun NAME            TUN device to attach to (default tun0)
+//   --tun NAME            TUN device to attach to (default tun0); it must exist, unless
+//   --create-tun          (create it; it goes away with the host)
+//   --reattach            a deleted device: wait for one of the same name (WSPHOSTCONFIG)
 //   --addr A.B.C.D/N      this host's address and prefix (required)
 //   --gateway A.B.C.D     the next hop (the kernel side of the TUN device)
 //   --disconnect-data     offer the disconnect-data TCP option (off by default, DESIGN.md §3)
@@ -27,6 +29,8 @@ struct HostOptions {
     std::string tun = "tun0";
     std::string addr;  // "A.B.C.D/N"
     std::string gateway;
+    bool create_tun = false;
+    bool reattach = false;
     bool disconnect_data = false;
     std::string pcap;
     std::string state_log;

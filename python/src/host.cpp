@@ -41,7 +41,7 @@ std::unique_ptr<Host> make_host(
     const std::optional<py::object>& state_log, const std::optional<std::string>& congestion,
     std::uint32_t recv_buffer, std::uint32_t send_buffer, std::uint64_t isn_seed, bool no_offload,
     std::uint32_t max_message_size, bool keepalive, std::uint32_t keepalive_time_ms,
-    std::uint32_t keepalive_interval_ms) {
+    std::uint32_t keepalive_interval_ms, bool create_tun, bool reattach) {
     if (tun_name && device != nullptr) {
         throw py::value_error("give tun_name or device, not both");
     }
@@ -84,6 +84,8 @@ std::unique_ptr<Host> make_host(
     cfg.keepalive = keepalive ? 1 : 0;
     cfg.keepalive_time_ms = keepalive_time_ms;
     cfg.keepalive_interval_ms = keepalive_interval_ms;
+    cfg.create_tun = create_tun ? 1 : 0;
+    cfg.reattach = reattach ? 1 : 0;
     if (device != nullptr) {
         cfg.device = std::exchange(device->device, nullptr);  // WSPStartup owns it, even on failure
     }
@@ -207,7 +209,8 @@ void bind_host(py::module_& m) {
              py::arg("recv_buffer") = 0, py::arg("send_buffer") = 0, py::arg("isn_seed") = 0,
              py::arg("no_offload") = false, py::arg("max_message_size") = 0,
              py::arg("keepalive") = false, py::arg("keepalive_time_ms") = 0,
-             py::arg("keepalive_interval_ms") = 0)
+             py::arg("keepalive_interval_ms") = 0, py::arg("create_tun") = false,
+             py::arg("reattach") = false)
         .def_property_readonly("closed", [](const Host& h) { return h.state->closed.load(); })
         .def_property_readonly("service_flags",
                                [](Host& h) {

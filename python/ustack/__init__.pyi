@@ -247,7 +247,8 @@ class Host:
                  congestion: Optional[str] = None, recv_buffer: int = 0, send_buffer: int = 0,
                  isn_seed: int = 0, no_offload: bool = False,
                  max_message_size: int = 0, keepalive: bool = False,
-                 keepalive_time_ms: int = 0, keepalive_interval_ms: int = 0) -> None: ...
+                 keepalive_time_ms: int = 0, keepalive_interval_ms: int = 0,
+                 create_tun: bool = False, reattach: bool = False) -> None: ...
     @property
     def closed(self) -> bool: ...
     @property

@@ -6,7 +6,7 @@ One connection; the same line protocol as apps/ustack_peer.cpp:
     sha256 sent|recv <hex> <bytes> | rate sent|recv ... | RESULT <ECONNRESET|EOF ...>
 
 Modes:
-  send            send --bytes, shutdown(SHUT_WR), read to EOF, close
+  send            (sleep --delay,) send --bytes, shutdown(SHUT_WR), read to EOF, close
   recv            read to EOF, close
   duplex          send --bytes (then SHUT_WR) in a thread while reading to EOF
   send-then-recv  send --bytes, SHUT_WR (half-close by Linux), read to EOF, close
@@ -94,7 +94,8 @@ def main():
     ap.add_argument("--mode", required=True)
     ap.add_argument("--bytes", default="1M")
     ap.add_argument("--seed", type=int, default=2)
-    ap.add_argument("--delay", type=float, default=0.0, help="expect-reset: sleep before reading")
+    ap.add_argument("--delay", type=float, default=0.0,
+                    help="expect-reset: sleep before reading; send: sleep before sending")
     ap.add_argument("--timeout", type=float, default=30.0, help="socket timeout, seconds")
     a = ap.parse_args()
     mult = {"K": 1 << 10, "M": 1 << 20}
@@ -166,6 +167,7 @@ def main():
     m = a.mode
     try:
         if m == "send":
+            time.sleep(a.delay)
             send_all(s, nbytes, a.seed)
             s.shutdown(socket.SHUT_WR)
             line("OK shutdown(SHUT_WR)")

@@ -62,7 +62,7 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 3s) {
 
 class FailingDevice final : public ustack::Device {
 public:
-    void start(boost::asio::io_context&, ustack::RxHandler) override {
+    void start(boost::asio::io_context&, ustack::RxHandler, ustack::LinkHandler) override {
         throw std::system_error(std::make_error_code(std::errc::no_such_device), "no device");
     }
     void send(std::span<const std::byte>, const ustack::TxPacketInfo&) override {}

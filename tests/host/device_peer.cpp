@@ -25,19 +25,23 @@ struct DevicePeer::Impl {
     std::size_t batches = 0;              // under m
 };
 
-DevicePeer::DevicePeer(std::unique_ptr<Device> device)
+DevicePeer::DevicePeer(std::unique_ptr<Device> device, LinkHandler on_link)
     : impl_(std::make_unique<Impl>(std::move(device))) {
     Impl& im = *impl_;
     im.thread = std::thread([&im] { im.io.run(); });
     auto started = std::make_shared<std::promise<void>>();
-    boost::asio::post(im.io, [&im, started] {
-        im.device->start(im.io, [&im](PacketBatch batch) {
-            const auto now = std::chrono::steady_clock::now();
-            std::lock_guard lock(im.m);
-            for (const auto& p : batch) im.packets.push_back({{p.bytes.begin(), p.bytes.end()}, now});
-            ++im.batches;
-            im.cv.notify_all();
-        });
+    boost::asio::post(im.io, [&im, started, on_link = std::move(on_link)]() mutable {
+        im.device->start(
+            im.io,
+            [&im](PacketBatch batch) {
+                const auto now = std::chrono::steady_clock::now();
+                std::lock_guard lock(im.m);
+                for (const auto& p : batch)
+                    im.packets.push_back({{p.bytes.begin(), p.bytes.end()}, now});
+                ++im.batches;
+                im.cv.notify_all();
+            },
+            std::move(on_link));
         started->set_value();
     });
     started->get_future().wait();

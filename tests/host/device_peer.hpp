@@ -22,7 +22,8 @@ struct ReceivedPacket {
 class DevicePeer {
 public:
     // Starts the device on a new engine thread; returns once it has started.
-    explicit DevicePeer(std::unique_ptr<Device> device);
+    // `on_link` (may be empty) hears the device's link changes, on the engine thread.
+    explicit DevicePeer(std::unique_ptr<Device> device, LinkHandler on_link = {});
     ~DevicePeer();  // stop()
     DevicePeer(const DevicePeer&) = delete;
     DevicePeer& operator=(const DevicePeer&) = delete;

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -13,9 +14,12 @@
 
 #include <array>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -24,13 +28,20 @@
 #include "ustack/unique_fd.hpp"
 
 using ustack::TunDevice;
+using ustack::TunOptions;
 
 namespace {
+
+TunOptions creating() {
+    TunOptions o;
+    o.create = true;
+    return o;
+}
 
 // Whether this process may create TUN devices (root or CAP_NET_ADMIN, /dev/net/tun present).
 bool tun_usable() {
     try {
-        (void)TunDevice::open("");  // a kernel-named device, gone again at once
+        (void)TunDevice::open("", creating());  // a kernel-named device, gone again at once
         return true;
     } catch (const std::system_error& e) {
         MESSAGE("TUN tests skipped: " << e.what());
@@ -121,6 +132,70 @@ std::vector<std::byte> echo_request(const char* src, const char* dst) {
     return p;
 }
 
+// A persistent TUN interface (what `ip tuntap add dev NAME mode tun` makes), deleted again when
+// the guard goes (if it still exists).
+void make_persistent(const std::string& name) {
+    ustack::UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+    REQUIRE(fd.valid());
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    std::memcpy(ifr.ifr_name, name.data(), name.size());
+    REQUIRE(::ioctl(fd.get(), TUNSETIFF, &ifr) == 0);
+    REQUIRE(::ioctl(fd.get(), TUNSETPERSIST, 1) == 0);
+}
+void delete_link(const std::string& name) {
+    REQUIRE(std::system(("ip link del dev " + name).c_str()) == 0);
+}
+struct LinkGuard {
+    std::string name;
+    ~LinkGuard() {
+        if (interface_exists(name))
+            (void)std::system(("ip link del dev " + name + " 2>/dev/null").c_str());
+    }
+};
+
+// Send an echo request through `peer` and wait (3 s at most) for its reply among the packets
+// received after the first `seen`.
+bool ping(ustack::test::DevicePeer& peer, const std::string& from, const std::string& to) {
+    const std::size_t before = peer.received_count();
+    peer.send(echo_request(from.c_str(), to.c_str()));
+    for (std::size_t seen = before + 1; peer.wait_for(seen, std::chrono::seconds(3)); ++seen) {
+        const auto p = peer.received()[seen - 1].bytes;
+        if (p.size() < 28 || (std::to_integer<int>(p[0]) >> 4) != 4)
+            continue;
+        const bool icmp = std::to_integer<int>(p[9]) == 1;
+        const bool echo_reply = std::to_integer<int>(p[20]) == 0;
+        const bool ours =
+            std::to_integer<int>(p[24]) == 0x55 && std::to_integer<int>(p[25]) == 0x53;
+        if (icmp && echo_reply && ours)
+            return true;
+    }
+    return false;
+}
+
+// The link states a device reported (its LinkHandler), for a test thread to wait on.
+class LinkLog {
+public:
+    ustack::LinkHandler handler() {
+        return [this](bool up) {
+            std::lock_guard lock(m_);
+            states_.push_back(up);
+            cv_.notify_all();
+        };
+    }
+    // Wait (5 s at most) until `n` states were reported; what was reported by then.
+    std::vector<bool> wait_for(std::size_t n) {
+        std::unique_lock lock(m_);
+        cv_.wait_for(lock, std::chrono::seconds(5), [&] { return states_.size() >= n; });
+        return states_;
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::vector<bool> states_;
+};
+
 }  // namespace
 
 TEST_SUITE("tun") {
@@ -129,12 +204,12 @@ TEST_SUITE("tun") {
         const std::string name = unique_name("ust");
         REQUIRE_FALSE(interface_exists(name));
         {
-            auto dev = TunDevice::open(name);
+            auto dev = TunDevice::open(name, creating());
             CHECK(dev->name() == name);
             CHECK(interface_exists(name));
 
             std::string what;
-            CHECK(code_of([&] { (void)TunDevice::open(name); }, &what) ==
+            CHECK(code_of([&] { (void)TunDevice::open(name, creating()); }, &what) ==
                   std::errc::device_or_resource_busy);
             CHECK(what.find("busy") != std::string::npos);
             CHECK(what.find(name) != std::string::npos);
@@ -144,7 +219,7 @@ TEST_SUITE("tun") {
 
     TEST_CASE("TunDevice lets the kernel pick a name when given none") {
         SKIP_WITHOUT_TUN();
-        auto dev = TunDevice::open("");
+        auto dev = TunDevice::open("", creating());
         CHECK_FALSE(dev->name().empty());
         CHECK(interface_exists(dev->name()));
     }
@@ -174,30 +249,78 @@ TEST_SUITE("tun") {
         const std::string kernel_addr = "198.18." + third + ".1";
         const std::string peer_addr = "198.18." + third + ".2";
 
-        auto dev = TunDevice::open(name);
+        auto dev = TunDevice::open(name, creating());
         configure(name, kernel_addr.c_str());
         ustack::test::DevicePeer peer(std::move(dev));
 
-        peer.send(echo_request(peer_addr.c_str(), kernel_addr.c_str()));
-        // The kernel may also send its own packets (e.g. IPv6 router solicitations): look for ours.
-        bool replied = false;
-        for (std::size_t seen = 1; !replied && peer.wait_for(seen, std::chrono::seconds(3));
-             ++seen) {
-            const auto p = peer.received()[seen - 1].bytes;
-            if (p.size() < 28 || (std::to_integer<int>(p[0]) >> 4) != 4)
-                continue;
-            const bool icmp = std::to_integer<int>(p[9]) == 1;
-            const bool echo_reply = std::to_integer<int>(p[20]) == 0;
-            const bool ours =
-                std::to_integer<int>(p[24]) == 0x55 && std::to_integer<int>(p[25]) == 0x53;
-            replied = icmp && echo_reply && ours;
-        }
-        CHECK(replied);
+        CHECK(ping(peer, peer_addr, kernel_addr));
         peer.sync();
         const auto s = peer.stats();
         CHECK(s.tx_packets == 1);
         CHECK(s.tx_dropped == 0);
         CHECK(s.rx_packets >= 1);
+    }
+
+    TEST_CASE(
+        "issue 22: TunDevice refuses a name with no interface unless asked to create it - a typo "
+        "is an error") {
+        SKIP_WITHOUT_TUN();
+        const std::string name = unique_name("ustn");
+        REQUIRE_FALSE(interface_exists(name));
+        std::string what;
+        CHECK(code_of([&] { (void)TunDevice::open(name); }, &what) == std::errc::no_such_device);
+        CHECK(what.find("does not exist") != std::string::npos);
+        CHECK(what.find("--create-tun") != std::string::npos);
+        CHECK_FALSE(interface_exists(name));  // nothing was created
+        CHECK(code_of([&] { (void)TunDevice::open(""); }) == std::errc::no_such_device);
+        // A persistent one (ip tuntap add) is attached to without being asked to create it.
+        make_persistent(name);
+        LinkGuard guard{name};
+        auto dev = TunDevice::open(name);
+        CHECK(dev->name() == name);
+    }
+
+    TEST_CASE(
+        "issue 22: a deleted TUN interface is reported once through on_link - later sends are "
+        "dropped and counted") {
+        SKIP_WITHOUT_TUN();
+        const std::string name = unique_name("ustd");
+        make_persistent(name);
+        LinkGuard guard{name};
+        LinkLog log;
+        ustack::test::DevicePeer peer(TunDevice::open(name), log.handler());
+        delete_link(name);
+        CHECK(log.wait_for(1) == std::vector<bool>{false});
+        peer.send(echo_request("198.18.0.2", "198.18.0.1"));
+        peer.sync();
+        CHECK(peer.stats().tx_dropped == 1);
+        CHECK(peer.stats().rx_errors >= 1);
+        CHECK(log.wait_for(1) == std::vector<bool>{false});  // still one report
+    }
+
+    TEST_CASE(
+        "issue 22: with reattach a TunDevice whose interface was deleted attaches to a new one of "
+        "the same name and exchanges packets again") {
+        SKIP_WITHOUT_TUN();
+        const std::string name = unique_name("ustr");
+        const std::string third = std::to_string(::getpid() % 250);
+        const std::string kernel_addr = "198.19." + third + ".1";
+        const std::string peer_addr = "198.19." + third + ".2";
+        make_persistent(name);
+        LinkGuard guard{name};
+        TunOptions o;
+        o.reattach = true;
+        LinkLog log;
+        ustack::test::DevicePeer peer(TunDevice::open(name, o), log.handler());
+        configure(name, kernel_addr.c_str());
+        CHECK(ping(peer, peer_addr, kernel_addr));
+
+        delete_link(name);
+        CHECK(log.wait_for(1) == std::vector<bool>{false});
+        make_persistent(name);  // the administrator puts it back ...
+        CHECK(log.wait_for(2) == std::vector<bool>{false, true});
+        configure(name, kernel_addr.c_str());  // ... and configures it again
+        CHECK(ping(peer, peer_addr, kernel_addr));
     }
 
 }  // TEST_SUITE

@@ -176,6 +176,7 @@ struct VirtualNode {
     std::vector<std::vector<std::byte>> outbox;
     std::atomic<std::uint64_t> wakes{0};
     std::uint64_t wakes_at_service = 0;
+    bool device_down = false;  // set_device: nothing leaves or reaches this host
 };
 
 class CollectSink final : public PacketSink {
@@ -294,6 +295,19 @@ public:
     void set_loss(double loss) { params_.loss = loss; }
     void set_duplicate(double p) { params_.duplicate = p; }
     void set_filter(BatchFilter f) { filter_ = std::move(f); }
+    // Host `h`'s device fails (up false) or works again, as a TUN device deleted under it (and,
+    // with re-attach, put back) reports through its LinkHandler: HostCore::link_changed, and
+    // while down the link carries nothing from or to it (counted as lost). The next step()
+    // runs the pass the driver would run.
+    void set_device(WSPHOST h, bool up) {
+        for (auto& n : nodes_) {
+            std::lock_guard lock(n->m);
+            if (n->host != h || n->core == nullptr)
+                continue;
+            n->device_down = !up;
+            n->core->link_changed(up, now());
+        }
+    }
 
     // ---- the link and the clock -------------------------------------------------------------
 
@@ -319,6 +333,10 @@ public:
             if (batch.empty())
                 continue;
             moved = true;
+            if (nodes_[i]->device_down) {
+                stats_.lost += batch.size();
+                continue;
+            }
             if (filter_)
                 filter_(i, batch);
             deliver(i, batch, t);
@@ -574,6 +592,10 @@ private:
             std::lock_guard lock(n.m);
             if (n.core == nullptr) {
                 stats_.undeliverable += to[j].size();
+                continue;
+            }
+            if (n.device_down) {
+                stats_.lost += to[j].size();
                 continue;
             }
             n.core->on_packets(to[j], t);

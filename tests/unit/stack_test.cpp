@@ -206,6 +206,42 @@ TEST_SUITE("stack") {
     }
 
     TEST_CASE(
+        "issue 22: network_down ends every connection at once with network_down and sends "
+        "nothing - app-owned ones raise closed - the others are freed - held requests go") {
+        Host h;
+        const auto l = h.stack.listen(kPort, 0);
+        REQUIRE(l.ok());
+        const auto cond = h.stack.listen(kPort + 1, 0, {}, false, true);
+        REQUIRE(cond.ok());
+        h.in(from_peer(4000, kPort, tcp_flag::syn, 100));      // SYN-RECEIVED, the listener's
+        h.in(from_peer(4001, kPort + 1, tcp_flag::syn, 200));  // a held request
+        const auto c = h.stack.connect({kThem, 80}, h.now);    // SYN-SENT, the app's
+        REQUIRE(c.ok());
+        (void)h.out();
+        (void)h.events();
+        REQUIRE(h.stack.stats().connections_current == 2);
+        REQUIRE(h.stack.held_requests(cond.value) == 1);
+        h.in(from_peer(4002, 9999, tcp_flag::ack, 1, 1));  // an RST for a closed port, queued
+
+        h.stack.network_down(h.now);
+        CHECK(h.out().empty());  // not even the queued RST: there is no link
+        const auto ev = h.events();
+        CHECK(has_conn_event(ev, c.value, EventKind::closed, CloseReason::network_down));
+        const Connection* conn = h.stack.find(c.value);
+        REQUIRE(conn != nullptr);
+        CHECK(conn->state() == TcpState::closed);
+        CHECK(conn->close_reason() == CloseReason::network_down);
+        CHECK(h.stack.syn_queue_size(l.value) == 0);
+        CHECK(h.stack.held_requests(cond.value) == 0);
+        CHECK(h.stack.stats().network_down_closes == 2);
+        CHECK(h.stack.stats().connections_current == 1);  // the app's, until released
+        CHECK_FALSE(h.stack.poll_timeout().has_value());
+        // The listener stays: a SYN that arrives later is answered.
+        h.in(from_peer(4003, kPort, tcp_flag::syn, 300));
+        CHECK(h.out().size() == 1);
+    }
+
+    TEST_CASE(
         "bounded SYN backlog: SYNs beyond the listener's backlog are dropped early and counted") {
         StackConfig cfg = host_config();
         cfg.syn_cookies =

@@ -103,6 +103,7 @@ private:
             o.stack.tcp.send_buffer = hp.send_buffer;
         o.stack.tcp.msl = p.msl;
         o.cleanup_timeout = p.cleanup_timeout;
+        o.device_may_return = hp.device_may_return;
         return o;
     }
     static std::string hex(long v) {

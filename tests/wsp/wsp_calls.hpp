@@ -32,7 +32,8 @@ inline constexpr int kSaLen = static_cast<int>(sizeof(SOCKADDR_IN));
 // One host's settings in a test pair.
 struct HostParams {
     int disconnect_data = 1;
-    std::uint32_t recv_buffer = 0;  // 0: the host default (1 MiB)
+    bool device_may_return = false;  // HostOptions: WSPHOSTCONFIG::reattach
+    std::uint32_t recv_buffer = 0;   // 0: the host default (1 MiB)
     std::uint32_t send_buffer = 0;
 };
 

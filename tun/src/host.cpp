@@ -309,7 +309,12 @@ void AsioHost::start() {
     std::future<void> result = started->get_future();
     boost::asio::post(im.io, [&im, started] {
         try {
-            im.device->start(im.io, [&im](PacketBatch batch) { im.on_rx(batch); });
+            im.device->start(
+                im.io, [&im](PacketBatch batch) { im.on_rx(batch); },
+                [&im](bool up) {
+                    im.core.link_changed(up, im.now());
+                    im.service();  // the closes' events, the woken calls
+                });
             im.service();
             started->set_value();
         } catch (...) {

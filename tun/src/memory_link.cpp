@@ -144,7 +144,8 @@ public:
 
     ~MemoryLinkEnd() override { stop(); }
 
-    void start(boost::asio::io_context& io, RxHandler on_rx) override {
+    // An in-memory link never fails: `on_link` is not called.
+    void start(boost::asio::io_context& io, RxHandler on_rx, LinkHandler /*on_link*/) override {
         self_->on_rx = std::move(on_rx);
         self_->timer = std::make_unique<boost::asio::steady_timer>(io);
         std::lock_guard lock(self_->m);

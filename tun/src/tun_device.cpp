@@ -12,7 +12,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -66,9 +68,44 @@ UniqueFd open_clone_device() {
         case EPERM:
             throw_errno(err, std::string("cannot open ") + kTunPath +
                                  ": permission denied -- run as root or with CAP_NET_ADMIN");
-        default:
-            throw_errno(err, std::string("cannot open ") + kTunPath);
+        default: throw_errno(err, std::string("cannot open ") + kTunPath);
     }
+}
+
+// Attach a new descriptor to interface `name` (TUNSETIFF) with these flags, and ask for
+// `features` (TUNSETOFFLOAD, 0: none). `actual` receives the interface's name, `offloaded`
+// whether the offloads were taken. Throws std::system_error with a message saying what to do.
+UniqueFd attach(const std::string& name, short flags, unsigned long features, std::string& actual,
+                bool& offloaded) {
+    UniqueFd fd = open_clone_device();
+    ifreq ifr{};
+    ifr.ifr_flags = flags;
+    std::memcpy(ifr.ifr_name, name.data(), name.size());  // NUL-padded by ifr{}
+    if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
+        const int err = errno;
+        const std::string dev = "TUN device \"" + name + "\"";
+        switch (err) {
+            case EPERM:
+            case EACCES:
+                throw_errno(err, dev +
+                                     ": no privilege to create or attach to it -- run as root "
+                                     "or with CAP_NET_ADMIN (or make it persistent for your "
+                                     "user: ip tuntap add dev " +
+                                     name + " mode tun user $USER)");
+            case EBUSY:
+                throw_errno(err, dev +
+                                     " is busy: another process has it open -- stop that "
+                                     "process or pick another name");
+            case EINVAL:
+                throw_errno(err, dev +
+                                     ": an interface of that name exists and is not a TUN "
+                                     "device (e.g. a TAP or veth), or the name is invalid");
+            default: throw_errno(err, dev + ": TUNSETIFF failed");
+        }
+    }
+    actual.assign(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
+    offloaded = features != 0 && ::ioctl(fd.get(), TUNSETOFFLOAD, features) == 0;
+    return fd;
 }
 
 }  // namespace
@@ -100,17 +137,25 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
           slot(o.max_packet + (vnet_hdr ? kVnetHdrLen : 0)),
           fd(std::move(f)),
           storage(std::make_unique_for_overwrite<std::byte[]>(o.batch * slot)),
-          spans(o.batch) {}
+          spans(o.batch) {
+        tx_fd.store(fd.get());
+    }
 
     const std::string name;
     const TunOptions opts;
-    const bool vnet;             // every read and write starts with a virtio_net_hdr
-    const LinkOffload offload;   // what TUNSETOFFLOAD enabled
-    const std::size_t slot;      // receive buffer per packet
-    UniqueFd fd;  // owns the descriptor until start() hands it to `sd`
+    const bool vnet;            // every read and write starts with a virtio_net_hdr
+    const LinkOffload offload;  // what TUNSETOFFLOAD enabled
+    const std::size_t slot;     // receive buffer per packet
+    UniqueFd fd;                // owns the descriptor until start() hands it to `sd`
     std::optional<boost::asio::posix::stream_descriptor> sd;  // sole owner once started
+    // The descriptor number send() writes to (any thread): the same from open() to stop(), also
+    // across a re-attach, which puts the new interface behind this number (dup2); -1 once
+    // stopped.
+    std::atomic<int> tx_fd{-1};
     boost::asio::io_context* io = nullptr;
     RxHandler on_rx;
+    LinkHandler on_link;
+    std::optional<boost::asio::steady_timer> reattach_timer;  // engine thread
     bool stopped = false;
     bool reported_read_error = false;
 
@@ -150,7 +195,8 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
             std::byte* buf = storage.get() + n * slot;
             const ssize_t r = ::read(f, buf, slot);
             if (r > 0 && !vnet) {
-                spans[n++] = RxPacket{std::span<const std::byte>(buf, static_cast<std::size_t>(r)), false};
+                spans[n++] =
+                    RxPacket{std::span<const std::byte>(buf, static_cast<std::size_t>(r)), false};
                 continue;
             }
             if (r > 0) {
@@ -167,7 +213,8 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
                     (h.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) != 0;
                 if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
                     ++supers;
-                spans[n++] = RxPacket{std::span<const std::byte>(buf + kVnetHdrLen, got - kVnetHdrLen), checked};
+                spans[n++] = RxPacket{
+                    std::span<const std::byte>(buf + kVnetHdrLen, got - kVnetHdrLen), checked};
                 continue;
             }
             if (r < 0 && errno == EINTR)
@@ -182,7 +229,9 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
             if (!reported_read_error) {
                 reported_read_error = true;
                 std::cerr << "ustack: " << name << ": read failed: " << std::strerror(err)
-                          << "; no further packets will be received\n";
+                          << (opts.reattach ? "; waiting for an interface of that name to attach to"
+                                            : "; no further packets will be received")
+                          << "\n";
             }
             failed = true;
             break;
@@ -196,8 +245,15 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
             if (on_rx)
                 on_rx(PacketBatch(spans.data(), n));
         }
-        if (stopped || failed)
+        if (stopped)
             return;
+        if (failed) {
+            if (on_link)
+                on_link(false);
+            if (opts.reattach)
+                poll_for_interface();
+            return;
+        }
         if (drained) {
             wait_readable();
         } else {
@@ -209,6 +265,65 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
             });
         }
     }
+
+    // TunOptions::reattach, after a failure: every kReattachPollMs, attach again once an
+    // interface of our name exists (engine thread).
+    void poll_for_interface() {
+        if (!reattach_timer)
+            reattach_timer.emplace(*io);
+        reattach_timer->expires_after(std::chrono::milliseconds(TunDevice::kReattachPollMs));
+        reattach_timer->async_wait(
+            [self = shared_from_this()](const boost::system::error_code& ec) {
+                if (ec || self->stopped)
+                    return;
+                if (!self->try_reattach())
+                    self->poll_for_interface();
+            });
+    }
+
+    bool try_reattach() {
+        if (::if_nametoindex(name.c_str()) == 0)
+            return false;  // not there (yet)
+        std::string actual;
+        bool offloaded = false;
+        UniqueFd fresh;
+        try {
+            const unsigned long features = offload.tcp_checksum ? (TUN_F_CSUM | TUN_F_TSO4) : 0;
+            fresh =
+                attach(name, static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0)),
+                       features, actual, offloaded);
+            if (offload.tcp_checksum && !offloaded) {
+                throw std::runtime_error(
+                    "TUNSETOFFLOAD failed; the host was started with offloads");
+            }
+        } catch (const std::exception& e) {
+            if (!reported_reattach_error) {
+                reported_reattach_error = true;
+                std::cerr << "ustack: " << name << ": cannot re-attach yet: " << e.what() << "\n";
+            }
+            return false;
+        }
+        // The new interface behind our descriptor number (concurrent send() calls write to
+        // either the old one, failing, or the new one), then the reactor watches the new file.
+        const int number = sd->native_handle();
+        if (::dup2(fresh.get(), number) < 0) {
+            std::cerr << "ustack: " << name << ": re-attach failed: dup2: " << std::strerror(errno)
+                      << "\n";
+            return false;
+        }
+        fresh.reset();
+        boost::system::error_code ignored;
+        (void)sd->release();
+        sd->assign(number, ignored);
+        reported_read_error = false;
+        reported_reattach_error = false;
+        std::cerr << "ustack: " << name << ": re-attached\n";
+        if (on_link)
+            on_link(true);
+        wait_readable();
+        return true;
+    }
+    bool reported_reattach_error = false;
 };
 
 std::unique_ptr<TunDevice> TunDevice::open(const std::string& name, const TunOptions& options) {
@@ -216,50 +331,31 @@ std::unique_ptr<TunDevice> TunDevice::open(const std::string& name, const TunOpt
         throw std::invalid_argument("TunOptions: batch must be > 0 and max_packet >= 576");
     }
     check_name(name);
-    UniqueFd fd = open_clone_device();
-
-    ifreq ifr{};
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (options.offload ? IFF_VNET_HDR : 0);
-    std::memcpy(ifr.ifr_name, name.data(), name.size());  // NUL-padded by ifr{}
-    if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
-        const int err = errno;
-        const std::string dev = "TUN device \"" + name + "\"";
-        switch (err) {
-            case EPERM:
-            case EACCES:
-                throw_errno(err, dev +
-                                     ": no privilege to create or attach to it -- run as root "
-                                     "or with CAP_NET_ADMIN (or make it persistent for your "
-                                     "user: ip tuntap add dev " +
-                                     name + " mode tun user $USER)");
-            case EBUSY:
-                throw_errno(err, dev +
-                                     " is busy: another process has it open -- stop that "
-                                     "process or pick another name");
-            case EINVAL:
-                throw_errno(err, dev +
-                                     ": an interface of that name exists and is not a TUN "
-                                     "device (e.g. a TAP or veth), or the name is invalid");
-            default:
-                throw_errno(err, dev + ": TUNSETIFF failed");
-        }
+    if (!options.create && (name.empty() || ::if_nametoindex(name.c_str()) == 0)) {
+        throw_errno(ENODEV, "TUN device \"" + name +
+                                "\" does not exist -- create it first (ip tuntap add dev " +
+                                (name.empty() ? std::string("NAME") : name) +
+                                " mode tun; scripts/netns-up.sh does), or ask for it to be "
+                                "created (--create-tun, WSPHOSTCONFIG::create_tun)");
     }
-    std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
+    // Offload: checksums and TCPv4 segmentation both ways. A kernel without it leaves a working
+    // device that moves one wire segment per system call.
+    std::string actual;
+    bool offloaded = false;
+    UniqueFd fd =
+        attach(name, static_cast<short>(IFF_TUN | IFF_NO_PI | (options.offload ? IFF_VNET_HDR : 0)),
+               options.offload ? (TUN_F_CSUM | TUN_F_TSO4) : 0, actual, offloaded);
     LinkOffload lo;
-    if (options.offload) {
-        // Checksums and TCPv4 segmentation both ways. A kernel without it leaves a working
-        // device that moves one wire segment per system call.
-        const unsigned long features = TUN_F_CSUM | TUN_F_TSO4;
-        if (::ioctl(fd.get(), TUNSETOFFLOAD, features) == 0) {
-            lo.tcp_checksum = true;
-            lo.max_super_packet = 65535;
-        } else {
-            std::cerr << "ustack: " << actual << ": TUNSETOFFLOAD failed (" << std::strerror(errno)
-                      << "); running without offloads\n";
-        }
+    if (offloaded) {
+        lo.tcp_checksum = true;
+        lo.max_super_packet = 65535;
+    } else if (options.offload) {
+        std::cerr << "ustack: " << actual << ": TUNSETOFFLOAD failed (" << std::strerror(errno)
+                  << "); running without offloads\n";
     }
     return std::make_unique<TunDevice>(
-        Key{}, std::make_shared<Impl>(std::move(fd), std::move(actual), options, options.offload, lo));
+        Key{},
+        std::make_shared<Impl>(std::move(fd), std::move(actual), options, options.offload, lo));
 }
 
 TunDevice::TunDevice(Key /*only open()*/, std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -268,19 +364,20 @@ TunDevice::~TunDevice() {
     stop();
 }
 
-void TunDevice::start(boost::asio::io_context& io, RxHandler on_rx) {
+void TunDevice::start(boost::asio::io_context& io, RxHandler on_rx, LinkHandler on_link) {
     Impl& im = *impl_;
     if (im.stopped || im.sd)
         throw std::logic_error("TunDevice::start: already started or stopped");
     im.io = &io;
     im.on_rx = std::move(on_rx);
+    im.on_link = std::move(on_link);
     im.sd.emplace(io, im.fd.release());  // the stream_descriptor is now the sole owner
     im.wait_readable();
 }
 
 void TunDevice::send(std::span<const std::byte> packet, const TxPacketInfo& info) {
     Impl& im = *impl_;
-    const int f = im.native();
+    const int f = im.tx_fd.load(std::memory_order_acquire);
     if (f < 0 || ((info.gso_size != 0 || info.checksum_partial) && !im.offload.tcp_checksum)) {
         im.tx_dropped.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -296,8 +393,7 @@ void TunDevice::send(std::span<const std::byte> packet, const TxPacketInfo& info
         h.gso_size = info.gso_size;
         h.hdr_len = info.header_len;
     }
-    iovec iov[2] = {{&h, kVnetHdrLen},
-                    {const_cast<std::byte*>(packet.data()), packet.size()}};
+    iovec iov[2] = {{&h, kVnetHdrLen}, {const_cast<std::byte*>(packet.data()), packet.size()}};
     const int iovcnt = im.vnet ? 2 : 1;
     iovec* first = im.vnet ? iov : iov + 1;
     for (;;) {
@@ -323,6 +419,8 @@ void TunDevice::stop() {
     if (im.stopped)
         return;
     im.stopped = true;
+    im.tx_fd.store(-1, std::memory_order_release);
+    im.reattach_timer.reset();  // cancels a pending poll; its handler sees `stopped`
     if (im.sd) {
         boost::system::error_code ignored;
         im.sd->close(ignored);  // cancels the pending wait; its handler sees `stopped`

@@ -170,6 +170,7 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
         if (config->max_message_size != 0) {
             opts.max_message = config->max_message_size;
         }
+        opts.device_may_return = has_tun && config->reattach != 0;
 
         // ---- capture file and device -----------------------------------------------------
         std::unique_ptr<ustack::PcapWriter> pcap;
@@ -195,6 +196,8 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
                 // host writing one runs without offload.
                 ustack::TunOptions to;
                 to.offload = config->no_offload == 0 && pcap == nullptr;
+                to.create = config->create_tun != 0;
+                to.reattach = config->reattach != 0;
                 device = ustack::TunDevice::open(config->tun_name, to);
             } catch (const std::exception& e) {
                 std::cerr << "ustack: WSPStartup: " << e.what() << "\n";

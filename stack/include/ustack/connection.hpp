@@ -79,6 +79,8 @@ enum class CloseReason : std::uint8_t {
     aborted,    // we reset it: abort(), close or receive shutdown with unread data, data after
                 // receive shutdown
     keepalive_failed,  // RFC 1122 §4.2.3.6: keep-alive probes went unanswered (the peer is gone)
+    network_down,      // the host's device is gone (Stack::network_down): ended where it stood,
+                       // nothing sent
     connect_data_refused,  // DESIGN.md §3c: our SYN carried caller data and the peer's SYN-ACK
                            // (or SYN) did not echo the option -- the data was not delivered; we
                            // sent a RST (the WSP layer reports WSAENOPROTOOPT)
@@ -99,6 +101,7 @@ enum class TransitionCause : std::uint8_t {
     keepalive_timeout,   // RFC 1122 §4.2.3.6: keep-alive probes unanswered
     user_timeout,        // RFC 9293 §3.8.3 / RFC 5482 USER TIMEOUT
     orphan_timeout,      // the Stack: an orphan waited orphan_fin_wait_2_timeout in FIN-WAIT-2
+    network_down,        // the Stack: the host's device is gone (Stack::network_down)
 };
 std::string_view to_string(TransitionCause c);
 
@@ -352,6 +355,10 @@ public:
     // deletion in CLOSING, LAST-ACK, TIME-WAIT and SYN-SENT. `why`: the state log's cause (the
     // Stack gives its own for an orphan's time-out).
     void abort(TransitionCause why = TransitionCause::abort);
+    // The host's device is gone: CLOSED at once with CloseReason::network_down, from any state,
+    // sending nothing (there is no link to send a RST on) and flushing both buffers, as an abort
+    // does. A no-op on a closed connection.
+    void network_down();
 
     // ---- state ----------------------------------------------------------------------------
     // Append every state change from now on to `log` (nullptr: stop), with its cause. The Stack

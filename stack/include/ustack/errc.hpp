@@ -19,6 +19,7 @@ enum class Errc : std::uint8_t {
     aborted,            // we aborted it (local abort, unread data at close, ...)
     timed_out,          // retransmissions or the user timeout gave up
     net_reset,          // keep-alive found the peer gone (RFC 1122 §4.2.3.6)
+    net_down,           // the host's device is gone (Stack::network_down)
     refused,            // the peer answered our SYN with RST
     msg_size,           // disconnect data longer than the connection's limit
     no_proto_opt,       // disconnect data on a connection that did not negotiate it
@@ -50,6 +51,7 @@ constexpr std::string_view to_string(Errc e) {
         case Errc::aborted: return "aborted";
         case Errc::timed_out: return "timed_out";
         case Errc::net_reset: return "net_reset";
+        case Errc::net_down: return "net_down";
         case Errc::refused: return "refused";
         case Errc::msg_size: return "msg_size";
         case Errc::no_proto_opt: return "no_proto_opt";

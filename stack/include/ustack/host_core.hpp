@@ -67,6 +67,10 @@ struct HostOptions {
     // The largest message of a message-oriented socket (SO_MAX_MSG_SIZE, DESIGN.md §3b: at
     // least 64 KiB).
     std::uint32_t max_message = 65536;
+    // When the device fails (HostCore::link_changed): false -- the network is down for good,
+    // every connection ends with WSAENETDOWN; true (WSPHOSTCONFIG::reattach) -- the device may
+    // come back, connections keep their state and timers meanwhile.
+    bool device_may_return = false;
 };
 
 class HostCore;
@@ -106,6 +110,13 @@ public:
     // application threads the lock is contended, and each contended round costs futex calls).
     [[nodiscard]] std::optional<Instant> service(std::span<const RxPacket> packets, Instant now,
                                                  PacketSink& out);
+
+    // The device failed (up false) or works again (up true; Device's LinkHandler). Down: new
+    // connects fail with WSAENETDOWN until it is back; without HostOptions::device_may_return
+    // the network is down for good: every connection ends now (FD_CLOSE, blocked and later calls:
+    // WSAENETDOWN; Stack::network_down), and so do blocked and later WSPAccept and WSPListen
+    // calls. Run service() after it (events to deliver). Takes the lock.
+    void link_changed(bool up, Instant now);
 
     // The state log's lines written since the last call (HostOptions::stack's
     // record_state_changes; stack/src/api/state_log.hpp), appended to `out`. Takes the lock.

@@ -261,6 +261,7 @@ struct StackStats {
     std::uint64_t connect_limit_failures = 0;  // connect() refused: max_connections reached
     std::uint64_t orphan_limit_aborts = 0;     // release() aborted: max_orphans reached
     std::uint64_t time_wait_recycled = 0;      // TIME-WAIT ended early: max_time_wait reached
+    std::uint64_t network_down_closes = 0;     // connections network_down() ended
 };
 
 // DESIGN.md §3c: a conditional listener's oldest held request (Stack::front_request).
@@ -287,6 +288,13 @@ public:
     // ---- inputs ---------------------------------------------------------------------------
     void on_segment(const Segment& seg, Instant now);
     void on_timeout(Instant now);
+    // The host's device is gone for good (its owner decided: the WSP layer, unless it waits for
+    // the device to come back): every connection, whoever owns it and in whatever state, ends
+    // now with CloseReason::network_down (Connection::network_down: nothing is sent -- there is
+    // no link), held requests and queued RSTs are dropped. Listeners stay open (they answer
+    // what arrives if a device ever delivers again). App-owned connections raise their closed
+    // events; the others are freed.
+    void network_down(Instant now);
 
     // ---- outputs --------------------------------------------------------------------------
     void poll_transmit(Instant now, SegmentSink& out);

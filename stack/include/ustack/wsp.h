@@ -358,7 +358,8 @@ typedef struct ustack_timeval {
 typedef struct ustack_host* WSPHOST;
 
 typedef struct WSPHOSTCONFIG {
-    const char* tun_name;        /* TUN device to attach to (created if missing), e.g. "tun0" */
+    const char* tun_name;        /* TUN device to attach to, e.g. "tun0": it must exist (ip tuntap
+                                    add; scripts/netns-up.sh) unless create_tun is set */
     void* device;                /* instead of tun_name: a ustack::Device* (tun/device.hpp), e.g.
                                     one end of an in-memory link; the host takes ownership */
     IN_ADDR addr;                /* this host's address (network byte order) */
@@ -383,6 +384,16 @@ typedef struct WSPHOSTCONFIG {
     int keepalive;                  /* nonzero: new sockets start with SO_KEEPALIVE on */
     uint32_t keepalive_time_ms;     /* their idle time before the first probe; 0: 2 hours */
     uint32_t keepalive_interval_ms; /* between probes; 0: 1000 (Windows' defaults) */
+    int create_tun;                 /* nonzero: create tun_name if it does not exist (it goes away
+                                       with the host); 0: a missing device is WSASYSNOTREADY */
+    int reattach;                   /* what a failed device (tun_name deleted under the host) does
+                                       to the host: 0 -- the network is down for good: every
+                                       connection ends, FD_CLOSE(WSAENETDOWN), and blocked and
+                                       later calls that need the network fail WSAENETDOWN;
+                                       nonzero -- it waits for a TUN device of that name to exist
+                                       again and attaches to it; meanwhile connects fail
+                                       WSAENETDOWN and connections keep their state and timers, so
+                                       those that have not timed out carry on */
 } WSPHOSTCONFIG;
 
 /* An in-memory link joining two hosts of one process: no TUN device, no privilege (for tests,

@@ -128,7 +128,9 @@ Errc await_turn(Host& h, ApiLock& lock, SocketId lid, const Ready& ready) {
     if (l->nonblocking) {
         return Errc::would_block;
     }
-    return wait_on_socket(h, lock, lid, [&] { return ready(*h.sockets().find(lid)); });
+    const Errc e = wait_on_socket(
+        h, lock, lid, [&] { return h.network_failed() || ready(*h.sockets().find(lid)); });
+    return e == Errc::ok && h.network_failed() ? Errc::net_down : e;
 }
 
 // Give an established connection `c` (app-owned) a new socket accepted on listener `l`.
@@ -348,6 +350,9 @@ Errc accept_socket(Host& h, ApiLock& lock, SocketId lid, const AcceptCondition& 
     Socket* l = h.sockets().find(lid);
     if (l->kind != Socket::Kind::listening || !l->listener) {
         return Errc::invalid_argument;
+    }
+    if (h.network_failed()) {
+        return Errc::net_down;  // the device is gone for good (HostCore::link_changed)
     }
     const Errc e = l->conditional_accept ? accept_held(h, lock, lid, cond, out, peer)
                                          : accept_established(h, lock, lid, cond, out, peer);

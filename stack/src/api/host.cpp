@@ -74,6 +74,29 @@ std::optional<Instant> Host::arm_timer(Instant now) {
     return timer_at_;
 }
 
+void Host::link_changed(bool up, Instant now) {
+    std::lock_guard lock(api_mutex());
+    if (up == link_up_ || network_failed_) {
+        return;
+    }
+    link_up_ = up;
+    if (up) {
+        ++link_returns_;
+        log_link(*this, now, true);
+        return;
+    }
+    ++link_losses_;
+    log_link(*this, now, false);
+    if (opts_.device_may_return) {
+        return;  // connections carry on; their timers decide
+    }
+    network_failed_ = true;
+    stack_.network_down(now);
+    // Blocked WSPAccepts (no stack event reaches a listener) look again and fail; the others
+    // hear their connections' closed events in the pass the driver runs next.
+    sockets_.for_each([this](Socket& s) { wake_waiter(sockets_.waiter(s.id)); });
+}
+
 void Host::decode(std::span<const RxPacket> packets, Instant now) {
     std::lock_guard lock(api_mutex());
     for (const auto& p : packets) {
@@ -167,6 +190,10 @@ std::optional<Instant> Host::service(std::span<const RxPacket> packets, Instant 
 HostCore::HostCore(const HostOptions& opts, ustack_host* handle)
     : opts_(opts), host_(std::make_unique<Host>(handle, opts)) {}
 HostCore::~HostCore() = default;
+
+void HostCore::link_changed(bool up, Instant now) {
+    host_->link_changed(up, now);
+}
 
 void HostCore::on_packets(std::span<const RxPacket> packets, Instant now) {
     host_->decode(packets, now);

@@ -108,7 +108,16 @@ public:
     void take_state_lines(std::vector<std::string>& out);
     [[nodiscard]] std::uint64_t state_lines_dropped() const { return state_lines_dropped_; }
 
+    // ---- the device (HostCore::link_changed) ------------------------------------------------
+    // Can a new connection be opened (the device works)?
+    [[nodiscard]] bool link_up() const { return link_up_; }
+    // Is the network down for good (the device failed, and may not return)?
+    [[nodiscard]] bool network_failed() const { return network_failed_; }
+    [[nodiscard]] std::uint64_t link_losses() const { return link_losses_; }
+    [[nodiscard]] std::uint64_t link_returns() const { return link_returns_; }
+
     // ---- the engine thread (HostCore, without the lock: these take it) ---------------------
+    void link_changed(bool up, Instant now);
     [[nodiscard]] std::optional<Instant> service(std::span<const RxPacket> packets, Instant now,
                                                  PacketSink& out);
     void decode(std::span<const RxPacket> packets, Instant now);
@@ -143,6 +152,10 @@ private:
     std::uint64_t accept_deferred_ = 0;  // CF_DEFER
     std::uint64_t framing_too_long_ = 0;
     std::uint64_t framing_fin_inside_ = 0;
+    bool link_up_ = true;
+    bool network_failed_ = false;
+    std::uint64_t link_losses_ = 0;         // the device failed
+    std::uint64_t link_returns_ = 0;        // it worked again (re-attached)
     std::vector<std::string> state_lines_;  // the state log's lines not yet taken
     std::uint64_t state_lines_dropped_ = 0;
 };

@@ -64,6 +64,9 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("syn_cookies_validated", st.syn_cookies_validated);
     line("syn_cookies_failed", st.syn_cookies_failed);
     line("orphan_limit_aborts", st.orphan_limit_aborts);
+    line("device_failures", h->link_losses());
+    line("device_reattached", h->link_returns());
+    line("network_down_closes", st.network_down_closes);
     line("time_wait_recycled", st.time_wait_recycled);
     line("connect_limit_failures", st.connect_limit_failures);
     line("options_unknown", cs.unknown_options);

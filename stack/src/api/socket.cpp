@@ -281,6 +281,9 @@ Errc listen_socket(Host& h, Socket& s, int backlog) {
     if (!s.bound) {
         return Errc::invalid_argument;  // Winsock: listen needs a bound socket
     }
+    if (h.network_failed()) {
+        return Errc::net_down;
+    }
     h.sockets().unreserve_port(s.bound_port);
     auto r = h.stack().listen(s.bound_port, static_cast<std::size_t>(std::max(backlog, 0)),
                               s.buffers, s.message, s.conditional_accept);
@@ -313,6 +316,9 @@ Errc connect_socket(Host& h, ApiLock& lock, SocketId id, Endpoint remote,
             return Errc::already_connected;  // WSAEISCONN (56)
         }
         release_conn(h, *s);  // a failed attempt: the socket may connect again (SPI WSPConnect)
+    }
+    if (!h.link_up()) {
+        return Errc::net_down;  // no device to send the SYN on (HostCore::link_changed)
     }
     if (s->bound) {
         h.sockets().unreserve_port(s->bound_port);

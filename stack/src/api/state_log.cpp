@@ -97,6 +97,13 @@ void log_state_changes(Host& h) {
     }
 }
 
+void log_link(Host& h, Instant now, bool up) {
+    if (!h.state_log_on()) {
+        return;
+    }
+    h.add_state_line(line_start(now, "device") + ",\"state\":\"" + (up ? "up" : "down") + "\"}");
+}
+
 void log_call(Host& h, const Socket& s, std::string_view call, std::string_view fields) {
     if (!h.state_log_on()) {
         return;
@@ -145,6 +152,7 @@ void log_recv_outcome(Host& h, SocketId id, Errc e, std::size_t received,
         case WSAECONNRESET:
         case WSAECONNABORTED:
         case WSAENETRESET:
+        case WSAENETDOWN:
         case WSAETIMEDOUT:
         case WSAESHUTDOWN:
             log_call(h, *s, "WSPRecv", std::string("\"result\":\"") + WSPErrorName(code) + "\"");

@@ -13,6 +13,8 @@
 //     calls: WSPShutdown (how), WSPSendDisconnect / WSPRecvDisconnect (data, hex),
 //     WSPCloseSocket (linger: "off", "abortive" or seconds), linger-expired, FD_CLOSE (error),
 //     WSPRecv returning 0 ("result":"0") or failing WSAEDISCON / WSAECONNRESET / ...
+//   and the device failing or working again (HostCore::link_changed):
+//     {"t_us":90210,"type":"device","state":"down"}
 //
 // t_us is the host's clock (HostDriver::now, microseconds). Lines are built here, under the
 // API lock, and taken by the driver (HostCore::take_state_log), which writes them: the WSP
@@ -26,6 +28,7 @@
 #include <string_view>
 
 #include "ustack/errc.hpp"
+#include "ustack/time.hpp"
 #include "ustack/wsp.h"
 
 namespace ustack {
@@ -46,6 +49,8 @@ void log_call(Host& h, const Socket& s, std::string_view call, std::string_view 
 // FIN), or an error that ends the connection (WSAEDISCON, WSAECONNRESET, ...).
 void log_recv_outcome(Host& h, SocketId id, Errc e, std::size_t received,
                       std::span<const WSABUF> bufs);
+// The host's device failed (up false) or works again: {"type":"device","state":"down"|"up"}.
+void log_link(Host& h, Instant now, bool up);
 // A JSON string of bytes as hex ("0a1b").
 std::string hex_field(std::string_view name, const void* data, std::size_t len);
 

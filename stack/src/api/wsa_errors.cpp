@@ -17,6 +17,8 @@ int wsa_error(Errc e) {
         case Errc::timed_out: return WSAETIMEDOUT;
         // "the connection has been broken due to keep-alive activity" (WSAENETRESET).
         case Errc::net_reset: return WSAENETRESET;
+        // "the network subsystem has failed": the host's device is gone.
+        case Errc::net_down: return WSAENETDOWN;
         case Errc::refused: return WSAECONNREFUSED;
         case Errc::msg_size: return WSAEMSGSIZE;
         case Errc::no_proto_opt: return WSAENOPROTOOPT;
@@ -47,6 +49,7 @@ int close_event_error(CloseReason r) {
             return WSAECONNRESET;  // SEMANTICS.md §1.8
         // "terminated due to a time-out or other failure" (SEMANTICS.md checklist 42).
         case CloseReason::keepalive_failed: return WSAENETRESET;
+        case CloseReason::network_down: return WSAENETDOWN;
         case CloseReason::timed_out:
         case CloseReason::aborted:
         case CloseReason::refused:
@@ -62,6 +65,7 @@ Errc connect_errc(CloseReason r) {
         case CloseReason::connect_data_refused: return Errc::no_proto_opt;
         case CloseReason::timed_out: return Errc::timed_out;
         case CloseReason::keepalive_failed: return Errc::net_reset;
+        case CloseReason::network_down: return Errc::net_down;
         case CloseReason::reset: return Errc::reset;
         case CloseReason::aborted: return Errc::aborted;
         case CloseReason::none:

@@ -75,6 +75,7 @@ std::string_view to_string(TransitionCause c) {
         case TransitionCause::keepalive_timeout: return "keepalive_timeout";
         case TransitionCause::user_timeout: return "user_timeout";
         case TransitionCause::orphan_timeout: return "orphan_timeout";
+        case TransitionCause::network_down: return "network_down";
     }
     return "?";
 }
@@ -105,6 +106,7 @@ std::string_view to_string(CloseReason r) {
         case CloseReason::timed_out: return "timed_out";
         case CloseReason::aborted: return "aborted";
         case CloseReason::keepalive_failed: return "keepalive_failed";
+        case CloseReason::network_down: return "network_down";
         case CloseReason::connect_data_refused: return "connect_data_refused";
     }
     return "?";
@@ -314,6 +316,7 @@ Errc error_for(CloseReason r) {
         case CloseReason::timed_out: return Errc::timed_out;
         case CloseReason::aborted: return Errc::aborted;
         case CloseReason::keepalive_failed: return Errc::net_reset;
+        case CloseReason::network_down: return Errc::net_down;
         case CloseReason::connect_data_refused: return Errc::no_proto_opt;  // DESIGN.md §3c
         case CloseReason::none:
         case CloseReason::graceful: break;
@@ -553,6 +556,13 @@ void Connection::abort(TransitionCause why) {
     }
     recv_buf_.release();
     send_buf_.release();
+}
+
+void Connection::network_down() {
+    if (state_ == TcpState::closed)
+        return;
+    cause_ = TransitionCause::network_down;
+    enter_closed(CloseReason::network_down);
 }
 
 void Connection::discard_unread_after_close() {

@@ -497,6 +497,27 @@ void Stack::on_timeout(Instant now) {
     prune_heap();
 }
 
+void Stack::network_down(Instant now) {
+    see(now);
+    for (std::uint32_t idx = 0; idx < slots_.size(); ++idx) {
+        Slot& s = slots_[idx];
+        if (s.owner == Owner::free || s.conn->is_closed())
+            continue;
+        s.conn->network_down();
+        stats_.network_down_closes++;
+        settle(idx, now);
+        mark_dirty(idx);
+    }
+    for (Listener& l : listeners_) {
+        for (const Held& h : l.held) held_tuples_.erase(tuple_key(l.port, h.syn.src()));
+        held_total_ -= l.held.size();
+        l.held.clear();
+    }
+    prune_held();
+    rst_queue_.clear();
+    prune_heap();
+}
+
 std::optional<Instant> Stack::poll_timeout() const {
     // prune_heap keeps the top valid after every change, prune_held the held requests' front.
     std::optional<Instant> t;

@@ -2,9 +2,19 @@
 // packet, with IFF_VNET_HDR preceded by a virtio-net header) driven by Boost.Asio on the host's
 // engine thread.
 //
-// open() attaches to the named interface, creating it if it does not exist (it then disappears
-// when the device is closed); a persistent one made with `ip tuntap add dev NAME mode tun` works
-// too. Bringing the interface up and addressing it is the scripts' job (scripts/netns-up.sh).
+// open() attaches to the named interface, a persistent one made with `ip tuntap add dev NAME mode
+// tun` (scripts/netns-up.sh makes them); only with TunOptions::create does it create one that
+// does not exist (it then disappears when the device is closed), so a mistyped name is an error,
+// not a new unconfigured interface. Bringing the interface up and addressing it is the scripts'
+// job.
+//
+// Failure: when the interface is deleted under the host (read() fails: EBADFD), the device says
+// so once on stderr and through on_link(false), and receives nothing more; writes are dropped
+// and counted. With TunOptions::reattach it then looks for an interface of the same name every
+// kReattachPollMs and, once one exists, attaches to it again (same descriptor number, so
+// concurrent senders never see a closed or reused one) and reports on_link(true). A device that
+// is only set down (`ip link set down`) has not failed: writes fail with EIO and are dropped,
+// and TCP retransmits once it is up.
 //
 // Receive: on readiness, read() until EAGAIN, up to `batch` packets per wake-up into reused
 // buffers, and hand them to on_rx as one batch (a full batch continues after other handlers have
@@ -35,6 +45,8 @@ struct TunOptions {
     std::size_t batch = 64;          // most packets handed to on_rx per wake-up
     std::size_t max_packet = 65535;  // receive buffer per packet (an IPv4 packet's maximum)
     bool offload = true;             // virtio-net header + checksum and segmentation offload
+    bool create = false;             // create the interface if it does not exist (else: ENODEV)
+    bool reattach = false;  // after a failure, attach again to an interface of the same name
 };
 
 class TunDevice final : public Device {
@@ -45,6 +57,7 @@ public:
     //   EPERM   no privilege (run as root or with CAP_NET_ADMIN)
     //   EBUSY   another process has the interface open
     //   EINVAL  the name is invalid, or names an interface that is not a TUN device
+    //   ENODEV  no interface of that name, and options.create is off (also for an empty name)
     [[nodiscard]] static std::unique_ptr<TunDevice> open(const std::string& name,
                                                          const TunOptions& options = {});
 
@@ -57,7 +70,10 @@ public:
     TunDevice(Key, std::shared_ptr<Impl> impl);
     ~TunDevice() override;
 
-    void start(boost::asio::io_context& io, RxHandler on_rx) override;
+    // How often a failed device with TunOptions::reattach looks for its interface again.
+    static constexpr int kReattachPollMs = 200;
+
+    void start(boost::asio::io_context& io, RxHandler on_rx, LinkHandler on_link) override;
     using Device::send;
     void send(std::span<const std::byte> packet, const TxPacketInfo& info) override;
     [[nodiscard]] LinkOffload offload() const override;
