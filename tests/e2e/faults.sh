@@ -91,3 +91,4 @@ e2e_check $r "5: --tun of a device that does not exist exits 1"
 e2e_expect ustack5 'does not exist -- create it first' "5: ... saying how to create it"
 ip -n "$NS_A" link show tun0typo >/dev/null 2>&1 && r=1 || r=0
 e2e_check $r "5: ... and no interface was created"
+e2e_finish

@@ -27,9 +27,8 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
 #include <tins/tins.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -57,13 +56,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<std::uint8_t>;
 
-double now_s() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+double now_s() {
+    return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
 
 void out(const std::string& k, const std::string& v) {
     std::printf("%s %s\n", k.c_str(), v.c_str());
     std::fflush(stdout);
 }
-void out(const std::string& k, std::uint64_t v) { out(k, std::to_string(v)); }
+void out(const std::string& k, std::uint64_t v) {
+    out(k, std::to_string(v));
+}
 [[noreturn]] void fail(const std::string& why) {
     std::printf("FAIL %s\n", why.c_str());
     std::fflush(stdout);
@@ -72,14 +75,17 @@ void out(const std::string& k, std::uint64_t v) { out(k, std::to_string(v)); }
 
 std::uint32_t ip_of(const std::string& s) {
     in_addr a{};
-    if (inet_pton(AF_INET, s.c_str(), &a) != 1) fail("bad address " + s);
+    if (inet_pton(AF_INET, s.c_str(), &a) != 1)
+        fail("bad address " + s);
     return ntohl(a.s_addr);
 }
 std::string ip_str(std::uint32_t a) {
     return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
            std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
 }
-Tins::IPv4Address tins_ip(std::uint32_t a) { return Tins::IPv4Address(htonl(a)); }
+Tins::IPv4Address tins_ip(std::uint32_t a) {
+    return Tins::IPv4Address(htonl(a));
+}
 
 // ---- the sniffer --------------------------------------------------------------------------------
 
@@ -113,7 +119,8 @@ public:
             sniffer_->sniff_loop([this](Tins::PDU& pdu) {
                 const auto* ip = pdu.find_pdu<Tins::IP>();
                 const auto* tcp = pdu.find_pdu<Tins::TCP>();
-                if (ip == nullptr || tcp == nullptr) return true;
+                if (ip == nullptr || tcp == nullptr)
+                    return true;
                 Pkt p;
                 p.src = ntohl(ip->src_addr());
                 p.dst = ntohl(ip->dst_addr());
@@ -125,7 +132,8 @@ public:
                 p.win = tcp->window();
                 if (const auto* raw = tcp->find_pdu<Tins::RawPDU>()) {
                     p.len = raw->payload().size();
-                    if (keep_payload_) p.payload = raw->payload();
+                    if (keep_payload_)
+                        p.payload = raw->payload();
                 }
                 if (const auto* o = tcp->search_option(Tins::TCP::TSOPT)) {
                     const auto v = o->to<std::pair<std::uint32_t, std::uint32_t>>();
@@ -144,13 +152,15 @@ public:
     }
 
     // The next packet at or after *cursor that satisfies pred, waiting up to `secs`.
-    std::optional<Pkt> next(std::size_t& cursor, const std::function<bool(const Pkt&)>& pred, double secs) {
+    std::optional<Pkt> next(std::size_t& cursor, const std::function<bool(const Pkt&)>& pred,
+                            double secs) {
         const auto deadline = Clock::now() + std::chrono::duration<double>(secs);
         std::unique_lock<std::mutex> l(m_);
         for (;;) {
             while (cursor < pkts_.size()) {
                 const Pkt& p = pkts_[cursor++];
-                if (pred(p)) return p;
+                if (pred(p))
+                    return p;
             }
             if (cv_.wait_until(l, deadline) == std::cv_status::timeout && cursor >= pkts_.size()) {
                 return std::nullopt;
@@ -204,10 +214,14 @@ void send_tcp(const TcpOut& o) {
     tcp.ack_seq(o.ack);
     tcp.flags(static_cast<Tins::small_uint<12>>(o.flags));
     tcp.window(o.win);
-    if (o.mss) tcp.mss(*o.mss);
-    if (o.sack_ok) tcp.sack_permitted();
-    if (o.ts) tcp.timestamp(o.ts->first, o.ts->second);
-    if (o.wscale) tcp.winscale(*o.wscale);
+    if (o.mss)
+        tcp.mss(*o.mss);
+    if (o.sack_ok)
+        tcp.sack_permitted();
+    if (o.ts)
+        tcp.timestamp(o.ts->first, o.ts->second);
+    if (o.wscale)
+        tcp.winscale(*o.wscale);
     Tins::IP ip(tins_ip(o.dst), tins_ip(o.src));
     ip.ttl(64);
     if (o.len > 0) {
@@ -229,14 +243,19 @@ struct Args {
         const auto it = kv.find(k);
         return it == kv.end() ? d : it->second;
     }
-    bool has(const std::string& f) const { return std::find(flags.begin(), flags.end(), f) != flags.end(); }
+    bool has(const std::string& f) const {
+        return std::find(flags.begin(), flags.end(), f) != flags.end();
+    }
     std::uint64_t num(const std::string& k, std::uint64_t d) const {
         const auto v = get(k);
-        if (v.empty()) return d;
+        if (v.empty())
+            return d;
         char* end = nullptr;
         std::uint64_t n = std::strtoull(v.c_str(), &end, 10);
-        if (end && (*end == 'K' || *end == 'k')) n <<= 10;
-        if (end && (*end == 'M' || *end == 'm')) n <<= 20;
+        if (end && (*end == 'K' || *end == 'k'))
+            n <<= 10;
+        if (end && (*end == 'M' || *end == 'm'))
+            n <<= 20;
         return n;
     }
 };
@@ -278,9 +297,12 @@ public:
         syn.mss = 1460;
         for (int attempt = 0; attempt < 3; ++attempt) {
             send_tcp(syn);
-            const auto sa = cap_.next(cursor_, [&](const Pkt& p) {
-                return from_them(p) && p.has(kSyn) && p.has(kAck) && p.ack == iss_ + 1;
-            }, secs / 3);
+            const auto sa = cap_.next(
+                cursor_,
+                [&](const Pkt& p) {
+                    return from_them(p) && p.has(kSyn) && p.has(kAck) && p.ack == iss_ + 1;
+                },
+                secs / 3);
             if (sa) {
                 their_iss_ = sa->seq;
                 rcv_nxt_ = sa->seq + 1;
@@ -292,7 +314,8 @@ public:
         return false;
     }
     void ack_now() { send_tcp(seg(kAck, snd_nxt_, rcv_nxt_)); }
-    void send_data(std::uint32_t seq, const std::uint8_t* d, std::size_t n, std::uint8_t extra = 0) {
+    void send_data(std::uint32_t seq, const std::uint8_t* d, std::size_t n,
+                   std::uint8_t extra = 0) {
         TcpOut o = seg(static_cast<std::uint8_t>(kAck | extra), seq, rcv_nxt_);
         o.data = d;
         o.len = n;
@@ -302,7 +325,8 @@ public:
     void take(const Pkt& p) {  // in-order data / FIN from them
         if (p.seq == rcv_nxt_) {
             rcv_nxt_ += static_cast<std::uint32_t>(p.len);
-            if (p.has(kFin)) rcv_nxt_ += 1;
+            if (p.has(kFin))
+                rcv_nxt_ += 1;
         }
     }
 
@@ -315,8 +339,12 @@ private:
     std::size_t cursor_ = 0;
 };
 
-bool seq_lt(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) < 0; }
-bool seq_le(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) <= 0; }
+bool seq_lt(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a - b) < 0;
+}
+bool seq_le(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a - b) <= 0;
+}
 
 std::string filter_for(std::uint32_t dst, std::uint16_t port) {
     return "tcp and host " + ip_str(dst) + " and port " + std::to_string(port);
@@ -330,9 +358,10 @@ int synflood(const Args& a) {
     const std::uint64_t count = a.num("--count", 50000);
     const std::uint32_t net = ip_of(a.get("--spoof-net", "10.0.9.0"));
     Capture& cap = *new Capture(  // never destroyed: its sniffer thread runs until _Exit
-        a.get("--iface"), "tcp and src host " + ip_str(dst) + " and src port " + std::to_string(port) +
-                                      " and dst net " + ip_str(net) + "/24",
-                false);
+        a.get("--iface"),
+        "tcp and src host " + ip_str(dst) + " and src port " + std::to_string(port) +
+            " and dst net " + ip_str(net) + "/24",
+        false);
     std::mt19937 rng(12345);
     const double t0 = now_s();
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -349,7 +378,8 @@ int synflood(const Args& a) {
         o.ts = std::make_pair(static_cast<std::uint32_t>(rng()), 0U);
         o.wscale = 7;
         send_tcp(o);
-        if (i == 999) out("flooding", "1000");
+        if (i == 999)
+            out("flooding", "1000");
     }
     const double dt = now_s() - t0;
     out("syn_sent", count);
@@ -363,7 +393,8 @@ int synflood(const Args& a) {
     for (int i = 0; i < 40; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         const std::size_t n = cap.size();
-        if (n == last && i > 5) break;
+        if (n == last && i > 5)
+            break;
         last = n;
     }
     out("synack_seen", cap.count([](const Pkt& p) { return p.has(kSyn) && p.has(kAck); }));
@@ -380,8 +411,11 @@ int inject(const Args& a) {
     std::size_t cur = 0;
     // The connection: the peer's ACKs (seq = its SND.NXT = our target's RCV.NXT, which is still
     // while the peer only receives) and the target's data (its SND.NXT).
-    const auto first = cap.next(cur, [&](const Pkt& p) { return p.src == dst && p.len > 0; }, static_cast<double>(a.num("--timeout", 20)));
-    if (!first) fail("no data from the target on port " + std::to_string(port));
+    const auto first = cap.next(
+        cur, [&](const Pkt& p) { return p.src == dst && p.len > 0; },
+        static_cast<double>(a.num("--timeout", 20)));
+    if (!first)
+        fail("no data from the target on port " + std::to_string(port));
     const std::uint16_t pport = first->dport;
     std::map<std::string, std::uint64_t> sent;
     for (std::uint64_t r = 0; r < rounds; ++r) {
@@ -391,9 +425,18 @@ int inject(const Args& a) {
         std::size_t c2 = cur;
         const double fresh = now_s() + 0.15, give_up = now_s() + 2;
         while (now_s() < give_up && !(now_s() >= fresh && pa && td)) {
-            auto p = cap.next(c2, [&](const Pkt& q) { return (q.src == peer && q.sport == pport) || (q.src == dst && q.len > 0); }, 0.05);
-            if (!p) continue;
-            if (p->src == peer) pa = p; else td = p;
+            auto p = cap.next(
+                c2,
+                [&](const Pkt& q) {
+                    return (q.src == peer && q.sport == pport) || (q.src == dst && q.len > 0);
+                },
+                0.05);
+            if (!p)
+                continue;
+            if (p->src == peer)
+                pa = p;
+            else
+                td = p;
         }
         cur = c2;
         if (!pa || !td) {
@@ -402,9 +445,11 @@ int inject(const Args& a) {
         }
         // 2 ms ahead of the peer's clock: newer than any ACK it sent meanwhile, and harmless
         // (its clock passes it at once).
-        if (pa->ts) pa->ts->first += 2;
-        const std::uint32_t rcv_nxt = pa->seq;                                    // target's RCV.NXT
-        const std::uint32_t their_max = td->seq + static_cast<std::uint32_t>(td->len);  // target's SND.NXT (about)
+        if (pa->ts)
+            pa->ts->first += 2;
+        const std::uint32_t rcv_nxt = pa->seq;  // target's RCV.NXT
+        const std::uint32_t their_max =
+            td->seq + static_cast<std::uint32_t>(td->len);  // target's SND.NXT (about)
         auto base = [&](std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) {
             TcpOut o;
             o.src = peer;
@@ -415,7 +460,8 @@ int inject(const Args& a) {
             o.ack = ack;
             o.flags = flags;
             o.win = pa->win;
-            if (pa->ts && !(flags & kRst)) o.ts = pa->ts;  // passes PAWS (RFC 7323 §5): the peer's latest
+            if (pa->ts && !(flags & kRst))
+                o.ts = pa->ts;  // passes PAWS (RFC 7323 §5): the peer's latest
             return o;
         };
         static const std::uint8_t junk[100] = {0xde, 0xad, 0xbe, 0xef};
@@ -431,7 +477,8 @@ int inject(const Args& a) {
             sent["syn_in_window"]++;
             send_tcp(base(kSyn, rcv_nxt + 0x50000000U + ku, 0));  // SYN out of window
             sent["syn_out_of_window"]++;
-            TcpOut d = base(kAck | kPsh, rcv_nxt + 0x40000000U + ku * 100U, their_max);  // data out of window
+            TcpOut d = base(kAck | kPsh, rcv_nxt + 0x40000000U + ku * 100U,
+                            their_max);  // data out of window
             d.data = junk;
             d.len = sizeof junk;
             send_tcp(d);
@@ -464,7 +511,8 @@ int ooo(const Args& a) {
     Capture& cap = *new Capture(  // never destroyed: its sniffer thread runs until _Exit
         a.get("--iface"), filter_for(dst, port), false);
     Peer p(cap, src, dst, port);
-    if (!p.connect(5)) fail("handshake");
+    if (!p.connect(5))
+        fail("handshake");
     out("peer_port", p.sport());
     Bytes stream(total);
     std::mt19937 g(99);
@@ -477,20 +525,23 @@ int ooo(const Args& a) {
     const double t0 = now_s();
     constexpr std::size_t kMss = 1400;
     while (una < total) {
-        if (now_s() - t0 > limit) fail("transfer did not finish in time (acked " + std::to_string(una) + ")");
+        if (now_s() - t0 > limit)
+            fail("transfer did not finish in time (acked " + std::to_string(una) + ")");
         rounds++;
         // The flood: small segments at random offsets with gaps inside the window (the real bytes,
         // so a correct receiver keeps the stream intact), and some far beyond the window.
         if (wnd > 3 * kMss) {
             for (int k = 0; k < 64; ++k) {
                 const std::size_t off = una + 2 * kMss + rng() % (wnd - 2 * kMss);
-                if (off + 8 > total) continue;
+                if (off + 8 > total)
+                    continue;
                 p.send_data(base + static_cast<std::uint32_t>(off), stream.data() + off, 8);
                 ooo_sent++;
             }
         }
         for (int k = 0; k < 8; ++k) {
-            const auto far = static_cast<std::uint32_t>(una + (std::size_t{16} << 20) + static_cast<std::size_t>(k) * 1000U);
+            const auto far = static_cast<std::uint32_t>(una + (std::size_t{16} << 20) +
+                                                        static_cast<std::size_t>(k) * 1000U);
             p.send_data(base + far, stream.data(), 8);
             beyond_sent++;
         }
@@ -506,23 +557,31 @@ int ooo(const Args& a) {
         bool moved = false;
         const double until = now_s() + 0.3;
         while (now_s() < until) {
-            const auto r = cap.next(p.cursor(), [&](const Pkt& q) { return p.from_them(q) && q.has(kAck); }, until - now_s());
-            if (!r) break;
-            if (r->has(kRst)) fail("reset by the target");
-            if (seq_lt(base + static_cast<std::uint32_t>(una), r->ack) && seq_le(r->ack, base + static_cast<std::uint32_t>(total))) {
+            const auto r = cap.next(
+                p.cursor(), [&](const Pkt& q) { return p.from_them(q) && q.has(kAck); },
+                until - now_s());
+            if (!r)
+                break;
+            if (r->has(kRst))
+                fail("reset by the target");
+            if (seq_lt(base + static_cast<std::uint32_t>(una), r->ack) &&
+                seq_le(r->ack, base + static_cast<std::uint32_t>(total))) {
                 una = r->ack - base;
                 moved = true;
             }
             wnd = r->win;  // no window scaling offered
-            if (r->ack == want) break;
+            if (r->ack == want)
+                break;
         }
-        if (!moved) retransmit_rounds++;
+        if (!moved)
+            retransmit_rounds++;
     }
     // FIN, then the target's FIN (it closes after reading to the end).
     p.advance_snd(static_cast<std::uint32_t>(total));
     TcpOut fin = p.seg(kFin | kAck, p.snd_nxt(), p.rcv_nxt());
     send_tcp(fin);
-    const auto theirs = cap.next(p.cursor(), [&](const Pkt& q) { return p.from_them(q) && q.has(kFin); }, 10);
+    const auto theirs = cap.next(
+        p.cursor(), [&](const Pkt& q) { return p.from_them(q) && q.has(kFin); }, 10);
     if (theirs) {
         p.take(*theirs);
         send_tcp(p.seg(kAck, p.snd_nxt() + 1, p.rcv_nxt()));
@@ -548,14 +607,18 @@ Bytes receive_stream(Capture& cap, Peer& p, double secs, std::uint16_t win = 655
     p.set_window(win);
     const double until = now_s() + secs;
     while (now_s() < until) {
-        const auto r = cap.next(p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, until - now_s());
-        if (!r) break;
-        if (r->has(kRst)) fail("reset by the target");
+        const auto r = cap.next(
+            p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, until - now_s());
+        if (!r)
+            break;
+        if (r->has(kRst))
+            fail("reset by the target");
         if (r->seq == p.rcv_nxt() && (r->len > 0 || r->has(kFin))) {
             got.insert(got.end(), r->payload.begin(), r->payload.end());
             p.take(*r);
             p.ack_now();
-            if (r->has(kFin)) return got;
+            if (r->has(kFin))
+                return got;
         } else if (r->len > 0 || r->has(kFin)) {
             p.ack_now();  // out of order or old: say where we are
         }
@@ -570,22 +633,27 @@ int ackunsent(const Args& a) {
     Capture& cap = *new Capture(  // never destroyed: its sniffer thread runs until _Exit
         a.get("--iface"), filter_for(dst, port), true);
     Peer p(cap, src, dst, port);
-    if (!p.connect(5)) fail("handshake");
+    if (!p.connect(5))
+        fail("handshake");
     out("peer_port", p.sport());
     // Some data first, acknowledged.
     Bytes hello(1000);
-    for (std::size_t i = 0; i < hello.size(); ++i) hello[i] = static_cast<std::uint8_t>('a' + i % 26);
+    for (std::size_t i = 0; i < hello.size(); ++i)
+        hello[i] = static_cast<std::uint8_t>('a' + i % 26);
     p.send_data(p.snd_nxt(), hello.data(), hello.size(), kPsh);
     p.advance_snd(static_cast<std::uint32_t>(hello.size()));
-    const auto acked = cap.next(p.cursor(), [&](const Pkt& q) { return p.from_them(q) && q.ack == p.snd_nxt(); }, 5);
-    if (!acked) fail("our data was not acknowledged");
+    const auto acked = cap.next(
+        p.cursor(), [&](const Pkt& q) { return p.from_them(q) && q.ack == p.snd_nxt(); }, 5);
+    if (!acked)
+        fail("our data was not acknowledged");
     const std::uint32_t their_nxt = acked->seq;  // nothing sent by them yet (mode recv-then-send)
     // RFC 5961 §5.2 / RFC 9293 §3.10.7.4: ACKs of data never sent, and far too old.
     struct Kind {
         const char* name;
         std::uint32_t ack;
     };
-    const Kind kinds[] = {{"ack_unsent", their_nxt + 100000U}, {"ack_unsent_far", their_nxt + 0x40000000U},
+    const Kind kinds[] = {{"ack_unsent", their_nxt + 100000U},
+                          {"ack_unsent_far", their_nxt + 0x40000000U},
                           {"ack_too_old", their_nxt - 0x50000000U}};
     for (const Kind& k : kinds) {
         std::uint64_t answered = 0;
@@ -593,9 +661,12 @@ int ackunsent(const Args& a) {
             const std::size_t mark = p.cursor();
             (void)mark;
             send_tcp(p.seg(kAck, p.snd_nxt(), k.ack));
-            const auto r = cap.next(p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, 0.6);
-            if (r && r->has(kRst)) fail("reset by the target after " + std::string(k.name));
-            if (r && r->has(kAck) && r->len == 0 && r->seq == their_nxt && r->ack == p.snd_nxt()) answered++;
+            const auto r = cap.next(
+                p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, 0.6);
+            if (r && r->has(kRst))
+                fail("reset by the target after " + std::string(k.name));
+            if (r && r->has(kAck) && r->len == 0 && r->seq == their_nxt && r->ack == p.snd_nxt())
+                answered++;
         }
         out(std::string("sent_") + k.name, 10);
         out(std::string("answered_") + k.name, answered);
@@ -622,7 +693,8 @@ int zerowin(const Args& a) {
         a.get("--iface"), filter_for(dst, port), false);
     Peer p(cap, src, dst, port);
     p.set_window(0);
-    if (!p.connect(5)) fail("handshake");
+    if (!p.connect(5))
+        fail("handshake");
     out("peer_port", p.sport());
     const double t0 = now_s();
     std::uint64_t probes = 0, data_bytes_refused = 0, segs = 0;
@@ -630,8 +702,10 @@ int zerowin(const Args& a) {
     std::string end = "none";
     double end_at = 0;
     while (now_s() - t0 < secs) {
-        const auto r = cap.next(p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, secs - (now_s() - t0));
-        if (!r) break;
+        const auto r = cap.next(
+            p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, secs - (now_s() - t0));
+        if (!r)
+            break;
         segs++;
         if (r->has(kRst)) {
             end = "rst";
@@ -675,21 +749,25 @@ int finhole(const Args& a) {
     Capture& cap = *new Capture(  // never destroyed: its sniffer thread runs until _Exit
         a.get("--iface"), filter_for(dst, port), false);
     Peer p(cap, src, dst, port);
-    if (!p.connect(5)) fail("handshake");
+    if (!p.connect(5))
+        fail("handshake");
     out("peer_port", p.sport());
     const double t0 = now_s();
     std::uint64_t fins = 0, bytes = 0;
     std::string end = "none";
     double end_at = 0;
     while (now_s() - t0 < secs) {
-        const auto r = cap.next(p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, secs - (now_s() - t0));
-        if (!r) break;
+        const auto r = cap.next(
+            p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, secs - (now_s() - t0));
+        if (!r)
+            break;
         if (r->has(kRst)) {
             end = "rst";
             end_at = r->at - t0;
             break;
         }
-        if (r->has(kFin)) fins++;
+        if (r->has(kFin))
+            fins++;
         if (r->seq == p.rcv_nxt() && r->len > 0) {
             bytes += r->len;
             p.take(*r);  // data (and FIN, if on it) -- but see below for the FIN
@@ -721,11 +799,69 @@ int finhole(const Args& a) {
     return 0;
 }
 
+// RFC 1337 (TIME-WAIT assassination): connect, take the target's data and FIN, send ours, and
+// once the target has acknowledged it (it is in TIME-WAIT) send a RST exactly at its RCV.NXT --
+// acceptable in every synchronized state but TIME-WAIT, where RFC 1337 says to ignore it. Then
+// our FIN again: a TIME-WAIT that is still there acknowledges it (RFC 9293 §3.10.7.4).
+int twrst(const Args& a) {
+    const std::uint32_t dst = ip_of(a.get("--dst"));
+    const std::uint32_t src = ip_of(a.get("--src"));
+    const auto port = static_cast<std::uint16_t>(a.num("--port", 9000));
+    const double secs = static_cast<double>(a.num("--seconds", 10));
+    Capture& cap = *new Capture(  // never destroyed: its sniffer thread runs until _Exit
+        a.get("--iface"), filter_for(dst, port), false);
+    Peer p(cap, src, dst, port);
+    if (!p.connect(5))
+        fail("handshake");
+    out("peer_port", p.sport());
+    for (;;) {
+        const auto r = cap.next(
+            p.cursor(), [&](const Pkt& q) { return p.from_them(q); }, secs);
+        if (!r)
+            fail("no FIN from the target");
+        if (r->has(kRst))
+            fail("the target reset the connection");
+        if (r->seq != p.rcv_nxt())
+            continue;
+        p.take(*r);
+        p.ack_now();
+        if (r->has(kFin))
+            break;
+    }
+    const std::uint32_t fin_seq = p.snd_nxt();
+    send_tcp(p.seg(kFin | kAck, fin_seq, p.rcv_nxt()));
+    p.advance_snd(1);
+    if (!cap.next(
+            p.cursor(),
+            [&](const Pkt& q) { return p.from_them(q) && q.has(kAck) && q.ack == p.snd_nxt(); },
+            secs))
+        fail("our FIN was not acknowledged");
+    out("time_wait", "entered");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    send_tcp(p.seg(kRst, p.snd_nxt(), 0));
+    out("rst_sent", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    send_tcp(p.seg(kFin | kAck, fin_seq, p.rcv_nxt()));
+    const auto acked = cap.next(
+        p.cursor(),
+        [&](const Pkt& q) {
+            return p.from_them(q) && !q.has(kRst) && q.has(kAck) && q.ack == p.snd_nxt();
+        },
+        2);
+    const bool rst_back =
+        cap.count([&](const Pkt& q) { return p.from_them(q) && q.has(kRst); }) > 0;
+    out("fin_acked_after_rst", acked ? "yes" : "no");
+    out("rst_from_target", rst_back ? "yes" : "no");
+    return 0;
+}
+
 // ---- malformed packets, written into the TUN device ------------------------------------------
 
 std::uint16_t csum(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0) {
-    for (std::size_t i = 0; i + 1 < n; i += 2) sum += static_cast<std::uint32_t>((p[i] << 8) | p[i + 1]);
-    if (n & 1) sum += static_cast<std::uint32_t>(p[n - 1] << 8);
+    for (std::size_t i = 0; i + 1 < n; i += 2)
+        sum += static_cast<std::uint32_t>((p[i] << 8) | p[i + 1]);
+    if (n & 1)
+        sum += static_cast<std::uint32_t>(p[n - 1] << 8);
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     return static_cast<std::uint16_t>(~sum & 0xffff);
 }
@@ -743,7 +879,9 @@ void fix_tcp_csum(Bytes& b) {
     const std::size_t tlen = b.size() - ihl;
     put16(b, ihl + 16, 0);
     std::uint32_t sum = 0;
-    for (int i = 12; i < 20; i += 2) sum += static_cast<std::uint32_t>((b[static_cast<std::size_t>(i)] << 8) | b[static_cast<std::size_t>(i) + 1]);
+    for (int i = 12; i < 20; i += 2)
+        sum += static_cast<std::uint32_t>((b[static_cast<std::size_t>(i)] << 8) |
+                                          b[static_cast<std::size_t>(i) + 1]);
     sum += 6;
     sum += static_cast<std::uint32_t>(tlen);
     put16(b, ihl + 16, csum(b.data() + ihl, tlen, sum));
@@ -756,12 +894,14 @@ int malformed(const Args& a) {
     const auto port = static_cast<std::uint16_t>(a.num("--port", 9000));
     const auto each = a.num("--each", 3);
     const int fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
-    if (fd < 0) fail("socket(AF_PACKET): " + std::string(std::strerror(errno)));
+    if (fd < 0)
+        fail("socket(AF_PACKET): " + std::string(std::strerror(errno)));
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_IP);
     sll.sll_ifindex = static_cast<int>(if_nametoindex(tun.c_str()));
-    if (sll.sll_ifindex == 0) fail("no interface " + tun);
+    if (sll.sll_ifindex == 0)
+        fail("no interface " + tun);
 
     // A well-formed SYN with options, and a data segment, to start from.
     auto build = [&](std::uint8_t flags, std::size_t payload) {
@@ -773,7 +913,9 @@ int malformed(const Args& a) {
         Tins::IP ip(tins_ip(dst), tins_ip(src));
         ip.ttl(64);
         Bytes body(payload, 0x55);
-        Tins::IP pkt = payload ? ip / tcp / Tins::RawPDU(body.data(), static_cast<std::uint32_t>(body.size())) : ip / tcp;
+        Tins::IP pkt =
+            payload ? ip / tcp / Tins::RawPDU(body.data(), static_cast<std::uint32_t>(body.size()))
+                    : ip / tcp;
         return pkt.serialize();
     };
     const Bytes syn = build(kSyn, 0);
@@ -835,7 +977,8 @@ int malformed(const Args& a) {
     }
     {
         Bytes b = syn;  // MSS option at ihl+20: kind 2, length 4 -> length 1
-        if (b[ihl + 20] != 2) fail("unexpected option layout");
+        if (b[ihl + 20] != 2)
+            fail("unexpected option layout");
         b[ihl + 21] = 1;
         fix_tcp_csum(b);
         cases.emplace_back("bad_option_length", b);
@@ -843,9 +986,12 @@ int malformed(const Args& a) {
     for (const auto& [name, bytes] : cases) {
         std::uint64_t ok = 0;
         for (std::uint64_t i = 0; i < each; ++i) {
-            const ssize_t n = sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&sll), sizeof sll);
-            if (n == static_cast<ssize_t>(bytes.size())) ok++;
-            else out("send_error_" + name, std::strerror(errno));
+            const ssize_t n = sendto(fd, bytes.data(), bytes.size(), 0,
+                                     reinterpret_cast<const sockaddr*>(&sll), sizeof sll);
+            if (n == static_cast<ssize_t>(bytes.size()))
+                ok++;
+            else
+                out("send_error_" + name, std::strerror(errno));
         }
         out("sent_" + name, ok);
     }
@@ -858,7 +1004,9 @@ int malformed(const Args& a) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::cerr << "usage: ustack-crafter synflood|inject|ooo|ackunsent|zerowin|finhole|malformed [--key value ...]\n";
+        std::cerr
+            << "usage: ustack-crafter "
+               "synflood|inject|ooo|ackunsent|zerowin|finhole|malformed|twrst [--key value ...]\n";
         return 2;
     }
     Args a;
@@ -876,14 +1024,24 @@ int main(int argc, char** argv) {
     const std::string cmd = argv[1];
     int rc = 2;
     try {
-        if (cmd == "synflood") rc = synflood(a);
-        else if (cmd == "inject") rc = inject(a);
-        else if (cmd == "ooo") rc = ooo(a);
-        else if (cmd == "ackunsent") rc = ackunsent(a);
-        else if (cmd == "zerowin") rc = zerowin(a);
-        else if (cmd == "finhole") rc = finhole(a);
-        else if (cmd == "malformed") rc = malformed(a);
-        else std::cerr << "unknown command " << cmd << "\n";
+        if (cmd == "synflood")
+            rc = synflood(a);
+        else if (cmd == "inject")
+            rc = inject(a);
+        else if (cmd == "ooo")
+            rc = ooo(a);
+        else if (cmd == "ackunsent")
+            rc = ackunsent(a);
+        else if (cmd == "zerowin")
+            rc = zerowin(a);
+        else if (cmd == "finhole")
+            rc = finhole(a);
+        else if (cmd == "malformed")
+            rc = malformed(a);
+        else if (cmd == "twrst")
+            rc = twrst(a);
+        else
+            std::cerr << "unknown command " << cmd << "\n";
     } catch (const std::exception& e) {
         fail(std::string("exception: ") + e.what());
     }
