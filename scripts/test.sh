@@ -5,6 +5,7 @@
 #   BUILD_DIR=/tmp/b scripts/test.sh
 #   USTACK_SANITIZE=address,undefined scripts/test.sh   # also an ASan+UBSan build of the
 #                                                       # unit, codec and simulation tests
+#   USTACK_TSAN=0 scripts/test.sh   # skip the ThreadSanitizer build of the threaded suites
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,6 +28,23 @@ if [ -n "${USTACK_SANITIZE:-}" ]; then
   cmake --build "$SAN_DIR" -j "$JOBS"
   (cd "$SAN_DIR" && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j "$JOBS" --timeout 900 -LE "e2e|tools|bench|style|dist|python")
+fi
+
+# ThreadSanitizer (issue 22 item 4): the suites where threads meet -- the WSP API on engine
+# threads (wsp), the host runtime (host, tun) and the end-to-end tests that do not measure speed
+# -- in ${BUILD_DIR}-tsan; any report fails the test (halt_on_error). USTACK_TSAN=0 skips it. Left
+# out: the SYN flood, whose premise is speed: its Linux
+# client connects through a SYN cookie only if its first ACK-bearing segments reach the host, and
+# a host slowed down by TSan lets tun0's queue overflow under the flood (a cookie cannot be
+# checked from a later segment, RFC 4987 §3.6 -- Linux resets such a client too).
+if [ "${USTACK_TSAN:-1}" != 0 ]; then
+  TSAN_DIR=${BUILD_DIR}-tsan
+  echo "== ThreadSanitizer build in $TSAN_DIR"
+  cmake -S . -B "$TSAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUSTACK_SANITIZE=thread >/dev/null
+  cmake --build "$TSAN_DIR" -j "$JOBS"
+  (cd "$TSAN_DIR" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+     ctest --output-on-failure -j "$JOBS" --timeout 900 -L "wsp|host|tun|e2e" -LE e2e-loss \
+       -E "SYN flood")
 fi
 
 # Fuzz smoke run (issue #7): clang + libFuzzer in ${BUILD_DIR}-fuzz, seeds + regressions, then

@@ -20,12 +20,14 @@ h_net
 port=9310
 
 h_server server 90 --port $port --mode send --bytes 24M --timeout-ms 80000
+drops0=$(h_tun_drops)
 h_crafter inj 60 inject --dst 10.0.1.2 --port $port --peer 10.0.0.2 --rounds 6
 e2e_bg client 80 ip netns exec "$NS_B" python3 "$here/slow_peer.py" --connect 10.0.1.2 --bind 10.0.0.2 \
   --port $port --rate 8 --timeout 70
 e2e_wait client 80; e2e_check $E2E_RC "Linux client read the whole transfer (exit 0)"
 e2e_wait inj 30; e2e_check $E2E_RC "crafter injected (exit 0)"
 e2e_wait server 30; e2e_check $E2E_RC "ustack server exit 0"
+lost=$(( $(h_tun_drops) - drops0 ))  # segments that never reached the host (a slow build)
 
 ss=$(e2e_field server '^sha256 sent' 3); cr=$(e2e_field client '^sha256 recv' 3)
 [ -n "$ss" ] && [ "$ss" = "$cr" ] && r=0 || r=1; e2e_check $r "24 MiB ustack -> Linux SHA-256 matches (${ss:0:16}…)"
@@ -40,9 +42,11 @@ rounds=$(grep -c . "$E2E_DIR/inj.out" || true)
 n_rst_out=$(h_val inj sent_rst_out_of_window); n_ack=$(h_val inj sent_data_in_window_ack_unsent)
 n_old=$(h_val inj sent_data_in_window_ack_too_old); n_syn=$(h_val inj sent_syn_in_window)
 [ "${ca:-0}" -ge 1 ] && r=0 || r=1; e2e_check $r "challenge ACKs sent: $ca ($cas suppressed by the RFC 5961 §7 limit)"
-[ "${badack:-0}" -ge $(( ${n_ack:-1} + ${n_old:-1} )) ] && r=0 || r=1
-e2e_check $r "in-window data with unacceptable ACKs dropped: drop_bad_ack $badack >= $((n_ack + n_old)) injected"
-[ "${rsti:-0}" -ge "${n_rst_out:-1}" ] && r=0 || r=1; e2e_check $r "out-of-window RSTs ignored: rst_ignored $rsti >= $n_rst_out"
+# Per injected segment that reached the host (the kernel's tun0 drops taken off; at most half may
+# be lost, or too little was tested).
+[ "${badack:-0}" -ge $(( ${n_ack:-1} + ${n_old:-1} - lost )) ] && [ $(( 2 * lost )) -le $(( ${n_ack:-1} + ${n_old:-1} )) ] && r=0 || r=1
+e2e_check $r "in-window data with unacceptable ACKs dropped: drop_bad_ack $badack >= $((n_ack + n_old)) injected - $lost lost on the way in"
+[ "${rsti:-0}" -ge $(( ${n_rst_out:-1} - lost )) ] && r=0 || r=1; e2e_check $r "out-of-window RSTs ignored: rst_ignored $rsti >= $n_rst_out - $lost lost on the way in"
 [ "${unacc:-0}" -ge 1 ] && r=0 || r=1; e2e_check $r "out-of-window segments dropped: drop_unacceptable_segment $unacc"
 h_figure "inject: $(grep '^sent_' "$E2E_DIR/inj.out" | tr '\n' ' ')-> challenge_acks $ca (suppressed $cas), drop_bad_ack $badack, drop_unacceptable $unacc, rst_ignored $rsti, rst_received $rst_rx; 24 MiB SHA-256 intact"
 e2e_finish

@@ -52,3 +52,8 @@ h_crafter() {
 }
 
 h_figure() { e2e_log "FIGURE $*"; }
+
+# Packets the kernel dropped on their way into the ustack host of namespace A (tun0's TX queue
+# full: the host read too slowly) -- what a crafted segment count must be reduced by to be what
+# actually reached the host.
+h_tun_drops() { ip netns exec "$NS_A" cat /sys/class/net/tun0/statistics/tx_dropped 2>/dev/null || echo 0; }

@@ -48,11 +48,13 @@ failed=$(h_val server stack_syn_cookies_failed); qdrops=$(h_val server stack_syn
 peak=$(h_val server stack_connections_peak); rss=$(h_val server rss_peak_kb)
 backlog_drops=$(h_val server stack_syn_backlog_drops); limit_drops=$(h_val server stack_syn_limit_drops)
 [ "${valid:-0}" -ge 1 ] && r=0 || r=1; e2e_check $r "the client's connection came through a validated SYN cookie ($valid)"
-# Every SYN that reached the stack beyond the 128 admitted is answered by a cookie, or counted
-# as not queued (reply queue full within one batch); the kernels on the way may lose some of the
-# flood (the figure shows how many arrived). At most 1000 of the segments in are the client's.
+# Judged by what reached the host, not by how fast it is (a slow build, e.g. under
+# ThreadSanitizer, receives less of the flood: the kernels on the way drop the rest): every SYN
+# that reached the stack beyond the 128 admitted is answered by a cookie, or counted as not
+# queued (reply queue full within one batch); at most 1000 of the segments in are the client's.
+# And a flood it was: at least a tenth of it arrived.
 segs_in=$(h_val server stack_segs_in)
-[ $(( ${cookies:-0} + ${qdrops:-0} + 128 + 1000 )) -ge "${segs_in:-0}" ] && [ "${cookies:-0}" -ge $(( count / 2 )) ] && r=0 || r=1
+[ $(( ${cookies:-0} + ${qdrops:-0} + 128 + 1000 )) -ge "${segs_in:-0}" ] && [ "${segs_in:-0}" -ge $(( count / 10 )) ] && r=0 || r=1
 e2e_check $r "SYNs beyond the backlog answered with cookies: $cookies sent, $qdrops not queued, of ${segs_in} segments in ($count sent)"
 [ "${backlog_drops:-1}" = 0 ] && [ "${limit_drops:-1}" = 0 ] && r=0 || r=1
 e2e_check $r "no SYN dropped for a full backlog or table (syn_backlog_drops $backlog_drops, syn_limit_drops $limit_drops)"
