@@ -41,7 +41,8 @@ std::unique_ptr<Host> make_host(
     const std::optional<py::object>& state_log, const std::optional<std::string>& congestion,
     std::uint32_t recv_buffer, std::uint32_t send_buffer, std::uint64_t isn_seed, bool no_offload,
     std::uint32_t max_message_size, bool keepalive, std::uint32_t keepalive_time_ms,
-    std::uint32_t keepalive_interval_ms, bool create_tun, bool reattach) {
+    std::uint32_t keepalive_interval_ms, bool create_tun, bool reattach,
+    std::uint32_t max_connections) {
     if (tun_name && device != nullptr) {
         throw py::value_error("give tun_name or device, not both");
     }
@@ -86,6 +87,7 @@ std::unique_ptr<Host> make_host(
     cfg.keepalive_interval_ms = keepalive_interval_ms;
     cfg.create_tun = create_tun ? 1 : 0;
     cfg.reattach = reattach ? 1 : 0;
+    cfg.max_connections = max_connections;
     if (device != nullptr) {
         cfg.device = std::exchange(device->device, nullptr);  // WSPStartup owns it, even on failure
     }
@@ -210,7 +212,7 @@ void bind_host(py::module_& m) {
              py::arg("no_offload") = false, py::arg("max_message_size") = 0,
              py::arg("keepalive") = false, py::arg("keepalive_time_ms") = 0,
              py::arg("keepalive_interval_ms") = 0, py::arg("create_tun") = false,
-             py::arg("reattach") = false)
+             py::arg("reattach") = false, py::arg("max_connections") = 0)
         .def_property_readonly("closed", [](const Host& h) { return h.state->closed.load(); })
         .def_property_readonly("service_flags",
                                [](Host& h) {

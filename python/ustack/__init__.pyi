@@ -248,7 +248,8 @@ class Host:
                  isn_seed: int = 0, no_offload: bool = False,
                  max_message_size: int = 0, keepalive: bool = False,
                  keepalive_time_ms: int = 0, keepalive_interval_ms: int = 0,
-                 create_tun: bool = False, reattach: bool = False) -> None: ...
+                 create_tun: bool = False, reattach: bool = False,
+                 max_connections: int = 0) -> None: ...
     @property
     def closed(self) -> bool: ...
     @property

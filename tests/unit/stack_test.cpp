@@ -410,8 +410,9 @@ TEST_SUITE("stack") {
     }
 
     TEST_CASE(
-        "RFC 6056: ephemeral ports are unique and in range and exhaustion is "
-        "addr_not_available") {
+        "RFC 6056: ephemeral ports are unique per remote and in range - exhaustion is "
+        "addr_not_available - another remote shares them (RFC 6056 §2.1) - a listener's port is "
+        "never shared") {
         StackConfig cfg = host_config();
         cfg.ephemeral_first = 50000;
         cfg.ephemeral_last = 50007;
@@ -429,7 +430,6 @@ TEST_SUITE("stack") {
         }
         CHECK(ports.size() == 8);
         CHECK(h.stack.connect({kThem, 80}, h.now).error == Errc::addr_not_available);
-        CHECK(h.stack.connect({kThem, 81}, h.now).error == Errc::addr_not_available);
         CHECK(h.stack.listen(0, 1).error == Errc::addr_not_available);
         // Freeing one connection frees its port.
         const std::uint16_t freed = h.stack.find(ids[3])->local().port;
@@ -440,6 +440,17 @@ TEST_SUITE("stack") {
         const auto again = h.stack.connect({kThem, 80}, h.now);
         REQUIRE(again.ok());
         CHECK(h.stack.find(again.value)->local().port == freed);
+        // Another remote: the same ports again, each 4-tuple still unique.
+        std::set<std::uint16_t> other;
+        for (int i = 0; i < 8; ++i) {
+            const auto c = h.stack.connect({kThem, 81}, h.now);
+            REQUIRE(c.ok());
+            other.insert(h.stack.find(c.value)->local().port);
+        }
+        CHECK(other == ports);
+        CHECK(h.stack.connect({kThem, 81}, h.now).error == Errc::addr_not_available);
+        // A listener's port is never a connection's.
+        CHECK(h.stack.listen(0, 1).error == Errc::addr_not_available);
     }
 
     TEST_CASE("a port used by a listener or a connection is addr_in_use") {

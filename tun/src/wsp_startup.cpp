@@ -26,6 +26,7 @@ namespace {
 // Largest per-connection buffer accepted (1 GiB: the most a scaled TCP window can announce,
 // RFC 7323 §2.3).
 constexpr std::uint32_t kMaxBuffer = 1U << 30;
+constexpr std::uint32_t kMaxConnections = (1U << 20) - 1;  // the socket table's slots
 // SO_MAX_MSG_SIZE's range (DESIGN.md §3b: at least 64 KiB; 16 MiB keeps a message within what
 // a receive buffer holds).
 constexpr std::uint32_t kMinMaxMessage = 1U << 16;
@@ -124,6 +125,9 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
         (config->max_message_size < kMinMaxMessage || config->max_message_size > kMaxMaxMessage)) {
         return reject(lpErrno, "max_message_size must be 65536 .. 16 MiB (or 0 for 65536)");
     }
+    if (config->max_connections > kMaxConnections) {
+        return reject(lpErrno, "max_connections may be at most 1048575");
+    }
     if (config->recv_buffer > kMaxBuffer || config->send_buffer > kMaxBuffer) {
         return reject(lpErrno, "recv_buffer and send_buffer may be at most 1 GiB");
     }
@@ -171,6 +175,9 @@ extern "C" int WSPStartup(const WSPHOSTCONFIG* config, WSPHOST* host, LPINT lpEr
             opts.max_message = config->max_message_size;
         }
         opts.device_may_return = has_tun && config->reattach != 0;
+        if (config->max_connections != 0) {
+            opts.stack.max_connections = config->max_connections;
+        }
 
         // ---- capture file and device -----------------------------------------------------
         std::unique_ptr<ustack::PcapWriter> pcap;

@@ -394,6 +394,8 @@ typedef struct WSPHOSTCONFIG {
                                        again and attaches to it; meanwhile connects fail
                                        WSAENETDOWN and connections keep their state and timers, so
                                        those that have not timed out carry on */
+    uint32_t max_connections;       /* connections the host holds at once, in any state
+                                       (README "Limits"); 0: 65536; at most 1048575 */
 } WSPHOSTCONFIG;
 
 /* An in-memory link joining two hosts of one process: no TUN device, no privilege (for tests,

@@ -925,8 +925,11 @@ const Stack::Listener* Stack::listener_of(ListenerId id) const {
 // RFC 6056 §3.3.3, Algorithm 3 ("Simple Hash-Based Port Selection"):
 //   offset = F(local_IP, remote_IP, remote_port, secret_key)
 //   port = min_ephemeral + (offset + next_ephemeral) % num_ephemeral; next_ephemeral++
-// trying each port of the range at most once. A port is suitable when nothing uses it (we do not
-// share a local port between connections to different remotes: simpler, and what the issue asks).
+// trying each port of the range at most once. For a connection (a remote given) a port is
+// suitable when no listener holds it and no connection has its 4-tuple -- connections to
+// different remotes share local ports, as RFC 6056 §2.1 allows and Linux does, so one address
+// holds more than the range's 16,384 connections (only the 4-tuple must be unique, RFC 9293
+// §3.4). For a listener (port 0, no remote) only a port nothing uses is suitable.
 std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
     const std::uint32_t first = cfg_.ephemeral_first;
     const std::uint32_t last = cfg_.ephemeral_last;
@@ -942,6 +945,9 @@ std::optional<std::uint16_t> Stack::pick_ephemeral(Endpoint remote) {
         const auto port = static_cast<std::uint16_t>(first + (offset + ephemeral_counter_) % num);
         ephemeral_counter_++;
         if (port_use_[port] == 0)
+            return port;
+        if (remote.port != 0 && !listener_by_port_.contains(port) &&
+            !tuples_.contains(tuple_key(port, remote)))
             return port;
     }
     return std::nullopt;
