@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <string_view>
 
 #include "ustack/byte_order.hpp"
 
@@ -19,7 +20,7 @@ const char* host_options_help() {
            "  --reattach            if the device is deleted under the host, wait for one of\n"
            "                        the same name and attach to it (connections carry on);\n"
            "                        without: the network is down, calls fail WSAENETDOWN\n"
-           "  --addr A.B.C.D/N      this host's address and prefix length (required)\n"
+           "  --addr A.B.C.D/N      this host's address and prefix length, N 1..32 (required)\n"
            "  --gateway A.B.C.D     next hop: the kernel end of the TUN device\n"
            "  --disconnect-data     offer the disconnect-data TCP option (kind 253, ExID 0xD15C)\n"
            "  --pcap FILE           write this host's traffic to FILE (raw IP, microseconds)\n"
@@ -27,24 +28,30 @@ const char* host_options_help() {
            "                        state change with its cause, and the API calls of note)\n"
            "  --log LEVEL           error | info | debug (default info)\n"
            "  --stats               print the host's counters at exit\n"
-           "  --msl-ms N            maximum segment lifetime in ms (TIME-WAIT = 2 MSL)\n"
+           "  --msl-ms N            maximum segment lifetime in ms, 1 .. 3600000 (TIME-WAIT =\n"
+           "                        2 MSL; default 30000)\n"
            "  --max-message-size N  message sockets: the largest message, SO_MAX_MSG_SIZE\n"
            "                        (65536 .. 16777216; default 65536)\n"
-           "  --version             print the program's name and ustack's version, then exit\n";
+           "  --version             print the program's name and ustack's version, then exit\n"
+           "Numbers are decimal with no sign; a bad option or value exits with status 2.\n";
 }
 
 bool parse_ipv4(const std::string& s, IN_ADDR& out) {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    char tail = 0;
-    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4)
+    const auto bytes = parse_ipv4_bytes(s);
+    if (!bytes)
         return false;
-    if (a > 255 || b > 255 || c > 255 || d > 255)
+    std::memcpy(&out.s_addr, bytes->data(), 4);
+    return true;
+}
+
+bool parse_prefix(const std::string& s, IN_ADDR& addr, int& prefix_len) {
+    const auto slash = s.find('/');
+    if (slash == std::string::npos || !parse_ipv4(s.substr(0, slash), addr))
         return false;
-    auto* p = reinterpret_cast<unsigned char*>(&out.s_addr);
-    p[0] = static_cast<unsigned char>(a);
-    p[1] = static_cast<unsigned char>(b);
-    p[2] = static_cast<unsigned char>(c);
-    p[3] = static_cast<unsigned char>(d);
+    const auto n = parse_number(std::string_view(s).substr(slash + 1), 1, 32);
+    if (!n)
+        return false;
+    prefix_len = static_cast<int>(*n);
     return true;
 }
 
@@ -56,69 +63,51 @@ SOCKADDR_IN make_sockaddr(IN_ADDR addr, unsigned short port) {
     return sin;
 }
 
-std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& host) {
-    std::vector<std::string> rest;
-    auto need = [&](int& i, const char* name) -> std::string {
-        if (i + 1 >= argc) {
-            std::cerr << argv[0] << ": " << name << " needs a value\n";
-            std::exit(2);
-        }
-        return argv[++i];
-    };
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--version") {
-            const char* slash = std::strrchr(argv[0], '/');
-            std::printf("%s (ustack) %s\n", slash != nullptr ? slash + 1 : argv[0], USTACK_VERSION);
-            std::exit(0);
-        } else if (a == "--tun") {
-            host.tun = need(i, "--tun");
-        } else if (a == "--addr") {
-            host.addr = need(i, "--addr");
-        } else if (a == "--gateway") {
-            host.gateway = need(i, "--gateway");
-        } else if (a == "--create-tun") {
-            host.create_tun = true;
-        } else if (a == "--reattach") {
-            host.reattach = true;
-        } else if (a == "--disconnect-data") {
-            host.disconnect_data = true;
-        } else if (a == "--pcap") {
-            host.pcap = need(i, "--pcap");
-        } else if (a == "--state-log") {
-            host.state_log = need(i, "--state-log");
-        } else if (a == "--log") {
-            const std::string l = need(i, "--log");
-            if (l == "error") {
-                host.log = LogLevel::error;
-            } else if (l == "info") {
-                host.log = LogLevel::info;
-            } else if (l == "debug") {
-                host.log = LogLevel::debug;
-            } else {
-                std::cerr << argv[0] << ": --log: error, info or debug\n";
-                std::exit(2);
-            }
-        } else if (a == "--stats") {
-            host.stats = true;
-        } else if (a == "--msl-ms") {
-            host.msl_ms =
-                static_cast<unsigned>(std::strtoul(need(i, "--msl-ms").c_str(), nullptr, 10));
-        } else if (a == "--max-message-size") {
-            const std::string v = need(i, "--max-message-size");
-            char* end = nullptr;
-            const unsigned long n = std::strtoul(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0' || n < 65536 || n > 16777216) {
-                std::cerr << argv[0] << ": --max-message-size: 65536 .. 16777216, got " << v
-                          << "\n";
-                std::exit(2);
-            }
-            host.max_message_size = static_cast<unsigned>(n);
-        } else {
-            rest.push_back(a);
-        }
+bool parse_host_option(CommandLine& cl, HostOptions& host) {
+    if (cl.is("--version")) {
+        std::printf("%s (ustack) %s\n", cl.tool().c_str(), USTACK_VERSION);
+        std::exit(0);
+    } else if (cl.is("--tun")) {
+        host.tun = cl.value();
+    } else if (cl.is("--addr")) {
+        host.addr = cl.value();
+        IN_ADDR a{};
+        int n = 0;
+        if (!parse_prefix(host.addr, a, n))
+            cl.fail("bad --addr " + quote_arg(host.addr) + " (A.B.C.D/N, N 1..32)");
+    } else if (cl.is("--gateway")) {
+        host.gateway = cl.value();
+        IN_ADDR a{};
+        if (!parse_ipv4(host.gateway, a))
+            cl.fail("bad --gateway " + quote_arg(host.gateway) + " (A.B.C.D)");
+    } else if (cl.is("--create-tun")) {
+        host.create_tun = true;
+    } else if (cl.is("--reattach")) {
+        host.reattach = true;
+    } else if (cl.is("--disconnect-data")) {
+        host.disconnect_data = true;
+    } else if (cl.is("--pcap")) {
+        host.pcap = cl.value();
+    } else if (cl.is("--state-log")) {
+        host.state_log = cl.value();
+    } else if (cl.is("--log")) {
+        const std::string l = cl.choice({"error", "info", "debug"});
+        host.log = l == "error" ? LogLevel::error : l == "info" ? LogLevel::info : LogLevel::debug;
+    } else if (cl.is("--stats")) {
+        host.stats = true;
+    } else if (cl.is("--msl-ms")) {
+        host.msl_ms = static_cast<unsigned>(cl.number(1, kMaxMslMs));
+    } else if (cl.is("--max-message-size")) {
+        host.max_message_size = static_cast<unsigned>(cl.number(65536, 16777216));
+    } else {
+        return false;
     }
-    return rest;
+    return true;
+}
+
+void check_host_options(const CommandLine& cl, const HostOptions& host) {
+    if (host.addr.empty())
+        cl.fail("--addr A.B.C.D/N is required");
 }
 
 bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error) {
@@ -127,16 +116,10 @@ bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error) {
         error = "--addr A.B.C.D/N is required";
         return false;
     }
-    const auto slash = o.addr.find('/');
-    const std::string ip = o.addr.substr(0, slash);
-    int prefix = 24;
-    if (slash != std::string::npos)
-        prefix = std::atoi(o.addr.c_str() + slash + 1);
-    if (!parse_ipv4(ip, cfg.addr) || prefix < 1 || prefix > 32) {
-        error = "--addr: expected A.B.C.D/N, got " + o.addr;
+    if (!parse_prefix(o.addr, cfg.addr, cfg.prefix_len)) {
+        error = "--addr: expected A.B.C.D/N (N 1..32), got " + o.addr;
         return false;
     }
-    cfg.prefix_len = prefix;
     if (!o.gateway.empty() && !parse_ipv4(o.gateway, cfg.gateway)) {
         error = "--gateway: expected A.B.C.D, got " + o.gateway;
         return false;

@@ -10,15 +10,17 @@
 //   --state-log FILE      write this host's state log (JSON lines: state changes, API calls)
 //   --log LEVEL           error | info | debug (default info)
 //   --stats               print the host's counters at exit
-//   --msl-ms N            maximum segment lifetime (TIME-WAIT is 2 MSL)
+//   --msl-ms N            maximum segment lifetime, 1 .. 3600000 ms (TIME-WAIT is 2 MSL)
 //   --max-message-size N  SOCK_SEQPACKET: the largest message, SO_MAX_MSG_SIZE (65536 ..
 //                         16777216; default 65536)
 //   --version             print "<program> (ustack) <version>" and exit 0
+//
+// Values are read strictly (command_line.hpp): a bad one exits with status 2.
 #pragma once
 
 #include <string>
-#include <vector>
 
+#include "command_line.hpp"
 #include "ustack/wsp.h"
 
 namespace apps {
@@ -40,16 +42,22 @@ struct HostOptions {
     unsigned max_message_size = 0;  // 0: the library's default (65536)
 };
 
-// Parse argv; shared options are consumed into `host`, the rest are returned in order.
-// Prints an error and exits with status 2 on a malformed shared option.
-std::vector<std::string> parse_host_options(int argc, char** argv, HostOptions& host);
+constexpr unsigned kMaxMslMs = 3'600'000;  // --msl-ms: an hour
+
+// If the current argument of `cl` is a shared option, read it (and its value) into `host` and
+// return true; a bad value exits with status 2 (CommandLine::fail). --version exits 0.
+bool parse_host_option(CommandLine& cl, HostOptions& host);
+// After the last argument: what every host needs (--addr), else exit 2.
+void check_host_options(const CommandLine& cl, const HostOptions& host);
 const char* host_options_help();
 
 // Fill a WSPHOSTCONFIG (pointing into `o`, which must outlive the call to WSPStartup).
 bool to_config(const HostOptions& o, WSPHOSTCONFIG& cfg, std::string& error);
 
-// Parse "A.B.C.D" into a network-order IN_ADDR.
+// Parse "A.B.C.D" (strictly: parse_ipv4_bytes) into a network-order IN_ADDR.
 bool parse_ipv4(const std::string& s, IN_ADDR& out);
+// Parse "A.B.C.D/N" (N 1..32).
+bool parse_prefix(const std::string& s, IN_ADDR& addr, int& prefix_len);
 SOCKADDR_IN make_sockaddr(IN_ADDR addr, unsigned short port);
 
 // Logging to stderr with a level and a monotonic timestamp.

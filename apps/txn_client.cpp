@@ -12,8 +12,10 @@
 // §3c) and the server's session number comes back on the SYN-ACK as callee data.
 #include <atomic>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <random>
 #include <string>
@@ -25,6 +27,10 @@
 #include "ustack/byte_order.hpp"
 
 namespace {
+
+constexpr std::uint64_t kMaxCount = 1'000'000;       // --count: 8 MB of transactions
+constexpr std::uint64_t kMaxClients = 1000;          // --clients: one thread each
+constexpr std::uint64_t kMaxTimeoutMs = 86'400'000;  // --timeout-ms: a day
 
 // What every exchange of this run shares (the command line).
 struct Run {
@@ -179,13 +185,13 @@ int run_one(WSPHOST host, const Run& run, unsigned seed, const char* me) {
 
 int main(int argc, char** argv) {
     apps::HostOptions ho;
-    auto args = apps::parse_host_options(argc, argv, ho);
+    apps::CommandLine cl(argc, argv);
     Run run;
     unsigned seed = 1;
-    int clients = 1;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "--help" || a == "-h") {
+    unsigned clients = 1;
+    bool have_server = false;
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
             std::printf(
                 "usage: txn-client --addr A.B.C.D/N --server A.B.C.D [--port P] [--count N]\n"
                 "                  [--seed S] [--clients K] [--timeout-ms T] [--message]\n"
@@ -193,13 +199,14 @@ int main(int argc, char** argv) {
                 "Sends N transactions, then its transaction total as disconnect data; prints\n"
                 "the grand total the server answers with on its FIN.\n"
                 "  --server A.B.C.D  the txn-server's address (required)\n"
-                "  --port P          its port (default 7000)\n"
-                "  --count N         transactions to send (default 10)\n"
-                "  --seed S          seed of the transaction amounts (default 1)\n"
-                "  --clients K       run K exchanges at once on this host (seeds S..S+K-1)\n"
-                "  --timeout-ms T    give up waiting for the server after T ms: a blocked send "
-                "(SO_SNDTIMEO)\n"
-                "                    or the wait for its FIN (default 30000)\n"
+                "  --port P          its port, 1..65535 (default 7000)\n"
+                "  --count N         transactions to send, 0..1000000 (default 10)\n"
+                "  --seed S          seed of the transaction amounts, 0..4294967295 (default 1)\n"
+                "  --clients K       run K exchanges at once on this host (seeds S..S+K-1),\n"
+                "                    1..1000 (default 1)\n"
+                "  --timeout-ms T    give up waiting for the server after T ms, 1..86400000: a\n"
+                "                    blocked send (SO_SNDTIMEO) or the wait for its FIN\n"
+                "                    (default 30000)\n"
                 "  --message         message-oriented socket (SOCK_SEQPACKET): each transaction\n"
                 "                    is one message (the server needs --message too)\n"
                 "  --connect-data    send the id client-<seed> as caller data on the SYN and\n"
@@ -207,31 +214,33 @@ int main(int argc, char** argv) {
                 "                    (callee data; needs --disconnect-data)\n%s",
                 apps::host_options_help());
             return 0;
-        } else if (a == "--server" && i + 1 < args.size()) {
-            run.server = args[++i];
-        } else if (a == "--port" && i + 1 < args.size()) {
-            run.port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
-        } else if (a == "--count" && i + 1 < args.size()) {
-            run.count = std::atoi(args[++i].c_str());
-        } else if (a == "--seed" && i + 1 < args.size()) {
-            seed = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
-        } else if (a == "--clients" && i + 1 < args.size()) {
-            clients = std::atoi(args[++i].c_str());
-        } else if (a == "--timeout-ms" && i + 1 < args.size()) {
-            run.timeout_ms = static_cast<unsigned>(std::strtoul(args[++i].c_str(), nullptr, 10));
-        } else if (a == "--message") {
+        } else if (cl.is("--server")) {
+            const auto a = cl.ipv4();
+            std::memcpy(&run.srv.s_addr, a.data(), a.size());
+            run.server = std::to_string(a[0]) + "." + std::to_string(a[1]) + "." +
+                         std::to_string(a[2]) + "." + std::to_string(a[3]);
+            have_server = true;
+        } else if (cl.is("--port")) {
+            run.port = static_cast<unsigned short>(cl.number(1, 65535));
+        } else if (cl.is("--count")) {
+            run.count = static_cast<int>(cl.number(0, kMaxCount));
+        } else if (cl.is("--seed")) {
+            seed = static_cast<unsigned>(cl.number(0, UINT32_MAX));
+        } else if (cl.is("--clients")) {
+            clients = static_cast<unsigned>(cl.number(1, kMaxClients));
+        } else if (cl.is("--timeout-ms")) {
+            run.timeout_ms = static_cast<unsigned>(cl.number(1, kMaxTimeoutMs));
+        } else if (cl.is("--message")) {
             run.message = true;
-        } else if (a == "--connect-data") {
+        } else if (cl.is("--connect-data")) {
             run.connect_data = true;
-        } else {
-            std::cerr << "txn-client: unknown argument " << a << " (see --help)\n";
-            return 2;
+        } else if (!apps::parse_host_option(cl, ho)) {
+            cl.unknown();
         }
     }
-    if (run.server.empty() || !apps::parse_ipv4(run.server, run.srv)) {
-        std::cerr << "txn-client: --server A.B.C.D is required\n";
-        return 2;
-    }
+    apps::check_host_options(cl, ho);
+    if (!have_server)
+        cl.fail("--server A.B.C.D is required");
     WSPHOST host = apps::start_host(ho);
     int status = 0;
     if (clients <= 1) {
@@ -240,10 +249,10 @@ int main(int argc, char** argv) {
         // Several clients at once on this host, one thread each (seeds S, S+1, ...).
         std::vector<std::thread> threads;
         std::atomic<int> failed{0};
-        for (int i = 0; i < clients; ++i) {
+        for (unsigned i = 0; i < clients; ++i) {
             threads.emplace_back([&, i] {
                 const std::string name = "txn-client[" + std::to_string(i + 1) + "]";
-                if (run_one(host, run, seed + static_cast<unsigned>(i), name.c_str()) != 0)
+                if (run_one(host, run, seed + i, name.c_str()) != 0)
                     failed++;
             });
         }

@@ -176,18 +176,19 @@ void serve(SOCKET s, int id, const apps::HostOptions& ho) {
 int main(int argc, char** argv) {
     apps::HostOptions ho;
     ho.disconnect_data = false;
-    auto args = apps::parse_host_options(argc, argv, ho);
+    apps::CommandLine cl(argc, argv);
     unsigned short port = 7000;
     int clients = 0;  // 0: serve forever
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--help" || args[i] == "-h") {
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
             std::printf(
                 "usage: txn-server --addr A.B.C.D/N [--port P] [--clients N] [--message]\n"
                 "                  [--connect-data] [host options]\n"
                 "Serves the transaction-total exchange: sums each client's transactions,\n"
                 "checks the total it sends as disconnect data, answers with the grand total.\n"
-                "  --port P      listen port (default 7000)\n"
-                "  --clients N   exit after serving N clients (default: run forever)\n"
+                "  --port P      listen port, 1..65535 (default 7000)\n"
+                "  --clients N   exit after serving N clients, 0..1000000 (default and 0: run\n"
+                "                forever)\n"
                 "  --message     message-oriented listener (SOCK_SEQPACKET): one transaction\n"
                 "                per message; the client's close reads as WSAEDISCON\n"
                 "  --connect-data  hold each SYN for WSPAccept's condition function\n"
@@ -196,19 +197,19 @@ int main(int argc, char** argv) {
                 "                --disconnect-data)\n%s",
                 apps::host_options_help());
             return 0;
-        } else if (args[i] == "--port" && i + 1 < args.size()) {
-            port = static_cast<unsigned short>(std::atoi(args[++i].c_str()));
-        } else if (args[i] == "--clients" && i + 1 < args.size()) {
-            clients = std::atoi(args[++i].c_str());
-        } else if (args[i] == "--message") {
+        } else if (cl.is("--port")) {
+            port = static_cast<unsigned short>(cl.number(1, 65535));
+        } else if (cl.is("--clients")) {
+            clients = static_cast<int>(cl.number(0, 1'000'000));
+        } else if (cl.is("--message")) {
             g_message = true;
-        } else if (args[i] == "--connect-data") {
+        } else if (cl.is("--connect-data")) {
             g_connect_data = true;
-        } else {
-            std::cerr << "txn-server: unknown argument " << args[i] << " (see --help)\n";
-            return 2;
+        } else if (!apps::parse_host_option(cl, ho)) {
+            cl.unknown();
         }
     }
+    apps::check_host_options(cl, ho);
     WSPHOST host = apps::start_host(ho);
     int err = 0;
     SOCKET ls =

@@ -34,7 +34,7 @@ const char* kHelp =
     "One TCP connection on ustack, for end-to-end tests against Linux or another ustack.\n"
     "  --connect A.B.C.D   connect to this address (port --port)\n"
     "  --listen            listen on --port and accept one connection\n"
-    "  --port P            default 9000\n"
+    "  --port P            1..65535 (default 9000)\n"
     "  --mode M            what to do on the connection:\n"
     "     send             send --bytes, WSPShutdown(SD_SEND), read to end of stream, close\n"
     "     recv             read to end of stream, close\n"
@@ -50,16 +50,23 @@ const char* kHelp =
     "                      --bytes), SO_LINGER {1,--linger}, blocking close (expiry: RST)\n"
     "     discdata         send --bytes, WSPSendDisconnect with 8 bytes (--disc-total); on\n"
     "                      WSAENOPROTOOPT fall back to WSPShutdown(SD_SEND); read to end, close\n"
-    "  --bytes N           bytes to send (suffixes K, M: KiB, MiB; default 1M)\n"
-    "  --seed S            seed of the deterministic data (default 1)\n"
-    "  --linger N          linger seconds for linger-expiry (default 1)\n"
-    "  --disc-total T      the 8-byte disconnect data of mode discdata (default 42)\n"
-    "  --timeout-ms T      bound on every wait: accept, connect, and each WSPSend/WSPRecv\n"
-    "                      (SO_SNDTIMEO/SO_RCVTIMEO: ERR WSAETIMEDOUT); default 30000\n"
+    "  --bytes N           bytes to send, 0..1024G (suffixes K, M, G: KiB, MiB, GiB; default\n"
+    "                      1M)\n"
+    "  --seed S            seed of the deterministic data, 0..2^64-1 (default 1)\n"
+    "  --linger N          linger seconds for linger-expiry, 0..65535 (default 1)\n"
+    "  --disc-total T      the 8-byte disconnect data of mode discdata, a signed 64-bit\n"
+    "                      number (default 42)\n"
+    "  --timeout-ms T      bound on every wait, 1..86400000: accept, connect, and each\n"
+    "                      WSPSend/WSPRecv (SO_SNDTIMEO/SO_RCVTIMEO: ERR WSAETIMEDOUT);\n"
+    "                      default 30000\n"
     "  --hold-ms N         keep the host running N ms after the mode ends, before WSPCleanup\n"
+    "                      (0..86400000)\n"
     "  --no-digest         skip generating and hashing the data (profiling: the sha256 lines\n"
     "                      then show '-'); the byte counts are still reported\n"
     "  --self-test         check the SHA-256 implementation (FIPS 180-4 vectors) and exit\n";
+
+constexpr std::uint64_t kMaxBytes = std::uint64_t{1} << 40;  // --bytes: 1 TiB
+constexpr std::uint64_t kMaxMs = 86'400'000;                 // --timeout-ms, --hold-ms: a day
 
 struct Opts {
     std::string connect;
@@ -105,16 +112,6 @@ struct DataGen {
         }
     }
 };
-
-std::uint64_t parse_size(const std::string& s) {
-    char* end = nullptr;
-    std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
-    if (end && (*end == 'K' || *end == 'k'))
-        v <<= 10;
-    if (end && (*end == 'M' || *end == 'm'))
-        v <<= 20;
-    return v;
-}
 
 // Send `n` deterministic bytes; false (after reporting) on failure.
 bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {
@@ -527,64 +524,54 @@ int run(SOCKET s, const Opts& o) {
 
 int main(int argc, char** argv) {
     apps::HostOptions ho;
-    auto args = apps::parse_host_options(argc, argv, ho);
+    apps::CommandLine cl(argc, argv);
     Opts o;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        auto val = [&]() -> std::string {
-            if (i + 1 >= args.size()) {
-                std::cerr << "ustack-peer: " << a << " needs a value\n";
-                std::exit(2);
-            }
-            return args[++i];
-        };
-        if (a == "--help" || a == "-h") {
+    IN_ADDR dst{};
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
             std::printf("%s%s", kHelp, apps::host_options_help());
             return 0;
-        } else if (a == "--self-test") {
+        } else if (cl.is("--self-test")) {
             const bool ok = apps::sha256_self_test();
             std::printf("sha256 self-test %s\n", ok ? "OK" : "FAILED");
             return ok ? 0 : 1;
-        } else if (a == "--connect") {
-            o.connect = val();
-        } else if (a == "--listen") {
+        } else if (cl.is("--connect")) {
+            const auto a = cl.ipv4();
+            std::memcpy(&dst.s_addr, a.data(), a.size());
+            o.connect = std::to_string(a[0]) + "." + std::to_string(a[1]) + "." +
+                        std::to_string(a[2]) + "." + std::to_string(a[3]);
+        } else if (cl.is("--listen")) {
             o.listen = true;
-        } else if (a == "--port") {
-            o.port = static_cast<unsigned short>(std::atoi(val().c_str()));
-        } else if (a == "--mode") {
-            o.mode = val();
-        } else if (a == "--bytes") {
-            o.bytes = parse_size(val());
-        } else if (a == "--no-digest") {
+        } else if (cl.is("--port")) {
+            o.port = static_cast<unsigned short>(cl.number(1, 65535));
+        } else if (cl.is("--mode")) {
+            o.mode =
+                cl.choice({"send", "recv", "duplex", "send-then-recv", "recv-then-send",
+                           "wait-reset", "abort", "close-unread", "linger-expiry", "discdata"});
+        } else if (cl.is("--bytes")) {
+            o.bytes = cl.size(0, kMaxBytes, "0..1024G");
+        } else if (cl.is("--no-digest")) {
             g_digest = false;
-        } else if (a == "--seed") {
-            o.seed = std::strtoull(val().c_str(), nullptr, 10);
-        } else if (a == "--linger") {
-            o.linger = static_cast<unsigned>(std::atoi(val().c_str()));
-        } else if (a == "--disc-total") {
-            o.disc_total = std::strtoll(val().c_str(), nullptr, 10);
-        } else if (a == "--hold-ms") {
-            o.hold_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
-        } else if (a == "--timeout-ms") {
-            o.timeout_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
-        } else {
-            std::cerr << "ustack-peer: unknown argument " << a << " (see --help)\n";
-            return 2;
+        } else if (cl.is("--seed")) {
+            o.seed = cl.number(0, UINT64_MAX);
+        } else if (cl.is("--linger")) {
+            o.linger = static_cast<unsigned>(cl.number(0, 65535));
+        } else if (cl.is("--disc-total")) {
+            o.disc_total = cl.signed_number(INT64_MIN, INT64_MAX);
+        } else if (cl.is("--hold-ms")) {
+            o.hold_ms = static_cast<unsigned>(cl.number(0, kMaxMs));
+        } else if (cl.is("--timeout-ms")) {
+            o.timeout_ms = static_cast<unsigned>(cl.number(1, kMaxMs));
+        } else if (!apps::parse_host_option(cl, ho)) {
+            cl.unknown();
         }
     }
-    if (o.mode.empty() || (o.connect.empty() == !o.listen)) {
-        std::cerr
-            << "ustack-peer: need --mode and exactly one of --connect/--listen (see --help)\n";
-        return 2;
-    }
+    apps::check_host_options(cl, ho);
+    if (o.mode.empty() || (o.connect.empty() == !o.listen))
+        cl.fail("need --mode and exactly one of --connect/--listen");
     if (!apps::sha256_self_test()) {
         std::cerr << "ustack-peer: SHA-256 self-test failed\n";
         return 1;
-    }
-    IN_ADDR dst{};
-    if (!o.connect.empty() && !apps::parse_ipv4(o.connect, dst)) {
-        std::cerr << "ustack-peer: bad --connect address " << o.connect << "\n";
-        return 2;
     }
     WSPHOST host = apps::start_host(ho);
     int e = 0;

@@ -81,21 +81,7 @@ struct BadInput {
 
 // A word of input, safe to echo: printable ASCII only, at most 40 characters.
 std::string quote(std::string_view w) {
-    std::string r = "'";
-    for (std::size_t i = 0; i < w.size() && i < 40; ++i)
-        r += (w[i] >= 0x20 && w[i] < 0x7f) ? w[i] : '?';
-    if (w.size() > 40)
-        r += "...";
-    return r + "'";
-}
-
-template <class T>
-std::optional<T> to_number(std::string_view w) {
-    T v{};
-    const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
-    if (ec != std::errc{} || end != w.data() + w.size())
-        return std::nullopt;
-    return v;
+    return apps::quote_arg(w);
 }
 
 // The words of one command after its name, consumed left to right.
@@ -113,8 +99,8 @@ public:
     // A decimal number 0..hi (no sign, nothing after it).
     std::uint64_t number(std::string_view what, std::uint64_t hi) {
         const std::string_view w = word(what);
-        const auto v = to_number<std::uint64_t>(w);
-        if (!v || *v > hi)
+        const auto v = apps::parse_number(w, 0, hi);
+        if (!v)
             throw BadInput{"bad " + std::string(what) + " " + quote(w) + " (0.." +
                            std::to_string(hi) + ")"};
         return *v;
@@ -195,14 +181,14 @@ std::vector<unsigned char> parse_data(std::string_view arg) {
             out.push_back(static_cast<unsigned char>(hi * 16 + lo));
         }
     } else if (arg.starts_with("int:")) {
-        const auto v = to_number<long long>(arg.substr(4));
+        const auto v = apps::parse_signed(arg.substr(4), INT64_MIN, INT64_MAX);
         if (!v)
             throw BadInput{"bad int: " + quote(arg.substr(4)) + " (a 64-bit signed number)"};
         const auto u = static_cast<unsigned long long>(*v);
         for (int i = 0; i < 8; ++i) out.push_back(static_cast<unsigned char>(u >> (56 - 8 * i)));
     } else if (arg.starts_with("fill:")) {
-        const auto n = to_number<std::uint64_t>(arg.substr(5));
-        if (!n || *n > kMaxFill)
+        const auto n = apps::parse_number(arg.substr(5), 0, kMaxFill);
+        if (!n)
             throw BadInput{"bad fill: " + quote(arg.substr(5)) + " (0.." +
                            std::to_string(kMaxFill) + ")"};
         out.resize(static_cast<std::size_t>(*n));
@@ -488,10 +474,10 @@ public:
 private:
     int number(Args& a) {
         const std::string_view w = a.word("<s>");
-        const auto n = to_number<int>(w);
-        if (!n || socks_.count(*n) == 0)
+        const auto n = apps::parse_number(w, 0, INT_MAX);
+        if (!n || socks_.count(static_cast<int>(*n)) == 0)
             throw BadInput{"no socket " + quote(w)};
-        return *n;
+        return static_cast<int>(*n);
     }
     Sock& sock(Args& a) { return socks_.at(number(a)); }
     int add(Sock k) {
@@ -1001,10 +987,11 @@ void Shell::cmd_shutdown(Args& a) {
         h = SD_RECEIVE;
     } else if (how == "both") {
         h = SD_BOTH;
-    } else if (const auto v = to_number<int>(how)) {
-        h = *v;  // the API judges other values (WSAEINVAL)
+    } else if (const auto v = apps::parse_number(how, 0, INT_MAX)) {
+        h = static_cast<int>(*v);  // the API judges other values (WSAEINVAL)
     } else {
-        throw BadInput{"bad how " + quote(how)};
+        throw BadInput{"bad how " + quote(how) + " (send, receive, both or 0.." +
+                       std::to_string(INT_MAX) + ")"};
     }
     int e = 0;
     if (WSPShutdown(k.s, h, &e) != 0)
@@ -1300,16 +1287,17 @@ void Shell::cmd_help(Args& a) {
 
 int main(int argc, char** argv) {
     apps::HostOptions ho;
-    auto args = apps::parse_host_options(argc, argv, ho);
-    for (const auto& a : args) {
-        if (a == "--help" || a == "-h") {
+    apps::CommandLine cl(argc, argv);
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
             std::printf("usage: wsp-shell --addr A.B.C.D/N [host options] < commands\n\n%s\n%s",
                         Shell::help().c_str(), apps::host_options_help());
             return 0;
         }
-        std::cerr << "wsp-shell: unknown argument " << a << " (see --help)\n";
-        return 2;
+        if (!apps::parse_host_option(cl, ho))
+            cl.unknown();
     }
+    apps::check_host_options(cl, ho);
     WSPHOST host = apps::start_host(ho);
     Shell shell(host);
     std::string line;

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "command_line.hpp"
 #include "ustack/byte_order.hpp"
 
 namespace bench {
@@ -67,17 +68,18 @@ inline const char* options_help() {
            "  --mode M            bulk | pingpong | connrate | hold\n"
            "  --connect A.B.C.D   client: the server's address\n"
            "  --listen            server\n"
-           "  --port P            server port (default 5201)\n"
-           "  --seconds S         bulk, connrate: client run time (default 10)\n"
+           "  --port P            server port, 1..65535 (default 5201)\n"
+           "  --seconds S         bulk, connrate: client run time, 0.001..86400 (default 10)\n"
            "  --count N           pingpong: round trips (default 20000); hold: connections\n"
-           "                      (default 10000)\n"
+           "                      (default 10000); 1..100000000\n"
            "  --threads T         connrate: concurrent clients, serving threads (default 32);\n"
-           "                      hold: connecting threads (default 8)\n"
-           "  --buffer BYTES      socket buffers (suffix K, M); default: the stack's own\n"
-           "  --settle-ms N       hold: wait before measuring (default 500)\n"
-           "  --hold-ms N         hold server: keep the connections N ms after measuring\n"
-           "                      (default 1000)\n"
-           "  --timeout-ms N      give up (exit 124) after N ms (default 120000)\n"
+           "                      hold: connecting threads (default 8); 1..1024\n"
+           "  --buffer BYTES      socket buffers, 0..1G (suffix K, M, G); default and 0: the\n"
+           "                      stack's own\n"
+           "  --settle-ms N       hold: wait before measuring, 0..86400000 (default 500)\n"
+           "  --hold-ms N         hold server: keep the connections N ms after measuring,\n"
+           "                      0..86400000 (default 1000)\n"
+           "  --timeout-ms N      give up (exit 124) after N ms, 1..86400000 (default 120000)\n"
            "  --disc-data         connrate: disconnect data both ways (ustack <-> ustack)\n"
            "  --cc NAME           congestion control: ustack cubic | newreno | bbr; Linux any\n"
            "                      name the kernel knows (TCP_CONGESTION); default: the stack's\n"
@@ -105,107 +107,73 @@ inline const char* options_help() {
            "            the server closes, the client reads end of stream and closes\n";
 }
 
-inline std::uint64_t parse_size(const std::string& s) {
-    char* end = nullptr;
-    std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
-    if (end != nullptr && (*end == 'K' || *end == 'k'))
-        v <<= 10;
-    if (end != nullptr && (*end == 'M' || *end == 'm'))
-        v <<= 20;
-    return v;
+constexpr std::uint64_t kMaxMs = 86'400'000;  // --settle-ms, --hold-ms, --timeout-ms: a day
+
+// If the current argument of `cl` is a bench option, read it into `o` and return true; a bad
+// value exits with status 2.
+inline bool parse_option(apps::CommandLine& cl, Options& o) {
+    if (cl.is("--mode")) {
+        o.mode = cl.choice({"bulk", "pingpong", "connrate", "hold"});
+    } else if (cl.is("--connect")) {
+        const auto a = cl.ipv4();
+        o.connect = std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) +
+                    "." + std::to_string(a[3]);
+    } else if (cl.is("--listen")) {
+        o.listen = true;
+    } else if (cl.is("--port")) {
+        o.port = static_cast<unsigned>(cl.number(1, 65535));
+    } else if (cl.is("--seconds")) {
+        o.seconds = cl.seconds(0.001, 86400, "0.001..86400");
+    } else if (cl.is("--count")) {
+        o.count = cl.number(1, 100'000'000);
+    } else if (cl.is("--threads")) {
+        o.threads = static_cast<unsigned>(cl.number(1, 1024));
+    } else if (cl.is("--buffer")) {
+        o.buffer = cl.size(0, std::uint64_t{1} << 30, "0..1G");
+    } else if (cl.is("--settle-ms")) {
+        o.settle_ms = static_cast<unsigned>(cl.number(0, kMaxMs));
+    } else if (cl.is("--hold-ms")) {
+        o.hold_ms = static_cast<unsigned>(cl.number(0, kMaxMs));
+    } else if (cl.is("--timeout-ms")) {
+        o.timeout_ms = static_cast<unsigned>(cl.number(1, kMaxMs));
+    } else if (cl.is("--disc-data")) {
+        o.disc_data = true;
+    } else if (cl.is("--cc")) {
+        o.cc = cl.value();
+    } else if (cl.is("--message")) {
+        o.message = true;
+    } else if (cl.is("--connect-data")) {
+        o.connect_data = true;
+    } else if (cl.is("--conditional")) {
+        o.conditional = true;
+    } else {
+        return false;
+    }
+    return true;
 }
 
-// Parse the bench options out of `args` (whatever the host options left). Exits 2 on an error.
-inline Options parse_options(const char* prog, const std::vector<std::string>& args,
-                             const char* help_head) {
-    Options o;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        auto val = [&]() -> std::string {
-            if (i + 1 >= args.size()) {
-                std::fprintf(stderr, "%s: %s needs a value\n", prog, a.c_str());
-                std::exit(2);
-            }
-            return args[++i];
-        };
-        if (a == "--help" || a == "-h") {
-            std::printf("%s%s", help_head, options_help());
-            std::exit(0);
-        } else if (a == "--mode") {
-            o.mode = val();
-        } else if (a == "--connect") {
-            o.connect = val();
-        } else if (a == "--listen") {
-            o.listen = true;
-        } else if (a == "--port") {
-            o.port = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
-        } else if (a == "--seconds") {
-            o.seconds = std::strtod(val().c_str(), nullptr);
-        } else if (a == "--count") {
-            o.count = std::strtoull(val().c_str(), nullptr, 10);
-        } else if (a == "--threads") {
-            o.threads = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
-        } else if (a == "--buffer") {
-            o.buffer = parse_size(val());
-        } else if (a == "--settle-ms") {
-            o.settle_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
-        } else if (a == "--hold-ms") {
-            o.hold_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
-        } else if (a == "--timeout-ms") {
-            o.timeout_ms = static_cast<unsigned>(std::strtoul(val().c_str(), nullptr, 10));
-        } else if (a == "--disc-data") {
-            o.disc_data = true;
-        } else if (a == "--cc") {
-            o.cc = val();
-        } else if (a == "--message") {
-            o.message = true;
-        } else if (a == "--connect-data") {
-            o.connect_data = true;
-        } else if (a == "--conditional") {
-            o.conditional = true;
-        } else {
-            std::fprintf(stderr, "%s: unknown argument %s (see --help)\n", prog, a.c_str());
-            std::exit(2);
-        }
-    }
-    const bool known =
-        o.mode == "bulk" || o.mode == "pingpong" || o.mode == "connrate" || o.mode == "hold";
-    if (!known || o.connect.empty() == !o.listen) {
-        std::fprintf(stderr,
-                     "%s: need --mode bulk|pingpong|connrate|hold and exactly one of "
-                     "--connect/--listen (see --help)\n",
-                     prog);
-        std::exit(2);
-    }
-    if (o.message && o.mode != "bulk" && o.mode != "pingpong") {
-        std::fprintf(stderr, "%s: --message is for modes bulk and pingpong\n", prog);
-        std::exit(2);
-    }
-    if ((o.connect_data && o.mode != "connrate") || (o.conditional && !o.connect_data)) {
-        std::fprintf(stderr, "%s: --connect-data is for mode connrate (--conditional with it)\n",
-                     prog);
-        std::exit(2);
-    }
-    if (o.port == 0 || o.port > 65535 || o.seconds <= 0) {
-        std::fprintf(stderr, "%s: bad --port or --seconds\n", prog);
-        std::exit(2);
-    }
+// After the last argument: the options' combinations, and the modes' defaults. Exits 2 on an
+// error.
+inline void check_options(const apps::CommandLine& cl, Options& o) {
+    if (o.mode.empty() || o.connect.empty() == !o.listen)
+        cl.fail("need --mode bulk|pingpong|connrate|hold and exactly one of --connect/--listen");
+    if (o.message && o.mode != "bulk" && o.mode != "pingpong")
+        cl.fail("--message is for modes bulk and pingpong");
+    if ((o.connect_data && o.mode != "connrate") || (o.conditional && !o.connect_data))
+        cl.fail("--connect-data is for mode connrate (--conditional with it)");
     if (o.count == 0)
         o.count = o.mode == "hold" ? 10000 : 20000;
     if (o.threads == 0)
         o.threads = o.mode == "hold" ? 8 : 32;
-    return o;
 }
 
 // "A.B.C.D" -> the address in host byte order.
 inline bool parse_ipv4(const std::string& s, std::uint32_t& out) {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    char tail = 0;
-    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4)
+    const auto a = apps::parse_ipv4_bytes(s);
+    if (!a)
         return false;
-    if (a > 255 || b > 255 || c > 255 || d > 255)
-        return false;
-    out = (a << 24) | (b << 16) | (c << 8) | d;
+    out = (std::uint32_t{(*a)[0]} << 24) | (std::uint32_t{(*a)[1]} << 16) |
+          (std::uint32_t{(*a)[2]} << 8) | (*a)[3];
     return true;
 }
 

@@ -213,25 +213,26 @@ bool raise_fd_limit(std::uint64_t need) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::vector<std::string> args(argv + 1, argv + argc);
-    const bench::Options o = bench::parse_options("linux-bench", args, kHelp);
+    apps::CommandLine cl(argc, argv);
+    bench::Options o;
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
+            std::printf("%s%s", kHelp, bench::options_help());
+            return 0;
+        }
+        if (!bench::parse_option(cl, o))
+            cl.unknown();
+    }
+    bench::check_options(cl, o);
     std::uint32_t addr = 0;
-    if (!o.connect.empty() && !bench::parse_ipv4(o.connect, addr)) {
-        std::fprintf(stderr, "linux-bench: bad --connect address %s\n", o.connect.c_str());
-        return 2;
-    }
-    if (o.disc_data) {
-        std::fprintf(stderr, "linux-bench: --disc-data: Linux TCP has no disconnect data\n");
-        return 2;
-    }
-    if (o.message) {
-        std::fprintf(stderr, "linux-bench: --message: Linux TCP has no message-oriented sockets\n");
-        return 2;
-    }
-    if (o.connect_data) {
-        std::fprintf(stderr, "linux-bench: --connect-data: Linux TCP has no connect data\n");
-        return 2;
-    }
+    if (!o.connect.empty() && !bench::parse_ipv4(o.connect, addr))
+        cl.fail("bad --connect address " + o.connect);
+    if (o.disc_data)
+        cl.fail("--disc-data: Linux TCP has no disconnect data");
+    if (o.message)
+        cl.fail("--message: Linux TCP has no message-oriented sockets");
+    if (o.connect_data)
+        cl.fail("--connect-data: Linux TCP has no connect data");
     if (o.mode == "hold" && !raise_fd_limit(o.count + 64)) {
         std::fprintf(stderr, "ERROR linux-bench: RLIMIT_NOFILE is below %llu (ulimit -n)\n",
                      static_cast<unsigned long long>(o.count + 64));

@@ -217,27 +217,27 @@ private:
 
 int main(int argc, char** argv) {
     apps::HostOptions ho;
-    const auto args = apps::parse_host_options(argc, argv, ho);
-    const bench::Options o = bench::parse_options("ustack-bench", args, kHelp);
-    if (ho.addr.empty()) {
-        std::fprintf(stderr, "ustack-bench: --addr A.B.C.D/N is required (see --help)\n%s",
-                     apps::host_options_help());
-        return 2;
+    apps::CommandLine cl(argc, argv);
+    bench::Options o;
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
+            std::printf("%s%s\n%s", kHelp, bench::options_help(), apps::host_options_help());
+            return 0;
+        }
+        if (!bench::parse_option(cl, o) && !apps::parse_host_option(cl, ho))
+            cl.unknown();
     }
+    apps::check_host_options(cl, ho);
+    bench::check_options(cl, o);
     std::uint32_t addr = 0;
-    if (!o.connect.empty() && !bench::parse_ipv4(o.connect, addr)) {
-        std::fprintf(stderr, "ustack-bench: bad --connect address %s\n", o.connect.c_str());
-        return 2;
-    }
-    if (o.connect_data && !ho.disconnect_data) {
-        std::fprintf(stderr,
-                     "ustack-bench: --connect-data needs the host option --disconnect-data\n");
-        return 2;
-    }
-    if (o.disc_data && !ho.disconnect_data) {
-        std::fprintf(stderr, "ustack-bench: --disc-data needs the host option --disconnect-data\n");
-        return 2;
-    }
+    if (!o.connect.empty() && !bench::parse_ipv4(o.connect, addr))
+        cl.fail("bad --connect address " + o.connect);
+    if (!o.cc.empty() && o.cc != "cubic" && o.cc != "newreno" && o.cc != "bbr")
+        cl.fail("bad --cc " + apps::quote_arg(o.cc) + " (cubic|newreno|bbr)");
+    if (o.connect_data && !ho.disconnect_data)
+        cl.fail("--connect-data needs the host option --disconnect-data");
+    if (o.disc_data && !ho.disconnect_data)
+        cl.fail("--disc-data needs the host option --disconnect-data");
     bench::start_watchdog(o.timeout_ms, "ustack-bench");
 
     WSPHOSTCONFIG cfg;

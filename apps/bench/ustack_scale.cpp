@@ -16,7 +16,7 @@
 // connection -- with a byte each way -- still works with N established.
 //
 // Exit status 0 when every connection was established and the new one worked, 1 otherwise
-// (ERROR <what> on stderr), 2 on bad arguments.
+// (ERROR <what> on stderr), 2 on bad arguments ("ustack-scale: <reason>").
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "command_line.hpp"
 #include "ustack/wsp.h"
 
 namespace {
@@ -41,28 +42,13 @@ struct Opts {
     std::uint64_t timeout_ms = 600000;
 };
 
-[[noreturn]] void usage(const char* why) {
-    std::fprintf(stderr,
-                 "ustack-scale: %s\n"
-                 "usage: ustack-scale [--connections N] [--per-port K] [--batch B] "
-                 "[--idle-ms W] [--timeout-ms T]\n"
-                 "  N established connections (default 100000; 1..1000000), K per server port "
-                 "(default 16000;\n  1..16384), connected B at a time (default 512; 1..4096), "
-                 "then W ms idle (default 2000);\n  the whole run bounded by T ms (default "
-                 "600000).\n",
-                 why);
-    std::exit(2);
-}
-
-std::uint64_t number(const std::string& opt, const char* v, std::uint64_t lo, std::uint64_t hi) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(v, &end, 10);
-    if (v[0] < '0' || v[0] > '9' || *end != '\0' || n < lo || n > hi)
-        usage((opt + ": expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
-               v + "'")
-                  .c_str());
-    return n;
-}
+const char* kHelp =
+    "usage: ustack-scale [--connections N] [--per-port K] [--batch B] [--idle-ms W] "
+    "[--timeout-ms T]\n"
+    "  N established connections (default 100000; 1..1000000), K per server port (default\n"
+    "  16000; 1..16384), connected B at a time (default 512; 1..4096), then W ms idle\n"
+    "  (default 2000; 0..600000); the whole run bounded by T ms (default 600000;\n"
+    "  1000..86400000).\n";
 
 IN_ADDR addr(unsigned char a, unsigned char b, unsigned char c, unsigned char d) {
     IN_ADDR x{};
@@ -98,25 +84,24 @@ double cpu_ms() {
 
 int main(int argc, char** argv) {
     Opts o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--help" || a == "-h")
-            usage("one measurement of connections at scale");
-        if (i + 1 >= argc)
-            usage((a + " needs a value (or is unknown)").c_str());
-        const char* v = argv[++i];
-        if (a == "--connections")
-            o.connections = number(a, v, 1, 1000000);
-        else if (a == "--per-port")
-            o.per_port = number(a, v, 1, 16384);
-        else if (a == "--batch")
-            o.batch = number(a, v, 1, 4096);
-        else if (a == "--idle-ms")
-            o.idle_ms = number(a, v, 0, 600000);
-        else if (a == "--timeout-ms")
-            o.timeout_ms = number(a, v, 1000, 86400000);
+    apps::CommandLine cl(argc, argv);
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
+            std::fputs(kHelp, stdout);
+            return 0;
+        }
+        if (cl.is("--connections"))
+            o.connections = cl.number(1, 1000000);
+        else if (cl.is("--per-port"))
+            o.per_port = cl.number(1, 16384);
+        else if (cl.is("--batch"))
+            o.batch = cl.number(1, 4096);
+        else if (cl.is("--idle-ms"))
+            o.idle_ms = cl.number(0, 600000);
+        else if (cl.is("--timeout-ms"))
+            o.timeout_ms = cl.number(1000, 86400000);
         else
-            usage(("unknown option " + a).c_str());
+            cl.unknown();
     }
     bench::start_watchdog(static_cast<unsigned>(o.timeout_ms), "ustack-scale");
     const std::uint64_t n = o.connections;

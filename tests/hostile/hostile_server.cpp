@@ -46,7 +46,7 @@ const char* kHelp =
     "usage: ustack-hostile-server --addr A.B.C.D/N --port P --mode M [options]\n"
     "  --mode M               recv-then-send | send | recv | zero-window | send-close | "
     "serve-many\n"
-    "  --bytes N              bytes to send (K, M suffixes; default 1M)\n"
+    "  --bytes N              bytes to send (K, M, G suffixes; default 1M)\n"
     "  --conns N              serve-many: connections to serve (default 1)\n"
     "  --backlog N            listen backlog (default 0: the stack's default, 128)\n"
     "  --linger S             zero-window: SO_LINGER {1,S} and a blocking close\n"
@@ -86,15 +86,6 @@ void report_err(int e, const std::string& what) {
 double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
-}
-std::uint64_t parse_size(const std::string& s) {
-    char* end = nullptr;
-    std::uint64_t v = std::strtoull(s.c_str(), &end, 10);
-    if (end && (*end == 'K' || *end == 'k'))
-        v <<= 10;
-    if (end && (*end == 'M' || *end == 'm'))
-        v <<= 20;
-    return v;
 }
 
 ustack::HostCore* g_core = nullptr;  // for the StackStats at exit (HostCore::stack_stats locks)
@@ -420,53 +411,47 @@ int serve(SOCKET s, const Opts& o) {
 
 int main(int argc, char** argv) {
     apps::HostOptions ho;
-    const auto rest = apps::parse_host_options(argc, argv, ho);
+    apps::CommandLine cl(argc, argv);
     Opts o;
-    for (std::size_t i = 0; i < rest.size(); ++i) {
-        const std::string& a = rest[i];
-        auto val = [&]() -> std::string {
-            if (i + 1 >= rest.size()) {
-                std::cerr << a << " needs a value\n";
-                std::exit(2);
-            }
-            return rest[++i];
-        };
-        if (a == "--help" || a == "-h") {
+    constexpr std::uint64_t kMaxMs = 86'400'000;
+    while (cl.next()) {
+        if (cl.is("--help") || cl.is("-h")) {
             std::cout << kHelp << apps::host_options_help();
             return 0;
-        } else if (a == "--port") {
-            o.port = static_cast<unsigned short>(std::stoul(val()));
-        } else if (a == "--mode") {
-            o.mode = val();
-        } else if (a == "--bytes") {
-            o.bytes = parse_size(val());
-        } else if (a == "--conns") {
-            o.conns = static_cast<unsigned>(std::stoul(val()));
-        } else if (a == "--backlog") {
-            o.backlog = std::stoi(val());
-        } else if (a == "--linger") {
-            o.linger = std::stoi(val());
-        } else if (a == "--user-timeout-ms") {
-            o.user_timeout_ms = static_cast<unsigned>(std::stoul(val()));
-        } else if (a == "--max-retransmits") {
-            o.max_retransmits = std::stoi(val());
-        } else if (a == "--rto-max-ms") {
-            o.rto_max_ms = static_cast<unsigned>(std::stoul(val()));
-        } else if (a == "--orphan-timeout-ms") {
-            o.orphan_timeout_ms = static_cast<unsigned>(std::stoul(val()));
-        } else if (a == "--recv-buffer") {
-            o.recv_buffer = static_cast<std::size_t>(parse_size(val()));
-        } else if (a == "--no-syn-cookies") {
+        } else if (cl.is("--port")) {
+            o.port = static_cast<unsigned short>(cl.number(1, 65535));
+        } else if (cl.is("--mode")) {
+            o.mode = cl.choice(
+                {"recv-then-send", "send", "recv", "zero-window", "send-close", "serve-many"});
+        } else if (cl.is("--bytes")) {
+            o.bytes = cl.size(0, std::uint64_t{1} << 40, "0..1024G");
+        } else if (cl.is("--conns")) {
+            o.conns = static_cast<unsigned>(cl.number(1, 1'000'000));
+        } else if (cl.is("--backlog")) {
+            o.backlog = static_cast<int>(cl.number(0, 65535));
+        } else if (cl.is("--linger")) {
+            o.linger = static_cast<int>(cl.number(0, 65535));
+        } else if (cl.is("--user-timeout-ms")) {
+            o.user_timeout_ms = static_cast<unsigned>(cl.number(1, kMaxMs));
+        } else if (cl.is("--max-retransmits")) {
+            o.max_retransmits = static_cast<int>(cl.number(0, 1000));
+        } else if (cl.is("--rto-max-ms")) {
+            o.rto_max_ms = static_cast<unsigned>(cl.number(1, kMaxMs));
+        } else if (cl.is("--orphan-timeout-ms")) {
+            o.orphan_timeout_ms = static_cast<unsigned>(cl.number(1, kMaxMs));
+        } else if (cl.is("--recv-buffer")) {
+            o.recv_buffer = static_cast<std::size_t>(cl.size(1, std::uint64_t{1} << 30, "1..1G"));
+        } else if (cl.is("--no-syn-cookies")) {
             o.syn_cookies = false;
-        } else if (a == "--no-offload") {
+        } else if (cl.is("--no-offload")) {
             o.offload = false;
-        } else if (a == "--timeout-ms") {
-            o.timeout_ms = static_cast<unsigned>(std::stoul(val()));
-        } else {
-            std::cerr << "unknown argument " << a << "\n" << kHelp;
-            return 2;
+        } else if (cl.is("--timeout-ms")) {
+            o.timeout_ms = static_cast<unsigned>(cl.number(1, kMaxMs));
+        } else if (!apps::parse_host_option(cl, ho)) {
+            cl.unknown();
         }
     }
+    apps::check_host_options(cl, ho);
     if (o.mode.empty()) {
         std::cerr << kHelp;
         return 2;
