@@ -7,7 +7,9 @@
 #      scripts/netns-up.sh makes it): the host re-attaches, the connection carries on, and 4 MiB
 #      the Linux peer sends meanwhile arrive intact (SHA-256).
 #   3. The sending ustack host is killed (kill -9) mid-transfer: the receiver's WSPRecv ends
-#      with WSAETIMEDOUT at its SO_RCVTIMEO (ustack-peer --timeout-ms), not never.
+#      with WSAETIMEDOUT at its SO_RCVTIMEO (ustack-peer --timeout-ms), not never, and sleeps
+#      meanwhile (its CPU time is printed). 3b: the receiving host is killed: the sender's
+#      WSPSend ends at its SO_SNDTIMEO once the send buffer is full.
 #   4. A second host on a device another host has open: the clear error ("busy"), exit 1.
 #   5. --tun naming a device that does not exist: an error that says how to create it, and
 #      no interface is created.
@@ -18,6 +20,11 @@ e2e_init faults "$1"
 e2e_net
 
 now_ms() { date +%s%3N; }
+# The host process behind an e2e_bg name: the child of the `timeout` e2e_bg started.
+host_pid() { pgrep -P "${E2E_PID_OF[$1]}" 2>/dev/null | head -1; }
+kill_host() { local p; p=$(host_pid "$1"); [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; }
+# utime + stime of a process so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
 
 # 1. The device is deleted under a blocked WSPRecv.
@@ -64,13 +71,33 @@ e2e_bg ustack3s 30 ip netns exec "$NS_B" "$E2E_APPS/ustack-peer" "${HOST_B[@]}" 
   --port 9402 --mode send --bytes 1024M --no-digest --timeout-ms 20000
 e2e_wait_line ustack3r '^connected' 10
 sleep 0.5  # mid-transfer
+rpid=$(host_pid ustack3r)
 t0=$(now_ms)
-# The host process is the child of the `timeout` that e2e_bg started.
-for p in $(pgrep -P "${E2E_PID_OF[ustack3s]}" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
+kill_host ustack3s
+c0=$(cpu_ticks "$rpid")
 e2e_wait_line ustack3r '^ERR WSAETIMEDOUT' 10 && r=0 || r=1
 t1=$(now_ms)
+c1=$(cpu_ticks "$rpid")
 e2e_check $r "3: the receiver's WSPRecv failed WSAETIMEDOUT $((t1 - t0)) ms after the sender was killed (SO_RCVTIMEO 2000 ms)"
+cpu_ms=$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))
+[ "$cpu_ms" -le $(( (t1 - t0) / 10 )) ] && r=0 || r=1
+e2e_check $r "3: ... using $cpu_ms ms of CPU while it waited (bound: a tenth of the wait; it sleeps)"
 e2e_wait ustack3r 10
+
+# 3b. The receiving host is killed: the sender's blocked WSPSend ends at its SO_SNDTIMEO.
+e2e_bg ustack6r 30 ip netns exec "$NS_A" "$E2E_APPS/ustack-peer" "${HOST_A[@]}" --listen --port 9406 \
+  --mode recv --timeout-ms 20000
+e2e_wait_line ustack6r '^listening' 10
+e2e_bg ustack6s 30 ip netns exec "$NS_B" "$E2E_APPS/ustack-peer" "${HOST_B[@]}" --connect 10.0.1.2 \
+  --port 9406 --mode send --bytes 1024G --no-digest --timeout-ms 2000
+e2e_wait_line ustack6s '^connected' 10
+sleep 0.5  # mid-transfer
+t0=$(now_ms)
+kill_host ustack6r
+e2e_wait_line ustack6s '^ERR WSAETIMEDOUT' 10 && r=0 || r=1
+t1=$(now_ms)
+e2e_check $r "3b: the sender's WSPSend failed WSAETIMEDOUT $((t1 - t0)) ms after the receiver was killed (SO_SNDTIMEO 2000 ms: the call that filled the send buffer returns what it queued at its time-out, the next one fails)"
+e2e_wait ustack6s 10
 
 # 4. A second host on a busy device.
 e2e_bg ustack4a 30 ip netns exec "$NS_A" "$E2E_APPS/ustack-peer" "${HOST_A[@]}" --listen --port 9403 \
