@@ -38,6 +38,7 @@ extern "C" {
 #include "lwip/netif.h"
 #include "lwip/opt.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs
 }
 // The build's TCP options as the library sees them: read before lwip/sockets.h, whose system
 // headers (<netinet/tcp.h>) redefine TCP_MSS as a socket option number.
@@ -71,7 +72,8 @@ const char* kHelp =
     "     duplex           send --bytes (then SHUT_WR) while reading to EOF (lwip_poll)\n"
     "     send-then-recv   send --bytes, SHUT_WR (half-close by lwIP), read to EOF, close\n"
     "     recv-then-send   read to EOF (the peer's half-close), send --bytes, close\n"
-    "     abort            send --bytes, wait for 2 bytes (\"go\"), SO_LINGER {1,0}, close\n"
+    "     abort            send --bytes, wait for 2 bytes (\"go\"), SO_LINGER {1,0}, queue 64 KiB\n"
+    "                      without waiting, close (lwIP resets only with data still queued)\n"
     "     expect-reset     send --bytes (may be 0), sleep --delay, read until error or EOF:\n"
     "                      RESULT ECONNRESET after <n> bytes | RESULT EOF <n>\n"
     "  --bytes N           bytes to send (suffixes K, M; default 1M)\n"
@@ -79,8 +81,9 @@ const char* kHelp =
     "  --delay S           expect-reset: seconds to sleep before reading (default 0)\n"
     "  --timeout S         bound on the whole run and on each call (SO_RCVTIMEO/SO_SNDTIMEO);\n"
     "                      default 30\n"
-    "  --hold-ms N         keep lwIP running N ms after the mode ends (default 300), so its\n"
-    "                      last segments go out and the peer's are answered\n";
+    "  --hold-ms N         after the mode ends and no connection is active in lwIP any more\n"
+    "                      (FIN acknowledged), keep lwIP running N ms (default 300), so the\n"
+    "                      peer's last segments are still answered\n";
 
 struct Opts {
     std::string tun = "tun0";
@@ -237,11 +240,11 @@ bool start_host(const Opts& o) {
     mask.addr = htonl(o.prefix == 0 ? 0 : ~0u << (32 - o.prefix));
     std::atomic<bool> ready{false};
     tcpip_init(tcpip_ready, &ready);
-    while (!ready)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     LOCK_TCPIP_CORE();
     void* mtu = reinterpret_cast<void*>(static_cast<std::uintptr_t>(o.mtu));
-    const bool added = netif_add(&g_netif, &ip, &mask, &gw, mtu, tun_netif_init, ip_input) != nullptr;
+    const bool added =
+        netif_add(&g_netif, &ip, &mask, &gw, mtu, tun_netif_init, ip_input) != nullptr;
     if (added) {
         netif_set_default(&g_netif);
         netif_set_up(&g_netif);
@@ -301,8 +304,8 @@ struct Peer {
             if (r < 0) {
                 const int e = errno;
                 line("sha256 recv " + h.hex_digest() + " " + std::to_string(done));
-                report_err(e, std::string(what) + " lwip_recv after " + std::to_string(done) +
-                                  " bytes");
+                report_err(
+                    e, std::string(what) + " lwip_recv after " + std::to_string(done) + " bytes");
                 return false;
             }
             if (r == 0)
@@ -465,6 +468,14 @@ struct Peer {
                 report_err(errno, "SO_LINGER {1,0}");
                 return 1;
             }
+            // lwIP resets on a linger-0 close only while data is still queued (api_msg.c,
+            // lwip_netconn_do_close_internal); with everything acknowledged it sends a FIN. So
+            // queue a tail without waiting (64 KiB: more than the congestion window lets out at
+            // once), then close at once.
+            std::vector<unsigned char> tail(64 * 1024);
+            DataGen(o.seed + 1).fill(tail.data(), tail.size());
+            const ssize_t q = lwip_send(s, tail.data(), tail.size(), MSG_DONTWAIT);
+            line("OK queued " + std::to_string(q < 0 ? 0 : q) + " bytes before close");
             return close_socket("close with SO_LINGER {1,0}") ? 0 : 1;
         }
         if (m == "expect-reset") {
@@ -620,8 +631,8 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (o.mode.empty() || o.addr.empty() || o.gateway.empty() ||
-        (o.connect.empty() == !o.listen) || o.timeout <= 0) {
+    if (o.mode.empty() || o.addr.empty() || o.gateway.empty() || (o.connect.empty() == !o.listen) ||
+        o.timeout <= 0) {
         std::fprintf(stderr,
                      "lwip-peer: need --addr, --gateway, --mode and exactly one of "
                      "--connect/--listen (see --help)\n");
@@ -650,6 +661,23 @@ int main(int argc, char** argv) {
         status = p.run();
     if (p.s >= 0)
         lwip_close(p.s);
+    // A closed socket's connection lives on in lwIP (data and FIN not yet acknowledged, to be
+    // retransmitted): wait until no connection is active any more (TIME-WAIT is not active), so
+    // the process does not take them down with it, as a kernel would not.
+    const double deadline = now_s() + o.timeout;
+    for (;;) {
+        LOCK_TCPIP_CORE();
+        const bool active = tcp_active_pcbs != nullptr;
+        UNLOCK_TCPIP_CORE();
+        if (!active)
+            break;
+        if (now_s() > deadline) {
+            line("ERR TIMEOUT a connection still active in lwIP after close");
+            status = 1;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(o.hold_ms));
     // lwIP has no orderly shutdown of its tcpip thread; leave without running destructors.
     g_stop = true;
