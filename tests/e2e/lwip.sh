@@ -25,7 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 apps=$1 lwip=$2
 shift 2
-bytes=16M loss= only_bulk=0 limit=
+bytes=16M loss='' only_bulk=0 limit=''
 while [ $# -gt 0 ]; do
   case $1 in
     --limit) limit=$2; shift 2 ;;
