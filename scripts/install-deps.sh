@@ -9,6 +9,8 @@ PACKAGES=(
   libtins-dev libpcap-dev libboost-dev doctest-dev
   # end-to-end tests and demo: namespaces, veth, TUN, packet loss rules, captures
   iproute2 iputils-ping nftables tshark tcpdump procps ethtool
+  # lwIP, the second independent TCP peer of the end-to-end tests (tests/lwip, tests/e2e/lwip.sh)
+  liblwip-dev
   # fuzzing and sanitizers (clang's libFuzzer and runtimes); the style checks
   clang libclang-rt-14-dev clang-format clang-tidy
   # small tools the scripts use
