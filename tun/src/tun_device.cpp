@@ -305,9 +305,10 @@ struct TunDevice::Impl : std::enable_shared_from_this<TunDevice::Impl> {
         }
         // The new interface behind our descriptor number (concurrent send() calls write to
         // either the old one, failing, or the new one), then the reactor watches the new file.
+        // dup3 keeps the number close-on-exec, as open() made it.
         const int number = sd->native_handle();
-        if (::dup2(fresh.get(), number) < 0) {
-            std::cerr << "ustack: " << name << ": re-attach failed: dup2: " << std::strerror(errno)
+        if (::dup3(fresh.get(), number, O_CLOEXEC) < 0) {
+            std::cerr << "ustack: " << name << ": re-attach failed: dup3: " << std::strerror(errno)
                       << "\n";
             return false;
         }
