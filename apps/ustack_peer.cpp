@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "data_gen.hpp"
 #include "host_options.hpp"
 #include "sha256.hpp"
 #include "ustack/byte_order.hpp"
@@ -97,21 +98,7 @@ double now_s() {
         .count();
 }
 
-// Deterministic data: xorshift64* stream.
-struct DataGen {
-    std::uint64_t x;
-    explicit DataGen(std::uint64_t seed) : x(seed * 0x9E3779B97F4A7C15ull + 1) {}
-    void fill(unsigned char* p, std::size_t n) {
-        for (std::size_t i = 0; i < n; i += 8) {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            const std::uint64_t v = x * 0x2545F4914F6CDD1Dull;
-            for (std::size_t j = 0; j < 8 && i + j < n; ++j)
-                p[i + j] = static_cast<unsigned char>(v >> (8 * j));
-        }
-    }
-};
+using apps::DataGen;
 
 // Send `n` deterministic bytes; false (after reporting) on failure.
 bool send_all(SOCKET s, std::uint64_t n, std::uint64_t seed, const char* what) {

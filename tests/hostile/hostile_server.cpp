@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "data_gen.hpp"
 #include "host_options.hpp"
 #include "sha256.hpp"
 #include "ustack/host.hpp"
@@ -199,21 +200,7 @@ void print_stats(WSPHOST host) {
     std::fflush(stdout);
 }
 
-// Deterministic data (xorshift64*), as ustack-peer.
-struct DataGen {
-    std::uint64_t x;
-    explicit DataGen(std::uint64_t seed) : x(seed * 0x9E3779B97F4A7C15ull + 1) {}
-    void fill(unsigned char* p, std::size_t n) {
-        for (std::size_t i = 0; i < n; i += 8) {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            const std::uint64_t v = x * 0x2545F4914F6CDD1Dull;
-            for (std::size_t j = 0; j < 8 && i + j < n; ++j)
-                p[i + j] = static_cast<unsigned char>(v >> (8 * j));
-        }
-    }
-};
+using apps::DataGen;
 
 bool send_all(SOCKET s, std::uint64_t n) {
     DataGen g(7);

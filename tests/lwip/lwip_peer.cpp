@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "data_gen.hpp"
 #include "sha256.hpp"
 
 // The build's lwipopts.h declares the core-lock functions without C linkage of its own.
@@ -129,21 +130,7 @@ std::string rate(const char* dir, std::uint64_t n, double dt) {
     return r;
 }
 
-// Deterministic data: xorshift64* (the same generator as ustack-peer's).
-struct DataGen {
-    std::uint64_t x;
-    explicit DataGen(std::uint64_t seed) : x(seed * 0x9E3779B97F4A7C15ull + 1) {}
-    void fill(unsigned char* p, std::size_t n) {
-        for (std::size_t i = 0; i < n; i += 8) {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            const std::uint64_t v = x * 0x2545F4914F6CDD1Dull;
-            for (std::size_t j = 0; j < 8 && i + j < n; ++j)
-                p[i + j] = static_cast<unsigned char>(v >> (8 * j));
-        }
-    }
-};
+using apps::DataGen;
 
 std::uint64_t parse_size(const std::string& s) {
     char* end = nullptr;
