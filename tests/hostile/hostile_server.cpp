@@ -190,6 +190,7 @@ void print_stats(WSPHOST host) {
     F(syn_cookies_sent);
     F(syn_cookies_validated);
     F(syn_cookies_failed);
+    F(syn_cookies_failed_dropped);
     F(syn_cookies_queue_drops);
     F(connect_limit_failures);
     F(orphan_limit_aborts);

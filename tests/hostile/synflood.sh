@@ -44,7 +44,8 @@ ss=$(e2e_field server '^sha256 sent' 3); cr=$(e2e_field client '^sha256 recv' 3)
 
 sent=$(h_val flood syn_sent); seen=$(h_val flood synack_seen); rate=$(h_val flood syn_rate_pps)
 cookies=$(h_val server stack_syn_cookies_sent); valid=$(h_val server stack_syn_cookies_validated)
-failed=$(h_val server stack_syn_cookies_failed); qdrops=$(h_val server stack_syn_cookies_queue_drops)
+failed=$(h_val server stack_syn_cookies_failed); fdropped=$(h_val server stack_syn_cookies_failed_dropped)
+qdrops=$(h_val server stack_syn_cookies_queue_drops)
 peak=$(h_val server stack_connections_peak); rss=$(h_val server rss_peak_kb)
 backlog_drops=$(h_val server stack_syn_backlog_drops); limit_drops=$(h_val server stack_syn_limit_drops)
 [ "${valid:-0}" -ge 1 ] && r=0 || r=1; e2e_check $r "the client's connection came through a validated SYN cookie ($valid)"
@@ -60,5 +61,5 @@ e2e_check $r "SYNs beyond the backlog answered with cookies: $cookies sent, $qdr
 e2e_check $r "no SYN dropped for a full backlog or table (syn_backlog_drops $backlog_drops, syn_limit_drops $limit_drops)"
 [ "${peak:-999}" -le 130 ] && r=0 || r=1; e2e_check $r "connection table peak $peak <= backlog 128 + the client"
 [ "${rss:-999999999}" -le "$RSS_BOUND_KB" ] && r=0 || r=1; e2e_check $r "host peak RSS ${rss} kB <= ${RSS_BOUND_KB} kB"
-h_figure "synflood: $sent SYNs at $rate pps ($segs_in segments reached the host); SYN cookies sent $cookies (not queued $qdrops), SYN-ACKs seen on the veth $seen; cookies validated $valid, failed $failed; table peak $peak; host peak RSS $rss kB; Linux client exchange took $client_s s"
+h_figure "synflood: $sent SYNs at $rate pps ($segs_in segments reached the host); SYN cookies sent $cookies (not queued $qdrops), SYN-ACKs seen on the veth $seen; cookies validated $valid, failed $failed (dropped without RST $fdropped); table peak $peak; host peak RSS $rss kB; Linux client exchange took $client_s s"
 e2e_finish

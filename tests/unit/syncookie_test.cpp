@@ -252,6 +252,43 @@ TEST_SUITE("stack") {
     }
 
     TEST_CASE(
+        "RFC 4987 §3.6: a segment with data or FIN that fails the cookie check is dropped "
+        "without a RST -- a later segment of a peer whose first ones were lost -- and its "
+        "retransmission from ISS+1 opens the connection") {
+        Host h;
+        const ListenerId l = flooded_listener(h);
+        const OwnedSegment sa = cookie_for(h, syn_from(4000, 500));
+        const auto first = bytes("0123456789");
+        const auto second = bytes("abcdefghij");
+        // The handshake's ACK and the first 10 bytes were lost; the next 10 bytes and the FIN
+        // arrive (SEG.SEQ-1 is not the ISS the cookie covered).
+        Segment later = from(kThem, 4000, tcp_flag::ack | tcp_flag::psh, 511, sa->seq.raw() + 1);
+        later.payload = second;
+        h.in(later);
+        h.in(from(kThem, 4000, tcp_flag::ack | tcp_flag::fin, 521, sa->seq.raw() + 1));
+        CHECK(h.stack.stats().syn_cookies_failed == 2);
+        CHECK(h.stack.stats().syn_cookies_failed_dropped == 2);
+        CHECK(h.out().empty());
+        CHECK(h.stack.accept_queue_size(l) == 0);
+        // A bare ACK that fails still gets the RST (the check above is not a blanket drop).
+        h.in(from(kThem, 4000, tcp_flag::ack, 511, sa->seq.raw() + 1));
+        auto out = h.out();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0]->flags == tcp_flag::rst);
+        CHECK(h.stack.stats().syn_cookies_failed_dropped == 2);
+        // The peer's retransmission from ISS+1 returns the cookie: the connection opens.
+        Segment again = from(kThem, 4000, tcp_flag::ack | tcp_flag::psh, 501, sa->seq.raw() + 1);
+        again.payload = first;
+        h.in(again);
+        CHECK(h.stack.stats().syn_cookies_validated == 1);
+        CHECK(h.stack.accept_queue_size(l) == 1);
+        out = h.out();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0]->flags == tcp_flag::ack);
+        CHECK(out[0]->ack == SeqNum(511));
+    }
+
+    TEST_CASE(
         "RFC 4987 §3.6: a cookie is good for two ticks of its 64 s counter and then refused") {
         Host h;
         const ListenerId l = flooded_listener(h);

@@ -59,7 +59,10 @@
 // with a SYN-ACK whose ISS is a cookie and nothing is kept (SynCookies, syn_cookie.hpp: the
 // cookie's layout and the options it can carry). An ACK to that listener within
 // SynCookies::kLifetime of the last cookie it sent is checked for a cookie; a valid one creates
-// the connection, which reaches ESTABLISHED on that ACK and joins the accept queue.
+// the connection, which reaches ESTABLISHED on that ACK and joins the accept queue. One that
+// fails is answered with a RST if it is a bare ACK, and dropped if it carries data or FIN: only
+// the segment at the peer's ISS+1 can be checked, so that may be a later segment of a real peer
+// whose first ones were lost, and its retransmission from ISS+1 opens the connection.
 // DESIGN.md §3c: a cookie keeps no state, so it never answers a SYN that carries caller data
 // (beyond the SYN queue such a SYN is dropped, StackStats::syn_dropped_connect_data, and the
 // client's retransmission tries again); a conditional listener never uses cookies.
@@ -238,11 +241,13 @@ struct StackStats {
     std::uint64_t time_wait = 0;  // connections now in TIME-WAIT
     std::uint64_t orphans = 0;    // connections now owned by nobody but the Stack
     // SYN cookies (RFC 4987 §3.6).
-    std::uint64_t syn_cookies_sent = 0;         // SYN-ACKs carrying a cookie (SYN queue full)
-    std::uint64_t syn_cookies_validated = 0;    // ACKs whose cookie verified: connection created
-    std::uint64_t syn_cookies_failed = 0;       // ACKs to a listener in cookie mode that did not
-                                                // verify (forged, stale, bad TSecr bits): RST
-    std::uint64_t syn_cookies_queue_drops = 0;  // cookie SYN-ACKs not sent: reply queue full
+    std::uint64_t syn_cookies_sent = 0;            // SYN-ACKs carrying a cookie (SYN queue full)
+    std::uint64_t syn_cookies_validated = 0;       // ACKs whose cookie verified: connection created
+    std::uint64_t syn_cookies_failed = 0;          // ACKs to a listener in cookie mode that did not
+                                                   // verify (forged, stale, bad TSecr bits)
+    std::uint64_t syn_cookies_failed_dropped = 0;  // of those, with data or FIN: dropped, no RST
+                                                   // (the others get one)
+    std::uint64_t syn_cookies_queue_drops = 0;     // cookie SYN-ACKs not sent: reply queue full
     // DESIGN.md §3b.
     std::uint64_t message_mode_refused = 0;  // SYNs without the message-mode option at a
                                              // message-mode listener: RST as a closed port

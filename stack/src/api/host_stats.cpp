@@ -63,6 +63,7 @@ extern "C" int WSPFormatHostStats(WSPHOST host, char* buf, size_t len) {
     line("syn_cookies_sent", st.syn_cookies_sent);
     line("syn_cookies_validated", st.syn_cookies_validated);
     line("syn_cookies_failed", st.syn_cookies_failed);
+    line("syn_cookies_failed_dropped", st.syn_cookies_failed_dropped);
     line("orphan_limit_aborts", st.orphan_limit_aborts);
     line("device_failures", h->link_losses());
     line("device_reattached", h->link_returns());

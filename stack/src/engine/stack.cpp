@@ -158,11 +158,20 @@ void Stack::input_listen(std::uint32_t li, const Segment& seg, Instant now) {
     }
     // Second, check for an ACK: "Any acknowledgment is bad if it arrives on a connection still in
     // the LISTEN state": <SEQ=SEG.ACK><CTL=RST>. Unless it answers a SYN cookie (RFC 4987 §3.6):
-    // while this listener's cookies may be out there, an ACK without SYN is checked for one.
+    // while this listener's cookies may be out there, an ACK without SYN is checked for one. A
+    // cookie can be checked only on the segment at the peer's ISS+1, so a segment with data or
+    // FIN that fails the check may be a later one from a peer whose first segments were lost (a
+    // flood fills the queues on the way): it is dropped without a RST, and the peer's
+    // retransmission from ISS+1 still opens the connection. A bare ACK that fails gets the RST.
     if (seg.has(tcp_flag::ack)) {
         if (cfg_.syn_cookies && !seg.has(tcp_flag::syn) && l.cookies_until &&
-            now <= *l.cookies_until && accept_syn_cookie(li, seg, now)) {
-            return;
+            now <= *l.cookies_until) {
+            if (accept_syn_cookie(li, seg, now))
+                return;
+            if (seg.seg_len() != 0) {
+                stats_.syn_cookies_failed_dropped++;
+                return;
+            }
         }
         queue_rst(seg, seg.ack, false, SeqNum{});
         return;
@@ -398,7 +407,7 @@ void Stack::send_syn_cookie(std::uint32_t li, const Segment& syn, Instant now) {
 
 // An ACK reached listener `li` while its cookies may be out: if it returns a valid cookie, open
 // the connection of the SYN the cookie stands for. Returns false (after counting the failure) if
-// it is not a valid cookie; the caller then answers as LISTEN does (RST).
+// it is not a valid cookie; the caller then answers as input_listen says.
 bool Stack::accept_syn_cookie(std::uint32_t li, const Segment& ack, Instant now) {
     Listener& l = listeners_[li];
     const TcpConfig tc = tcp_config(l);
