@@ -202,7 +202,9 @@ public:
         for (const std::string_view n : names) {
             if (v == n)
                 return v;
-            all += (all.empty() ? "" : "|") + std::string(n);
+            if (!all.empty())
+                all += '|';
+            all.append(n);
         }
         bad(v, all);
     }

@@ -32,7 +32,7 @@ bool rejected(int id) {
 // then a pattern that depends on both.
 std::array<std::byte, kDataLen> data_for(int id, char tag) {
     std::array<std::byte, kDataLen> d{};
-    std::array<char, 8> head{};
+    std::array<char, 16> head{};  // room for any int: -Wformat-truncation
     (void)std::snprintf(head.data(), head.size(), "%c%04d", tag, id);
     for (std::size_t i = 0; i < 5; ++i) d[i] = static_cast<std::byte>(head[i]);
     for (std::size_t i = 5; i < kDataLen; ++i) {
