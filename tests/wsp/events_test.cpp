@@ -322,6 +322,49 @@ TEST_SUITE("wsp") {
     }
 
     TEST_CASE(
+        "WSAEventSelect [S10] - an EventSelect on a socket whose connection has closed records "
+        "FD_CLOSE at once with its error - graceful 0 and reset WSAECONNRESET - also when the "
+        "record that held it was cleared unread") {
+        Net net;
+        Pair g = connect_pair(net, 5000);  // closed gracefully
+        Pair r = connect_pair(net, 5001);  // reset
+        WSAEVENT ev[4] = {WSACreateEvent(), WSACreateEvent(), WSACreateEvent(), WSACreateEvent()};
+        int err = 0;
+        auto signalled = [&](WSAEVENT e) {
+            return WSAWaitForMultipleEvents(1, &e, 0, 0, 0) == WSA_WAIT_EVENT_0;
+        };
+        // Graceful: FD_CLOSE(0) under the first selection, never read ...
+        REQUIRE(WSPEventSelect(g.server, ev[0], FD_CLOSE, &err) == 0);
+        REQUIRE(shutdown_socket(g.client, SD_SEND) == 0);
+        REQUIRE(net.run_until([&] { return signalled(ev[0]); }, kBound, "FD_CLOSE recorded"));
+        // ... a new selection clears that record (51) and records FD_CLOSE again at once.
+        REQUIRE(WSPEventSelect(g.server, ev[1], FD_READ | FD_CLOSE, &err) == 0);
+        CHECK(signalled(ev[1]));
+        WSANETWORKEVENTS ne{};
+        REQUIRE(WSPEnumNetworkEvents(g.server, ev[1], &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == FD_CLOSE);
+        CHECK(ne.iErrorCode[FD_CLOSE_BIT] == 0);
+        // Once per selection: nothing more under this one.
+        net.advance(kPastEveryDeadline);
+        REQUIRE(WSPEnumNetworkEvents(g.server, ev[1], &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == 0);
+        // Reset: FD_CLOSE(WSAECONNRESET) read under the first selection, and again under the next.
+        REQUIRE(WSPEventSelect(r.server, ev[2], FD_CLOSE, &err) == 0);
+        REQUIRE(set_linger(r.client, 1, 0) == 0);
+        REQUIRE(close_socket(r.client) == 0);
+        REQUIRE(net.run_until([&] { return signalled(ev[2]); }, kBound, "FD_CLOSE recorded"));
+        REQUIRE(WSPEnumNetworkEvents(r.server, ev[2], &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == FD_CLOSE);
+        CHECK(ne.iErrorCode[FD_CLOSE_BIT] == WSAECONNRESET);
+        REQUIRE(WSPEventSelect(r.server, ev[3], FD_CLOSE, &err) == 0);
+        ne = WSANETWORKEVENTS{};
+        REQUIRE(WSPEnumNetworkEvents(r.server, ev[3], &ne, &err) == 0);
+        CHECK(ne.lNetworkEvents == FD_CLOSE);
+        CHECK(ne.iErrorCode[FD_CLOSE_BIT] == WSAECONNRESET);
+        for (WSAEVENT e : ev) WSACloseEvent(e);
+    }
+
+    TEST_CASE(
         "SEMANTICS 52 53 - EnumNetworkEvents clears record and event atomically - on failure "
         "neither - iErrorCode only at reported bits") {
         Net net;

@@ -46,6 +46,10 @@ void NetworkEvents::select(WSAEVENT e, long mask, const SocketConditions& c) {
     write_enabled_ = c.connected;
     // FD_CONNECT reports an attempt still under way; one that ended before is not reported.
     connect_reported_ = !c.connecting;
+    // FD_CLOSE is recorded "when WSAEventSelect [is] called, if [the] socket connection has been
+    // closed" ([S10]'s summary of conditions): once per selection, so one a cleared record lost
+    // comes back, with its error.
+    close_reported_ = false;
     update(c);
 }
 

@@ -13,8 +13,9 @@
 //              WSPAccept; re-enabled by any WSPAccept but one that fails WSATRY_AGAIN (CF_DEFER),
 //              level-triggered.
 //   FD_CONNECT once per connect attempt, when its outcome is known, with its error.
-//   FD_CLOSE   once: on the peer's FIN after every received byte was read (error 0; no FD_READ
-//              for the FIN itself), or with the error of a reset / local abort.
+//   FD_CLOSE   once per selection: on the peer's FIN after every received byte was read (error
+//              0; no FD_READ for the FIN itself), or with the error of a reset / local abort;
+//              a new WSPEventSelect on a connection that has closed records it again at once.
 //   A new WSPEventSelect replaces the registration and clears the record, forces non-blocking
 //   mode, and records at once what already holds. Accepted sockets inherit the listener's
 //   registration. WSPEnumNetworkEvents copies and clears the record and resets the event
@@ -78,7 +79,7 @@ public:
     void take(WSANETWORKEVENTS& out);
 
     [[nodiscard]] long mask() const { return mask_; }
-    // FD_CLOSE has been recorded (it is, once).
+    // FD_CLOSE has been recorded under this selection (it is, once).
     [[nodiscard]] bool close_reported() const { return close_reported_; }
     [[nodiscard]] WSAEVENT event() const { return event_; }
     // The event object was closed (WSACloseEvent).
