@@ -185,6 +185,35 @@ TEST_SUITE("host") {
         }
     }
 
+    TEST_CASE(
+        "MemoryLink::fail: the failed end's host hears on_link(false) once - nothing crosses "
+        "either way after it - a bad side is refused") {
+        auto ends = MemoryLink::make_pair();
+        MemoryLink link = ends.link;
+        std::atomic<int> downs{0};
+        std::atomic<int> ups{0};
+        DevicePeer a(std::move(ends.a));
+        DevicePeer b(std::move(ends.b), [&](bool up) { (up ? ups : downs).fetch_add(1); });
+        a.send(numbered(1));
+        REQUIRE(b.wait_for(1));
+        link.fail(1);
+        link.fail(1);  // once
+        b.sync();      // the posted on_link has run
+        CHECK(downs.load() == 1);
+        CHECK(ups.load() == 0);
+        for (std::uint32_t i = 0; i < 4; ++i) a.send(numbered(i));
+        for (std::uint32_t i = 0; i < 3; ++i) b.send(numbered(i));
+        a.sync();
+        b.sync();
+        CHECK(a.stats().tx_packets == 1);
+        CHECK(a.stats().tx_dropped == 4);
+        CHECK(b.stats().tx_packets == 0);
+        CHECK(b.stats().tx_dropped == 3);
+        CHECK(b.received_count() == 1);
+        CHECK(a.received_count() == 0);
+        CHECK_THROWS_AS(link.fail(2), std::invalid_argument);
+    }
+
     TEST_CASE("MemoryLink survives one end stopping while the other is sending") {
         for (int round = 0; round < 20; ++round) {
             auto ends = MemoryLink::make_pair({.seed = static_cast<std::uint64_t>(round)});

@@ -42,12 +42,14 @@ struct MemoryPort : std::enable_shared_from_this<MemoryPort> {
 
     // ---- owning end's engine thread only ----
     RxHandler on_rx;
+    LinkHandler on_link;
     std::unique_ptr<boost::asio::steady_timer> timer;  // for delayed packets
     std::optional<Clock::time_point> timer_at;         // when `timer` is armed to fire
     std::vector<std::vector<std::byte>> batch;         // the packets of the current on_rx
     std::vector<RxPacket> spans;
 
     // ---- any thread ----
+    std::atomic<bool> failed{false};  // MemoryLink::fail: this end neither sends nor receives
     std::atomic<std::uint64_t> rx_packets{0};
     std::atomic<std::uint64_t> rx_bytes{0};
 
@@ -71,6 +73,10 @@ void MemoryPort::drain() {
         drain_posted = false;
         if (!running)
             return;
+        if (failed.load(std::memory_order_relaxed)) {
+            inbox.clear();
+            return;
+        }
         const auto now = Clock::now();
         while (!inbox.empty() && inbox.front().due <= now) {
             batch.push_back(std::move(inbox.front().bytes));
@@ -144,9 +150,10 @@ public:
 
     ~MemoryLinkEnd() override { stop(); }
 
-    // An in-memory link never fails: `on_link` is not called.
-    void start(boost::asio::io_context& io, RxHandler on_rx, LinkHandler /*on_link*/) override {
+    // `on_link` hears of MemoryLink::fail (on the engine thread).
+    void start(boost::asio::io_context& io, RxHandler on_rx, LinkHandler on_link) override {
         self_->on_rx = std::move(on_rx);
+        self_->on_link = std::move(on_link);
         self_->timer = std::make_unique<boost::asio::steady_timer>(io);
         std::lock_guard lock(self_->m);
         self_->io = &io;
@@ -159,7 +166,9 @@ public:
     void send(std::span<const std::byte> packet, const TxPacketInfo& /*info*/) override {
         const auto& p = link_->params;
         std::unique_lock lock(peer_->m);
-        if (!peer_->running || peer_->inbox.size() >= p.queue_limit) {
+        if (!peer_->running || peer_->inbox.size() >= p.queue_limit ||
+            self_->failed.load(std::memory_order_relaxed) ||
+            peer_->failed.load(std::memory_order_relaxed)) {
             lock.unlock();
             tx_dropped_.fetch_add(1, std::memory_order_relaxed);
             return;
@@ -248,6 +257,22 @@ void MemoryLink::set_loss(double loss) {
 
 double MemoryLink::loss() const {
     return state_->loss.load(std::memory_order_relaxed);
+}
+
+void MemoryLink::fail(int side) {
+    if (side != 0 && side != 1)
+        throw std::invalid_argument("MemoryLink::fail: side must be 0 (a) or 1 (b)");
+    const std::shared_ptr<detail::MemoryPort>& port = state_->ports[side];
+    if (port->failed.exchange(true))
+        return;  // once
+    std::lock_guard lock(port->m);
+    port->inbox.clear();
+    if (port->io == nullptr)
+        return;  // not started, or stopped: nobody to tell
+    boost::asio::post(*port->io, [port] {
+        if (port->on_link)
+            port->on_link(false);
+    });
 }
 
 }  // namespace ustack

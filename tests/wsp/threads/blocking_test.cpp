@@ -144,6 +144,44 @@ TEST_SUITE("wsp") {
     }
 
     TEST_CASE(
+        "issue 22 - a device that fails ends a WSPAccept and a WSPRecv blocked in other threads "
+        "with WSAENETDOWN - and the calls after them") {
+        Hosts h;
+        Pair p = connect_pair(h);
+        std::atomic<int> recv_err{-1}, accept_err{-1};
+        std::latch started(2);  // each thread is about to make its call
+        std::thread tr([&] {
+            char buf[8];
+            DWORD n = 0;
+            started.count_down();
+            recv_err = recv_bytes(p.server, buf, sizeof buf, &n);  // the client sends nothing
+        });
+        std::thread ta([&] {
+            int err = 0;
+            started.count_down();
+            if (WSPAccept(p.listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET)
+                accept_err = err;
+            else
+                accept_err = 0;
+        });
+        started.wait();
+        // Whether or not the threads are blocked yet, the failure ends their calls.
+        h.fail_device(1);
+        tr.join();
+        ta.join();
+        CHECK(recv_err == WSAENETDOWN);
+        CHECK(accept_err == WSAENETDOWN);
+        int err = 0;
+        CHECK(WSPAccept(p.listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET);
+        CHECK(err == WSAENETDOWN);
+        char buf[8];
+        DWORD n = 0;
+        CHECK(recv_bytes(p.server, buf, sizeof buf, &n) == WSAENETDOWN);
+        CHECK(host_stat(h.b, "device_failures") == 1);
+        CHECK(host_stat(h.a, "device_failures") == 0);
+    }
+
+    TEST_CASE(
         "SEMANTICS 55 56 - blocking connect returns 0 and then WSAEISCONN - and fails "
         "WSAECONNREFUSED to a closed port") {
         Hosts h;

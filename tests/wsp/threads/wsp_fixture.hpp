@@ -70,6 +70,8 @@ public:
     Hosts& operator=(const Hosts&) = delete;
 
     void set_loss(double loss) { link_->set_loss(loss); }
+    // Fail host a's (side 0) or host b's (side 1) device for good (MemoryLink::fail).
+    void fail_device(int side) { link_->fail(side); }
 
     WSPHOST a = nullptr;
     WSPHOST b = nullptr;

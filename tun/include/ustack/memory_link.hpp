@@ -4,6 +4,7 @@
 //   auto [a, b, link] = ustack::MemoryLink::make_pair({.loss = 0.01, .seed = 7});
 //   // hand `a` to one host (WSPHOSTCONFIG::device = a.release()) and `b` to the other
 //   link.set_loss(1.0);  // later, from any thread: cut the link
+//   link.fail(1);        // or fail end b's device for good (its host sees WSAENETDOWN)
 //
 // send() on one end copies the packet into the other end's inbox and posts one drain to that
 // end's io_context (coalesced: a burst of sends makes one wake-up and one on_rx batch). Each
@@ -53,6 +54,11 @@ public:
     // Throws std::invalid_argument outside [0, 1].
     void set_loss(double loss);
     [[nodiscard]] double loss() const;
+    // End `side` (0: a, 1: b) fails for good, as a TUN device deleted under its host: the host
+    // hears it once (Device's on_link(false), on its engine thread), and from now on that end
+    // sends and receives nothing (its sends and those to it are dropped, counted tx_dropped).
+    // Any thread; a second call does nothing. Throws std::invalid_argument for another side.
+    void fail(int side);
 
 private:
     explicit MemoryLink(std::shared_ptr<detail::MemoryLinkState> state);
