@@ -26,6 +26,19 @@ kill_host() { local p; p=$(host_pid "$1"); [ -n "$p" ] && kill -9 "$p" 2>/dev/nu
 # utime + stime of a process so far, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+# start_transfer RECEIVER SENDER PORT RECV_TIMEOUT_MS SEND_TIMEOUT_MS BYTES: ustack-peer in P-a
+# receives what ustack-peer in P-b sends (no digest); returns mid-transfer, once both are
+# connected.
+start_transfer() {
+  e2e_bg "$1" 30 ip netns exec "$NS_A" "$E2E_APPS/ustack-peer" "${HOST_A[@]}" --listen --port "$3" \
+    --mode recv --timeout-ms "$4"
+  e2e_wait_line "$1" '^listening' 10
+  e2e_bg "$2" 30 ip netns exec "$NS_B" "$E2E_APPS/ustack-peer" "${HOST_B[@]}" --connect 10.0.1.2 \
+    --port "$3" --mode send --bytes "$6" --no-digest --timeout-ms "$5"
+  e2e_wait_line "$1" '^connected' 10
+  e2e_wait_line "$2" '^connected' 10
+  sleep 0.5  # mid-transfer
+}
 
 # 1. The device is deleted under a blocked WSPRecv.
 e2e_bg ustack1 30 ip netns exec "$NS_A" "$E2E_APPS/ustack-peer" "${HOST_A[@]}" --listen --port 9400 \
@@ -64,13 +77,7 @@ same "$(e2e_field linux2 '^sha256 sent' 3)" "$(e2e_field ustack2 '^sha256 recv' 
 e2e_check $r "2: Linux -> ustack data across the device's absence intact (SHA-256, $(e2e_field ustack2 '^sha256 recv' 4) bytes)"
 
 # 3. The sending host is killed: the receiver's SO_RCVTIMEO ends its wait.
-e2e_bg ustack3r 30 ip netns exec "$NS_A" "$E2E_APPS/ustack-peer" "${HOST_A[@]}" --listen --port 9402 \
-  --mode recv --timeout-ms 2000
-e2e_wait_line ustack3r '^listening' 10
-e2e_bg ustack3s 30 ip netns exec "$NS_B" "$E2E_APPS/ustack-peer" "${HOST_B[@]}" --connect 10.0.1.2 \
-  --port 9402 --mode send --bytes 1024M --no-digest --timeout-ms 20000
-e2e_wait_line ustack3r '^connected' 10
-sleep 0.5  # mid-transfer
+start_transfer ustack3r ustack3s 9402 2000 20000 1024M
 rpid=$(host_pid ustack3r)
 t0=$(now_ms)
 kill_host ustack3s
@@ -85,13 +92,7 @@ e2e_check $r "3: ... using $cpu_ms ms of CPU while it waited (bound: a tenth of 
 e2e_wait ustack3r 10
 
 # 3b. The receiving host is killed: the sender's blocked WSPSend ends at its SO_SNDTIMEO.
-e2e_bg ustack6r 30 ip netns exec "$NS_A" "$E2E_APPS/ustack-peer" "${HOST_A[@]}" --listen --port 9406 \
-  --mode recv --timeout-ms 20000
-e2e_wait_line ustack6r '^listening' 10
-e2e_bg ustack6s 30 ip netns exec "$NS_B" "$E2E_APPS/ustack-peer" "${HOST_B[@]}" --connect 10.0.1.2 \
-  --port 9406 --mode send --bytes 1024G --no-digest --timeout-ms 2000
-e2e_wait_line ustack6s '^connected' 10
-sleep 0.5  # mid-transfer
+start_transfer ustack6r ustack6s 9406 20000 2000 1024G
 t0=$(now_ms)
 kill_host ustack6r
 e2e_wait_line ustack6s '^ERR WSAETIMEDOUT' 10 && r=0 || r=1

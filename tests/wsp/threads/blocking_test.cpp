@@ -20,6 +20,25 @@ void send_unacked(SOCKET s, std::size_t n) {
     REQUIRE(send_str(s, pattern(n), &sent) == 0);
     REQUIRE(sent == n);  // fits in the send buffer
 }
+
+// Threads that count `started` down, then make one blocking call; `err` gets its error (0 if
+// it succeeded).
+std::thread blocked_recv(SOCKET s, std::atomic<int>& err, std::latch& started) {
+    return std::thread([s, &err, &started] {
+        char buf[8];
+        DWORD n = 0;
+        started.count_down();
+        err = recv_bytes(s, buf, sizeof buf, &n);
+    });
+}
+
+std::thread blocked_accept(SOCKET listener, std::atomic<int>& err, std::latch& started) {
+    return std::thread([listener, &err, &started] {
+        int e = 0;
+        started.count_down();
+        err = WSPAccept(listener, nullptr, nullptr, nullptr, 0, &e) == INVALID_SOCKET ? e : 0;
+    });
+}
 }  // namespace
 
 TEST_SUITE("wsp") {
@@ -111,20 +130,8 @@ TEST_SUITE("wsp") {
         const SOCKET idle_listener = listen_on(h.b, kAddrB, 5001);
         std::atomic<int> recv_err{-1}, accept_err{-1}, send_err{-1};
         std::latch started(3);  // each thread is about to make its call
-        std::thread tr([&] {
-            char buf[8];
-            DWORD n = 0;
-            started.count_down();
-            recv_err = recv_bytes(p.client, buf, sizeof buf, &n);  // the server sends nothing
-        });
-        std::thread ta([&] {
-            int err = 0;
-            started.count_down();
-            if (WSPAccept(idle_listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET)
-                accept_err = err;
-            else
-                accept_err = 0;
-        });
+        std::thread tr = blocked_recv(p.client, recv_err, started);  // the server sends nothing
+        std::thread ta = blocked_accept(idle_listener, accept_err, started);
         std::thread ts([&] {
             DWORD sent = 0;
             started.count_down();
@@ -150,20 +157,8 @@ TEST_SUITE("wsp") {
         Pair p = connect_pair(h);
         std::atomic<int> recv_err{-1}, accept_err{-1};
         std::latch started(2);  // each thread is about to make its call
-        std::thread tr([&] {
-            char buf[8];
-            DWORD n = 0;
-            started.count_down();
-            recv_err = recv_bytes(p.server, buf, sizeof buf, &n);  // the client sends nothing
-        });
-        std::thread ta([&] {
-            int err = 0;
-            started.count_down();
-            if (WSPAccept(p.listener, nullptr, nullptr, nullptr, 0, &err) == INVALID_SOCKET)
-                accept_err = err;
-            else
-                accept_err = 0;
-        });
+        std::thread tr = blocked_recv(p.server, recv_err, started);  // the client sends nothing
+        std::thread ta = blocked_accept(p.listener, accept_err, started);
         started.wait();
         // Whether or not the threads are blocked yet, the failure ends their calls.
         h.fail_device(1);
