@@ -51,6 +51,11 @@ if [ -n "$loss" ]; then pcap1=(--pcap "$E2E_DIR/ustack1.pcap"); pcap2=(--pcap "$
 # lwIP in P-b with ustack B's host options (lwip-peer takes the same --tun/--addr/--gateway).
 LWIP=(ip netns exec "$NS_B" "$lwip" "${HOST_B[@]}")
 USTACK=(ip netns exec "$NS_A" "$E2E_APPS/ustack-peer" "${HOST_A[@]}")
+# Under loss the ustack host stays up 5 s after its side is done (--hold-ms), as a kernel's
+# TIME-WAIT outlives the process: when its ACK of lwIP's FIN is lost, lwIP retransmits the FIN
+# and waits for that ACK before it exits, and a host already gone would never send it.
+hold=()
+if [ -n "$loss" ]; then hold=(--hold-ms 5000); fi
 same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
 took() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
 
@@ -73,7 +78,7 @@ e2e_bg lwip1 "$limit" "${LWIP[@]}" --listen --port 9400 --mode duplex --bytes "$
   --timeout "$limit"
 e2e_wait_line lwip1 '^listening' 10
 e2e_expect lwip1 '^OK lwIP ' "lwIP host up: $(grep -m1 '^OK lwIP' "$E2E_DIR/lwip1.out" | cut -d' ' -f3-)"
-e2e_bg ustack1 "$limit" "${USTACK[@]}" --stats "${pcap1[@]}" --connect 10.0.2.2 --port 9400 --mode duplex \
+e2e_bg ustack1 "$limit" "${USTACK[@]}" --stats "${pcap1[@]}" "${hold[@]}" --connect 10.0.2.2 --port 9400 --mode duplex \
   --bytes "$bytes" --seed 3 --timeout-ms $((limit * 1000))
 e2e_wait ustack1 "$limit"; e2e_check $E2E_RC "1a (ustack client): ustack-peer exit 0"
 e2e_wait lwip1 10; e2e_check $E2E_RC "1a: lwIP server exit 0"
@@ -81,7 +86,7 @@ e2e_log "1a took $(took "$t0") s"
 check_pair ustack1 lwip1 "1a (ustack client)"
 
 t0=$(date +%s.%N)
-e2e_bg ustack2 "$limit" "${USTACK[@]}" --stats "${pcap2[@]}" --listen --port 9401 --mode duplex --bytes "$bytes" \
+e2e_bg ustack2 "$limit" "${USTACK[@]}" --stats "${pcap2[@]}" "${hold[@]}" --listen --port 9401 --mode duplex --bytes "$bytes" \
   --seed 5 --timeout-ms $((limit * 1000))
 e2e_wait_line ustack2 '^listening' 10
 e2e_bg lwip2 "$limit" "${LWIP[@]}" --connect 10.0.1.2 --port 9401 --mode duplex --bytes "$bytes" \
